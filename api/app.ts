@@ -1,0 +1,93 @@
+import cors from '@fastify/cors';
+import helmet from '@fastify/helmet';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { LogController, type FastifyServerOptions } from 'fastify';
+import { randomUUID } from 'node:crypto';
+import type { Config } from '../shared/config.js';
+import { listOf } from '../shared/config.js';
+import { workContext } from '../shared/context.js';
+import { loggerOptions } from '../shared/logger.js';
+import auth from './plugins/auth.js';
+import docs from './plugins/docs.js';
+import errors from './plugins/errors.js';
+import infra from './plugins/infra.js';
+import metrics from './plugins/metrics.js';
+import queueDashboard from './plugins/queue-dashboard.js';
+import rateLimit from './plugins/rate-limit.js';
+import operations from './routes/operations.js';
+import system from './routes/system.js';
+
+export interface BuildAppOptions {
+  /** A pino logger or options (tests pass one that writes to a buffer). */
+  logger?: FastifyServerOptions['loggerInstance'];
+  /** Skip the migrations check: only for tests pointing at an unreachable database. */
+  skipMigrationCheck?: boolean;
+  /** Observe every SQL statement (tests count queries per request). */
+  onQuery?: (sql: string) => void;
+}
+
+const REQUEST_ID_MAX = 128;
+
+/** The client's request id if usable (printable, bounded), else a fresh UUID. */
+export function requestIdFrom(header: string | string[] | undefined): string {
+  const value = Array.isArray(header) ? header[0] : header;
+  const clean = value?.replace(/[^A-Za-z0-9._:-]/g, '').slice(0, REQUEST_ID_MAX);
+  return clean || randomUUID();
+}
+
+function trustProxy(value: string): FastifyServerOptions['trustProxy'] {
+  if (value === 'off' || value === '' || value === 'false') return false;
+  if (value === 'true') return true;
+  return listOf(value);
+}
+
+/** Builds the whole API without listening: the server and the tests use exactly this. */
+export async function buildApp(config: Config, opts: BuildAppOptions = {}) {
+  const app = Fastify({
+    ...(opts.logger ? { loggerInstance: opts.logger } : { logger: loggerOptions(config, 'api') }),
+    genReqId: (req) => requestIdFrom(req.headers['x-request-id']),
+    logController: new LogController({ requestIdLogLabel: 'requestId' }),
+    trustProxy: trustProxy(config.TRUST_PROXY),
+    bodyLimit: config.BODY_LIMIT_BYTES,
+    return503OnClosing: true,
+    ajv: { customOptions: { allErrors: true, coerceTypes: 'array', removeAdditional: false, useDefaults: true } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.addHook('onRequest', (request, reply, done) => {
+    reply.header('x-request-id', request.id);
+    // Everything this request does (including outbox rows it writes) sees its id.
+    workContext.run({ requestId: request.id }, done);
+  });
+
+  // 1. Infrastructure
+  await app.register(infra, { config, skipMigrationCheck: opts.skipMigrationCheck, onQuery: opts.onQuery });
+  await app.register(errors);
+  await app.register(metrics);
+  // A JSON API: CSP matters only for the HTML pages (docs, dashboard), which ship their own.
+  await app.register(helmet, { contentSecurityPolicy: false, crossOriginResourcePolicy: { policy: 'cross-origin' } });
+  const origins = listOf(config.CORS_ORIGINS);
+  await app.register(cors, {
+    origin: origins.includes('*') ? true : origins.length ? origins : false,
+    exposedHeaders: ['x-request-id', 'retry-after', 'location'],
+    allowedHeaders: ['authorization', 'content-type', 'idempotency-key', 'x-cart-token', 'x-request-id'],
+  });
+  await app.register(rateLimit);
+  await app.register(docs);
+
+  // 2. Application plugins
+  await app.register(auth, { config });
+  await app.register(queueDashboard);
+
+  // 3. Routes
+  await app.register(operations);
+  await app.register(
+    async (api) => {
+      await api.register(system);
+    },
+    { prefix: '/api/v1' },
+  );
+
+  return app;
+}
+
+export type App = Awaited<ReturnType<typeof buildApp>>;

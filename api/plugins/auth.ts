@@ -1,0 +1,132 @@
+import fastifyJwt from '@fastify/jwt';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { createHash, createPublicKey } from 'node:crypto';
+import { can, type Permission, type Role } from '../../shared/auth/permissions.js';
+import type { Config } from '../../shared/config.js';
+import { ForbiddenError, UnauthorizedError } from '../../shared/errors.js';
+
+export const ACCESS_TOKEN_TTL_SECONDS = 15 * 60;
+
+export interface AuthUser {
+  id: string;
+  role: Role;
+}
+
+declare module '@fastify/jwt' {
+  interface FastifyJWT {
+    payload: { sub: string; role: Role };
+    user: { sub: string; role: Role };
+  }
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The permission a caller needs; implies a signed-in caller. */
+    permission?: Permission;
+    /** 'required': any signed-in user; 'optional': identify the caller if a token is sent. */
+    auth?: 'required' | 'optional';
+  }
+  interface FastifyRequest {
+    /** The verified caller, or null when anonymous. */
+    auth: AuthUser | null;
+  }
+  interface FastifyInstance {
+    /** Signs a 15-minute RS256 access token with the current key's `kid`. */
+    signAccessToken(user: AuthUser): string;
+    /** Verifies a bearer token outside the HTTP hook (websocket auth). */
+    verifyAccessToken(token: string): AuthUser;
+    jwks: { keys: Jwk[] };
+  }
+}
+
+export interface Jwk {
+  kty: string;
+  n: string;
+  e: string;
+  kid: string;
+  use: 'sig';
+  alg: 'RS256';
+}
+
+/** The public key as a JWK; `kid` is its RFC 7638 thumbprint, stable for the key itself. */
+export function publicJwk(pem: string): Jwk {
+  const { kty, n, e } = createPublicKey(pem).export({ format: 'jwk' });
+  if (kty !== 'RSA' || !n || !e) throw new Error('JWT_PUBLIC_KEY must be an RSA public key');
+  const kid = createHash('sha256').update(JSON.stringify({ e, kty, n })).digest('base64url');
+  return { kty, n, e, kid, use: 'sig', alg: 'RS256' };
+}
+
+function bearer(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  if (!header) return undefined;
+  const [scheme, token] = header.split(' ');
+  return scheme?.toLowerCase() === 'bearer' && token ? token : '';
+}
+
+/**
+ * Access tokens and the permission check. Authentication runs in onRequest, before the body is parsed
+ * or validated: an anonymous call to a protected route is 401 whatever its body, a caller without the
+ * permission 403.
+ */
+export default fp(
+  async function auth(app: FastifyInstance, opts: { config: Config }) {
+    const { config } = opts;
+    const current = publicJwk(config.JWT_PUBLIC_KEY);
+    const keysByKid = new Map<string, string>([[current.kid, config.JWT_PUBLIC_KEY]]);
+    const jwks = [current];
+    if (config.JWT_PREVIOUS_PUBLIC_KEY) {
+      const previous = publicJwk(config.JWT_PREVIOUS_PUBLIC_KEY);
+      keysByKid.set(previous.kid, config.JWT_PREVIOUS_PUBLIC_KEY);
+      jwks.push(previous);
+    }
+    app.decorate('jwks', { keys: jwks });
+
+    await app.register(fastifyJwt, {
+      secret: {
+        private: config.JWT_PRIVATE_KEY,
+        // The key is chosen by the token's kid; an unknown kid never reaches verification. At run time
+        // @fastify/jwt calls this as (request, decodedToken, callback); its typings only know fast-jwt's form.
+        public: ((_request: FastifyRequest, decoded: { header?: { kid?: string } }, cb: (e: Error | null, k?: string) => void) => {
+          const key = decoded.header?.kid ? keysByKid.get(decoded.header.kid) : undefined;
+          if (key) cb(null, key);
+          else cb(new UnauthorizedError());
+        }) as unknown as string,
+      },
+      sign: { algorithm: 'RS256', kid: current.kid, expiresIn: ACCESS_TOKEN_TTL_SECONDS * 1000 },
+      verify: { algorithms: ['RS256'] },
+      decode: { complete: true },
+    });
+
+    app.decorate('signAccessToken', (user: AuthUser) => app.jwt.sign({ sub: user.id, role: user.role }));
+    app.decorate('verifyAccessToken', (token: string): AuthUser => {
+      try {
+        const decoded = app.jwt.decode<{ header: { kid?: string } }>(token, { complete: true });
+        const key = decoded?.header.kid ? keysByKid.get(decoded.header.kid) : undefined;
+        if (!key) throw new UnauthorizedError();
+        const payload = app.jwt.verify<{ sub: string; role: Role }>(token, { key, algorithms: ['RS256'] });
+        return { id: payload.sub, role: payload.role };
+      } catch {
+        throw new UnauthorizedError();
+      }
+    });
+
+    app.decorateRequest('auth', null);
+    app.addHook('onRequest', async (request) => {
+      const { permission, auth } = request.routeOptions.config;
+      if (!permission && !auth) return;
+      const token = bearer(request);
+      if (token === undefined && auth === 'optional' && !permission) return;
+      if (!token) throw new UnauthorizedError();
+      try {
+        const payload = await request.jwtVerify<{ sub: string; role: Role }>();
+        request.auth = { id: payload.sub, role: payload.role };
+      } catch {
+        // Every bad token (alg none, HS256 with the public key, tampered, expired, unknown kid) is a 401.
+        throw new UnauthorizedError();
+      }
+      if (permission && !can(request.auth.role, permission)) throw new ForbiddenError();
+    });
+  },
+  { name: 'auth' },
+);

@@ -1,0 +1,62 @@
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import type { Redis } from 'ioredis';
+import type { Config } from '../../shared/config.js';
+import { createDb, type Db } from '../../shared/db/index.js';
+import { assertMigrationsCurrent } from '../../shared/db/migrate.js';
+import { closeQueues, createQueues, type Queues } from '../../shared/queue-registry.js';
+import { createRedis, waitForReady } from '../../shared/redis.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    config: Config;
+    db: Db;
+    /** Fail-fast Redis client: cache, rate limits, pub/sub publish. */
+    redis: Redis;
+    /** Queue handles for the dashboard and read-only inspection; jobs are added through the outbox. */
+    queues: Queues;
+  }
+}
+
+export interface InfraOptions {
+  config: Config;
+  /** Skip the migrations check (only for tests that point the app at an unreachable database). */
+  skipMigrationCheck?: boolean;
+  onQuery?: (sql: string) => void;
+}
+
+/** One pool and a few Redis connections per process, closed with the app. */
+export default fp(
+  async function infra(app: FastifyInstance, opts: InfraOptions) {
+    const { config } = opts;
+    const db = createDb(config.DATABASE_URL, {
+      poolSize: config.DATABASE_POOL_SIZE,
+      applicationName: 'agape-api',
+      onQuery: opts.onQuery,
+    });
+    if (!opts.skipMigrationCheck) {
+      try {
+        await assertMigrationsCurrent(db);
+      } catch (err) {
+        await db.destroy();
+        throw err;
+      }
+    }
+    const redis = createRedis(config.REDIS_URL, 'client', 'agape-api');
+    const producer = createRedis(config.REDIS_URL, 'producer', 'agape-api-queues');
+    const queues = createQueues(producer, config.QUEUE_PREFIX);
+    // Redis is optional at start (it only costs speed), but give it a moment so the first requests use it.
+    await Promise.all([waitForReady(redis), waitForReady(producer)]);
+
+    app.decorate('config', config);
+    app.decorate('db', db);
+    app.decorate('redis', redis);
+    app.decorate('queues', queues);
+    app.addHook('onClose', async () => {
+      await closeQueues(queues);
+      await Promise.allSettled([redis.quit(), producer.quit()]);
+      await db.destroy();
+    });
+  },
+  { name: 'infra' },
+);

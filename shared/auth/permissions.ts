@@ -1,0 +1,43 @@
+/**
+ * Roles and the permissions they grant: written once, here. Routes declare the permission they need
+ * (`config: { permission: 'product:write' }`) and one hook enforces it (api/plugins/auth.ts).
+ */
+export const permissions = [
+  'product:write',
+  'inventory:write',
+  'coupon:write',
+  'shipping:write',
+  'order:read:any',
+  'order:write',
+  'refund:create',
+  'payment:reconcile',
+  'user:manage',
+  'queue:admin',
+  'system:ping',
+] as const;
+export type Permission = (typeof permissions)[number];
+
+export const roles = ['customer', 'support', 'manager', 'admin'] as const;
+export type Role = (typeof roles)[number];
+
+const support: readonly Permission[] = ['order:read:any'];
+const manager: readonly Permission[] = [
+  ...support,
+  'product:write',
+  'inventory:write',
+  'coupon:write',
+  'shipping:write',
+  'order:write',
+  'refund:create',
+  'payment:reconcile',
+];
+
+export const rolePermissions: Record<Role, ReadonlySet<Permission>> = {
+  customer: new Set(),
+  support: new Set(support),
+  manager: new Set(manager),
+  admin: new Set(permissions),
+};
+
+export const can = (role: Role, permission: Permission) => rolePermissions[role]?.has(permission) ?? false;
+export const isStaff = (role: Role) => role !== 'customer';

@@ -1,0 +1,157 @@
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Type, type Static } from 'typebox';
+import { Value } from 'typebox/value';
+
+/** The repository root, found from this file (works for `shared/` under tsx and `dist/shared/` when built). */
+export const repoRoot = fileURLToPath(new URL(import.meta.url.includes('/dist/') ? '../../' : '../', import.meta.url));
+
+const Url = (description: string, def?: string) =>
+  Type.String({ pattern: '^[a-z][a-z0-9+.-]*://', description, ...(def === undefined ? {} : { default: def }) });
+const Int = (description: string, def: number, minimum = 0, maximum = 2 ** 31) =>
+  Type.Integer({ description, default: def, minimum, maximum });
+const Bool = (description: string, def: boolean) => Type.Boolean({ description, default: def });
+const Optional = (description: string) => Type.Optional(Type.String({ minLength: 1, description }));
+
+/** Every variable the processes read. Keys are the environment names so they can be grepped end to end. */
+export const ConfigSchema = Type.Object({
+  NODE_ENV: Type.Union([Type.Literal('development'), Type.Literal('test'), Type.Literal('production')], {
+    default: 'development',
+  }),
+  DATABASE_URL: Url('PostgreSQL connection string', 'postgres://postgres@127.0.0.1:5432/agape'),
+  DATABASE_POOL_SIZE: Int('connections per process', 10, 1, 200),
+  REDIS_URL: Url('Redis (queues, rate limits, cache, pub/sub)', 'redis://127.0.0.1:6379'),
+  PORT: Int('API port', 3000, 0, 65535),
+  HOST: Type.String({ default: '0.0.0.0', minLength: 1 }),
+  PUBLIC_URL: Url('base for links in emails', 'http://localhost:3000'),
+  JWT_PRIVATE_KEY: Type.String({ minLength: 1, description: 'PEM, RS256 signing key' }),
+  JWT_PUBLIC_KEY: Type.String({ minLength: 1, description: 'PEM, verifies access tokens' }),
+  JWT_PREVIOUS_PUBLIC_KEY: Optional('PEM of the key being rotated out; still accepted and published'),
+  ENCRYPTION_KEY: Type.String({ pattern: '^[0-9a-fA-F]{64}$', description: '32 bytes hex' }),
+  PAYSTACK_SECRET_KEY: Optional('Paystack secret key (sk_test_… / sk_live_…)'),
+  PAYSTACK_BASE_URL: Url('Paystack API base', 'https://api.paystack.co'),
+  CLOUDINARY_URL: Type.Optional(Type.String({ pattern: '^cloudinary://', description: 'cloudinary://key:secret@cloud' })),
+  SMTP_URL: Type.Optional(Url('SMTP server for outgoing mail')),
+  MAIL_FROM: Type.String({ default: 'Agape Store <no-reply@agape.local>', minLength: 3 }),
+  RESEND_API_KEY: Optional('when set, mail goes through Resend'),
+  RESEND_BASE_URL: Url('Resend API base', 'https://api.resend.com'),
+  CURRENCY: Type.String({ pattern: '^[A-Z]{3}$', default: 'NGN' }),
+  VAT_RATE: Type.Number({ minimum: 0, maximum: 1, default: 0.075 }),
+  RESERVATION_TTL_MINUTES: Int('minutes an unpaid order holds stock', 15, 1, 10080),
+  QUEUE_PREFIX: Type.String({ pattern: '^\\{[A-Za-z0-9_:-]+\\}$', default: '{agape}', description: 'BullMQ prefix, a Redis Cluster hash tag' }),
+  WORKER_PORT: Int('worker health/metrics port', 3001, 0, 65535),
+  ADMIN_EMAIL: Type.Optional(Type.String({ format: 'email' })),
+  ADMIN_PASSWORD: Optional('first admin password (seed)'),
+  RATE_LIMIT_ALLOWLIST: Type.String({ default: '', description: 'comma-separated addresses exempt from rate limits' }),
+  TRUST_PROXY: Type.String({ default: 'off', description: "'off', or comma-separated proxy addresses/CIDRs" }),
+  CORS_ORIGINS: Type.String({ default: '', description: "comma-separated allowed origins; '*' for any" }),
+  BODY_LIMIT_BYTES: Int('JSON body limit', 1_048_576, 1024, 100 * 1024 * 1024),
+  MEDIA_DIR: Type.String({ default: 'media', minLength: 1, description: 'local media storage folder' }),
+  SHOP_NAME: Type.String({ default: 'Agape Fashion', minLength: 1 }),
+  SHOP_ADDRESS: Type.String({ default: '12 Broad Street, Lagos Island, Lagos, Nigeria' }),
+  LOCKOUT_THRESHOLD: Int('failed logins in a row before lockout', 5, 1, 100),
+  LOCKOUT_MINUTES: Type.Number({ default: 15, minimum: 0.001, maximum: 1440 }),
+  LOG_LEVEL: Type.Union(
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+    { default: 'info' },
+  ),
+  LOG_PRETTY: Bool('human-readable logs (pino-pretty); development only', false),
+});
+
+export type Config = Readonly<Static<typeof ConfigSchema>>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const devSecretsFile = () => `${repoRoot}.dev-secrets.json`;
+
+interface DevSecrets {
+  JWT_PRIVATE_KEY: string;
+  JWT_PUBLIC_KEY: string;
+  ENCRYPTION_KEY: string;
+}
+
+/**
+ * Development and tests get a key pair and an encryption key generated once and kept in a git-ignored
+ * file, so tokens survive restarts. Written via rename so parallel test processes never read half a file.
+ */
+export function devSecrets(file = devSecretsFile()): DevSecrets {
+  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as DevSecrets;
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const secrets: DevSecrets = {
+    JWT_PRIVATE_KEY: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    JWT_PUBLIC_KEY: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+    ENCRYPTION_KEY: randomBytes(32).toString('hex'),
+  };
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+  renameSync(tmp, file);
+  return JSON.parse(readFileSync(file, 'utf8')) as DevSecrets;
+}
+
+/** PEM values arrive from .env files and orchestrators with literal "\n"; accept both forms. */
+const unescapePem = (v: string | undefined) => (v?.includes('\\n') ? v.replace(/\\n/g, '\n') : v);
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const raw: Record<string, unknown> = {};
+  for (const key of Object.keys(ConfigSchema.properties)) {
+    const value = env[key];
+    if (value !== undefined && value !== '') raw[key] = value;
+  }
+  // An explicitly empty allow-list is still a value.
+  if (env.RATE_LIMIT_ALLOWLIST === '') raw.RATE_LIMIT_ALLOWLIST = '';
+  for (const k of ['JWT_PRIVATE_KEY', 'JWT_PUBLIC_KEY', 'JWT_PREVIOUS_PUBLIC_KEY']) {
+    if (raw[k] !== undefined) raw[k] = unescapePem(raw[k] as string);
+  }
+
+  const production = (raw.NODE_ENV ?? 'development') === 'production';
+  const problems: string[] = [];
+  if (!production) {
+    const missing = ['JWT_PRIVATE_KEY', 'JWT_PUBLIC_KEY', 'ENCRYPTION_KEY'].filter((k) => raw[k] === undefined);
+    if (missing.length) {
+      const generated = devSecrets();
+      for (const k of missing) raw[k] = generated[k as keyof DevSecrets];
+    }
+  }
+
+  Value.Default(ConfigSchema, raw);
+  Value.Convert(ConfigSchema, raw);
+  for (const e of Value.Errors(ConfigSchema, raw)) {
+    if (e.keyword === 'anyOf' || e.keyword === 'const') {
+      const name = e.instancePath.slice(1);
+      const line = `${name}: must be one of ${JSON.stringify((ConfigSchema.properties as Record<string, { anyOf?: { const: string }[] }>)[name]?.anyOf?.map((s) => s.const))}`;
+      if (!problems.includes(line)) problems.push(line);
+      continue;
+    }
+    const name = e.instancePath.slice(1) || String((e.params as { requiredProperties?: string[] }).requiredProperties?.join(', ') ?? '');
+    problems.push(`${name}: ${e.keyword === 'required' ? 'is required' : e.message}`);
+  }
+  if (production && raw.LOG_PRETTY === true) problems.push('LOG_PRETTY: not allowed in production');
+  if (problems.length) throw new ConfigError(problems);
+  return Object.freeze(raw) as Config;
+}
+
+/** Comma-separated config values (allow-lists, origins) as a clean array. */
+export const listOf = (value: string) =>
+  value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+
+/** For entrypoints: load the config or print every problem in one message and exit. */
+export function loadConfigOrExit(env: Record<string, string | undefined> = process.env): Config {
+  try {
+    return loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+}

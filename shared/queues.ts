@@ -1,0 +1,74 @@
+import { Type, type Static, type TSchema } from 'typebox';
+
+/**
+ * The one job catalogue: every queue, every job name and its payload schema. Producers (the outbox)
+ * and consumers (worker processors) both type themselves from here, so a job without a handler is a
+ * compile error. Payloads carry ids, never entities and never secrets: processors re-read state.
+ */
+export const queueNames = [
+  'system',
+  'email',
+  'invoice',
+  'payment',
+  'refund',
+  'reconciliation',
+  'inventory',
+  'imports',
+] as const;
+export type QueueName = (typeof queueNames)[number];
+
+const Id = Type.String({ format: 'uuid' });
+
+export const EmailPayload = Type.Object({
+  template: Type.String({ minLength: 1 }),
+  to: Type.String({ minLength: 3 }),
+  /** Template variables; values are escaped when rendered. */
+  data: Type.Record(Type.String(), Type.Unknown()),
+  /** Attachments are referenced, never embedded: e.g. an invoice by order id. */
+  attachInvoiceOf: Type.Optional(Id),
+});
+
+export const jobs = {
+  'system.ping': { queue: 'system', payload: Type.Object({ message: Type.String() }) },
+  /** A notice for websocket clients, published worker → Redis pub/sub → every API replica. */
+  'system.notify': {
+    queue: 'system',
+    payload: Type.Object({
+      type: Type.String(),
+      userId: Type.Optional(Id),
+      staff: Type.Optional(Type.Boolean()),
+      data: Type.Record(Type.String(), Type.Unknown()),
+    }),
+  },
+  'email.send': { queue: 'email', payload: EmailPayload },
+  'invoice.render': { queue: 'invoice', payload: Type.Object({ orderId: Id }) },
+  'payment.webhook': { queue: 'payment', payload: Type.Object({ eventId: Id }) },
+  'payment.verify': { queue: 'payment', payload: Type.Object({ reference: Type.String({ minLength: 1 }) }) },
+  'refund.execute': { queue: 'refund', payload: Type.Object({ refundId: Id }) },
+  'reconciliation.run': {
+    queue: 'reconciliation',
+    payload: Type.Object({ runId: Type.Optional(Id), trigger: Type.Union([Type.Literal('schedule'), Type.Literal('manual')]) }),
+  },
+  'inventory.expire-reservations': { queue: 'inventory', payload: Type.Object({}) },
+  'import.products': { queue: 'imports', payload: Type.Object({ importId: Id }) },
+} as const satisfies Record<string, { queue: QueueName; payload: TSchema }>;
+
+export type JobName = keyof typeof jobs;
+export type JobPayload<N extends JobName> = Static<(typeof jobs)[N]['payload']>;
+export type JobsOfQueue<Q extends QueueName> = {
+  [N in JobName]: (typeof jobs)[N]['queue'] extends Q ? N : never;
+}[JobName];
+
+/** What a BullMQ job's data holds: the payload and the request that caused it. */
+export interface JobData<P = unknown> {
+  payload: P;
+  requestId?: string;
+}
+
+/** Retries with exponential backoff and jitter; keep few completed jobs and many failed ones. */
+export const defaultJobOptions = {
+  attempts: 6,
+  backoff: { type: 'exponential', delay: 2_000, jitter: 0.5 },
+  removeOnComplete: { age: 24 * 3600, count: 5_000 },
+  removeOnFail: { age: 30 * 24 * 3600 },
+} as const;
