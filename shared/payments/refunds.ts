@@ -1,0 +1,137 @@
+import { sql } from 'kysely';
+import type { Db, DbOrTrx, Trx } from '../db/index.js';
+import { ConflictError, NotFoundError } from '../errors.js';
+import { enqueue } from '../outbox.js';
+
+/**
+ * Refunds: money goes back only within what was paid. The order row lock serialises every decision that
+ * depends on "how much is still refundable" (creating a refund, settling one), so concurrent requests
+ * can never commit more than `amount_paid` in total. Lock order is always order → refund.
+ */
+
+/** Order states from which money can be returned (cancelled only when a payment arrived anyway). */
+const REFUNDABLE_STATES = new Set(['paid', 'processing', 'shipped', 'delivered', 'partially_refunded', 'cancelled']);
+/** Refund states that hold part of the paid amount. */
+export const COMMITTED_REFUND_STATES = ['pending', 'processing', 'processed'] as const;
+
+export interface RefundRequest {
+  orderId: string;
+  /** Kobo; default: everything not yet refunded or being refunded. */
+  amount?: number;
+  reason: string;
+  restock?: boolean;
+  actorId?: string;
+}
+
+export const refundColumns = [
+  'refunds.id',
+  'refunds.orderId',
+  'refunds.amount',
+  'refunds.currency',
+  'refunds.reason',
+  'refunds.restock',
+  'refunds.status',
+  'refunds.providerRefundId',
+  'refunds.providerStatus',
+  'refunds.failureReason',
+  'refunds.createdAt',
+  'refunds.settledAt',
+] as const;
+
+export type RefundRow = Awaited<ReturnType<typeof findRefund>>;
+
+export async function findRefund(db: DbOrTrx, id: string) {
+  return db.selectFrom('refunds').select(refundColumns).where('id', '=', id).executeTakeFirst();
+}
+
+export async function listRefundsOfOrder(db: DbOrTrx, orderId: string) {
+  return db.selectFrom('refunds').select(refundColumns).where('orderId', '=', orderId).orderBy('createdAt').execute();
+}
+
+/** The API shape of a refund (timestamps as ISO strings, nothing internal). */
+export function refundView(r: NonNullable<RefundRow>) {
+  return {
+    id: r.id,
+    orderId: r.orderId,
+    amount: r.amount,
+    currency: r.currency,
+    reason: r.reason,
+    restock: r.restock,
+    status: r.status,
+    providerRefundId: r.providerRefundId === null ? null : String(r.providerRefundId),
+    failureReason: r.failureReason,
+    createdAt: new Date(r.createdAt).toISOString(),
+    settledAt: r.settledAt ? new Date(r.settledAt).toISOString() : null,
+  };
+}
+export type RefundView = ReturnType<typeof refundView>;
+
+/** Sum of refunds that hold money (pending, processing, processed): read under the order lock. */
+async function committedAmount(trx: Trx, orderId: string): Promise<number> {
+  const row = await trx
+    .selectFrom('refunds')
+    .select(sql<number>`coalesce(sum(amount), 0)::int8`.as('total'))
+    .where('orderId', '=', orderId)
+    .where('status', 'in', COMMITTED_REFUND_STATES)
+    .executeTakeFirstOrThrow();
+  return row.total;
+}
+
+/**
+ * Creates a `pending` refund and its `refund.execute` job in the caller's transaction. The order row is
+ * locked first, so of N concurrent requests for the whole amount exactly one fits; the rest see
+ * nothing left and get 409 `refund_exceeds_paid`.
+ */
+export async function createRefund(trx: Trx, req: RefundRequest): Promise<RefundView> {
+  const order = await trx
+    .selectFrom('orders')
+    .select(['id', 'status', 'currency', 'amountPaid'])
+    .where('id', '=', req.orderId)
+    .forUpdate()
+    .executeTakeFirst();
+  if (!order) throw new NotFoundError('Order');
+  if (!REFUNDABLE_STATES.has(order.status) || order.amountPaid <= 0) {
+    throw new ConflictError('order_not_refundable', `An order in status ${order.status} with nothing paid cannot be refunded`);
+  }
+  const payment = await trx
+    .selectFrom('payments')
+    .select(['id'])
+    .where('orderId', '=', order.id)
+    .where('status', '=', 'success')
+    .orderBy('paidAt', 'desc')
+    .executeTakeFirst();
+  if (!payment) throw new ConflictError('order_not_refundable', 'The order has no confirmed payment to refund');
+
+  const remaining = order.amountPaid - (await committedAmount(trx, order.id));
+  const amount = req.amount ?? remaining;
+  if (remaining <= 0 || amount > remaining) {
+    throw new ConflictError('refund_exceeds_paid', `At most ${Math.max(remaining, 0)} can still be refunded`, {
+      refundable: Math.max(remaining, 0),
+      currency: order.currency,
+    });
+  }
+  const refund = await trx
+    .insertInto('refunds')
+    .values({
+      orderId: order.id,
+      paymentId: payment.id,
+      amount,
+      currency: order.currency,
+      reason: req.reason,
+      restock: req.restock ?? false,
+      createdBy: req.actorId ?? null,
+    })
+    .returning(refundColumns)
+    .executeTakeFirstOrThrow();
+  await enqueue(trx, 'refund.execute', { refundId: refund.id });
+  return refundView(refund);
+}
+
+/** How much of an order can still be refunded (paid minus pending, processing and processed refunds). */
+export async function refundableAmount(db: Db, orderId: string): Promise<number> {
+  return db.transaction().execute(async (trx) => {
+    const order = await trx.selectFrom('orders').select('amountPaid').where('id', '=', orderId).executeTakeFirst();
+    if (!order) throw new NotFoundError('Order');
+    return order.amountPaid - (await committedAmount(trx, orderId));
+  });
+}
