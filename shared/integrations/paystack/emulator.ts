@@ -1,0 +1,546 @@
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { signWebhook } from './client.js';
+
+/**
+ * A local stand-in for the Paystack API that speaks its protocol (paths, envelopes, status codes,
+ * kobo amounts, signed webhooks with retries). Tests use it through `test/support/paystack-emulator.ts`;
+ * `npm run dev` runs it when no PAYSTACK_SECRET_KEY is set, with a small "pay" page behind the
+ * authorization URL so a purchase can be tried in a browser. It lives in shared/ because development
+ * runs it; it holds no production code path.
+ */
+
+export interface EmulatedTransaction {
+  id: number;
+  reference: string;
+  status: string;
+  amount: number;
+  requestedAmount: number;
+  currency: string;
+  email: string;
+  accessCode: string;
+  callbackUrl: string | null;
+  metadata: unknown;
+  createdAt: string;
+  paidAt: string | null;
+  channel: string | null;
+  gatewayResponse: string | null;
+}
+
+export interface EmulatedRefund {
+  id: number;
+  transactionId: number;
+  transactionReference: string;
+  amount: number;
+  currency: string;
+  status: 'pending' | 'processing' | 'processed' | 'failed';
+  merchantNote: string | null;
+  customerNote: string | null;
+  refundReference: string | null;
+  createdAt: string;
+}
+
+export interface WebhookDelivery {
+  event: string;
+  body: string;
+  signature: string;
+  attempt: number;
+  /** HTTP status answered, 0 when the URL could not be reached. */
+  status: number;
+  at: string;
+}
+
+export type EmulatorOperation = 'initialize' | 'verify' | 'list' | 'refund' | 'fetchRefund' | 'listRefunds';
+
+export interface FailureSpec {
+  /** Answer this status (default 500); with only `delayMs`, the call answers normally but late. */
+  status?: number;
+  delayMs?: number;
+  /** How many calls fail (default 1). */
+  times?: number;
+  message?: string;
+}
+
+export interface PaystackEmulatorOptions {
+  secretKey: string;
+  webhookUrl?: string;
+  /** Wait before re-sending a webhook not answered 200 (live Paystack: 3 minutes). */
+  webhookRetryMs?: number;
+  webhookMaxAttempts?: number;
+  /** Smallest NGN charge (₦50). */
+  minimumAmount?: number;
+  port?: number;
+  host?: string;
+  currencies?: string[];
+}
+
+const INTEGRATION = 100032;
+const REFERENCE_RE = /^[A-Za-z0-9\-.=_]+$/;
+
+export async function startPaystackEmulator(opts: PaystackEmulatorOptions) {
+  const transactions = new Map<string, EmulatedTransaction>();
+  const refunds = new Map<number, EmulatedRefund>();
+  const webhookDeliveries: WebhookDelivery[] = [];
+  const failures = new Map<EmulatorOperation, Required<Pick<FailureSpec, 'times'>> & FailureSpec>();
+  const timers = new Set<NodeJS.Timeout>();
+  const inFlight = new Set<Promise<unknown>>();
+  const currencies = new Set(opts.currencies ?? ['NGN', 'USD', 'GHS']);
+  const minimumAmount = opts.minimumAmount ?? 5_000;
+  const retryMs = opts.webhookRetryMs ?? 180_000;
+  const maxAttempts = opts.webhookMaxAttempts ?? 5;
+  let webhookUrl = opts.webhookUrl;
+  let nextTransactionId = 4_100_000_000; // beyond 2^31, as real ids are
+  let nextRefundId = 12_000_000;
+  let closed = false;
+
+  const now = () => new Date().toISOString();
+
+  function transactionView(t: EmulatedTransaction) {
+    return {
+      id: t.id,
+      domain: 'test',
+      status: t.status,
+      reference: t.reference,
+      receipt_number: null,
+      amount: t.amount,
+      requested_amount: t.requestedAmount,
+      message: null,
+      gateway_response: t.gatewayResponse,
+      paid_at: t.paidAt,
+      created_at: t.createdAt,
+      channel: t.channel,
+      currency: t.currency,
+      ip_address: null,
+      metadata: t.metadata ?? '',
+      fees: t.status === 'success' ? Math.min(Math.round(t.amount * 0.015) + 10_000, 200_000) : null,
+      customer: { id: 1, email: t.email, customer_code: `CUS_${t.email.length}emu`, first_name: null, last_name: null },
+      authorization: t.status === 'success' ? { authorization_code: 'AUTH_emu', channel: 'card', card_type: 'visa', last4: '4081' } : {},
+    };
+  }
+
+  function refundView(r: EmulatedRefund) {
+    const t = transactions.get(r.transactionReference);
+    return {
+      id: r.id,
+      integration: INTEGRATION,
+      domain: 'test',
+      transaction: t ? { id: t.id, reference: t.reference, amount: t.amount, currency: t.currency } : r.transactionId,
+      dispute: null,
+      amount: r.amount,
+      deducted_amount: r.amount,
+      currency: r.currency,
+      channel: null,
+      fully_deducted: true,
+      refunded_by: 'emulator',
+      merchant_note: r.merchantNote,
+      customer_note: r.customerNote,
+      status: r.status,
+      expected_at: new Date(Date.parse(r.createdAt) + 5 * 86_400_000).toISOString(),
+      created_at: r.createdAt,
+      createdAt: r.createdAt,
+    };
+  }
+
+  // ----- webhooks -----
+
+  function sendWebhook(event: string, data: unknown) {
+    const body = JSON.stringify({ event, data });
+    const signature = signWebhook(body, opts.secretKey);
+    return deliver(event, body, signature, 1);
+  }
+
+  async function deliver(event: string, body: string, signature: string, attempt: number): Promise<WebhookDelivery | undefined> {
+    const url = webhookUrl;
+    if (!url || closed) return undefined;
+    let status = 0;
+    const p = fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-paystack-signature': signature, 'user-agent': 'Paystack-Emulator' },
+      body,
+      signal: AbortSignal.timeout(30_000),
+    }).then(
+      async (res) => {
+        status = res.status;
+        await res.arrayBuffer().catch(() => undefined);
+      },
+      () => undefined,
+    );
+    inFlight.add(p);
+    await p;
+    inFlight.delete(p);
+    const delivery: WebhookDelivery = { event, body, signature, attempt, status, at: now() };
+    webhookDeliveries.push(delivery);
+    // Only a 200 counts as delivered; anything else is retried a bounded number of times.
+    if (status !== 200 && attempt < maxAttempts && !closed) {
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        void deliver(event, body, signature, attempt + 1);
+      }, retryMs);
+      timer.unref();
+      timers.add(timer);
+    }
+    return delivery;
+  }
+
+  // ----- test controls -----
+
+  function requireTransaction(reference: string) {
+    const t = transactions.get(reference);
+    if (!t) throw new Error(`emulator: no transaction ${reference}`);
+    return t;
+  }
+
+  /**
+   * Completes a transaction as a customer would (amount/currency as the test chooses, default what was
+   * requested) and, for a success, sends the signed `charge.success` webhook. Resolves after the first
+   * delivery attempt (retries continue in the background).
+   */
+  async function pay(reference: string, o: { amount?: number; currency?: string; status?: string; webhook?: boolean } = {}) {
+    const t = requireTransaction(reference);
+    t.status = o.status ?? 'success';
+    t.amount = o.amount ?? t.requestedAmount;
+    t.currency = o.currency ?? t.currency;
+    t.channel = 'card';
+    t.gatewayResponse = t.status === 'success' ? 'Successful' : 'Declined';
+    t.paidAt = t.status === 'success' ? now() : null;
+    const delivery = t.status === 'success' && o.webhook !== false ? await sendWebhook('charge.success', transactionView(t)) : undefined;
+    return { transaction: { ...t }, delivery };
+  }
+
+  /** A transaction made outside our shop (or one whose initialize we never recorded). */
+  function createTransaction(o: { reference: string; amount: number; currency?: string; email?: string; status?: string; createdAt?: string }) {
+    const t: EmulatedTransaction = {
+      id: nextTransactionId++,
+      reference: o.reference,
+      status: o.status ?? 'success',
+      amount: o.amount,
+      requestedAmount: o.amount,
+      currency: o.currency ?? 'NGN',
+      email: o.email ?? 'someone@example.com',
+      accessCode: randomBytes(8).toString('hex'),
+      callbackUrl: null,
+      metadata: '',
+      createdAt: o.createdAt ?? now(),
+      paidAt: (o.status ?? 'success') === 'success' ? (o.createdAt ?? now()) : null,
+      channel: 'card',
+      gatewayResponse: null,
+    };
+    transactions.set(t.reference, t);
+    return { ...t };
+  }
+
+  /** Moves a refund to its final state and sends `refund.processed` / `refund.failed`. */
+  async function settleRefund(id: number, status: 'processed' | 'failed') {
+    const r = refunds.get(id);
+    if (!r) throw new Error(`emulator: no refund ${id}`);
+    r.status = status;
+    r.refundReference = status === 'processed' ? `RFD-${r.id}` : null;
+    const t = transactions.get(r.transactionReference)!;
+    if (status === 'processed') {
+      const refunded = [...refunds.values()]
+        .filter((x) => x.transactionReference === t.reference && x.status === 'processed')
+        .reduce((s, x) => s + x.amount, 0);
+      if (refunded >= t.amount) t.status = 'reversed';
+    }
+    const delivery = await sendWebhook(`refund.${status}`, {
+      status,
+      transaction_reference: r.transactionReference,
+      refund_reference: r.refundReference,
+      amount: String(r.amount),
+      currency: r.currency,
+      processor: 'emulator',
+      customer: { email: t.email },
+      integration: INTEGRATION,
+      domain: 'test',
+    });
+    return { refund: { ...r }, delivery };
+  }
+
+  function failNext(op: EmulatorOperation, spec: FailureSpec = {}) {
+    failures.set(op, { ...spec, times: spec.times ?? 1 });
+  }
+
+  // ----- HTTP -----
+
+  const json = (res: ServerResponse, status: number, body: unknown) => {
+    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
+    res.end(JSON.stringify(body));
+  };
+  const fail = (res: ServerResponse, status: number, message: string, code: string, type = 'validation_error') =>
+    json(res, status, { status: false, message, meta: { nextStep: 'Check the request and try again' }, type, code });
+
+  async function readBody(req: IncomingMessage): Promise<Record<string, unknown>> {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const text = Buffer.concat(chunks).toString('utf8');
+    if (!text) return {};
+    const type = req.headers['content-type'] ?? '';
+    if (type.includes('application/x-www-form-urlencoded')) return Object.fromEntries(new URLSearchParams(text));
+    try {
+      const parsed: unknown = JSON.parse(text);
+      return parsed && typeof parsed === 'object' ? (parsed as Record<string, unknown>) : {};
+    } catch {
+      return { __invalid: true };
+    }
+  }
+
+  /** Applies a scheduled failure for `op`; true when the call has been answered already. */
+  async function injectFailure(op: EmulatorOperation, res: ServerResponse): Promise<boolean> {
+    const spec = failures.get(op);
+    if (!spec) return false;
+    if (--spec.times <= 0) failures.delete(op);
+    if (spec.delayMs) await new Promise((r) => setTimeout(r, spec.delayMs).unref());
+    if (spec.status === undefined && spec.delayMs) return false;
+    if (!res.writableEnded && !res.destroyed) {
+      fail(res, spec.status ?? 500, spec.message ?? 'An error occurred', 'emulated_failure', 'api_error');
+    }
+    return true;
+  }
+
+  const asKobo = (v: unknown): number | undefined => {
+    if (typeof v === 'number' && Number.isInteger(v)) return v;
+    if (typeof v === 'string' && /^[0-9]+$/.test(v)) return Number(v);
+    return undefined;
+  };
+
+  async function initialize(req: IncomingMessage, res: ServerResponse) {
+    const body = await readBody(req);
+    const email = typeof body.email === 'string' ? body.email : '';
+    if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email)) return fail(res, 400, 'Invalid Email Address Passed', 'invalid_email');
+    const amount = asKobo(body.amount);
+    const currency = typeof body.currency === 'string' ? body.currency.toUpperCase() : 'NGN';
+    if (amount === undefined || amount <= 0) return fail(res, 400, 'Invalid Amount Sent', 'invalid_amount');
+    if (!currencies.has(currency)) return fail(res, 400, 'Currency not supported by merchant', 'unsupported_currency');
+    if (currency === 'NGN' && amount < minimumAmount) return fail(res, 400, 'Invalid Amount Sent', 'invalid_amount');
+    const reference = typeof body.reference === 'string' && body.reference ? body.reference : `T${randomBytes(7).toString('hex')}`;
+    if (!REFERENCE_RE.test(reference)) return fail(res, 400, 'Invalid character in transaction reference', 'invalid_reference');
+    if (transactions.has(reference)) return fail(res, 400, 'Duplicate Transaction Reference', 'duplicate_reference');
+    let metadata: unknown = body.metadata ?? '';
+    if (typeof metadata === 'string' && metadata.startsWith('{')) {
+      try {
+        metadata = JSON.parse(metadata);
+      } catch {
+        /* kept as sent */
+      }
+    }
+    const t: EmulatedTransaction = {
+      id: nextTransactionId++,
+      reference,
+      status: 'abandoned', // a new transaction reads "abandoned" until completed
+      amount,
+      requestedAmount: amount,
+      currency,
+      email,
+      accessCode: randomBytes(8).toString('hex'),
+      callbackUrl: typeof body.callback_url === 'string' ? body.callback_url : null,
+      metadata,
+      createdAt: now(),
+      paidAt: null,
+      channel: null,
+      gatewayResponse: null,
+    };
+    transactions.set(reference, t);
+    json(res, 200, {
+      status: true,
+      message: 'Authorization URL created',
+      data: { authorization_url: `${url}/pay/${encodeURIComponent(reference)}`, access_code: t.accessCode, reference },
+    });
+  }
+
+  function paginate<T>(items: T[], q: URLSearchParams) {
+    const perPage = Math.max(1, Math.min(Number(q.get('perPage') ?? 50) || 50, 200));
+    const page = Math.max(1, Number(q.get('page') ?? 1) || 1);
+    const slice = items.slice((page - 1) * perPage, page * perPage);
+    return {
+      slice,
+      meta: { total: items.length, skipped: (page - 1) * perPage, perPage, page, pageCount: Math.max(1, Math.ceil(items.length / perPage)) },
+    };
+  }
+
+  function list(q: URLSearchParams, res: ServerResponse) {
+    const from = q.get('from') ? Date.parse(q.get('from')!) : -Infinity;
+    const to = q.get('to') ? Date.parse(q.get('to')!) : Infinity;
+    const status = q.get('status');
+    const items = [...transactions.values()]
+      .filter((t) => {
+        const at = Date.parse(t.createdAt);
+        return at >= from && at <= to && (!status || t.status === status);
+      })
+      .sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt) || b.id - a.id);
+    const { slice, meta } = paginate(items, q);
+    json(res, 200, {
+      status: true,
+      message: 'Transactions retrieved',
+      data: slice.map(transactionView),
+      meta: { ...meta, total_volume: items.filter((t) => t.status === 'success').reduce((s, t) => s + t.amount, 0) },
+    });
+  }
+
+  function findTransaction(key: string) {
+    return transactions.get(key) ?? [...transactions.values()].find((t) => String(t.id) === key);
+  }
+
+  async function createRefund(req: IncomingMessage, res: ServerResponse) {
+    const body = await readBody(req);
+    const key = typeof body.transaction === 'string' || typeof body.transaction === 'number' ? String(body.transaction) : undefined;
+    const t = key === undefined ? undefined : findTransaction(key);
+    if (!t) return fail(res, 404, 'Transaction not found', 'transaction_not_found');
+    if (t.status === 'reversed') return fail(res, 400, 'Transaction has been fully reversed', 'transaction_reversed');
+    if (t.status !== 'success') return fail(res, 400, 'Cannot refund a transaction that was not successful', 'invalid_transaction');
+    const taken = [...refunds.values()]
+      .filter((r) => r.transactionReference === t.reference && r.status !== 'failed')
+      .reduce((s, r) => s + r.amount, 0);
+    const remaining = t.amount - taken;
+    if (remaining <= 0) return fail(res, 400, 'Transaction has been fully reversed', 'transaction_reversed');
+    const amount = body.amount === undefined ? remaining : asKobo(body.amount);
+    if (amount === undefined || amount <= 0) return fail(res, 400, 'Invalid Amount Sent', 'invalid_amount');
+    if (amount > remaining) return fail(res, 400, 'Refund amount cannot be more than the unrefunded transaction amount', 'invalid_amount');
+    if (body.currency !== undefined && (typeof body.currency !== 'string' || body.currency.toUpperCase() !== t.currency)) {
+      return fail(res, 400, 'Currency does not match transaction currency', 'invalid_currency');
+    }
+    const r: EmulatedRefund = {
+      id: nextRefundId++,
+      transactionId: t.id,
+      transactionReference: t.reference,
+      amount,
+      currency: t.currency,
+      status: 'pending',
+      merchantNote: typeof body.merchant_note === 'string' ? body.merchant_note : null,
+      customerNote: typeof body.customer_note === 'string' ? body.customer_note : null,
+      refundReference: null,
+      createdAt: now(),
+    };
+    refunds.set(r.id, r);
+    json(res, 200, { status: true, message: 'Refund has been queued for processing', data: refundView(r) });
+  }
+
+  function listRefunds(q: URLSearchParams, res: ServerResponse) {
+    const key = q.get('transaction');
+    const t = key ? findTransaction(key) : undefined;
+    const items = [...refunds.values()]
+      .filter((r) => !key || (t && r.transactionReference === t.reference))
+      .sort((a, b) => b.id - a.id);
+    const { slice, meta } = paginate(items, q);
+    json(res, 200, { status: true, message: 'Refunds retrieved', data: slice.map(refundView), meta });
+  }
+
+  const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+  function payPage(t: EmulatedTransaction, res: ServerResponse) {
+    const naira = (t.requestedAmount / 100).toLocaleString('en-NG', { minimumFractionDigits: 2 });
+    const ref = escapeHtml(t.reference);
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+    res.end(`<!doctype html><html><head><meta charset="utf-8"><title>Pay ${ref}</title>
+<style>body{font-family:system-ui,sans-serif;max-width:28rem;margin:4rem auto;padding:0 1rem}button{font-size:1.1rem;padding:.6rem 1.4rem;margin:.3rem}</style></head>
+<body><h1>Paystack emulator</h1><p>${escapeHtml(t.email)} pays <strong>${escapeHtml(t.currency)} ${naira}</strong></p>
+<p>Reference <code>${ref}</code> · status <strong>${escapeHtml(t.status)}</strong></p>
+<form method="post" action="/pay/${encodeURIComponent(t.reference)}"><button name="outcome" value="success">Pay</button>
+<button name="outcome" value="failed">Decline</button></form></body></html>`);
+  }
+
+  async function payFromPage(t: EmulatedTransaction, req: IncomingMessage, res: ServerResponse) {
+    const body = await readBody(req);
+    const outcome = body.outcome === 'failed' ? 'failed' : 'success';
+    if (t.status !== 'success' && t.status !== 'reversed') await pay(t.reference, { status: outcome });
+    if (t.callbackUrl) {
+      const target = new URL(t.callbackUrl);
+      target.searchParams.set('trxref', t.reference);
+      target.searchParams.set('reference', t.reference);
+      res.writeHead(302, { location: target.toString() });
+      return res.end();
+    }
+    payPage(t, res);
+  }
+
+  async function route(req: IncomingMessage, res: ServerResponse) {
+    const u = new URL(req.url ?? '/', 'http://emulator');
+    const method = req.method ?? 'GET';
+    const parts = u.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+
+    // The checkout page stands for checkout.paystack.com: public, no secret key.
+    if (parts[0] === 'pay' && parts.length === 2) {
+      const t = transactions.get(parts[1]);
+      if (!t) return fail(res, 404, 'Transaction not found', 'transaction_not_found');
+      return method === 'POST' ? payFromPage(t, req, res) : payPage(t, res);
+    }
+
+    if (req.headers.authorization !== `Bearer ${opts.secretKey}`) {
+      return fail(res, 401, 'Invalid key', 'invalid_Key', 'api_error');
+    }
+
+    if (method === 'POST' && u.pathname === '/transaction/initialize') {
+      if (await injectFailure('initialize', res)) return;
+      return initialize(req, res);
+    }
+    if (method === 'GET' && parts[0] === 'transaction' && parts[1] === 'verify' && parts.length === 3) {
+      if (await injectFailure('verify', res)) return;
+      const t = transactions.get(parts[2]);
+      if (!t) return fail(res, 400, 'Transaction reference not found', 'transaction_not_found');
+      return json(res, 200, { status: true, message: 'Verification successful', data: transactionView(t) });
+    }
+    if (method === 'GET' && u.pathname === '/transaction') {
+      if (await injectFailure('list', res)) return;
+      return list(u.searchParams, res);
+    }
+    if (method === 'GET' && parts[0] === 'transaction' && parts.length === 2) {
+      const t = findTransaction(parts[1]);
+      if (!t) return fail(res, 404, 'Transaction not found', 'transaction_not_found');
+      return json(res, 200, { status: true, message: 'Transaction retrieved', data: transactionView(t) });
+    }
+    if (method === 'POST' && u.pathname === '/refund') {
+      if (await injectFailure('refund', res)) return;
+      return createRefund(req, res);
+    }
+    if (method === 'GET' && u.pathname === '/refund') {
+      if (await injectFailure('listRefunds', res)) return;
+      return listRefunds(u.searchParams, res);
+    }
+    if (method === 'GET' && parts[0] === 'refund' && parts.length === 2) {
+      if (await injectFailure('fetchRefund', res)) return;
+      const r = refunds.get(Number(parts[1]));
+      if (!r) return fail(res, 404, 'Refund not found', 'not_found');
+      return json(res, 200, { status: true, message: 'Refund retrieved', data: refundView(r) });
+    }
+    fail(res, 404, 'Not found', 'not_found', 'api_error');
+  }
+
+  const server = createServer((req, res) => {
+    route(req, res).catch((err: unknown) => {
+      if (!res.headersSent) fail(res, 500, err instanceof Error ? err.message : 'emulator error', 'emulator_error', 'api_error');
+      else res.destroy();
+    });
+  });
+  server.keepAliveTimeout = 1_000;
+  await new Promise<void>((resolve) => server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${opts.host === '0.0.0.0' ? '127.0.0.1' : (opts.host ?? '127.0.0.1')}:${port}`;
+
+  async function close() {
+    closed = true;
+    for (const t of timers) clearTimeout(t);
+    timers.clear();
+    await Promise.allSettled([...inFlight]);
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  return {
+    url,
+    secretKey: opts.secretKey,
+    close,
+    pay,
+    createTransaction,
+    settleRefund,
+    failNext,
+    sendWebhook,
+    transactions,
+    refunds,
+    webhookDeliveries,
+    setWebhookUrl: (next: string | undefined) => {
+      webhookUrl = next;
+    },
+  };
+}
+
+export type PaystackEmulator = Awaited<ReturnType<typeof startPaystackEmulator>>;

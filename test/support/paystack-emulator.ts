@@ -1,0 +1,12 @@
+/** Tests use the same emulator `npm run dev` runs; see shared/integrations/paystack/emulator.ts. */
+export {
+  startPaystackEmulator,
+  type PaystackEmulator,
+  type PaystackEmulatorOptions,
+  type EmulatedTransaction,
+  type EmulatedRefund,
+  type WebhookDelivery,
+  type FailureSpec,
+  type EmulatorOperation,
+} from '../../shared/integrations/paystack/emulator.js';
+export { signWebhook } from '../../shared/integrations/paystack/client.js';
