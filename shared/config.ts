@@ -1,7 +1,7 @@
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Type, type Static } from 'typebox';
+import { Type, type Static, type TSchema } from 'typebox';
 import { Value } from 'typebox/value';
 
 /** The repository root, found from this file (works for `shared/` under tsx and `dist/shared/` when built). */
@@ -97,6 +97,30 @@ export function devSecrets(file = devSecretsFile()): DevSecrets {
 /** PEM values arrive from .env files and orchestrators with literal "\n"; accept both forms. */
 const unescapePem = (v: string | undefined) => (v?.includes('\\n') ? v.replace(/\\n/g, '\n') : v);
 
+/** The JWT keys must parse as RSA PEMs and the public key must belong to the private one. */
+function keyProblems(raw: Record<string, unknown>): string[] {
+  const problems: string[] = [];
+  const rsa = (name: string, parse: (pem: string) => ReturnType<typeof createPublicKey>) => {
+    const pem = raw[name];
+    if (typeof pem !== 'string') return undefined;
+    try {
+      const key = parse(pem);
+      if (key.asymmetricKeyType === 'rsa') return key;
+      problems.push(`${name}: must be an RSA key (RS256)`);
+    } catch {
+      problems.push(`${name}: is not a readable PEM key`);
+    }
+    return undefined;
+  };
+  const privateKey = rsa('JWT_PRIVATE_KEY', (pem) => createPrivateKey(pem));
+  const publicKey = rsa('JWT_PUBLIC_KEY', (pem) => createPublicKey(pem));
+  rsa('JWT_PREVIOUS_PUBLIC_KEY', (pem) => createPublicKey(pem));
+  if (privateKey && publicKey && createPublicKey(privateKey).export({ format: 'jwk' }).n !== publicKey.export({ format: 'jwk' }).n) {
+    problems.push('JWT_PUBLIC_KEY: does not belong to JWT_PRIVATE_KEY');
+  }
+  return problems;
+}
+
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const raw: Record<string, unknown> = {};
   for (const key of Object.keys(ConfigSchema.properties)) {
@@ -121,16 +145,20 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 
   Value.Default(ConfigSchema, raw);
   Value.Convert(ConfigSchema, raw);
-  for (const e of Value.Errors(ConfigSchema, raw)) {
-    if (e.keyword === 'anyOf' || e.keyword === 'const') {
-      const name = e.instancePath.slice(1);
-      const line = `${name}: must be one of ${JSON.stringify((ConfigSchema.properties as Record<string, { anyOf?: { const: string }[] }>)[name]?.anyOf?.map((s) => s.const))}`;
-      if (!problems.includes(line)) problems.push(line);
+  // One variable at a time, so every problem is named: a whole-object check stops at TypeBox's
+  // maxErrors (8), and one bad union value (NODE_ENV, LOG_LEVEL) alone fills that.
+  const required = new Set<string>(ConfigSchema.required ?? []);
+  for (const [name, schema] of Object.entries(ConfigSchema.properties as Record<string, TSchema>)) {
+    const value = raw[name];
+    if (value === undefined) {
+      if (required.has(name)) problems.push(`${name}: is required`);
       continue;
     }
-    const name = e.instancePath.slice(1) || String((e.params as { requiredProperties?: string[] }).requiredProperties?.join(', ') ?? '');
-    problems.push(`${name}: ${e.keyword === 'required' ? 'is required' : e.message}`);
+    if (Value.Check(schema, value)) continue;
+    const choices = (schema as { anyOf?: { const?: unknown }[] }).anyOf?.map((s) => s.const);
+    problems.push(`${name}: ${choices ? `must be one of ${JSON.stringify(choices)}` : (Value.Errors(schema, value)[0]?.message ?? 'is invalid')}`);
   }
+  problems.push(...keyProblems(raw));
   if (production && raw.LOG_PRETTY === true) problems.push('LOG_PRETTY: not allowed in production');
   if (problems.length) throw new ConfigError(problems);
   return Object.freeze(raw) as Config;
