@@ -9,7 +9,7 @@ import { workContext } from '../shared/context.js';
 import { loggerOptions } from '../shared/logger.js';
 import auth from './plugins/auth.js';
 import docs from './plugins/docs.js';
-import errors from './plugins/errors.js';
+import errors, { sendProblem } from './plugins/errors.js';
 import infra from './plugins/infra.js';
 import metrics from './plugins/metrics.js';
 import queueDashboard from './plugins/queue-dashboard.js';
@@ -50,6 +50,11 @@ export async function buildApp(config: Config, opts: BuildAppOptions = {}) {
     trustProxy: trustProxy(config.TRUST_PROXY),
     bodyLimit: config.BODY_LIMIT_BYTES,
     return503OnClosing: true,
+    // Errors Fastify raises before routing (a malformed URL) get the same problem+json as the rest.
+    frameworkErrors: (err, request, reply) => {
+      const status = err.statusCode ?? 400;
+      void sendProblem(request, reply, status, status >= 500 ? 'internal_error' : 'bad_request', status >= 500 ? 'Something went wrong on our side' : err.message);
+    },
     ajv: { customOptions: { allErrors: true, coerceTypes: 'array', removeAdditional: false, useDefaults: true } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 

@@ -1,13 +1,15 @@
 import type { QueueName } from '../../shared/queues.js';
 import type { ProcessorDefinition } from '../context.js';
+import { emailProcessor } from './email.js';
 import { notBuiltYet } from './pending.js';
+import { paymentProcessor } from './payment.js';
 import { systemProcessor } from './system.js';
 
 export const processors: { [Q in QueueName]: ProcessorDefinition<Q> } = {
   system: systemProcessor,
-  email: { handlers: { 'email.send': notBuiltYet('email.send') } },
+  email: emailProcessor,
   invoice: { handlers: { 'invoice.render': notBuiltYet('invoice.render') } },
-  payment: { handlers: { 'payment.webhook': notBuiltYet('payment.webhook'), 'payment.verify': notBuiltYet('payment.verify') } },
+  payment: paymentProcessor,
   refund: { handlers: { 'refund.execute': notBuiltYet('refund.execute') } },
   reconciliation: { handlers: { 'reconciliation.run': notBuiltYet('reconciliation.run') } },
   inventory: { handlers: { 'inventory.expire-reservations': notBuiltYet('inventory.expire-reservations') } },

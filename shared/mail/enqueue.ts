@@ -1,0 +1,39 @@
+import type { Static } from 'typebox';
+import type { Config } from '../config.js';
+import type { Trx } from '../db/index.js';
+import { enqueue } from '../outbox.js';
+import { encrypt } from '../auth/secrets.js';
+import { templates, type TemplateName } from './registry.js';
+import { SEALED_KEY } from './render.js';
+
+type DataOf<T extends TemplateName> = Static<(typeof templates)[T]['schema']>;
+
+export interface MailOptions<T extends TemplateName> {
+  /** Fields that must not sit readable in the outbox, Redis or the dashboard (links with tokens). */
+  secret?: Partial<DataOf<T>>;
+  /** An order whose invoice PDF the worker attaches. */
+  attachInvoiceOf?: string;
+}
+
+/**
+ * Queues a mail through the outbox, inside the caller's transaction: it goes out only if the transaction
+ * commits. Typed by the registry: the data must fit the template.
+ */
+export function enqueueMail<T extends TemplateName>(
+  trx: Trx,
+  config: Pick<Config, 'ENCRYPTION_KEY'>,
+  template: T,
+  to: string,
+  /** The template's data less what `secret` carries; the whole is checked against the schema in the worker. */
+  data: Partial<DataOf<T>>,
+  opts: MailOptions<T> = {},
+): Promise<string> {
+  const payloadData: Record<string, unknown> = { ...data };
+  if (opts.secret) payloadData[SEALED_KEY] = encrypt(config.ENCRYPTION_KEY, JSON.stringify(opts.secret));
+  return enqueue(trx, 'email.send', {
+    template,
+    to,
+    data: payloadData,
+    ...(opts.attachInvoiceOf ? { attachInvoiceOf: opts.attachInvoiceOf } : {}),
+  });
+}

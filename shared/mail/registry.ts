@@ -1,0 +1,39 @@
+/**
+ * The mail templates. Adding one takes two steps:
+ *
+ *   1. `shared/mail/templates/<name>.ts`:
+ *        export default defineTemplate({
+ *          schema: Type.Object({ name: Type.String(), orderNumber: Type.String() }),   // the data it needs
+ *          subject: (d, ctx) => `Order ${d.orderNumber} at ${ctx.shopName}`,
+ *          html: (d) => html`${paragraph(`Hello ${d.name},`)} ${button(link, 'View order')}`, // values escaped
+ *          text: (d) => `Hello ${d.name}, ...`,
+ *        });
+ *   2. one line below: `'order-confirmation': orderConfirmation,`
+ *
+ * Then, inside the transaction that causes the mail (never after it, never sending directly):
+ *
+ *   await enqueueMail(trx, config, 'order-confirmation', user.email, { name, orderNumber });
+ *   // secrets (links carrying tokens) go in `secret`: sealed with ENCRYPTION_KEY in the outbox and job data
+ *   await enqueueMail(trx, config, 'reset-password', email, { name }, { secret: { link } });
+ *   // attach the invoice PDF of an order (resolved in the worker, see shared/mail/attachments.ts)
+ *   await enqueueMail(trx, config, 'receipt', email, data, { attachInvoiceOf: orderId });
+ *
+ * The worker (worker/processors/email.ts) checks the data against the schema, renders HTML and text inside
+ * the layout (shop name, PUBLIC_URL), and sends once per job via SMTP_URL, Resend, or the log in development.
+ */
+import type { MailTemplate } from './define.js';
+import newSignIn from './templates/new-sign-in.js';
+import passwordChanged from './templates/password-changed.js';
+import resetPassword from './templates/reset-password.js';
+import twoFactorEnabled from './templates/two-factor-enabled.js';
+import verifyEmail from './templates/verify-email.js';
+
+export const templates = {
+  'verify-email': verifyEmail,
+  'reset-password': resetPassword,
+  'password-changed': passwordChanged,
+  'two-factor-enabled': twoFactorEnabled,
+  'new-sign-in': newSignIn,
+} satisfies Record<string, MailTemplate>;
+
+export type TemplateName = keyof typeof templates;

@@ -1,0 +1,37 @@
+import { UnrecoverableError } from 'bullmq';
+import type { Config } from '../../shared/config.js';
+import { deliverEmail } from '../../shared/mail/deliver.js';
+import { MailTemplateError } from '../../shared/mail/render.js';
+import { createMailTransport, PermanentMailError, type MailTransport } from '../../shared/mail/transport.js';
+import type { Logger } from '../../shared/logger.js';
+import type { ProcessorDefinition } from '../context.js';
+
+// One transport per worker configuration (tests run several workers in one process).
+const transports = new WeakMap<Config, MailTransport>();
+function transportFor(config: Config, log: Logger): MailTransport {
+  let transport = transports.get(config);
+  if (!transport) {
+    transport = createMailTransport(config, log);
+    transports.set(config, transport);
+  }
+  return transport;
+}
+
+/**
+ * `email.send`: render and send once per job (see shared/mail/deliver.ts). Transport hiccups throw and
+ * BullMQ retries with backoff; a template/data problem or a permanent refusal goes straight to the
+ * failed set.
+ */
+export const emailProcessor: ProcessorDefinition<'email'> = {
+  concurrency: 8,
+  handlers: {
+    'email.send': async (payload, { db, config, log, job }) => {
+      try {
+        return await deliverEmail({ db, config, log, transport: transportFor(config, log) }, job.id ?? '', payload);
+      } catch (err) {
+        if (err instanceof MailTemplateError || err instanceof PermanentMailError) throw new UnrecoverableError(err.message);
+        throw err;
+      }
+    },
+  },
+};
