@@ -33,21 +33,49 @@ export function sendProblem(
     requestId: request.id,
     ...extra,
   };
+  // Also for errors raised before the onRequest hooks ran (a malformed URL): every response carries it.
+  reply.header('x-request-id', request.id);
   return reply.code(status).type('application/problem+json').serializer(JSON.stringify).send(body);
 }
 
-/** AJV's errors → `[{path, message}]` with JSON-pointer paths into the part that failed. */
+type Branch = FieldProblem & { keyword: string; allowed?: unknown };
+
+/**
+ * AJV's errors → `[{path, message}]` with JSON-pointer paths into the part that failed. A union
+ * (anyOf) reports each failed branch and then itself: those become one line per field
+ * ("must be one of "a", "b"", "must be integer or null").
+ */
 function fieldProblems(err: FastifyError): FieldProblem[] {
-  return (err.validation ?? []).map((v) => {
-    const params = v.params as { missingProperty?: string; additionalProperty?: string; allowedValues?: unknown[] };
+  let out: Branch[] = [];
+  for (const v of err.validation ?? []) {
+    const params = v.params as {
+      missingProperty?: string;
+      additionalProperty?: string;
+      allowedValues?: unknown[];
+      allowedValue?: unknown;
+    };
     let path = v.instancePath || '';
     if (params.missingProperty) path = `${path}/${params.missingProperty}`;
     if (params.additionalProperty) path = `${path}/${params.additionalProperty}`;
+    path ||= '/';
     let message = v.message ?? 'is invalid';
     if (params.missingProperty) message = 'is required';
     if (params.allowedValues) message = `must be one of ${params.allowedValues.map((x) => JSON.stringify(x)).join(', ')}`;
-    return { path: path || '/', message };
-  });
+    if (v.keyword === 'anyOf' || v.keyword === 'oneOf') {
+      const branches = out.filter((p) => p.path === path);
+      if (branches.length) {
+        out = out.filter((p) => p.path !== path);
+        message = branches.every((b) => b.keyword === 'const')
+          ? `must be one of ${branches.map((b) => JSON.stringify(b.allowed)).join(', ')}`
+          : [...new Set(branches.map((b, i) => (i > 0 ? b.message.replace(/^must be /, '') : b.message)))].join(' or ');
+      }
+    }
+    out.push({ path, message, keyword: v.keyword, allowed: params.allowedValue });
+  }
+  const seen = new Set<string>();
+  return out
+    .map(({ path, message }) => ({ path, message }))
+    .filter((p) => !seen.has(`${p.path} ${p.message}`) && seen.add(`${p.path} ${p.message}`));
 }
 
 const validationDetail: Record<string, string> = {
