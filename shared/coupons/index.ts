@@ -1,0 +1,283 @@
+import { sql } from 'kysely';
+import type { Db, DbOrTrx, Trx } from '../db/index.js';
+import { ConflictError, DomainError, isUniqueViolation, NotFoundError, ValidationError } from '../errors.js';
+import { decodeCursor, encodeCursor } from '../orders/cursor.js';
+import type { CouponKind, PricingCoupon } from '../pricing/index.js';
+
+/**
+ * Coupons: percent / fixed / free_shipping, case-insensitive codes (citext), a validity window, a minimum
+ * subtotal, a global redemption cap and a per-customer limit (by user, or by email for guests).
+ * Redemptions are counted inside the checkout transaction with one conditional UPDATE on the coupon row
+ * (see redeemCoupon), so the cap holds under any concurrency; a cancelled or expired order gives its
+ * redemption back (releaseCouponRedemption).
+ */
+
+export type CouponRejection = 'expired' | 'not_started' | 'minimum_not_met' | 'used_up' | 'not_found';
+
+const messages: Record<CouponRejection, string> = {
+  expired: 'This coupon has expired',
+  not_started: 'This coupon is not valid yet',
+  minimum_not_met: 'The cart does not reach this coupon’s minimum subtotal',
+  used_up: 'This coupon has been used up',
+  not_found: 'There is no such coupon',
+};
+
+export class InvalidCouponError extends DomainError {
+  constructor(
+    readonly reason: CouponRejection,
+    message = messages[reason],
+  ) {
+    super(400, 'invalid_coupon', message, { reason });
+  }
+}
+
+export const couponMessage = (reason: CouponRejection) => messages[reason];
+
+export interface CouponRow {
+  id: string;
+  code: string;
+  kind: string;
+  value: number;
+  minSubtotal: number | null;
+  startsAt: Date | null;
+  endsAt: Date | null;
+  maxRedemptions: number | null;
+  redemptionsCount: number;
+  perCustomerLimit: number | null;
+  active: boolean;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export const asPricingCoupon = (c: Pick<CouponRow, 'kind' | 'value'>): PricingCoupon => ({ kind: c.kind as CouponKind, value: c.value });
+
+/** Pure: why a coupon does not apply to a subtotal at a time, or null when it does (the per-customer limit is separate). */
+export function couponRejection(c: CouponRow, subtotal: number, now: Date): CouponRejection | null {
+  if (!c.active) return 'not_found';
+  if (c.startsAt && c.startsAt.getTime() > now.getTime()) return 'not_started';
+  if (c.endsAt && c.endsAt.getTime() <= now.getTime()) return 'expired';
+  if (c.maxRedemptions !== null && c.redemptionsCount >= c.maxRedemptions) return 'used_up';
+  if (c.minSubtotal !== null && subtotal < c.minSubtotal) return 'minimum_not_met';
+  return null;
+}
+
+export interface Customer {
+  userId: string | null;
+  email: string | null;
+}
+
+/** Redemptions this customer holds on the coupon (not released): by user id, or by email. */
+export async function customerRedemptions(db: DbOrTrx, couponId: string, who: Customer): Promise<number> {
+  if (!who.userId && !who.email) return 0;
+  const row = await db
+    .selectFrom('couponRedemptions')
+    .select(sql<number>`count(*)::int`.as('n'))
+    .where('couponId', '=', couponId)
+    .where('releasedAt', 'is', null)
+    .where((eb) => {
+      const ors = [];
+      if (who.userId) ors.push(eb('userId', '=', who.userId));
+      if (who.email) ors.push(eb(sql`email`, '=', sql`${who.email}::citext`));
+      return eb.or(ors);
+    })
+    .executeTakeFirstOrThrow();
+  return row.n;
+}
+
+const couponColumns = [
+  'id',
+  'code',
+  'kind',
+  'value',
+  'minSubtotal',
+  'startsAt',
+  'endsAt',
+  'maxRedemptions',
+  'redemptionsCount',
+  'perCustomerLimit',
+  'active',
+  'createdAt',
+  'updatedAt',
+] as const;
+
+export async function findCouponByCode(db: DbOrTrx, code: string): Promise<CouponRow | undefined> {
+  return db.selectFrom('coupons').select(couponColumns).where(sql`code`, '=', sql`${code.trim()}::citext`).executeTakeFirst();
+}
+
+export async function findCoupon(db: DbOrTrx, id: string): Promise<CouponRow | undefined> {
+  return db.selectFrom('coupons').select(couponColumns).where('id', '=', id).executeTakeFirst();
+}
+
+/** For POST /cart/coupon: the coupon if it applies now to this subtotal and customer, else InvalidCouponError. */
+export async function checkCoupon(db: DbOrTrx, code: string, subtotal: number, who: Customer, now = new Date()): Promise<CouponRow> {
+  const coupon = await findCouponByCode(db, code);
+  if (!coupon) throw new InvalidCouponError('not_found');
+  const rejection = couponRejection(coupon, subtotal, now);
+  if (rejection) throw new InvalidCouponError(rejection);
+  if (coupon.perCustomerLimit !== null && (await customerRedemptions(db, coupon.id, who)) >= coupon.perCustomerLimit) {
+    throw new InvalidCouponError('used_up', 'You have already used this coupon as often as allowed');
+  }
+  return coupon;
+}
+
+/**
+ * Counts one redemption inside the checkout transaction. The conditional UPDATE both checks the cap and
+ * the window and takes the coupon row lock, so concurrent checkouts serialize on it: with 5 left, exactly
+ * 5 succeed. The per-customer count is read after the lock, so it sees every committed redemption.
+ */
+export async function redeemCoupon(
+  trx: Trx,
+  input: { couponId: string; orderId: string; subtotal: number; userId: string | null; email: string },
+): Promise<CouponRow> {
+  const updated = await trx
+    .updateTable('coupons')
+    .set({ redemptionsCount: sql`redemptions_count + 1` })
+    .where('id', '=', input.couponId)
+    .where('active', '=', true)
+    .where((eb) => eb.or([eb('maxRedemptions', 'is', null), eb('redemptionsCount', '<', eb.ref('maxRedemptions'))]))
+    .where((eb) => eb.or([eb('startsAt', 'is', null), eb('startsAt', '<=', sql<Date>`now()`)]))
+    .where((eb) => eb.or([eb('endsAt', 'is', null), eb('endsAt', '>', sql<Date>`now()`)]))
+    .where((eb) => eb.or([eb('minSubtotal', 'is', null), eb('minSubtotal', '<=', input.subtotal)]))
+    .returning(couponColumns)
+    .executeTakeFirst();
+  if (!updated) {
+    const current = await findCoupon(trx, input.couponId);
+    throw new InvalidCouponError((current && couponRejection(current, input.subtotal, new Date())) || (current ? 'used_up' : 'not_found'));
+  }
+  if (updated.perCustomerLimit !== null) {
+    const held = await customerRedemptions(trx, updated.id, { userId: input.userId, email: input.email });
+    if (held >= updated.perCustomerLimit) throw new InvalidCouponError('used_up', 'You have already used this coupon as often as allowed');
+  }
+  await trx
+    .insertInto('couponRedemptions')
+    .values({ couponId: updated.id, orderId: input.orderId, userId: input.userId, email: input.email })
+    .execute();
+  return updated;
+}
+
+/** A cancelled or expired order gives its redemption back. Idempotent (released_at). */
+export async function releaseCouponRedemption(trx: Trx, orderId: string): Promise<boolean> {
+  const released = await trx
+    .updateTable('couponRedemptions')
+    .set({ releasedAt: sql`now()` })
+    .where('orderId', '=', orderId)
+    .where('releasedAt', 'is', null)
+    .returning('couponId')
+    .executeTakeFirst();
+  if (!released) return false;
+  await trx
+    .updateTable('coupons')
+    .set({ redemptionsCount: sql`greatest(redemptions_count - 1, 0)` })
+    .where('id', '=', released.couponId)
+    .execute();
+  return true;
+}
+
+// ---- Staff CRUD ----
+
+export interface CouponInput {
+  code: string;
+  kind: CouponKind;
+  value: number;
+  minSubtotal?: number | null;
+  startsAt?: string | null;
+  endsAt?: string | null;
+  maxRedemptions?: number | null;
+  perCustomerLimit?: number | null;
+  active?: boolean;
+}
+
+function validateCoupon(c: Partial<CouponInput>, merged: { kind: string; value: number; startsAt: Date | null; endsAt: Date | null }) {
+  const errors = [];
+  if (merged.kind === 'percent' && (merged.value < 1 || merged.value > 100)) errors.push({ path: '/value', message: 'a percent coupon takes 1–100' });
+  if (merged.kind === 'fixed' && merged.value < 1) errors.push({ path: '/value', message: 'a fixed coupon takes a positive amount of minor units' });
+  if (merged.startsAt && merged.endsAt && merged.endsAt <= merged.startsAt) errors.push({ path: '/endsAt', message: 'must be after startsAt' });
+  if (errors.length) throw new ValidationError('The coupon is invalid', errors);
+  void c;
+}
+
+const toDate = (v: string | null | undefined) => (v === undefined ? undefined : v === null ? null : new Date(v));
+
+export async function createCoupon(db: Db, input: CouponInput): Promise<CouponRow> {
+  const value = input.kind === 'free_shipping' ? 0 : input.value;
+  validateCoupon(input, { kind: input.kind, value, startsAt: toDate(input.startsAt) ?? null, endsAt: toDate(input.endsAt) ?? null });
+  try {
+    return await db
+      .insertInto('coupons')
+      .values({
+        code: input.code.trim(),
+        kind: input.kind,
+        value,
+        minSubtotal: input.minSubtotal ?? null,
+        startsAt: toDate(input.startsAt) ?? null,
+        endsAt: toDate(input.endsAt) ?? null,
+        maxRedemptions: input.maxRedemptions ?? null,
+        perCustomerLimit: input.perCustomerLimit ?? null,
+        active: input.active ?? true,
+      })
+      .returning(couponColumns)
+      .executeTakeFirstOrThrow();
+  } catch (err) {
+    if (isUniqueViolation(err)) throw new ConflictError('code_taken', `A coupon with the code ${input.code} exists`);
+    throw err;
+  }
+}
+
+export async function updateCoupon(db: Db, id: string, patch: Partial<CouponInput>): Promise<CouponRow> {
+  return db.transaction().execute(async (trx) => {
+    const current = await trx.selectFrom('coupons').select(couponColumns).where('id', '=', id).forUpdate().executeTakeFirst();
+    if (!current) throw new NotFoundError('Coupon');
+    const kind = patch.kind ?? current.kind;
+    const value = kind === 'free_shipping' ? 0 : (patch.value ?? current.value);
+    const startsAt = patch.startsAt === undefined ? current.startsAt : toDate(patch.startsAt)!;
+    const endsAt = patch.endsAt === undefined ? current.endsAt : toDate(patch.endsAt)!;
+    validateCoupon(patch, { kind, value, startsAt, endsAt });
+    if (patch.maxRedemptions !== undefined && patch.maxRedemptions !== null && patch.maxRedemptions < current.redemptionsCount) {
+      throw new ValidationError('The coupon is invalid', [
+        { path: '/maxRedemptions', message: `already redeemed ${current.redemptionsCount} times` },
+      ]);
+    }
+    try {
+      return await trx
+        .updateTable('coupons')
+        .set({
+          ...(patch.code !== undefined ? { code: patch.code.trim() } : {}),
+          kind,
+          value,
+          startsAt,
+          endsAt,
+          ...(patch.minSubtotal !== undefined ? { minSubtotal: patch.minSubtotal } : {}),
+          ...(patch.maxRedemptions !== undefined ? { maxRedemptions: patch.maxRedemptions } : {}),
+          ...(patch.perCustomerLimit !== undefined ? { perCustomerLimit: patch.perCustomerLimit } : {}),
+          ...(patch.active !== undefined ? { active: patch.active } : {}),
+        })
+        .where('id', '=', id)
+        .returning(couponColumns)
+        .executeTakeFirstOrThrow();
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new ConflictError('code_taken', `A coupon with the code ${patch.code} exists`);
+      throw err;
+    }
+  });
+}
+
+/** A coupon that was ever redeemed is deactivated (orders keep pointing at it); an unused one is deleted. */
+export async function deleteCoupon(db: Db, id: string): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    const current = await trx.selectFrom('coupons').select('id').where('id', '=', id).forUpdate().executeTakeFirst();
+    if (!current) throw new NotFoundError('Coupon');
+    const used = await trx.selectFrom('couponRedemptions').select('id').where('couponId', '=', id).executeTakeFirst();
+    if (used) await trx.updateTable('coupons').set({ active: false }).where('id', '=', id).execute();
+    else await trx.deleteFrom('coupons').where('id', '=', id).execute();
+  });
+}
+
+export async function listCoupons(db: DbOrTrx, q: { limit: number; cursor?: string; q?: string }) {
+  let query = db.selectFrom('coupons').select(couponColumns).orderBy(sql`lower(code)`).limit(q.limit + 1);
+  if (q.cursor) query = query.where(sql<boolean>`lower(code) > ${decodeCursor<[string]>(q.cursor, 1)[0]}`);
+  if (q.q) query = query.where(sql<boolean>`code ILIKE ${`%${q.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`}`);
+  const rows = await query.execute();
+  const page = rows.slice(0, q.limit);
+  const last = page[page.length - 1];
+  return { items: page, nextCursor: rows.length > q.limit && last ? encodeCursor([last.code.toLowerCase()]) : null };
+}

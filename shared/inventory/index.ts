@@ -1,0 +1,20 @@
+/**
+ * Inventory: one stock row per variant, every change audited in inventory_movements.
+ * Used by other domains:
+ *  - stockLevels / availableOf: what can be sold (expired reservations count as available);
+ *  - reserveLines (checkout), releaseOrderReservation (cancel/expiry), commitOrderReservation (paid),
+ *    restockOrderItems (refund with restock): all inside the caller's transaction, all idempotent per order.
+ */
+export { availableOf, expiredHeldSql, stockLevels, type StockLevel } from './availability.js';
+export { alertLowStock, LOW_STOCK_TEMPLATE } from './alerts.js';
+export { listInventory, type InventoryItem, type InventoryQuery } from './queries.js';
+export {
+  commitOrderReservation,
+  releaseOrderReservation,
+  reserveLines,
+  restockOrderItems,
+  type CommitResult,
+  type ReserveLine,
+  type Shortfall,
+} from './reservations.js';
+export { adjustStock, bulkAdjust, BulkAdjustError, setStock, type StockRow } from './stock.js';

@@ -1,0 +1,169 @@
+import { sql } from 'kysely';
+import type { Trx } from '../db/index.js';
+import { alertLowStock, type StockAfterChange } from './alerts.js';
+
+/**
+ * Reservations of an order's stock. Every function here runs inside the caller's transaction and touches
+ * inventory rows in variant-id order (checkout does the same), so two transactions never wait on each
+ * other in opposite orders.
+ */
+
+export interface ReserveLine {
+  variantId: string;
+  quantity: number;
+  sku?: string;
+}
+
+export interface Shortfall {
+  variantId: string;
+  sku?: string;
+  requested: number;
+  available: number;
+}
+
+/**
+ * Reserves every line with one conditional statement each:
+ *   UPDATE inventory SET reserved = reserved + q WHERE variant_id = $1 AND on_hand - reserved >= q
+ * Lines that could not be reserved come back as shortfalls; the caller must then roll the whole
+ * transaction back (nothing stays reserved). Movements are written for what was reserved.
+ */
+export async function reserveLines(trx: Trx, orderId: string, lines: readonly ReserveLine[], publicUrl?: string): Promise<Shortfall[]> {
+  const sorted = [...lines].sort((a, b) => (a.variantId < b.variantId ? -1 : a.variantId > b.variantId ? 1 : 0));
+  const shortfalls: Shortfall[] = [];
+  const changed: StockAfterChange[] = [];
+  for (const line of sorted) {
+    const { rows } = await sql<StockAfterChange>`
+      UPDATE inventory SET reserved = reserved + ${line.quantity}, updated_at = now()
+      WHERE variant_id = ${line.variantId} AND on_hand - reserved >= ${line.quantity}
+      RETURNING variant_id AS "variantId", on_hand AS "onHand", reserved, low_stock_threshold AS "lowStockThreshold",
+                low_stock_alerted AS "lowStockAlerted"`.execute(trx);
+    if (rows[0]) changed.push(rows[0]);
+    else shortfalls.push({ variantId: line.variantId, sku: line.sku, requested: line.quantity, available: 0 });
+  }
+  if (shortfalls.length) {
+    // Only for the error message: what is there now (the transaction is about to roll back).
+    const now = await trx
+      .selectFrom('inventory')
+      .select(['variantId', sql<number>`greatest(on_hand - reserved, 0)`.as('available')])
+      .where('variantId', 'in', shortfalls.map((s) => s.variantId))
+      .execute();
+    for (const s of shortfalls) s.available = now.find((r) => r.variantId === s.variantId)?.available ?? 0;
+    return shortfalls;
+  }
+  await trx
+    .insertInto('inventoryMovements')
+    .values(sorted.map((l) => ({ variantId: l.variantId, deltaOnHand: 0, deltaReserved: l.quantity, reason: 'reserve', orderId })))
+    .execute();
+  await alertLowStock(trx, changed, publicUrl);
+  return [];
+}
+
+interface OrderLine {
+  variantId: string;
+  quantity: number;
+}
+
+async function orderLines(trx: Trx, orderId: string): Promise<OrderLine[]> {
+  const rows = await trx
+    .selectFrom('orderItems')
+    .select(['variantId', sql<number>`sum(quantity)::int`.as('quantity')])
+    .where('orderId', '=', orderId)
+    .where('variantId', 'is not', null)
+    .groupBy('variantId')
+    .orderBy('variantId')
+    .execute();
+  return rows.map((r) => ({ variantId: r.variantId!, quantity: r.quantity }));
+}
+
+/**
+ * Marks the order's reservation as no longer held. Returns false if it already was (released, or turned
+ * into a sale): that makes release and commit idempotent and mutually exclusive.
+ */
+async function claimReservation(trx: Trx, orderId: string): Promise<boolean> {
+  const row = await trx
+    .updateTable('orders')
+    .set({ reservationReleasedAt: sql`now()` })
+    .where('id', '=', orderId)
+    .where('reservationReleasedAt', 'is', null)
+    .returning('id')
+    .executeTakeFirst();
+  return Boolean(row);
+}
+
+/**
+ * Gives the order's reserved units back (cancel, expiry). Idempotent: the second call finds
+ * orders.reservation_released_at set and does nothing. Returns whether it released anything.
+ */
+export async function releaseOrderReservation(trx: Trx, orderId: string, reason: string): Promise<boolean> {
+  if (!(await claimReservation(trx, orderId))) return false;
+  const lines = await orderLines(trx, orderId);
+  for (const l of lines) {
+    await sql`UPDATE inventory SET reserved = reserved - ${l.quantity}, updated_at = now() WHERE variant_id = ${l.variantId}`.execute(trx);
+  }
+  if (lines.length) {
+    await trx
+      .insertInto('inventoryMovements')
+      .values(lines.map((l) => ({ variantId: l.variantId, deltaOnHand: 0, deltaReserved: -l.quantity, reason: `release:${reason}`, orderId })))
+      .execute();
+  }
+  return true;
+}
+
+export type CommitResult = 'committed' | 'already_committed' | 'released';
+
+/**
+ * Paid: reserved units become sold (on_hand −= q, reserved −= q), with movements. Idempotent: a second
+ * call answers 'already_committed'; if the reservation was released first (expired or cancelled before
+ * the payment arrived) it answers 'released' and changes nothing: the caller decides (refund, re-reserve).
+ */
+export async function commitOrderReservation(trx: Trx, orderId: string): Promise<CommitResult> {
+  if (!(await claimReservation(trx, orderId))) {
+    const sold = await trx
+      .selectFrom('inventoryMovements')
+      .select('id')
+      .where('orderId', '=', orderId)
+      .where('reason', '=', 'sale')
+      .executeTakeFirst();
+    return sold ? 'already_committed' : 'released';
+  }
+  const lines = await orderLines(trx, orderId);
+  for (const l of lines) {
+    await sql`UPDATE inventory SET on_hand = on_hand - ${l.quantity}, reserved = reserved - ${l.quantity}, version = version + 1,
+              updated_at = now() WHERE variant_id = ${l.variantId}`.execute(trx);
+  }
+  if (lines.length) {
+    await trx
+      .insertInto('inventoryMovements')
+      .values(lines.map((l) => ({ variantId: l.variantId, deltaOnHand: -l.quantity, deltaReserved: -l.quantity, reason: 'sale', orderId })))
+      .execute();
+  }
+  return 'committed';
+}
+
+/**
+ * Puts a sold order's units back on the shelf (refund with restock, staff cancelling a paid order).
+ * Once per order: returns false if it was restocked before or never sold.
+ */
+export async function restockOrderItems(trx: Trx, orderId: string, actorId: string | null): Promise<boolean> {
+  // Lock the order row so two restocks of one order serialize, then check the ledger.
+  await trx.selectFrom('orders').select('id').where('id', '=', orderId).forUpdate().executeTakeFirst();
+  const history = await trx
+    .selectFrom('inventoryMovements')
+    .select(['reason'])
+    .where('orderId', '=', orderId)
+    .where('reason', 'in', ['sale', 'restock'])
+    .execute();
+  if (!history.some((h) => h.reason === 'sale') || history.some((h) => h.reason === 'restock')) return false;
+  const lines = await orderLines(trx, orderId);
+  for (const l of lines) {
+    await sql`UPDATE inventory SET on_hand = on_hand + ${l.quantity}, version = version + 1, updated_at = now()
+              WHERE variant_id = ${l.variantId}`.execute(trx);
+  }
+  if (lines.length) {
+    await trx
+      .insertInto('inventoryMovements')
+      .values(lines.map((l) => ({ variantId: l.variantId, deltaOnHand: l.quantity, deltaReserved: 0, reason: 'restock', orderId, actorId })))
+      .execute();
+  }
+  return true;
+}

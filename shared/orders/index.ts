@@ -1,0 +1,23 @@
+/**
+ * Orders. Exposed to other domains (payments, refunds, mail):
+ *  - transitionOrder(trx, orderId, to, {actorId?, note?, set?}): the one state machine (row lock, history,
+ *    owner notice); canTransition / transitions / paidStatuses.
+ *  - cancelOrder(trx, orderId, {actorId?, note?, reason?}): transition + stock/coupon release (+ restock and
+ *    needs_refund when it was paid).
+ *  - expireOrder / expireReservations: the reservation expiry (job and checkout's lazy expiry).
+ *  - orderView(db, id): the read model of GET /orders/:id (payments, refunds, invoice included).
+ *  - orderLink / orderLinkToken / verifyOrderLinkToken: signed links for guests' mail.
+ */
+export { decodeCursor, encodeCursor } from './cursor.js';
+export {
+  cancelOrder,
+  expireOrder,
+  expireReservations,
+  expiredOrderIds,
+  ORDER_SHIPPED_TEMPLATE,
+  setOrderStatusByStaff,
+  type StaffStatusInput,
+} from './lifecycle.js';
+export { orderLink, orderLinkToken, verifyOrderLinkToken } from './links.js';
+export { findAccessibleOrder, isOwner, listOrders, orderView, type OrderCaller, type OrderListQuery, type OrderView } from './read.js';
+export { canTransition, orderStatuses, paidStatuses, transitionOrder, transitions, type OrderStatus, type TransitionOptions, type TransitionResult } from './state.js';

@@ -1,0 +1,129 @@
+import { sql } from 'kysely';
+import type { Config } from '../config.js';
+import type { Db, Trx } from '../db/index.js';
+import { releaseCouponRedemption } from '../coupons/index.js';
+import { releaseOrderReservation, restockOrderItems } from '../inventory/reservations.js';
+import { enqueue } from '../outbox.js';
+import { orderLink } from './links.js';
+import { transitionOrder, type OrderStatus, type TransitionResult } from './state.js';
+
+/** Mail template enqueued when staff mark an order shipped. */
+export const ORDER_SHIPPED_TEMPLATE = 'order-shipped';
+
+/**
+ * Cancels an order: the transition, then what cancelling means. Unpaid: the reservation and the coupon
+ * redemption are given back. Paid or processing (staff only): the sold units go back on the shelf and the
+ * order is flagged `needs_refund` for the payments domain, which refunds it.
+ */
+export async function cancelOrder(trx: Trx, orderId: string, opts: { actorId?: string | null; note?: string; reason?: string } = {}): Promise<TransitionResult> {
+  const current = await trx.selectFrom('orders').select(['status']).where('id', '=', orderId).forUpdate().executeTakeFirst();
+  const wasPaid = current?.status === 'paid' || current?.status === 'processing';
+  const result = await transitionOrder(trx, orderId, 'cancelled', {
+    actorId: opts.actorId,
+    note: opts.note,
+    ...(wasPaid ? { set: { needsRefund: true } } : {}),
+  });
+  await releaseOrderReservation(trx, orderId, opts.reason ?? 'cancelled');
+  await releaseCouponRedemption(trx, orderId);
+  if (wasPaid) await restockOrderItems(trx, orderId, opts.actorId ?? null);
+  return result;
+}
+
+/**
+ * Expires one unpaid order whose reservation ran out, if it still is one: locked with SKIP LOCKED (a
+ * payment being applied holds the lock and wins), cancelled with a history note, stock and coupon
+ * released. Idempotent: returns false when there was nothing to do.
+ */
+export async function expireOrder(db: Db, orderId: string): Promise<boolean> {
+  return db.transaction().execute(async (trx) => {
+    const row = await trx
+      .selectFrom('orders')
+      .select('id')
+      .where('id', '=', orderId)
+      .where('status', '=', 'pending_payment')
+      .where('reservationReleasedAt', 'is', null)
+      .where('reservationExpiresAt', '<', sql<Date>`now()`)
+      .forUpdate()
+      .skipLocked()
+      .executeTakeFirst();
+    if (!row) return false;
+    await cancelOrder(trx, orderId, { note: 'reservation expired', reason: 'expired' });
+    return true;
+  });
+}
+
+/** Unpaid orders past their reservation, oldest first (a batch for the expiry job). */
+export async function expiredOrderIds(db: Db, limit: number, variantIds?: readonly string[]): Promise<string[]> {
+  let q = db
+    .selectFrom('orders as o')
+    .select('o.id')
+    .where('o.status', '=', 'pending_payment')
+    .where('o.reservationReleasedAt', 'is', null)
+    .where('o.reservationExpiresAt', '<', sql<Date>`now()`)
+    .orderBy('o.reservationExpiresAt')
+    .limit(limit);
+  if (variantIds?.length) {
+    q = q.where((eb) =>
+      eb.exists(eb.selectFrom('orderItems as oi').select('oi.id').whereRef('oi.orderId', '=', 'o.id').where('oi.variantId', 'in', [...variantIds])),
+    );
+  }
+  return (await q.execute()).map((r) => r.id);
+}
+
+/**
+ * Expires every expired reservation, in batches; each order in its own short transaction (orders are
+ * locked with SKIP LOCKED, inventory rows in variant-id order, so the job never deadlocks with checkouts).
+ * With variantIds, only orders holding those variants (checkout's lazy expiry).
+ */
+export async function expireReservations(db: Db, opts: { batchSize?: number; variantIds?: readonly string[]; maxBatches?: number } = {}): Promise<number> {
+  const batchSize = opts.batchSize ?? 100;
+  let expired = 0;
+  for (let batch = 0; batch < (opts.maxBatches ?? 50); batch++) {
+    const ids = await expiredOrderIds(db, batchSize, opts.variantIds);
+    let done = 0;
+    for (const id of ids) if (await expireOrder(db, id)) done++;
+    expired += done;
+    // Fewer than a batch, or every one was locked by someone else: stop for this run.
+    if (ids.length < batchSize || done === 0) break;
+  }
+  return expired;
+}
+
+export interface StaffStatusInput {
+  status: Extract<OrderStatus, 'processing' | 'shipped' | 'delivered' | 'cancelled'>;
+  trackingNumber?: string;
+  carrier?: string;
+  note?: string;
+}
+
+/** PATCH /admin/orders/:id/status. `shipped` records tracking and enqueues the shipment email. */
+export async function setOrderStatusByStaff(trx: Trx, config: Pick<Config, 'PUBLIC_URL' | 'ENCRYPTION_KEY'>, orderId: string, input: StaffStatusInput, actorId: string) {
+  if (input.status === 'cancelled') return cancelOrder(trx, orderId, { actorId, note: input.note ?? 'cancelled by staff', reason: 'cancelled_by_staff' });
+  const set = {
+    ...(input.trackingNumber !== undefined ? { trackingNumber: input.trackingNumber } : {}),
+    ...(input.carrier !== undefined ? { carrier: input.carrier } : {}),
+  };
+  const result = await transitionOrder(trx, orderId, input.status, { actorId, note: input.note ?? null, set });
+  if (input.status === 'shipped') {
+    const order = await trx
+      .selectFrom('orders')
+      .select(['number', 'email', 'customerName', 'trackingNumber', 'carrier', 'shippingMethodName', 'shippingAddress'])
+      .where('id', '=', orderId)
+      .executeTakeFirstOrThrow();
+    await enqueue(trx, 'email.send', {
+      template: ORDER_SHIPPED_TEMPLATE,
+      to: order.email,
+      data: {
+        orderId,
+        number: order.number,
+        customerName: order.customerName,
+        trackingNumber: order.trackingNumber,
+        carrier: order.carrier,
+        shippingMethod: order.shippingMethodName,
+        shippingAddress: order.shippingAddress,
+        orderUrl: orderLink(config, orderId),
+      },
+    });
+  }
+  return result;
+}
