@@ -50,6 +50,10 @@ export const ConfigSchema = Type.Object({
   MEDIA_DIR: Type.String({ default: 'media', minLength: 1, description: 'local media storage folder' }),
   SHOP_NAME: Type.String({ default: 'Agape Fashion', minLength: 1 }),
   SHOP_ADDRESS: Type.String({ default: '12 Broad Street, Lagos Island, Lagos, Nigeria' }),
+  REFUND_POLL_MS: Int('first wait before polling an unsettled refund at Paystack (doubles per poll)', 60_000, 10, 86_400_000),
+  WS_AUTH_TIMEOUT_MS: Int('websocket: close sockets not authenticated within this time', 5_000, 10, 600_000),
+  WS_HEARTBEAT_MS: Int('websocket: ping interval; a socket that misses a pong is closed', 30_000, 10, 600_000),
+  WS_MAX_BUFFERED_BYTES: Int('websocket: drop a client whose unsent data exceeds this', 1_048_576, 1024),
   LOCKOUT_THRESHOLD: Int('failed logins in a row before lockout', 5, 1, 100),
   LOCKOUT_MINUTES: Type.Number({ default: 15, minimum: 0.001, maximum: 1440 }),
   LOG_LEVEL: Type.Union(

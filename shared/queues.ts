@@ -44,7 +44,8 @@ export const jobs = {
   'invoice.render': { queue: 'invoice', payload: Type.Object({ orderId: Id }) },
   'payment.webhook': { queue: 'payment', payload: Type.Object({ eventId: Id }) },
   'payment.verify': { queue: 'payment', payload: Type.Object({ reference: Type.String({ minLength: 1 }) }) },
-  'refund.execute': { queue: 'refund', payload: Type.Object({ refundId: Id }) },
+  /** `poll` counts status checks of a refund Paystack has accepted but not finished (webhook missed). */
+  'refund.execute': { queue: 'refund', payload: Type.Object({ refundId: Id, poll: Type.Optional(Type.Integer({ minimum: 0 })) }) },
   'reconciliation.run': {
     queue: 'reconciliation',
     payload: Type.Object({ runId: Type.Optional(Id), trigger: Type.Union([Type.Literal('schedule'), Type.Literal('manual')]) }),

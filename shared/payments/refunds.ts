@@ -135,3 +135,103 @@ export async function refundableAmount(db: Db, orderId: string): Promise<number>
     return order.amountPaid - (await committedAmount(trx, orderId));
   });
 }
+
+/** The Paystack calls a refund needs (the real client, or anything speaking the same shapes). */
+export interface RefundGateway {
+  createRefund(input: { transaction: string | number; amount?: number; currency?: string; merchantNote?: string }): Promise<ProviderRefund>;
+  fetchRefund(id: number | string): Promise<ProviderRefund | null>;
+  listRefunds(input: { transaction: string | number }): Promise<ProviderRefund[]>;
+}
+export interface ProviderRefund {
+  id: number;
+  status: string;
+  amount: number;
+  currency: string;
+}
+
+/** An error the provider will answer the same way however often we ask (bad request, reversed, ...). */
+const isFinalProviderError = (err: unknown) =>
+  typeof err === 'object' && err !== null && 'retryable' in err && (err as { retryable: unknown }).retryable === false;
+
+const TERMINAL = new Set(['processed', 'failed']);
+
+export type ExecuteResult =
+  | { outcome: 'already_settled' }
+  | { outcome: 'unknown_refund' }
+  | { outcome: 'refused'; reason: string }
+  | { outcome: 'created' | 'found' | 'polled'; providerRefundId: number; providerStatus: string };
+
+/** Paystack's note on a refund we create: lets staff (and support) trace it back to our row. */
+export const merchantNoteOf = (refundId: string) => `agape refund ${refundId}`;
+
+/**
+ * The `refund.execute` job: asks Paystack to refund EXACTLY once. Paystack has no idempotency key, so the
+ * refund row is locked for the duration of the call (a second runner waits, then sees the provider id)
+ * and, before creating anything, the transaction's existing refunds are listed: a refund of the same
+ * amount that none of our rows has claimed can only be one our earlier, timed-out attempt created.
+ * With a provider id recorded, later runs only poll its status. Settling (processed/failed) happens in
+ * `settleRefund`, which the caller runs after this transaction when the status is final.
+ */
+export async function executeRefund(db: Db, gateway: RefundGateway, refundId: string): Promise<ExecuteResult> {
+  return db.transaction().execute(async (trx): Promise<ExecuteResult> => {
+    const refund = await trx
+      .selectFrom('refunds')
+      .innerJoin('payments', 'payments.id', 'refunds.paymentId')
+      .select([
+        'refunds.id',
+        'refunds.amount',
+        'refunds.currency',
+        'refunds.status',
+        'refunds.providerRefundId',
+        'payments.reference',
+        'payments.providerTransactionId',
+      ])
+      .where('refunds.id', '=', refundId)
+      .forUpdate('refunds')
+      .executeTakeFirst();
+    if (!refund) return { outcome: 'unknown_refund' };
+    if (TERMINAL.has(refund.status)) return { outcome: 'already_settled' };
+
+    const record = async (provider: ProviderRefund, outcome: 'created' | 'found' | 'polled'): Promise<ExecuteResult> => {
+      await trx
+        .updateTable('refunds')
+        .set({ providerRefundId: provider.id, providerStatus: provider.status, status: 'processing' })
+        .where('id', '=', refund.id)
+        .execute();
+      return { outcome, providerRefundId: provider.id, providerStatus: provider.status };
+    };
+
+    if (refund.providerRefundId !== null) {
+      const provider = await gateway.fetchRefund(refund.providerRefundId);
+      if (provider) return record(provider, 'polled');
+    }
+
+    const transaction = refund.providerTransactionId ?? refund.reference;
+    const existing = await gateway.listRefunds({ transaction });
+    const sameAmount = existing.filter((p) => p.amount === refund.amount);
+    if (sameAmount.length) {
+      const claimed = await trx
+        .selectFrom('refunds')
+        .select('providerRefundId')
+        .where('providerRefundId', 'in', sameAmount.map((p) => p.id))
+        .where('id', '!=', refund.id)
+        .execute();
+      const taken = new Set(claimed.map((c) => c.providerRefundId));
+      const ours = sameAmount.filter((p) => !taken.has(p.id)).sort((a, b) => a.id - b.id)[0];
+      if (ours) return record(ours, 'found');
+    }
+
+    try {
+      const created = await gateway.createRefund({
+        transaction,
+        amount: refund.amount,
+        currency: refund.currency,
+        merchantNote: merchantNoteOf(refund.id),
+      });
+      return record(created, 'created');
+    } catch (err) {
+      if (!isFinalProviderError(err)) throw err; // timeouts, 5xx, 429: the job retries (and lists first)
+      return { outcome: 'refused', reason: err instanceof Error ? err.message : String(err) };
+    }
+  });
+}

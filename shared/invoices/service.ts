@@ -1,0 +1,107 @@
+import type { Config } from '../config.js';
+import type { Db, DbOrTrx } from '../db/index.js';
+import { ConflictError, NotFoundError } from '../errors.js';
+import { enqueue } from '../outbox.js';
+import { assignInvoiceNumber } from './numbering.js';
+import { addressLines, renderInvoicePdf } from './pdf.js';
+import { invoiceKey, type InvoiceStore } from './storage.js';
+
+/** Order states that have been paid (an invoice exists for them, whatever happened after). */
+const PAID_STATES = new Set(['paid', 'processing', 'shipped', 'delivered', 'partially_refunded', 'refunded']);
+
+export class OrderNotPaidError extends ConflictError {
+  constructor() {
+    super('order_not_paid', 'The order has not been paid; its invoice is issued once payment is confirmed');
+  }
+}
+
+export type InvoiceRenderResult = 'rendered' | 'already_rendered';
+
+/**
+ * The `invoice.render` job: number (once, gap-free), render, store, then mark rendered and queue the
+ * receipt mail in one transaction. Safe to run any number of times: the number is assigned once, the
+ * file name is fixed per invoice (a retry overwrites the same file), and only the run that flips
+ * `rendered_at` queues the receipt.
+ */
+export async function renderOrderInvoice(
+  db: Db,
+  store: InvoiceStore,
+  config: Pick<Config, 'SHOP_NAME' | 'SHOP_ADDRESS' | 'VAT_RATE'>,
+  orderId: string,
+): Promise<{ result: InvoiceRenderResult; number: string }> {
+  const invoice = await db.transaction().execute(async (trx) => {
+    // The order lock serialises two renders of one order; the counter lock serialises numbering.
+    const order = await trx.selectFrom('orders').select(['id', 'status', 'paidAt']).where('id', '=', orderId).forUpdate().executeTakeFirst();
+    if (!order) throw new NotFoundError('Order');
+    if (!order.paidAt && !PAID_STATES.has(order.status)) throw new OrderNotPaidError();
+    return (await assignInvoiceNumber(trx, order.id, order.paidAt ? new Date(order.paidAt) : new Date())).invoice;
+  });
+  if (invoice.renderedAt) return { result: 'already_rendered', number: invoice.number };
+
+  const order = await db.selectFrom('orders').selectAll().where('id', '=', orderId).executeTakeFirstOrThrow();
+  const items = await db
+    .selectFrom('orderItems')
+    .select(['title', 'variantTitle', 'sku', 'quantity', 'unitPrice', 'lineTotal'])
+    .where('orderId', '=', orderId)
+    .orderBy('title')
+    .orderBy('id')
+    .execute();
+  const pdf = await renderInvoicePdf({
+    shop: { name: config.SHOP_NAME, address: config.SHOP_ADDRESS },
+    number: invoice.number,
+    issuedAt: order.paidAt ? new Date(order.paidAt) : new Date(invoice.createdAt),
+    orderNumber: order.number,
+    currency: order.currency,
+    customer: { name: order.customerName ?? '', email: order.email, address: addressLines(order.shippingAddress) },
+    items,
+    subtotal: order.subtotal,
+    discount: order.discount,
+    couponCode: order.couponCode,
+    shipping: order.shipping,
+    shippingMethodName: order.shippingMethodName,
+    tax: order.tax,
+    vatRate: config.VAT_RATE,
+    total: order.total,
+    amountPaid: order.amountPaid || order.total,
+  });
+  const key = invoiceKey(invoice);
+  await store.put(key, pdf);
+
+  const first = await db.transaction().execute(async (trx) => {
+    const marked = await trx
+      .updateTable('invoices')
+      .set({ storageKey: key, renderedAt: new Date() })
+      .where('id', '=', invoice.id)
+      .where('renderedAt', 'is', null)
+      .executeTakeFirst();
+    if (Number(marked.numUpdatedRows) === 0) return false;
+    await enqueue(trx, 'email.send', {
+      template: 'payment-receipt',
+      to: order.email,
+      data: {
+        name: order.customerName ?? '',
+        orderId: order.id,
+        orderNumber: order.number,
+        invoiceNumber: invoice.number,
+        amount: order.amountPaid || order.total,
+        currency: order.currency,
+      },
+      attachInvoiceOf: order.id,
+    });
+    return true;
+  });
+  return { result: first ? 'rendered' : 'already_rendered', number: invoice.number };
+}
+
+export async function findInvoice(db: DbOrTrx, orderId: string) {
+  return db.selectFrom('invoices').selectAll().where('orderId', '=', orderId).executeTakeFirst();
+}
+
+/** The stored PDF of an order's invoice, for mail attachments and downloads; undefined until rendered. */
+export async function loadInvoicePdf(db: DbOrTrx, store: InvoiceStore, orderId: string) {
+  const invoice = await findInvoice(db, orderId);
+  if (!invoice?.storageKey || !invoice.renderedAt) return undefined;
+  const content = await store.get(invoice.storageKey);
+  if (!content) return undefined;
+  return { filename: `${invoice.number}.pdf`, contentType: 'application/pdf', content, number: invoice.number };
+}
