@@ -151,7 +151,7 @@ export interface ProviderRefund {
 
 /** An error the provider will answer the same way however often we ask (bad request, reversed, ...). */
 const isFinalProviderError = (err: unknown) =>
-  typeof err === 'object' && err !== null && 'retryable' in err && (err as { retryable: unknown }).retryable === false;
+  typeof err === 'object' && err !== null && 'retryable' in err && (err).retryable === false;
 
 const TERMINAL = new Set(['processed', 'failed']);
 
