@@ -12,10 +12,13 @@ import docs from './plugins/docs.js';
 import errors, { sendProblem } from './plugins/errors.js';
 import infra from './plugins/infra.js';
 import metrics from './plugins/metrics.js';
+import paystack from './plugins/paystack.js';
 import queueDashboard from './plugins/queue-dashboard.js';
 import rateLimit from './plugins/rate-limit.js';
 import operations from './routes/operations.js';
 import system from './routes/system.js';
+import payments from './routes/payments.js';
+import webhooks from './routes/webhooks.js';
 
 export interface BuildAppOptions {
   /** A pino logger or options (tests pass one that writes to a buffer). */
@@ -82,12 +85,15 @@ export async function buildApp(config: Config, opts: BuildAppOptions = {}) {
   // 2. Application plugins
   await app.register(auth, { config });
   await app.register(queueDashboard);
+  await app.register(paystack);
 
   // 3. Routes
   await app.register(operations);
   await app.register(
     async (api) => {
       await api.register(system);
+      await api.register(webhooks);
+      await api.register(payments);
     },
     { prefix: '/api/v1' },
   );

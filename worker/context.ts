@@ -2,6 +2,7 @@ import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../shared/config.js';
 import type { Db } from '../shared/db/index.js';
+import type { PaystackClient } from '../shared/integrations/paystack/client.js';
 import type { Logger } from '../shared/logger.js';
 import type { Queues } from '../shared/queue-registry.js';
 import type { JobName, JobPayload, JobsOfQueue, QueueName } from '../shared/queues.js';
@@ -14,6 +15,8 @@ export interface WorkerDeps {
   redis: Redis;
   queues: Queues;
   log: Logger;
+  /** Paystack API (PAYSTACK_BASE_URL, PAYSTACK_SECRET_KEY). */
+  paystack: PaystackClient;
 }
 
 export interface JobContext extends WorkerDeps {

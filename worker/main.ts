@@ -10,6 +10,7 @@ import { closeQueues, createQueues } from '../shared/queue-registry.js';
 import { queueNames, type JobData, type QueueName } from '../shared/queues.js';
 import { createRedis } from '../shared/redis.js';
 import { checkDependencies } from '../shared/health.js';
+import { paystackFromConfig } from '../shared/integrations/paystack/client.js';
 import type { JobContext, JobHandler, WorkerDeps } from './context.js';
 import { createWorkerMetrics } from './metrics.js';
 import { OutboxRelay, type RelayOptions } from './outbox-relay.js';
@@ -38,7 +39,7 @@ export async function startWorker(config: Config, opts: StartWorkerOptions = {})
   const redis = createRedis(config.REDIS_URL, 'client', 'agape-worker-client');
   const queues = createQueues(producer, config.QUEUE_PREFIX);
   const metrics = createWorkerMetrics(queues);
-  const deps: WorkerDeps = { config, db, redis, queues, log };
+  const deps: WorkerDeps = { config, db, redis, queues, log, paystack: paystackFromConfig(config) };
 
   const workers = (opts.queues ?? queueNames).map((queue) => {
     const def = processors[queue];
