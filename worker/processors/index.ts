@@ -3,7 +3,6 @@ import type { ProcessorDefinition } from '../context.js';
 import { emailProcessor } from './email.js';
 import { notBuiltYet } from './pending.js';
 import { paymentProcessor } from './payment.js';
-import { paymentProcessor } from './payment.js';
 import { systemProcessor } from './system.js';
 
 export const processors: { [Q in QueueName]: ProcessorDefinition<Q> } = {
