@@ -44,7 +44,10 @@ interface PaidOrder {
   currency: string;
 }
 
-/** Confirmation mail, invoice, and websocket notices (customer + staff) for an order that became paid. */
+/**
+ * Confirmation mail, invoice, and the staff websocket notice for an order that became paid (the
+ * customer's own `order.status_changed` notice comes with transitionOrder).
+ */
 export async function enqueuePaidJobs(trx: Trx, order: PaidOrder, publicUrl: string) {
   const data: OrderConfirmationData = {
     orderId: order.id,
@@ -56,14 +59,21 @@ export async function enqueuePaidJobs(trx: Trx, order: PaidOrder, publicUrl: str
   };
   await enqueue(trx, 'email.send', { template: 'order-confirmation', to: order.email, data: { ...data } });
   await enqueue(trx, 'invoice.render', { orderId: order.id });
-  const notice = { orderId: order.id, number: order.number, from: 'pending_payment', status: 'paid' };
-  if (order.userId) await enqueue(trx, 'system.notify', { type: 'order.status_changed', userId: order.userId, data: notice });
+  const notice = { orderId: order.id, number: order.number, from: 'pending_payment', to: 'paid' };
   await enqueue(trx, 'system.notify', { type: 'order.status_changed', staff: true, data: notice });
 }
 
 /** Mails every manager/admin and tells staff sockets; once per problem (callers dedupe). */
-export async function enqueuePaymentProblem(trx: Trx, problem: Omit<PaymentProblemData, 'adminUrl'>, publicUrl: string) {
-  const data: PaymentProblemData = { ...problem, adminUrl: `${publicUrl}/admin/orders${problem.orderId ? `/${problem.orderId}` : ''}` };
-  for (const to of await staffEmails(trx)) await enqueue(trx, 'email.send', { template: 'payment-problem', to, data: { ...data } });
+export async function enqueuePaymentProblem(
+  trx: Trx,
+  problem: Omit<PaymentProblemData, 'adminUrl'>,
+  publicUrl: string,
+) {
+  const data: PaymentProblemData = {
+    ...problem,
+    adminUrl: `${publicUrl}/admin/orders${problem.orderId ? `/${problem.orderId}` : ''}`,
+  };
+  for (const to of await staffEmails(trx))
+    await enqueue(trx, 'email.send', { template: 'payment-problem', to, data: { ...data } });
   await enqueue(trx, 'system.notify', { type: 'payment.problem', staff: true, data: { ...data } });
 }

@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type { Db, Trx } from '../db/index.js';
 import type { PaystackClient, PaystackTransaction } from '../integrations/paystack/client.js';
 import { commitOrderReservation } from '../inventory/index.js';
+import { transitionOrder } from '../orders/state.js';
 import { enqueuePaidJobs, enqueuePaymentProblem, type PaymentProblemKind } from './notices.js';
 
 /**
@@ -52,9 +53,25 @@ const PROVIDER_FAILURE: Record<string, 'failed' | 'abandoned'> = { failed: 'fail
 const UNSETTLED = new Set(['initializing', 'initialized', 'init_failed', 'failed', 'abandoned']);
 const PAID_STATES = new Set(['paid', 'processing', 'shipped', 'delivered', 'partially_refunded', 'refunded']);
 
-export async function applyVerification(db: Db, reference: string, deps: VerifyDeps): Promise<VerificationResult> {
-  const known = await db.selectFrom('payments').select(['id', 'orderId']).where('reference', '=', reference).executeTakeFirst();
-  if (!known) return { outcome: 'unknown_reference', reference, orderId: null, orderStatus: null, paymentStatus: null, providerStatus: null };
+export async function applyVerification(
+  db: Db,
+  reference: string,
+  deps: VerifyDeps,
+): Promise<VerificationResult> {
+  const known = await db
+    .selectFrom('payments')
+    .select(['id', 'orderId'])
+    .where('reference', '=', reference)
+    .executeTakeFirst();
+  if (!known)
+    return {
+      outcome: 'unknown_reference',
+      reference,
+      orderId: null,
+      orderStatus: null,
+      paymentStatus: null,
+      providerStatus: null,
+    };
 
   // The network call happens before the transaction: no row lock is held while Paystack is slow.
   const trx = await deps.paystack.verifyTransaction(reference);
@@ -81,7 +98,11 @@ export async function applyVerifiedTransaction(
     .where('reference', '=', reference)
     .forUpdate()
     .executeTakeFirstOrThrow();
-  const result = (outcome: VerificationOutcome, orderStatus = order.status, paymentStatus = payment.status): VerificationResult => ({
+  const result = (
+    outcome: VerificationOutcome,
+    orderStatus = order.status,
+    paymentStatus = payment.status,
+  ): VerificationResult => ({
     outcome,
     reference,
     orderId: order.id,
@@ -91,12 +112,17 @@ export async function applyVerifiedTransaction(
   });
 
   if (!tx) return result('not_found');
-  if (tx.reference !== reference) throw new Error(`Paystack answered reference ${tx.reference} for ${reference}`);
+  if (tx.reference !== reference)
+    throw new Error(`Paystack answered reference ${tx.reference} for ${reference}`);
 
   if (tx.status !== 'success') {
     const next = PROVIDER_FAILURE[tx.status];
     if (next && UNSETTLED.has(payment.status) && payment.status !== next) {
-      await trx.updateTable('payments').set({ status: next, providerTransactionId: tx.id }).where('id', '=', payment.id).execute();
+      await trx
+        .updateTable('payments')
+        .set({ status: next, providerTransactionId: tx.id })
+        .where('id', '=', payment.id)
+        .execute();
       return result('not_paid', order.status, next);
     }
     return result('not_paid');
@@ -116,31 +142,37 @@ export async function applyVerifiedTransaction(
   };
 
   const mismatch: PaymentProblemKind | null =
-    tx.currency !== order.currency ? 'currency_mismatch' : tx.amount !== order.total ? 'amount_mismatch' : null;
+    tx.currency !== order.currency
+      ? 'currency_mismatch'
+      : tx.amount !== order.total
+        ? 'amount_mismatch'
+        : null;
   if (mismatch) {
     if (payment.status === 'mismatch') return result('mismatch');
-    await trx.updateTable('payments').set({ status: 'mismatch', ...paidFields }).where('id', '=', payment.id).execute();
+    await trx
+      .updateTable('payments')
+      .set({ status: 'mismatch', ...paidFields })
+      .where('id', '=', payment.id)
+      .execute();
     await recordProblem(trx, mismatch, order, reference, expected, actual, deps.publicUrl);
     return result('mismatch', order.status, 'mismatch');
   }
 
-  await trx.updateTable('payments').set({ status: 'success', ...paidFields }).where('id', '=', payment.id).execute();
+  await trx
+    .updateTable('payments')
+    .set({ status: 'success', ...paidFields })
+    .where('id', '=', payment.id)
+    .execute();
 
   if (order.status === 'pending_payment') {
     const committed = await commitOrderReservation(trx, order.id);
+    await transitionOrder(trx, order.id, 'paid', {
+      note: `Paystack verified ${tx.currency} ${tx.amount} (${reference}) via ${deps.source ?? 'verify'}${committed === 'released' ? '; reservation had been released' : ''}`,
+    });
     await trx
       .updateTable('orders')
-      .set({ status: 'paid', amountPaid: tx.amount, paidAt: paidFields.paidAt })
+      .set({ amountPaid: tx.amount, paidAt: paidFields.paidAt })
       .where('id', '=', order.id)
-      .execute();
-    await trx
-      .insertInto('orderStatusHistory')
-      .values({
-        orderId: order.id,
-        fromStatus: 'pending_payment',
-        toStatus: 'paid',
-        note: `Paystack verified ${tx.currency} ${tx.amount} (${reference}) via ${deps.source ?? 'verify'}${committed === 'released' ? '; reservation had been released' : ''}`,
-      })
       .execute();
     await enqueuePaidJobs(trx, order, deps.publicUrl);
     return result('paid', 'paid', 'success');
@@ -150,7 +182,11 @@ export async function applyVerifiedTransaction(
   const kind = PAID_STATES.has(order.status) ? 'paid_twice' : 'paid_but_cancelled';
   await trx
     .updateTable('orders')
-    .set((eb) => ({ needsRefund: true, amountPaid: eb('amountPaid', '+', tx.amount), paidAt: sql`coalesce(paid_at, ${paidFields.paidAt})` }))
+    .set((eb) => ({
+      needsRefund: true,
+      amountPaid: eb('amountPaid', '+', tx.amount),
+      paidAt: sql`coalesce(paid_at, ${paidFields.paidAt})`,
+    }))
     .where('id', '=', order.id)
     .execute();
   await recordProblem(trx, kind, order, reference, expected, actual, deps.publicUrl);
@@ -186,6 +222,10 @@ export async function recordProblem(
       .executeTakeFirst();
     if (!inserted) return false;
   }
-  await enqueuePaymentProblem(trx, { kind, reference, orderId: order.id, orderNumber: order.number, expected, actual }, publicUrl);
+  await enqueuePaymentProblem(
+    trx,
+    { kind, reference, orderId: order.id, orderNumber: order.number, expected, actual },
+    publicUrl,
+  );
   return true;
 }

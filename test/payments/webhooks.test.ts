@@ -1,7 +1,7 @@
 import t from 'tap';
 import { signWebhook } from '../../shared/integrations/paystack/client.js';
 import { eventually } from '../support/harness.js';
-import { createPendingOrder, createStaffUser, paymentState, startPaymentStack } from '../support/payment-fixtures.js';
+import { createPendingOrder, createStaffUser, paymentState, startPaymentStack, until } from '../support/payment-fixtures.js';
 
 const post = (url: string, body: string, signature?: string) =>
   fetch(`${url}/api/v1/webhooks/paystack`, {
@@ -18,7 +18,7 @@ t.test('charge.success webhook → verify → paid, once; replays and forgeries 
   const { delivery } = await s.emu.pay(o.reference);
   t.equal(delivery?.status, 200, 'webhook acknowledged with 200');
 
-  const paid = await eventually(async () => {
+  const paid = await until(async () => {
     const st = await paymentState(s.db, o.orderId, o.variantId);
     return st.order.status === 'paid' ? st : undefined;
   });
@@ -111,7 +111,7 @@ t.test('underpaid and wrong-currency payments are not paid; staff alerted once',
     [under, 'amount_mismatch'],
     [wrongCurrency, 'currency_mismatch'],
   ] as const) {
-    const st = await eventually(async () => {
+    const st = await until(async () => {
       const x = await paymentState(s.db, o.orderId, o.variantId);
       return x.payments[0].status === 'mismatch' ? x : undefined;
     });
@@ -142,7 +142,7 @@ t.test('a payment for an order that expired meanwhile is recorded and flagged fo
   await s.db.updateTable('orders').set({ status: 'cancelled', cancelledAt: new Date(), reservationReleasedAt: new Date() }).where('id', '=', o.orderId).execute();
 
   await s.emu.pay(o.reference);
-  const st = await eventually(async () => {
+  const st = await until(async () => {
     const x = await paymentState(s.db, o.orderId, o.variantId);
     return x.payments[0].status === 'success' ? x : undefined;
   });
@@ -163,7 +163,7 @@ t.test('a missed webhook is found by the verify endpoint; many calls at once app
 
   await s.emu.pay(o.reference, { webhook: false });
   const answers = await Promise.all(
-    Array.from({ length: 8 }, () => fetch(`${s.url}/api/v1/payments/${o.reference}/verify`, { method: 'POST' }).then((r) => r.json())),
+    Array.from({ length: 8 }, () => fetch(`${s.url}/api/v1/payments/${o.reference}/verify`, { method: 'POST' }).then((r) => r.json() as Promise<{ outcome: string; orderStatus: string }>)),
   );
   t.equal(answers.filter((a) => a.outcome === 'paid').length, 1, 'exactly one call applied it');
   t.ok(answers.every((a) => a.orderStatus === 'paid' || a.outcome === 'paid'));

@@ -5,7 +5,7 @@ import type { Test } from 'tap';
 import type { Db } from '../../shared/db/index.js';
 import { createPaystackClient, type PaystackClient } from '../../shared/integrations/paystack/client.js';
 import type { QueueName } from '../../shared/queues.js';
-import { buildTestApp, startTestWorker, testEnv } from './harness.js';
+import { buildTestApp, eventually, startTestWorker, testEnv } from './harness.js';
 import { startPaystackEmulator } from './paystack-emulator.js';
 
 /**
@@ -139,4 +139,9 @@ export async function startPaymentStack(
   const paystack = createPaystackClient({ secretKey, baseUrl: emu.url, retryBaseMs: 5 });
   const worker = opts.worker === false ? undefined : await startTestWorker(t, config, { queues: opts.queues ?? ['payment'] });
   return { secretKey, emu, config, db, app, url, paystack, worker };
+}
+
+/** `eventually` for a value: polls until `fn` returns one (not undefined/false) and returns it, typed. */
+export async function until<T>(fn: () => Promise<T | undefined | false | null>, timeoutMs = 15_000): Promise<T> {
+  return (await eventually(fn, { timeoutMs })) as T;
 }
