@@ -15,6 +15,8 @@ import metrics from './plugins/metrics.js';
 import paystack from './plugins/paystack.js';
 import queueDashboard from './plugins/queue-dashboard.js';
 import rateLimit from './plugins/rate-limit.js';
+import tokenRevocation from './plugins/token-revocation.js';
+import identityRoutes, { dashboardLogin } from './routes/identity/index.js';
 import operations from './routes/operations.js';
 import system from './routes/system.js';
 import payments from './routes/payments.js';
@@ -84,14 +86,17 @@ export async function buildApp(config: Config, opts: BuildAppOptions = {}) {
 
   // 2. Application plugins
   await app.register(auth, { config });
+  await app.register(tokenRevocation);
   await app.register(queueDashboard);
   await app.register(paystack);
 
   // 3. Routes
   await app.register(operations);
+  await app.register(dashboardLogin);
   await app.register(
     async (api) => {
       await api.register(system);
+      await api.register(identityRoutes);
       await api.register(webhooks);
       await api.register(payments);
     },

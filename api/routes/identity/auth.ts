@@ -1,0 +1,279 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
+import {
+  forgotPassword,
+  login,
+  register,
+  resendVerification,
+  resetPassword,
+  verifyEmail,
+} from '../../../shared/auth/accounts.js';
+import { normalizeEmail } from '../../../shared/auth/passwords.js';
+import type { Role } from '../../../shared/auth/permissions.js';
+import { revokeAccessTokens } from '../../../shared/auth/revocation.js';
+import { listSessions, logout, revokeOwnSession, rotateRefreshToken, type ClientMeta } from '../../../shared/auth/sessions.js';
+import { disableTwoFactor, enableTwoFactor, setupTwoFactor } from '../../../shared/auth/two-factor.js';
+import { ACCESS_TOKEN_TTL_SECONDS } from '../../plugins/auth.js';
+import { IdParams, Page, problemResponses, Timestamp, Uuid } from '../../schemas.js';
+import { accountLimit, ipLimit } from './limits.js';
+import { Accepted, AuthResult, Email, Password, TokenPair, UserSchema } from './schemas.js';
+
+const meta = (request: FastifyRequest): ClientMeta => ({ ip: request.ip, userAgent: request.headers['user-agent'] });
+const bodyField = (field: string) => (request: FastifyRequest) => {
+  const value = (request.body as Record<string, unknown> | undefined)?.[field];
+  return typeof value === 'string' ? value : undefined;
+};
+const emailOf = (request: FastifyRequest) => {
+  const email = bodyField('email')(request);
+  return email === undefined ? undefined : normalizeEmail(email);
+};
+
+const SessionSchema = Type.Object({
+  id: Uuid,
+  device: Type.Union([Type.String(), Type.Null()]),
+  ip: Type.Union([Type.String(), Type.Null()]),
+  createdAt: Timestamp,
+  lastUsedAt: Timestamp,
+});
+const Code = Type.Object({ code: Type.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false });
+const tags = ['auth'];
+
+/** /api/v1/auth: accounts, tokens, sessions, password reset and two-factor authentication. */
+const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { db, config } = app;
+  const tokens = (user: { id: string; role: Role }) => ({
+    accessToken: app.signAccessToken({ id: user.id, role: user.role }),
+    expiresIn: ACCESS_TOKEN_TTL_SECONDS,
+  });
+
+  app.post(
+    '/auth/register',
+    {
+      config: { rateLimit: ipLimit('register') },
+      preHandler: accountLimit(app, 'register', emailOf),
+      schema: {
+        tags,
+        summary: 'Create an account (a verification email is sent)',
+        body: Type.Object(
+          { email: Email, password: Password, name: Type.String({ minLength: 1, maxLength: 200 }) },
+          { additionalProperties: false },
+        ),
+        response: { 201: AuthResult, ...problemResponses(400, 409, 429) },
+      },
+    },
+    async (request, reply) => {
+      const { user, refreshToken } = await register(db, config, request.body, meta(request));
+      return reply.code(201).send({ user, refreshToken, ...tokens(user) });
+    },
+  );
+
+  app.post(
+    '/auth/verify-email',
+    {
+      schema: {
+        tags,
+        summary: 'Confirm the email address with the token from the verification mail',
+        body: Type.Object({ token: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false }),
+        response: { 200: Type.Object({ user: UserSchema }), ...problemResponses(400) },
+      },
+    },
+    async (request) => verifyEmail(db, request.body.token),
+  );
+
+  app.post(
+    '/auth/resend-verification',
+    {
+      config: {
+        auth: 'required',
+        rateLimit: { ...ipLimit('resend'), keyGenerator: (request: FastifyRequest) => `resend:${request.auth?.id ?? request.ip}` },
+      },
+      schema: {
+        tags,
+        summary: 'Send a new verification mail (nothing happens once verified)',
+        security: [{ bearerAuth: [] }],
+        response: { 202: Accepted, ...problemResponses(401, 429) },
+      },
+    },
+    async (request, reply) => {
+      await resendVerification(db, config, request.auth!.id);
+      return reply.code(202).send({ status: 'accepted' as const });
+    },
+  );
+
+  app.post(
+    '/auth/login',
+    {
+      config: { rateLimit: ipLimit('login') },
+      preHandler: accountLimit(app, 'login', emailOf),
+      schema: {
+        tags,
+        summary: 'Sign in with email and password (and a TOTP or recovery code when 2FA is on)',
+        body: Type.Object(
+          { email: Email, password: Password, totp: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })) },
+          { additionalProperties: false },
+        ),
+        response: { 200: AuthResult, ...problemResponses(400, 401, 403, 423, 429) },
+      },
+    },
+    async (request) => {
+      const { user, refreshToken } = await login(db, config, request.body, meta(request));
+      return { user, refreshToken, ...tokens(user) };
+    },
+  );
+
+  app.post(
+    '/auth/refresh',
+    {
+      config: { rateLimit: ipLimit('refresh') },
+      preHandler: accountLimit(app, 'refresh', bodyField('refreshToken')),
+      schema: {
+        tags,
+        summary: 'Exchange a refresh token for a new pair (the old one is spent)',
+        body: Type.Object({ refreshToken: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false }),
+        response: { 200: TokenPair, ...problemResponses(400, 401, 429) },
+      },
+    },
+    async (request) => {
+      const next = await rotateRefreshToken(db, request.body.refreshToken, meta(request));
+      return { refreshToken: next.refreshToken, ...tokens({ id: next.userId, role: next.role }) };
+    },
+  );
+
+  app.post(
+    '/auth/logout',
+    {
+      schema: {
+        tags,
+        summary: 'End the session of this refresh token',
+        body: Type.Object({ refreshToken: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false }),
+        response: { 204: Type.Null(), ...problemResponses(400) },
+      },
+    },
+    async (request, reply) => {
+      await logout(db, request.body.refreshToken);
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.get(
+    '/auth/sessions',
+    {
+      config: { auth: 'required' },
+      schema: {
+        tags,
+        summary: "The caller's active sessions",
+        security: [{ bearerAuth: [] }],
+        response: { 200: Page(SessionSchema), ...problemResponses(401) },
+      },
+    },
+    async (request) => ({ items: await listSessions(db, request.auth!.id), nextCursor: null }),
+  );
+
+  app.delete(
+    '/auth/sessions/:id',
+    {
+      config: { auth: 'required' },
+      schema: {
+        tags,
+        summary: 'Revoke one of your sessions (signs that device out)',
+        security: [{ bearerAuth: [] }],
+        params: IdParams,
+        response: { 204: Type.Null(), ...problemResponses(400, 401, 404) },
+      },
+    },
+    async (request, reply) => {
+      await revokeOwnSession(db, request.auth!.id, request.params.id);
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.post(
+    '/auth/password/forgot',
+    {
+      config: { rateLimit: ipLimit('forgot') },
+      preHandler: accountLimit(app, 'forgot', emailOf),
+      schema: {
+        tags,
+        summary: 'Send a password reset mail if the account exists (always 202)',
+        body: Type.Object({ email: Email }, { additionalProperties: false }),
+        response: { 202: Accepted, ...problemResponses(400, 429) },
+      },
+    },
+    async (request, reply) => {
+      await forgotPassword(db, config, request.body.email);
+      return reply.code(202).send({ status: 'accepted' as const });
+    },
+  );
+
+  app.post(
+    '/auth/password/reset',
+    {
+      config: { rateLimit: ipLimit('forgot') },
+      schema: {
+        tags,
+        summary: 'Set a new password with the token from the reset mail; every session ends',
+        body: Type.Object({ token: Type.String({ minLength: 1, maxLength: 200 }), password: Password }, { additionalProperties: false }),
+        response: { 204: Type.Null(), ...problemResponses(400, 429) },
+      },
+    },
+    async (request, reply) => {
+      const { userId } = await resetPassword(db, config, request.body.token, request.body.password);
+      await revokeAccessTokens(app.redis, config.QUEUE_PREFIX, userId).catch((err: unknown) =>
+        request.log.warn({ err }, 'could not revoke access tokens in Redis'),
+      );
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.post(
+    '/auth/2fa/setup',
+    {
+      config: { auth: 'required' },
+      schema: {
+        tags,
+        summary: 'Start two-factor setup: secret, otpauth URL and QR code (PNG data URL)',
+        security: [{ bearerAuth: [] }],
+        response: {
+          200: Type.Object({ secret: Type.String(), otpauthUrl: Type.String(), qrCode: Type.String() }),
+          ...problemResponses(401, 409),
+        },
+      },
+    },
+    async (request) => setupTwoFactor(db, config, request.auth!.id),
+  );
+
+  app.post(
+    '/auth/2fa/enable',
+    {
+      config: { auth: 'required' },
+      schema: {
+        tags,
+        summary: 'Turn two-factor on with a code from the app; returns 10 single-use recovery codes',
+        security: [{ bearerAuth: [] }],
+        body: Code,
+        response: { 200: Type.Object({ recoveryCodes: Type.Array(Type.String()) }), ...problemResponses(400, 401, 409) },
+      },
+    },
+    async (request) => enableTwoFactor(db, config, request.auth!.id, request.body.code),
+  );
+
+  app.post(
+    '/auth/2fa/disable',
+    {
+      config: { auth: 'required' },
+      schema: {
+        tags,
+        summary: 'Turn two-factor off (needs a current code or a recovery code)',
+        security: [{ bearerAuth: [] }],
+        body: Code,
+        response: { 204: Type.Null(), ...problemResponses(400, 401, 409) },
+      },
+    },
+    async (request, reply) => {
+      await disableTwoFactor(db, config, request.auth!.id, request.body.code);
+      return reply.code(204).send(null);
+    },
+  );
+};
+export default authRoutes;

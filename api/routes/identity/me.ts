@@ -1,0 +1,38 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { getMe, updateMe } from '../../../shared/auth/accounts.js';
+import { problemResponses } from '../../schemas.js';
+import { UserSchema } from './schemas.js';
+
+/** /api/v1/me: the signed-in account. */
+const meRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.get(
+    '/me',
+    {
+      config: { auth: 'required' },
+      schema: {
+        tags: ['auth'],
+        summary: 'The signed-in account',
+        security: [{ bearerAuth: [] }],
+        response: { 200: UserSchema, ...problemResponses(401, 404) },
+      },
+    },
+    async (request) => getMe(app.db, request.auth!.id),
+  );
+
+  app.patch(
+    '/me',
+    {
+      config: { auth: 'required' },
+      schema: {
+        tags: ['auth'],
+        summary: 'Change your name',
+        security: [{ bearerAuth: [] }],
+        body: Type.Object({ name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })) }, { additionalProperties: false }),
+        response: { 200: UserSchema, ...problemResponses(400, 401, 404) },
+      },
+    },
+    async (request) => updateMe(app.db, request.auth!.id, request.body),
+  );
+};
+export default meRoutes;

@@ -1,0 +1,33 @@
+import { currentRequestId } from '../context.js';
+import type { Trx } from '../db/index.js';
+
+export interface AuditEntry {
+  /** The staff member (or system actor) who did it; null for the system itself. */
+  actorId: string | null;
+  /** `<domain>.<verb>`, e.g. `user.role_changed`, `order.status_changed`, `refund.created`. */
+  action: string;
+  targetType: string;
+  targetId: string | null;
+  before?: unknown;
+  after?: unknown;
+}
+
+/**
+ * Records a staff mutation in `audit_log`, inside the transaction that makes the change (so the record
+ * exists exactly when the change does). The request id comes from the work context. General on purpose:
+ * every domain's staff actions use it.
+ */
+export async function writeAudit(trx: Trx, entry: AuditEntry): Promise<void> {
+  await trx
+    .insertInto('auditLog')
+    .values({
+      actorId: entry.actorId,
+      action: entry.action,
+      targetType: entry.targetType,
+      targetId: entry.targetId,
+      before: entry.before === undefined ? null : JSON.stringify(entry.before),
+      after: entry.after === undefined ? null : JSON.stringify(entry.after),
+      requestId: currentRequestId() ?? null,
+    })
+    .execute();
+}
