@@ -1,0 +1,263 @@
+/**
+ * The benchmark framework: a fresh bench database, target servers in child processes, an autocannon
+ * load helper and a results table with ratios against reference servers measured in the same run.
+ *
+ * Why child processes: autocannon is itself a busy Node process. If the server under test shared its
+ * event loop, every figure would measure both at once. The machines here have 2 cores, so the load
+ * generator (this process) and the target (a child) each get roughly one; PostgreSQL and Redis share
+ * them too. Absolute numbers are therefore modest and noisy (±10%); the ratios against the bare Fastify
+ * references, measured the same way minutes apart, are what to read.
+ */
+import autocannon from 'autocannon';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import pg from 'pg';
+import { loadConfig, repoRoot, type Config } from '../shared/config.js';
+import { createDb, type Db } from '../shared/db/index.js';
+import { migrateToLatest } from '../shared/db/migrate.js';
+import { createRedis } from '../shared/redis.js';
+
+export interface LoadOptions {
+  path: string;
+  method?: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  headers?: Record<string, string>;
+  body?: string | object;
+  /** Concurrent connections (default: --connections, 50). */
+  connections?: number;
+  /** Seconds measured (default: --duration, 10), after a warm-up that is discarded. */
+  duration?: number;
+  /** Seconds of discarded warm-up load (default 2). */
+  warmup?: number;
+}
+
+export interface LoadResult {
+  reqPerSec: number;
+  /** Latency percentiles in milliseconds. */
+  p50: number;
+  p99: number;
+  requests: number;
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+}
+
+export interface BenchRow {
+  name: string;
+  result: LoadResult;
+  /** The name of an earlier row of this suite to divide by: prints `name/baseline = 0.87`. */
+  baseline?: string;
+  /** The ratio aimed for (e.g. 0.8): the table marks whether it was met. */
+  aim?: number;
+}
+
+/** A server under load, running in its own process. */
+export interface Target {
+  name: string;
+  url: string;
+  stop(): Promise<void>;
+}
+
+export type ReferenceKind = 'hello' | 'pg-pk';
+
+export interface BenchContext {
+  suite: string;
+  /** Configuration of the bench run: the bench database, a unique QUEUE_PREFIX, LOG_LEVEL=warn. */
+  config: Config;
+  /** A handle on the bench database, to arrange data before starting targets. */
+  db: Db;
+  options: { duration: number; connections: number };
+  /** Our API (`buildApp`) in a child process on a free port; `env` overrides configuration. */
+  startApp(env?: Record<string, string>): Promise<Target>;
+  /**
+   * A reference server in a child process: `hello` is a bare Fastify hello-world at `GET /`;
+   * `pg-pk` is a bare Fastify + pg primary-key lookup at `GET /items/:id` (ids 1..1000).
+   */
+  startReference(kind: ReferenceKind): Promise<Target>;
+  load(target: Target, opts: LoadOptions): Promise<LoadResult>;
+  report(row: BenchRow): void;
+  log(message: string): void;
+}
+
+export type BenchSuite = (ctx: BenchContext) => Promise<void>;
+
+// ---------------------------------------------------------------------------------------------------
+// Bench database and Redis prefix
+
+export const BENCH_DATABASE = 'agape_bench';
+
+/** The bench run's configuration: the normal one pointed at `agape_bench` and a unique Redis prefix. */
+export function benchEnv(base: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const url = new URL(loadConfig(base).DATABASE_URL);
+  url.pathname = `/${BENCH_DATABASE}`;
+  return {
+    ...(Object.fromEntries(Object.entries(base).filter(([, v]) => v !== undefined)) as Record<
+      string,
+      string
+    >),
+    DATABASE_URL: url.toString(),
+    QUEUE_PREFIX: `{bench_${process.pid}_${Date.now().toString(36)}}`,
+    LOG_LEVEL: 'warn',
+    LOG_PRETTY: 'false',
+    // Load comes from this machine; rate limits would measure 429s, not the route.
+    RATE_LIMIT_ALLOWLIST: '127.0.0.1,::1,::ffff:127.0.0.1',
+  };
+}
+
+/** Drops and recreates the bench database from the migrations, plus the pg-pk reference table. */
+export async function prepareBenchDatabase(config: Config): Promise<Db> {
+  const admin = new URL(config.DATABASE_URL);
+  admin.pathname = '/postgres';
+  const client = new pg.Client({ connectionString: admin.toString(), application_name: 'agape-bench' });
+  await client.connect();
+  try {
+    await client.query(`DROP DATABASE IF EXISTS ${BENCH_DATABASE} WITH (FORCE)`);
+    await client.query(`CREATE DATABASE ${BENCH_DATABASE}`);
+  } finally {
+    await client.end();
+  }
+  const db = createDb(config.DATABASE_URL, { poolSize: 4, applicationName: 'agape-bench' });
+  const { error } = await migrateToLatest(db);
+  if (error) throw error instanceof Error ? error : new Error(JSON.stringify(error));
+  const raw = new pg.Client({ connectionString: config.DATABASE_URL });
+  await raw.connect();
+  try {
+    await raw.query('CREATE TABLE bench_items (id int PRIMARY KEY, name text NOT NULL, price int NOT NULL)');
+    await raw.query(
+      "INSERT INTO bench_items SELECT g, 'item ' || g, g * 100 FROM generate_series(1, 1000) g",
+    );
+    await raw.query('ANALYZE bench_items');
+  } finally {
+    await raw.end();
+  }
+  return db;
+}
+
+/** Deletes the run's Redis keys (queues, rate-limit counters) when the run ends. */
+export async function clearBenchRedis(config: Config): Promise<void> {
+  const redis = createRedis(config.REDIS_URL, 'worker', 'agape-bench-cleanup');
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${config.QUEUE_PREFIX}*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length) await redis.del(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Targets
+
+/** Starts `bench/targets.ts <kind>` and waits for its "listening <port>" line. */
+export function startTarget(kind: 'app' | ReferenceKind, env: Record<string, string>): Promise<Target> {
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'bench/targets.ts', kind], {
+    cwd: repoRoot,
+    env,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    await exited;
+  };
+  return new Promise((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout! });
+    const timer = setTimeout(() => {
+      void stop();
+      reject(new Error(`bench target ${kind} did not start within 60 s`));
+    }, 60_000);
+    lines.on('line', (line) => {
+      const port = /^listening (\d+)$/.exec(line)?.[1];
+      if (!port) return;
+      clearTimeout(timer);
+      resolve({ name: kind, url: `http://127.0.0.1:${port}`, stop });
+    });
+    void exited.then(() => {
+      clearTimeout(timer);
+      reject(new Error(`bench target ${kind} exited before listening`));
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Load
+
+function cannon(opts: autocannon.Options): Promise<autocannon.Result> {
+  return new Promise((resolve, reject) => {
+    autocannon(opts, (err, result) =>
+      err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve(result),
+    );
+  });
+}
+
+/** Warms the target up (discarded), then measures: mean req/s, p50/p99 latency, failures. */
+export async function load(
+  target: Target,
+  opts: LoadOptions,
+  defaults: { duration: number; connections: number },
+): Promise<LoadResult> {
+  const base: autocannon.Options = {
+    url: `${target.url}${opts.path}`,
+    method: opts.method ?? 'GET',
+    headers: {
+      ...(opts.body !== undefined ? { 'content-type': 'application/json' } : {}),
+      ...opts.headers,
+    },
+    body: typeof opts.body === 'object' ? JSON.stringify(opts.body) : opts.body,
+    connections: opts.connections ?? defaults.connections,
+  };
+  const warmup = opts.warmup ?? 2;
+  if (warmup > 0) await cannon({ ...base, duration: warmup });
+  const r = await cannon({ ...base, duration: opts.duration ?? defaults.duration });
+  return {
+    reqPerSec: r.requests.average,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    requests: r.requests.total,
+    non2xx: r.non2xx,
+    errors: r.errors,
+    timeouts: r.timeouts,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Table
+
+const fmt = (n: number, digits = 0) =>
+  n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+/** One table per suite; a row with a baseline gets its ratio (`ours/hello = 0.87`) and the aim's mark. */
+export function formatTable(suite: string, rows: readonly BenchRow[]): string {
+  const header = ['target', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'errors', 'ratio'];
+  const body = rows.map((row) => {
+    const base = row.baseline ? rows.find((r) => r.name === row.baseline) : undefined;
+    let ratio = '';
+    if (base) {
+      const value = row.result.reqPerSec / base.result.reqPerSec;
+      ratio = `${row.name}/${base.name} = ${fmt(value, 2)}`;
+      if (row.aim !== undefined)
+        ratio += value >= row.aim ? ` (aim ≥ ${row.aim}: met)` : ` (aim ≥ ${row.aim}: NOT met)`;
+    }
+    const r = row.result;
+    return [
+      row.name,
+      fmt(r.reqPerSec),
+      fmt(r.p50),
+      fmt(r.p99),
+      fmt(r.non2xx),
+      fmt(r.errors + r.timeouts),
+      ratio,
+    ];
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((cells) => cells[i].length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === 0 || i === cells.length - 1 ? c.padEnd(widths[i]) : c.padStart(widths[i])))
+      .join('  ')
+      .trimEnd();
+  return [`== ${suite}`, line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join(
+    '\n',
+  );
+}
