@@ -16,11 +16,13 @@ import paystack from './plugins/paystack.js';
 import queueDashboard from './plugins/queue-dashboard.js';
 import rateLimit from './plugins/rate-limit.js';
 import tokenRevocation from './plugins/token-revocation.js';
+import realtime from './plugins/realtime.js';
 import identityRoutes, { dashboardLogin } from './routes/identity/index.js';
 import operations from './routes/operations.js';
 import system from './routes/system.js';
 import payments from './routes/payments.js';
 import webhooks from './routes/webhooks.js';
+import ws from './routes/ws.js';
 
 export interface BuildAppOptions {
   /** A pino logger or options (tests pass one that writes to a buffer). */
@@ -89,6 +91,7 @@ export async function buildApp(config: Config, opts: BuildAppOptions = {}) {
   await app.register(tokenRevocation);
   await app.register(queueDashboard);
   await app.register(paystack);
+  await app.register(realtime);
 
   // 3. Routes
   await app.register(operations);
@@ -99,6 +102,7 @@ export async function buildApp(config: Config, opts: BuildAppOptions = {}) {
       await api.register(identityRoutes);
       await api.register(webhooks);
       await api.register(payments);
+      await api.register(ws);
     },
     { prefix: '/api/v1' },
   );

@@ -6,10 +6,13 @@ export const INVOICE_TIME_ZONE = 'Africa/Lagos';
 
 /** The invoice year is the shop's calendar year (Lagos time) of the payment. */
 export function invoiceYear(at: Date): number {
-  return Number(new Intl.DateTimeFormat('en-GB', { timeZone: INVOICE_TIME_ZONE, year: 'numeric' }).format(at));
+  return Number(
+    new Intl.DateTimeFormat('en-GB', { timeZone: INVOICE_TIME_ZONE, year: 'numeric' }).format(at),
+  );
 }
 
-export const invoiceNumber = (year: number, sequence: number) => `INV-${year}-${String(sequence).padStart(6, '0')}`;
+export const invoiceNumber = (year: number, sequence: number) =>
+  `INV-${year}-${String(sequence).padStart(6, '0')}`;
 
 /**
  * Gives an order its invoice number, once. Gap-free: the year's counter row is incremented under its row
@@ -18,11 +21,19 @@ export const invoiceNumber = (year: number, sequence: number) => `INV-${year}-${
  * Idempotent: an order that already has an invoice keeps its number (invoices.order_id is unique).
  */
 export async function assignInvoiceNumber(trx: Trx, orderId: string, issuedAt: Date) {
-  const existing = await trx.selectFrom('invoices').selectAll().where('orderId', '=', orderId).executeTakeFirst();
+  const existing = await trx
+    .selectFrom('invoices')
+    .selectAll()
+    .where('orderId', '=', orderId)
+    .executeTakeFirst();
   if (existing) return { invoice: existing, created: false };
 
   const year = invoiceYear(issuedAt);
-  await trx.insertInto('invoiceCounters').values({ year, lastValue: 0 }).onConflict((oc) => oc.column('year').doNothing()).execute();
+  await trx
+    .insertInto('invoiceCounters')
+    .values({ year, lastValue: 0 })
+    .onConflict((oc) => oc.column('year').doNothing())
+    .execute();
   const { lastValue } = await trx
     .updateTable('invoiceCounters')
     .set({ lastValue: sql`last_value + 1` })

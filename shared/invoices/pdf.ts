@@ -20,7 +20,8 @@ function loadFonts() {
     const fontkit = require(require.resolve('fontkit', { paths: [require.resolve('pdfkit')] })) as {
       create(buffer: Buffer): ParsedFont;
     };
-    const load = (file: string) => fontkit.create(readFileSync(require.resolve(`dejavu-fonts-ttf/ttf/${file}`)));
+    const load = (file: string) =>
+      fontkit.create(readFileSync(require.resolve(`dejavu-fonts-ttf/ttf/${file}`)));
     fonts = { regular: load('DejaVuSans.ttf'), bold: load('DejaVuSans-Bold.ttf') };
   }
   return fonts;
@@ -55,7 +56,12 @@ export interface InvoiceDocument {
   amountPaid: number;
 }
 
-const dateFmt = new Intl.DateTimeFormat('en-GB', { timeZone: 'Africa/Lagos', day: 'numeric', month: 'long', year: 'numeric' });
+const dateFmt = new Intl.DateTimeFormat('en-GB', {
+  timeZone: 'Africa/Lagos',
+  day: 'numeric',
+  month: 'long',
+  year: 'numeric',
+});
 const percent = (rate: number) => `${Number((rate * 100).toFixed(2))}%`;
 
 /** Turns a stored shipping address (free-form JSON) into printable lines. */
@@ -139,23 +145,36 @@ export function renderInvoicePdf(inv: InvoiceDocument): Promise<Buffer> {
 
   // Totals.
   const totals: [string, string][] = [['Subtotal', money(inv.subtotal)]];
-  if (inv.discount > 0) totals.push([`Discount${inv.couponCode ? ` (${inv.couponCode})` : ''}`, `-${money(inv.discount)}`]);
-  totals.push([`Shipping${inv.shippingMethodName ? ` (${inv.shippingMethodName})` : ''}`, money(inv.shipping)]);
+  if (inv.discount > 0)
+    totals.push([`Discount${inv.couponCode ? ` (${inv.couponCode})` : ''}`, `-${money(inv.discount)}`]);
+  totals.push([
+    `Shipping${inv.shippingMethodName ? ` (${inv.shippingMethodName})` : ''}`,
+    money(inv.shipping),
+  ]);
   totals.push([`VAT (${percent(inv.vatRate)})`, money(inv.tax)]);
   for (const [label, value] of totals) {
     doc.font('body').text(label, cols.qty - 100, y, { width: 200, align: 'left' });
     doc.text(value, cols.total, y, { width: colWidth.total, align: 'right' });
     y += 14;
   }
-  doc.font('bold').fontSize(11).text('Total', cols.qty - 100, y + 2, { width: 200 });
+  doc
+    .font('bold')
+    .fontSize(11)
+    .text('Total', cols.qty - 100, y + 2, { width: 200 });
   doc.text(money(inv.total), cols.total - 40, y + 2, { width: colWidth.total + 40, align: 'right' });
   y += 22;
-  doc.font('body').fontSize(9).text(`Paid: ${money(inv.amountPaid)} (${inv.currency})`, cols.qty - 100, y, { width: 300 });
+  doc
+    .font('body')
+    .fontSize(9)
+    .text(`Paid: ${money(inv.amountPaid)} (${inv.currency})`, cols.qty - 100, y, { width: 300 });
 
-  doc.fontSize(8).fillColor('#666').text(`Thank you for shopping with ${inv.shop.name}.`, left, doc.page.height - 80, {
-    width,
-    align: 'center',
-  });
+  doc
+    .fontSize(8)
+    .fillColor('#666')
+    .text(`Thank you for shopping with ${inv.shop.name}.`, left, doc.page.height - 80, {
+      width,
+      align: 'center',
+    });
   doc.end();
   return done;
 }

@@ -31,10 +31,16 @@ export async function renderOrderInvoice(
 ): Promise<{ result: InvoiceRenderResult; number: string }> {
   const invoice = await db.transaction().execute(async (trx) => {
     // The order lock serialises two renders of one order; the counter lock serialises numbering.
-    const order = await trx.selectFrom('orders').select(['id', 'status', 'paidAt']).where('id', '=', orderId).forUpdate().executeTakeFirst();
+    const order = await trx
+      .selectFrom('orders')
+      .select(['id', 'status', 'paidAt'])
+      .where('id', '=', orderId)
+      .forUpdate()
+      .executeTakeFirst();
     if (!order) throw new NotFoundError('Order');
     if (!order.paidAt && !PAID_STATES.has(order.status)) throw new OrderNotPaidError();
-    return (await assignInvoiceNumber(trx, order.id, order.paidAt ? new Date(order.paidAt) : new Date())).invoice;
+    return (await assignInvoiceNumber(trx, order.id, order.paidAt ? new Date(order.paidAt) : new Date()))
+      .invoice;
   });
   if (invoice.renderedAt) return { result: 'already_rendered', number: invoice.number };
 
@@ -52,7 +58,11 @@ export async function renderOrderInvoice(
     issuedAt: order.paidAt ? new Date(order.paidAt) : new Date(invoice.createdAt),
     orderNumber: order.number,
     currency: order.currency,
-    customer: { name: order.customerName ?? '', email: order.email, address: addressLines(order.shippingAddress) },
+    customer: {
+      name: order.customerName ?? '',
+      email: order.email,
+      address: addressLines(order.shippingAddress),
+    },
     items,
     subtotal: order.subtotal,
     discount: order.discount,
@@ -103,5 +113,10 @@ export async function loadInvoicePdf(db: DbOrTrx, store: InvoiceStore, orderId: 
   if (!invoice?.storageKey || !invoice.renderedAt) return undefined;
   const content = await store.get(invoice.storageKey);
   if (!content) return undefined;
-  return { filename: `${invoice.number}.pdf`, contentType: 'application/pdf', content, number: invoice.number };
+  return {
+    filename: `${invoice.number}.pdf`,
+    contentType: 'application/pdf',
+    content,
+    number: invoice.number,
+  };
 }

@@ -20,7 +20,8 @@ export function createInvoiceStore(mediaDir: string): InvoiceStore {
   const root = path.resolve(mediaDir);
   const fileOf = (key: string) => {
     const file = path.resolve(root, key);
-    if (!file.startsWith(`${root}${path.sep}invoices${path.sep}`)) throw new Error(`invalid invoice key ${key}`);
+    if (!file.startsWith(`${root}${path.sep}invoices${path.sep}`))
+      throw new Error(`invalid invoice key ${key}`);
     return file;
   };
   return {

@@ -1,5 +1,7 @@
 import { sql } from 'kysely';
 import type { Db, Trx } from '../db/index.js';
+import { restockOrderItems } from '../inventory/reservations.js';
+import { transitionOrder } from '../orders/state.js';
 import { enqueue } from '../outbox.js';
 
 /**
@@ -31,37 +33,6 @@ export async function staffEmails(db: Db | Trx): Promise<string[]> {
   return rows.map((r) => r.email);
 }
 
-/** Writes the status change and its history row; `from === to` only updates nothing. */
-async function moveOrder(trx: Trx, orderId: string, from: string, to: string, note: string) {
-  if (from === to) return;
-  await trx.updateTable('orders').set({ status: to }).where('id', '=', orderId).execute();
-  await trx.insertInto('orderStatusHistory').values({ orderId, fromStatus: from, toStatus: to, note }).execute();
-}
-
-/** Puts refunded items back on the shelf (onHand += quantity), with an audit movement per line. */
-async function restockItems(trx: Trx, orderId: string, refundId: string) {
-  const items = await trx
-    .selectFrom('orderItems')
-    .select(['variantId', sql<number>`sum(quantity)::int`.as('quantity')])
-    .where('orderId', '=', orderId)
-    .where('variantId', 'is not', null)
-    .groupBy('variantId')
-    .execute();
-  for (const item of items) {
-    const variantId = item.variantId!;
-    const updated = await trx
-      .updateTable('inventory')
-      .set((eb) => ({ onHand: eb('onHand', '+', item.quantity), version: eb('version', '+', 1) }))
-      .where('variantId', '=', variantId)
-      .executeTakeFirst();
-    if (Number(updated.numUpdatedRows) === 0) continue; // variant deleted since: nothing to put back
-    await trx
-      .insertInto('inventoryMovements')
-      .values({ variantId, deltaOnHand: item.quantity, deltaReserved: 0, reason: `refund_restock:${refundId}`, orderId })
-      .execute();
-  }
-}
-
 /**
  * Applies a provider's final refund status under the order lock (then the refund's). Processed: the
  * order's `amount_refunded` grows, the order becomes `refunded` or `partially_refunded`, items go back
@@ -73,11 +44,25 @@ export async function settleRefund(
   outcome: RefundOutcome,
   info: ProviderRefundInfo = {},
 ): Promise<SettleResult> {
-  const orderRef = await trx.selectFrom('refunds').select('orderId').where('id', '=', refundId).executeTakeFirst();
+  const orderRef = await trx
+    .selectFrom('refunds')
+    .select('orderId')
+    .where('id', '=', refundId)
+    .executeTakeFirst();
   if (!orderRef) return 'unknown_refund';
   const order = await trx
     .selectFrom('orders')
-    .select(['id', 'number', 'status', 'userId', 'email', 'customerName', 'amountPaid', 'amountRefunded', 'currency'])
+    .select([
+      'id',
+      'number',
+      'status',
+      'userId',
+      'email',
+      'customerName',
+      'amountPaid',
+      'amountRefunded',
+      'currency',
+    ])
     .where('id', '=', orderRef.orderId)
     .forUpdate()
     .executeTakeFirstOrThrow();
@@ -96,7 +81,9 @@ export async function settleRefund(
       settledAt: new Date(),
       providerStatus: info.providerStatus ?? outcome,
       ...(info.providerRefundId ? { providerRefundId: info.providerRefundId } : {}),
-      ...(outcome === 'failed' ? { failureReason: info.failureReason ?? 'refused by the payment provider' } : {}),
+      ...(outcome === 'failed'
+        ? { failureReason: info.failureReason ?? 'refused by the payment provider' }
+        : {}),
     })
     .where('id', '=', refund.id)
     .execute();
@@ -120,7 +107,13 @@ export async function settleRefund(
     await enqueue(trx, 'system.notify', {
       type: 'payment.problem',
       staff: true,
-      data: { kind: 'refund_failed', orderId: order.id, orderNumber: order.number, refundId: refund.id, ...money },
+      data: {
+        kind: 'refund_failed',
+        orderId: order.id,
+        orderNumber: order.number,
+        refundId: refund.id,
+        ...money,
+      },
     });
     return 'settled';
   }
@@ -134,16 +127,16 @@ export async function settleRefund(
     }
   } else {
     const to = amountRefunded >= order.amountPaid ? 'refunded' : 'partially_refunded';
-    await moveOrder(trx, order.id, order.status, to, `refund ${refund.id}`);
-    if (to !== order.status && order.userId) {
-      await enqueue(trx, 'system.notify', {
-        type: 'order.status_changed',
-        userId: order.userId,
-        data: { orderId: order.id, number: order.number, from: order.status, to },
+    // A further partial refund of a partially refunded order needs no transition.
+    if (to !== order.status) {
+      await transitionOrder(trx, order.id, to, {
+        actorId: refund.createdBy,
+        note: `refund ${refund.id} processed`,
       });
     }
   }
-  if (refund.restock) await restockItems(trx, order.id, refund.id);
+  // Once per order (the inventory ledger says whether it was sold and not yet restocked).
+  if (refund.restock) await restockOrderItems(trx, order.id, refund.createdBy);
   await enqueue(trx, 'email.send', {
     template: 'refund',
     to: order.email,
@@ -178,7 +171,11 @@ const asNumber = (v: unknown): number | undefined => {
 async function matchRefund(trx: Trx, data: Record<string, unknown>) {
   const providerId = asNumber(data.id) ?? asNumber(data.refund_id);
   if (providerId !== undefined) {
-    const byId = await trx.selectFrom('refunds').select(['id', 'status']).where('providerRefundId', '=', providerId).executeTakeFirst();
+    const byId = await trx
+      .selectFrom('refunds')
+      .select(['id', 'status'])
+      .where('providerRefundId', '=', providerId)
+      .executeTakeFirst();
     if (byId) return byId;
   }
   const reference = typeof data.transaction_reference === 'string' ? data.transaction_reference : undefined;
@@ -205,7 +202,8 @@ export async function settleRefundFromWebhook(db: Db, event: RefundWebhookEvent)
   return db.transaction().execute(async (trx) => {
     const match = await matchRefund(trx, event.data);
     if (!match) return 'unknown_refund';
-    const providerStatus = typeof event.data.status === 'string' ? event.data.status : event.event.replace('refund.', '');
+    const providerStatus =
+      typeof event.data.status === 'string' ? event.data.status : event.event.replace('refund.', '');
     if (event.event === 'refund.processed' || event.event === 'refund.failed') {
       return settleRefund(trx, match.id, event.event === 'refund.processed' ? 'processed' : 'failed', {
         providerStatus,
@@ -213,7 +211,11 @@ export async function settleRefundFromWebhook(db: Db, event: RefundWebhookEvent)
       });
     }
     if (match.status === 'pending' || match.status === 'processing') {
-      await trx.updateTable('refunds').set({ status: 'processing', providerStatus }).where('id', '=', match.id).execute();
+      await trx
+        .updateTable('refunds')
+        .set({ status: 'processing', providerStatus })
+        .where('id', '=', match.id)
+        .execute();
       return 'updated';
     }
     return 'ignored';

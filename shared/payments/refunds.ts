@@ -10,7 +10,14 @@ import { enqueue } from '../outbox.js';
  */
 
 /** Order states from which money can be returned (cancelled only when a payment arrived anyway). */
-const REFUNDABLE_STATES = new Set(['paid', 'processing', 'shipped', 'delivered', 'partially_refunded', 'cancelled']);
+const REFUNDABLE_STATES = new Set([
+  'paid',
+  'processing',
+  'shipped',
+  'delivered',
+  'partially_refunded',
+  'cancelled',
+]);
 /** Refund states that hold part of the paid amount. */
 export const COMMITTED_REFUND_STATES = ['pending', 'processing', 'processed'] as const;
 
@@ -45,7 +52,12 @@ export async function findRefund(db: DbOrTrx, id: string) {
 }
 
 export async function listRefundsOfOrder(db: DbOrTrx, orderId: string) {
-  return db.selectFrom('refunds').select(refundColumns).where('orderId', '=', orderId).orderBy('createdAt').execute();
+  return db
+    .selectFrom('refunds')
+    .select(refundColumns)
+    .where('orderId', '=', orderId)
+    .orderBy('createdAt')
+    .execute();
 }
 
 /** The API shape of a refund (timestamps as ISO strings, nothing internal). */
@@ -91,7 +103,10 @@ export async function createRefund(trx: Trx, req: RefundRequest): Promise<Refund
     .executeTakeFirst();
   if (!order) throw new NotFoundError('Order');
   if (!REFUNDABLE_STATES.has(order.status) || order.amountPaid <= 0) {
-    throw new ConflictError('order_not_refundable', `An order in status ${order.status} with nothing paid cannot be refunded`);
+    throw new ConflictError(
+      'order_not_refundable',
+      `An order in status ${order.status} with nothing paid cannot be refunded`,
+    );
   }
   const payment = await trx
     .selectFrom('payments')
@@ -100,15 +115,20 @@ export async function createRefund(trx: Trx, req: RefundRequest): Promise<Refund
     .where('status', '=', 'success')
     .orderBy('paidAt', 'desc')
     .executeTakeFirst();
-  if (!payment) throw new ConflictError('order_not_refundable', 'The order has no confirmed payment to refund');
+  if (!payment)
+    throw new ConflictError('order_not_refundable', 'The order has no confirmed payment to refund');
 
   const remaining = order.amountPaid - (await committedAmount(trx, order.id));
   const amount = req.amount ?? remaining;
   if (remaining <= 0 || amount > remaining) {
-    throw new ConflictError('refund_exceeds_paid', `At most ${Math.max(remaining, 0)} can still be refunded`, {
-      refundable: Math.max(remaining, 0),
-      currency: order.currency,
-    });
+    throw new ConflictError(
+      'refund_exceeds_paid',
+      `At most ${Math.max(remaining, 0)} can still be refunded`,
+      {
+        refundable: Math.max(remaining, 0),
+        currency: order.currency,
+      },
+    );
   }
   const refund = await trx
     .insertInto('refunds')
@@ -130,7 +150,11 @@ export async function createRefund(trx: Trx, req: RefundRequest): Promise<Refund
 /** How much of an order can still be refunded (paid minus pending, processing and processed refunds). */
 export async function refundableAmount(db: Db, orderId: string): Promise<number> {
   return db.transaction().execute(async (trx) => {
-    const order = await trx.selectFrom('orders').select('amountPaid').where('id', '=', orderId).executeTakeFirst();
+    const order = await trx
+      .selectFrom('orders')
+      .select('amountPaid')
+      .where('id', '=', orderId)
+      .executeTakeFirst();
     if (!order) throw new NotFoundError('Order');
     return order.amountPaid - (await committedAmount(trx, orderId));
   });
@@ -138,7 +162,12 @@ export async function refundableAmount(db: Db, orderId: string): Promise<number>
 
 /** The Paystack calls a refund needs (the real client, or anything speaking the same shapes). */
 export interface RefundGateway {
-  createRefund(input: { transaction: string | number; amount?: number; currency?: string; merchantNote?: string }): Promise<ProviderRefund>;
+  createRefund(input: {
+    transaction: string | number;
+    amount?: number;
+    currency?: string;
+    merchantNote?: string;
+  }): Promise<ProviderRefund>;
   fetchRefund(id: number | string): Promise<ProviderRefund | null>;
   listRefunds(input: { transaction: string | number }): Promise<ProviderRefund[]>;
 }
@@ -151,7 +180,7 @@ export interface ProviderRefund {
 
 /** An error the provider will answer the same way however often we ask (bad request, reversed, ...). */
 const isFinalProviderError = (err: unknown) =>
-  typeof err === 'object' && err !== null && 'retryable' in err && (err).retryable === false;
+  typeof err === 'object' && err !== null && 'retryable' in err && err.retryable === false;
 
 const TERMINAL = new Set(['processed', 'failed']);
 
@@ -172,7 +201,11 @@ export const merchantNoteOf = (refundId: string) => `agape refund ${refundId}`;
  * With a provider id recorded, later runs only poll its status. Settling (processed/failed) happens in
  * `settleRefund`, which the caller runs after this transaction when the status is final.
  */
-export async function executeRefund(db: Db, gateway: RefundGateway, refundId: string): Promise<ExecuteResult> {
+export async function executeRefund(
+  db: Db,
+  gateway: RefundGateway,
+  refundId: string,
+): Promise<ExecuteResult> {
   return db.transaction().execute(async (trx): Promise<ExecuteResult> => {
     const refund = await trx
       .selectFrom('refunds')
@@ -192,7 +225,10 @@ export async function executeRefund(db: Db, gateway: RefundGateway, refundId: st
     if (!refund) return { outcome: 'unknown_refund' };
     if (TERMINAL.has(refund.status)) return { outcome: 'already_settled' };
 
-    const record = async (provider: ProviderRefund, outcome: 'created' | 'found' | 'polled'): Promise<ExecuteResult> => {
+    const record = async (
+      provider: ProviderRefund,
+      outcome: 'created' | 'found' | 'polled',
+    ): Promise<ExecuteResult> => {
       await trx
         .updateTable('refunds')
         .set({ providerRefundId: provider.id, providerStatus: provider.status, status: 'processing' })
@@ -213,7 +249,11 @@ export async function executeRefund(db: Db, gateway: RefundGateway, refundId: st
       const claimed = await trx
         .selectFrom('refunds')
         .select('providerRefundId')
-        .where('providerRefundId', 'in', sameAmount.map((p) => p.id))
+        .where(
+          'providerRefundId',
+          'in',
+          sameAmount.map((p) => p.id),
+        )
         .where('id', '!=', refund.id)
         .execute();
       const taken = new Set(claimed.map((c) => c.providerRefundId));

@@ -16,21 +16,30 @@ export const refundProcessor: ProcessorDefinition<'refund'> = {
       log.info({ refundId, ...result }, 'refund executed');
       if (result.outcome === 'already_settled' || result.outcome === 'unknown_refund') return result;
       if (result.outcome === 'refused') {
-        await db.transaction().execute((trx) => settleRefund(trx, refundId, 'failed', { failureReason: result.reason }));
+        await db
+          .transaction()
+          .execute((trx) => settleRefund(trx, refundId, 'failed', { failureReason: result.reason }));
         return result;
       }
       const status = result.providerStatus;
       if (status === 'processed' || status === 'failed') {
         const settled = await db
           .transaction()
-          .execute((trx) => settleRefund(trx, refundId, status, { providerRefundId: result.providerRefundId, providerStatus: status }));
+          .execute((trx) =>
+            settleRefund(trx, refundId, status, {
+              providerRefundId: result.providerRefundId,
+              providerStatus: status,
+            }),
+          );
         return { ...result, settled };
       }
       // Not final yet: the webhook usually settles it; a delayed poll makes sure a missed one cannot
       // leave the refund hanging.
       if (poll < REFUND_MAX_POLLS) {
         const delayMs = Math.min(config.REFUND_POLL_MS * 2 ** poll, MAX_POLL_DELAY_MS);
-        await db.transaction().execute((trx) => enqueue(trx, 'refund.execute', { refundId, poll: poll + 1 }, { delayMs }));
+        await db
+          .transaction()
+          .execute((trx) => enqueue(trx, 'refund.execute', { refundId, poll: poll + 1 }, { delayMs }));
       } else {
         log.warn({ refundId, status }, 'refund still not settled after the last poll; left for staff');
       }
