@@ -93,7 +93,8 @@ export default fp(
           else cb(new UnauthorizedError());
         }) as unknown as string,
       },
-      sign: { algorithm: 'RS256', kid: current.kid, expiresIn: ACCESS_TOKEN_TTL_SECONDS * 1000 },
+      // @fastify/jwt reads a number here as seconds (it converts to fast-jwt's milliseconds itself).
+      sign: { algorithm: 'RS256', kid: current.kid, expiresIn: ACCESS_TOKEN_TTL_SECONDS },
       verify: { algorithms: ['RS256'] },
       decode: { complete: true },
     });
