@@ -8,6 +8,8 @@ import { listOf } from '../shared/config.js';
 import { workContext } from '../shared/context.js';
 import { loggerOptions } from '../shared/logger.js';
 import auth from './plugins/auth.js';
+import catalogCache from './plugins/catalog-cache.js';
+import media from './plugins/media.js';
 import docs from './plugins/docs.js';
 import errors, { sendProblem } from './plugins/errors.js';
 import infra from './plugins/infra.js';
@@ -18,10 +20,13 @@ import rateLimit from './plugins/rate-limit.js';
 import tokenRevocation from './plugins/token-revocation.js';
 import realtime from './plugins/realtime.js';
 import identityRoutes, { dashboardLogin } from './routes/identity/index.js';
+import catalog from './routes/catalog/index.js';
 import operations from './routes/operations.js';
 import system from './routes/system.js';
 import payments from './routes/payments.js';
+import reconciliation from './routes/reconciliation.js';
 import webhooks from './routes/webhooks.js';
+import refunds from './routes/refunds.js';
 import ws from './routes/ws.js';
 
 export interface BuildAppOptions {
@@ -92,6 +97,8 @@ export async function buildApp(config: Config, opts: BuildAppOptions = {}) {
   await app.register(queueDashboard);
   await app.register(paystack);
   await app.register(realtime);
+  await app.register(media);
+  await app.register(catalogCache);
 
   // 3. Routes
   await app.register(operations);
@@ -102,7 +109,10 @@ export async function buildApp(config: Config, opts: BuildAppOptions = {}) {
       await api.register(identityRoutes);
       await api.register(webhooks);
       await api.register(payments);
+      await api.register(reconciliation);
       await api.register(ws);
+      await api.register(refunds);
+      await api.register(catalog);
     },
     { prefix: '/api/v1' },
   );

@@ -1,6 +1,7 @@
 import type { QueueName } from '../../shared/queues.js';
 import type { ProcessorDefinition } from '../context.js';
 import { emailProcessor } from './email.js';
+import { importsProcessor } from './imports.js';
 import { invoiceProcessor } from './invoice.js';
 import { notBuiltYet } from './pending.js';
 import { paymentProcessor } from './payment.js';
@@ -16,5 +17,5 @@ export const processors: { [Q in QueueName]: ProcessorDefinition<Q> } = {
   refund: refundProcessor,
   reconciliation: reconciliationProcessor,
   inventory: { handlers: { 'inventory.expire-reservations': notBuiltYet('inventory.expire-reservations') } },
-  imports: { handlers: { 'import.products': notBuiltYet('import.products') } },
+  imports: importsProcessor,
 };

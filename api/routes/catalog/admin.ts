@@ -1,0 +1,113 @@
+import multipart from '@fastify/multipart';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { Type } from 'typebox';
+import { exportProductsCsv } from '../../../shared/catalog/csv.js';
+import { getImport, queueImport } from '../../../shared/catalog/import-job.js';
+import { BadRequestError, DomainError, NotFoundError } from '../../../shared/errors.js';
+import { IdParams, problemResponses, Timestamp, Uuid } from '../../schemas.js';
+
+const MAX_IMPORT_BYTES = 200 * 1024 * 1024;
+const staffOnly = { permission: 'product:write' as const };
+const bearer = [{ bearerAuth: [] }];
+
+const ImportView = Type.Object({
+  id: Uuid,
+  status: Type.Union([Type.Literal('queued'), Type.Literal('running'), Type.Literal('completed'), Type.Literal('failed')]),
+  filename: Type.String(),
+  totalRows: Type.Integer(),
+  processedRows: Type.Integer(),
+  productsCreated: Type.Integer(),
+  productsUpdated: Type.Integer(),
+  errors: Type.Array(Type.Object({ line: Type.Integer(), handle: Type.Optional(Type.String()), reason: Type.String() })),
+  createdAt: Timestamp,
+  finishedAt: Type.Union([Timestamp, Type.Null()]),
+});
+
+/** Shopify CSV import (a worker job) and export (streamed). */
+const admin: FastifyPluginAsyncTypebox = async (app) => {
+  await app.register(multipart, { limits: { fileSize: MAX_IMPORT_BYTES, files: 1, fields: 2, parts: 4 }, throwFileSizeLimit: true });
+
+  app.post(
+    '/admin/imports',
+    {
+      config: staffOnly,
+      schema: {
+        tags: ['catalog'],
+        summary: 'Upload a Shopify product CSV (multipart field `file`); imported by a worker job',
+        security: bearer,
+        consumes: ['multipart/form-data'],
+        response: { 202: ImportView, ...problemResponses(400, 401, 403, 413) },
+      },
+    },
+    async (request, reply) => {
+      if (!request.isMultipart()) throw new BadRequestError('file_required', 'Send the CSV in the multipart field `file`');
+      const part = await request.file();
+      if (!part || part.fieldname !== 'file') throw new BadRequestError('file_required', 'Send the CSV in the multipart field `file`');
+      // Kept in MEDIA_DIR (a volume the worker shares), never under the public /media/products/ route.
+      const dir = path.resolve(app.config.MEDIA_DIR, 'imports');
+      await mkdir(dir, { recursive: true });
+      const file = path.join(dir, `${randomUUID()}.csv`);
+      try {
+        await pipeline(part.file, createWriteStream(file));
+        if (part.file.truncated) throw new DomainError(413, 'file_too_large', `Imports may be at most ${MAX_IMPORT_BYTES / 1024 / 1024} MB`);
+      } catch (err) {
+        await rm(file, { force: true });
+        if ((err as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE') {
+          reply.header('connection', 'close');
+          throw new DomainError(413, 'file_too_large', `Imports may be at most ${MAX_IMPORT_BYTES / 1024 / 1024} MB`);
+        }
+        throw err;
+      }
+      const id = await queueImport(app.db, { filename: part.filename || 'products.csv', path: file }, request.auth?.id ?? null);
+      const view = await getImport(app.db, id);
+      return reply.code(202).header('location', `/api/v1/admin/imports/${id}`).send(view! as never);
+    },
+  );
+
+  app.get(
+    '/admin/imports/:id',
+    {
+      config: staffOnly,
+      schema: {
+        tags: ['catalog'],
+        summary: "An import's status, progress and row errors (line numbers and reasons)",
+        security: bearer,
+        params: IdParams,
+        response: { 200: ImportView, ...problemResponses(401, 403, 404) },
+      },
+    },
+    async (request) => {
+      const view = await getImport(app.db, request.params.id);
+      if (!view) throw new NotFoundError('Import');
+      return view as never;
+    },
+  );
+
+  app.get(
+    '/admin/exports/products.csv',
+    {
+      config: staffOnly,
+      schema: {
+        tags: ['catalog'],
+        summary: 'The whole catalog as a Shopify product CSV (streamed)',
+        security: bearer,
+        produces: ['text/csv'],
+        response: { 200: Type.String(), ...problemResponses(401, 403) },
+      },
+    },
+    async (_request, reply) => {
+      reply
+        .type('text/csv; charset=utf-8')
+        .header('content-disposition', 'attachment; filename="products.csv"')
+        .header('cache-control', 'no-store');
+      return reply.send(exportProductsCsv(app.db, { publicUrl: app.config.PUBLIC_URL }) as never);
+    },
+  );
+};
+
+export default admin;

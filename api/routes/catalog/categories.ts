@@ -1,0 +1,82 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { categoryTree, createCategory, deleteCategory, updateCategory } from '../../../shared/catalog/categories.js';
+import { IdParams, problemResponses } from '../../schemas.js';
+import { Category, CategoryInput, CategoryNode, CategoryPatch } from './schemas.js';
+
+const staffOnly = { permission: 'product:write' as const };
+const bearer = [{ bearerAuth: [] }];
+
+const categories: FastifyPluginAsyncTypebox = async (app) => {
+  app.get(
+    '/categories',
+    {
+      schema: {
+        tags: ['catalog'],
+        summary: 'The category tree (each node has `children`)',
+        response: { 200: Type.Object({ items: Type.Array(CategoryNode) }) },
+      },
+    },
+    async () => ({ items: await categoryTree(app.db) }),
+  );
+
+  app.post(
+    '/categories',
+    {
+      config: staffOnly,
+      schema: {
+        tags: ['catalog'],
+        summary: 'Create a category',
+        security: bearer,
+        body: CategoryInput,
+        response: { 201: Category, ...problemResponses(400, 401, 403, 409) },
+      },
+    },
+    async (request, reply) => {
+      const category = await createCategory(app.db, request.body);
+      await app.catalogCache.bump();
+      return reply.code(201).send(category);
+    },
+  );
+
+  app.patch(
+    '/categories/:id',
+    {
+      config: staffOnly,
+      schema: {
+        tags: ['catalog'],
+        summary: 'Rename, move or reorder a category',
+        security: bearer,
+        params: IdParams,
+        body: CategoryPatch,
+        response: { 200: Category, ...problemResponses(400, 401, 403, 404, 409) },
+      },
+    },
+    async (request) => {
+      const category = await updateCategory(app.db, request.params.id, request.body);
+      await app.catalogCache.bump();
+      return category;
+    },
+  );
+
+  app.delete(
+    '/categories/:id',
+    {
+      config: staffOnly,
+      schema: {
+        tags: ['catalog'],
+        summary: 'Delete an empty category (409 while it has products or sub-categories)',
+        security: bearer,
+        params: IdParams,
+        response: { 204: Type.Null(), ...problemResponses(401, 403, 404, 409) },
+      },
+    },
+    async (request, reply) => {
+      await deleteCategory(app.db, request.params.id);
+      await app.catalogCache.bump();
+      return reply.code(204).send(null);
+    },
+  );
+};
+
+export default categories;

@@ -1,0 +1,193 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { createHash } from 'node:crypto';
+import { Type } from 'typebox';
+import { can } from '../../../shared/auth/permissions.js';
+import { listProducts, suggest, type ListQuery as DomainListQuery } from '../../../shared/catalog/listing.js';
+import {
+  archiveProduct,
+  createProduct,
+  createVariant,
+  findProductJson,
+  updateProduct,
+  updateVariant,
+} from '../../../shared/catalog/products.js';
+import { isUuid } from '../../../shared/catalog/slug.js';
+import { ForbiddenError, NotFoundError } from '../../../shared/errors.js';
+import { IdParams, problemResponses } from '../../schemas.js';
+import { ListQuery, Product, ProductInput, ProductPage, ProductPatch, Suggestion, Variant, VariantInput, VariantPatch } from './schemas.js';
+
+/**
+ * Sends JSON text built by Postgres or read from the cache as is: the shape is fixed by the SQL that built
+ * it (the same fields as the response schema), so serialising it again would only cost time.
+ */
+const sendJsonText = (reply: FastifyReply, json: string) => reply.type('application/json; charset=utf-8').send(json as never);
+
+const isCatalogStaff = (request: FastifyRequest) => !!request.auth && can(request.auth.role, 'product:write');
+const staffOnly = { permission: 'product:write' as const };
+const bearer = [{ bearerAuth: [] }];
+
+/** Products and variants. Public reads go through the versioned Redis cache; every write bumps it after commit. */
+const products: FastifyPluginAsyncTypebox = async (app) => {
+  app.get(
+    '/products',
+    {
+      config: { auth: 'optional' },
+      schema: {
+        tags: ['catalog'],
+        summary: 'List, filter, sort and search products (cursor pages, optional facets)',
+        querystring: ListQuery,
+        response: { 200: ProductPage, ...problemResponses(400, 401, 403) },
+      },
+    },
+    async (request, reply) => {
+      const query: DomainListQuery = request.query;
+      const status = query.status ?? 'active';
+      if (status !== 'active' && !isCatalogStaff(request)) throw new ForbiddenError('Only catalog staff can list products by status');
+      if (status !== 'active') return listProducts(app.db, query);
+      const signature = createHash('sha1')
+        .update(
+          JSON.stringify([query.q, query.category, query.minPrice, query.maxPrice, query.inStock, query.sort, query.limit, query.cursor, query.facets]),
+        )
+        .digest('base64url');
+      return sendJsonText(reply, await app.catalogCache.list(signature, () => listProducts(app.db, { ...query, status: 'active' })));
+    },
+  );
+
+  app.get(
+    '/products/:idOrSlug',
+    {
+      config: { auth: 'optional' },
+      schema: {
+        tags: ['catalog'],
+        summary: 'A product with its variants (stock as `available`), images and category',
+        params: Type.Object({ idOrSlug: Type.String({ minLength: 1, maxLength: 120 }) }),
+        response: { 200: Product, ...problemResponses(401, 404) },
+      },
+    },
+    async (request, reply) => {
+      const { idOrSlug } = request.params;
+      if (isCatalogStaff(request)) {
+        const found = await findProductJson(app.db, idOrSlug, { publicOnly: false });
+        if (!found) throw new NotFoundError('Product');
+        return sendJsonText(reply, found.json);
+      }
+      const json = await app.catalogCache.detail(idOrSlug, !isUuid(idOrSlug), () => findProductJson(app.db, idOrSlug, { publicOnly: true }));
+      if (json === null) throw new NotFoundError('Product');
+      return sendJsonText(reply, json);
+    },
+  );
+
+  app.post(
+    '/products',
+    {
+      config: staffOnly,
+      schema: {
+        tags: ['catalog'],
+        summary: 'Create a product (optionally with variants)',
+        security: bearer,
+        body: ProductInput,
+        response: { 201: Product, ...problemResponses(400, 401, 403, 409) },
+      },
+    },
+    async (request, reply) => {
+      const product = await createProduct(app.db, request.body);
+      await app.catalogCache.bump();
+      return reply.code(201).header('location', `/api/v1/products/${product.id}`).send(product);
+    },
+  );
+
+  app.patch(
+    '/products/:id',
+    {
+      config: staffOnly,
+      schema: {
+        tags: ['catalog'],
+        summary: 'Change a product',
+        security: bearer,
+        params: IdParams,
+        body: ProductPatch,
+        response: { 200: Product, ...problemResponses(400, 401, 403, 404, 409) },
+      },
+    },
+    async (request) => {
+      const product = await updateProduct(app.db, request.params.id, request.body);
+      await app.catalogCache.bump();
+      return product;
+    },
+  );
+
+  app.delete(
+    '/products/:id',
+    {
+      config: staffOnly,
+      schema: {
+        tags: ['catalog'],
+        summary: 'Archive a product (orders keep referring to it)',
+        security: bearer,
+        params: IdParams,
+        response: { 204: Type.Null(), ...problemResponses(401, 403, 404) },
+      },
+    },
+    async (request, reply) => {
+      await archiveProduct(app.db, request.params.id);
+      await app.catalogCache.bump();
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.post(
+    '/products/:id/variants',
+    {
+      config: staffOnly,
+      schema: {
+        tags: ['catalog'],
+        summary: 'Add a variant (its stock row starts at onHand 0)',
+        security: bearer,
+        params: IdParams,
+        body: VariantInput,
+        response: { 201: Variant, ...problemResponses(400, 401, 403, 404, 409) },
+      },
+    },
+    async (request, reply) => {
+      const variant = await createVariant(app.db, request.params.id, request.body);
+      await app.catalogCache.bump();
+      return reply.code(201).send(variant);
+    },
+  );
+
+  app.patch(
+    '/variants/:id',
+    {
+      config: staffOnly,
+      schema: {
+        tags: ['catalog'],
+        summary: 'Change a variant (price, SKU, options, ...)',
+        security: bearer,
+        params: IdParams,
+        body: VariantPatch,
+        response: { 200: Variant, ...problemResponses(400, 401, 403, 404, 409) },
+      },
+    },
+    async (request) => {
+      const variant = await updateVariant(app.db, request.params.id, request.body);
+      await app.catalogCache.bump();
+      return variant;
+    },
+  );
+
+  app.get(
+    '/search/suggestions',
+    {
+      schema: {
+        tags: ['catalog'],
+        summary: 'Type-ahead suggestions (typo tolerant) from product titles and category names',
+        querystring: Type.Object({ q: Type.String({ minLength: 1, maxLength: 100 }) }, { additionalProperties: false }),
+        response: { 200: Type.Object({ items: Type.Array(Suggestion) }), ...problemResponses(400) },
+      },
+    },
+    async (request) => ({ items: await suggest(app.db, request.query.q) }),
+  );
+};
+
+export default products;

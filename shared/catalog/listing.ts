@@ -1,0 +1,233 @@
+import { sql, type RawBuilder } from 'kysely';
+import type { DbOrTrx } from '../db/index.js';
+import { BadRequestError } from '../errors.js';
+import type { ProductStatus } from './products.js';
+
+export const productSorts = ['relevance', 'newest', 'price_asc', 'price_desc', 'rating'] as const;
+export type ProductSort = (typeof productSorts)[number];
+
+export interface ListQuery {
+  q?: string;
+  category?: string;
+  minPrice?: number;
+  maxPrice?: number;
+  inStock?: boolean;
+  sort?: ProductSort;
+  limit: number;
+  cursor?: string;
+  facets?: boolean;
+  /** Staff only; the public always sees `active`. 'any' = every status. */
+  status?: ProductStatus | 'any';
+}
+
+export interface ListItem {
+  id: string;
+  slug: string;
+  title: string;
+  priceFrom: number | null;
+  currency: string;
+  images: { id: string; urls: { thumb: string; card: string; zoom: string }; alt: string; position: number }[];
+  rating: number;
+  inStock: boolean;
+}
+
+export interface Facets {
+  categories: { slug: string; count: number }[];
+  priceBands: { min: number; max: number | null; count: number }[];
+}
+
+export interface ListPage {
+  items: ListItem[];
+  nextCursor: string | null;
+  facets?: Facets;
+}
+
+/** Price bands in kobo, [min, max): ₦0–5k, 5–10k, 10–25k, 25–50k, 50–100k, 100k+. */
+export const PRICE_BANDS: readonly [number, number | null][] = [
+  [0, 500_000],
+  [500_000, 1_000_000],
+  [1_000_000, 2_500_000],
+  [2_500_000, 5_000_000],
+  [5_000_000, 10_000_000],
+  [10_000_000, null],
+];
+
+interface SortSpec {
+  /** The SQL expression ordered on (with p.id as the tie-breaker, same direction). */
+  key: RawBuilder<unknown>;
+  /** Its text form for the cursor, and the cast that turns it back. */
+  keyText: RawBuilder<unknown>;
+  cast: RawBuilder<unknown>;
+  desc: boolean;
+}
+
+function sortSpec(sort: ProductSort, tsquery: RawBuilder<unknown> | null): SortSpec {
+  switch (sort) {
+    case 'relevance': {
+      const rank = sql`ts_rank(p.search, ${tsquery})`;
+      return { key: rank, keyText: sql`${rank}::text`, cast: sql`real`, desc: true };
+    }
+    case 'price_asc':
+      return { key: sql`p.price_from`, keyText: sql`p.price_from::text`, cast: sql`bigint`, desc: false };
+    case 'price_desc':
+      return { key: sql`p.price_from`, keyText: sql`p.price_from::text`, cast: sql`bigint`, desc: true };
+    case 'rating':
+      return { key: sql`p.rating`, keyText: sql`p.rating::text`, cast: sql`numeric`, desc: true };
+    case 'newest':
+      return { key: sql`p.created_at`, keyText: sql`p.created_at::text`, cast: sql`timestamptz`, desc: true };
+  }
+}
+
+/** The cursor is opaque to clients: base64url of [sort, key, id]; a cursor from another sort is refused. */
+const encodeCursor = (sort: ProductSort, key: string, id: string) => Buffer.from(JSON.stringify([sort, key, id])).toString('base64url');
+
+function decodeCursor(cursor: string, sort: ProductSort): { key: string; id: string } {
+  try {
+    const [s, key, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [string, string, string];
+    if (s === sort && typeof key === 'string' && /^[0-9a-f-]{36}$/.test(id)) return { key, id };
+  } catch {
+    // fall through
+  }
+  throw new BadRequestError('invalid_cursor', 'The cursor is not valid for this query', [{ path: '/cursor', message: 'is invalid' }]);
+}
+
+/** Every filter except the cursor: shared by the page and its facets. */
+function filters(query: ListQuery, tsquery: RawBuilder<unknown> | null, sort: ProductSort): RawBuilder<unknown>[] {
+  const where: RawBuilder<unknown>[] = [];
+  const status = query.status ?? 'active';
+  if (status !== 'any') where.push(sql`p.status = ${status}`);
+  if (tsquery) where.push(sql`p.search @@ ${tsquery}`);
+  if (query.category) {
+    where.push(sql`p.category_id IN (
+      WITH RECURSIVE sub AS (SELECT id FROM categories WHERE slug = ${query.category}
+        UNION ALL SELECT c.id FROM categories c JOIN sub ON c.parent_id = sub.id)
+      SELECT id FROM sub)`);
+  }
+  if (query.minPrice !== undefined) where.push(sql`p.price_from >= ${query.minPrice}`);
+  if (query.maxPrice !== undefined) where.push(sql`p.price_from <= ${query.maxPrice}`);
+  if (query.inStock) where.push(sql`p.in_stock`);
+  // Price sorts page on price_from; a product without variants has none and is not for sale anyway.
+  if (sort === 'price_asc' || sort === 'price_desc') where.push(sql`p.price_from IS NOT NULL`);
+  return where;
+}
+
+/**
+ * A page of products in ONE statement: the first image comes from a LATERAL join (no N+1), and with
+ * `facets` the category counts (rolled up to ancestors, so a count equals what filtering by that category
+ * returns) and price bands ride in the same round trip, computed over the filter without the cursor.
+ */
+export async function listProducts(db: DbOrTrx, query: ListQuery): Promise<ListPage> {
+  const q = query.q?.trim();
+  const tsquery = q ? sql`websearch_to_tsquery('english', ${q})` : null;
+  const sort: ProductSort = query.sort ?? (q ? 'relevance' : 'newest');
+  if (sort === 'relevance' && !tsquery) {
+    throw new BadRequestError('validation_failed', 'sort=relevance needs q', [{ path: '/sort', message: 'relevance needs q' }]);
+  }
+  const spec = sortSpec(sort, tsquery);
+  const where = filters(query, tsquery, sort);
+  const pageWhere = [...where];
+  if (query.cursor) {
+    const { key, id } = decodeCursor(query.cursor, sort);
+    pageWhere.push(spec.desc ? sql`(${spec.key}, p.id) < (${key}::${spec.cast}, ${id}::uuid)` : sql`(${spec.key}, p.id) > (${key}::${spec.cast}, ${id}::uuid)`);
+  }
+  const dir = spec.desc ? sql`DESC` : sql`ASC`;
+  const whereSql = (parts: RawBuilder<unknown>[]) => (parts.length ? sql`WHERE ${sql.join(parts, sql` AND `)}` : sql``);
+
+  const page = sql`
+    SELECT p.id, p.slug, p.title, p.price_from, p.currency, p.rating::float8 AS rating, p.in_stock,
+           ${spec.keyText} AS sort_key,
+           CASE WHEN img.id IS NULL THEN '[]'::json
+                ELSE json_build_array(json_build_object('id', img.id, 'urls', img.urls, 'alt', img.alt, 'position', img.position)) END AS images
+    FROM products p
+    LEFT JOIN LATERAL (SELECT m.id, m.urls, m.alt, m.position FROM product_images m
+                       WHERE m.product_id = p.id ORDER BY m.position, m.id LIMIT 1) img ON true
+    ${whereSql(pageWhere)}
+    ORDER BY ${spec.key} ${dir}, p.id ${dir}
+    LIMIT ${query.limit + 1}`;
+
+  type Row = {
+    id: string | null;
+    slug: string;
+    title: string;
+    priceFrom: number | null;
+    currency: string;
+    rating: number;
+    inStock: boolean;
+    sortKey: string;
+    images: ListItem['images'];
+    facets?: Facets;
+  };
+
+  let rows: Row[];
+  let facets: Facets | undefined;
+  if (query.facets) {
+    const bands = sql.join(
+      PRICE_BANDS.map(([min, max]) => sql`(${min}::bigint, ${max}::bigint)`),
+      sql`, `,
+    );
+    const result = await sql<Row>`
+      WITH RECURSIVE filtered AS MATERIALIZED (SELECT p.category_id, p.price_from FROM products p ${whereSql(where)}),
+      tree AS (SELECT id AS ancestor, id AS category FROM categories
+               UNION ALL SELECT t.ancestor, c.id FROM tree t JOIN categories c ON c.parent_id = t.category),
+      facets AS (SELECT json_build_object(
+        'categories', COALESCE((SELECT json_agg(json_build_object('slug', x.slug, 'count', x.n) ORDER BY x.n DESC, x.slug)
+          FROM (SELECT c.slug, count(*) AS n FROM filtered f JOIN tree t ON t.category = f.category_id
+                JOIN categories c ON c.id = t.ancestor GROUP BY c.slug) x), '[]'::json),
+        'priceBands', (SELECT json_agg(json_build_object('min', b.lo, 'max', b.hi,
+            'count', (SELECT count(*) FROM filtered f WHERE f.price_from >= b.lo AND (b.hi IS NULL OR f.price_from < b.hi)))
+            ORDER BY b.lo)
+          FROM (VALUES ${bands}) AS b(lo, hi))
+      )::text AS facets)
+      SELECT page.*, facets.facets FROM facets LEFT JOIN LATERAL (${page}) page ON true`.execute(db);
+    rows = result.rows;
+    const text = rows[0]?.facets as unknown as string | undefined;
+    facets = text ? (JSON.parse(text) as Facets) : { categories: [], priceBands: [] };
+    rows = rows.filter((r) => r.id !== null);
+  } else {
+    rows = (await sql<Row>`${page}`.execute(db)).rows;
+  }
+
+  const more = rows.length > query.limit;
+  const pageRows = more ? rows.slice(0, query.limit) : rows;
+  const last = pageRows.at(-1);
+  const items: ListItem[] = pageRows.map((r) => ({
+    id: r.id!,
+    slug: r.slug,
+    title: r.title,
+    priceFrom: r.priceFrom,
+    currency: r.currency,
+    images: r.images,
+    rating: r.rating,
+    inStock: r.inStock,
+  }));
+  return {
+    items,
+    nextCursor: more && last ? encodeCursor(sort, last.sortKey, last.id!) : null,
+    ...(facets ? { facets } : {}),
+  };
+}
+
+export interface Suggestion {
+  type: 'product' | 'category';
+  text: string;
+  slug: string;
+}
+
+/**
+ * Type-ahead over product titles and category names with pg_trgm word similarity (`<%` uses the
+ * trigram GIN indexes), so a typo ("kentte") still finds "Kente". Categories win ties.
+ */
+export async function suggest(db: DbOrTrx, q: string, limit = 10): Promise<Suggestion[]> {
+  const term = q.trim().slice(0, 100);
+  if (term.length < 2) return [];
+  const { rows } = await sql<Suggestion & { score: number }>`
+    SELECT type, text, slug, score FROM (
+      SELECT 'category' AS type, c.name AS text, c.slug, word_similarity(${term}, c.name) + 0.01 AS score
+      FROM categories c WHERE ${term} <% c.name
+      UNION ALL
+      (SELECT 'product', p.title, p.slug, word_similarity(${term}, p.title)
+       FROM products p WHERE p.status = 'active' AND ${term} <% p.title
+       ORDER BY word_similarity(${term}, p.title) DESC, p.rating DESC LIMIT ${limit * 3})
+    ) s ORDER BY score DESC, text LIMIT ${limit}`.execute(db);
+  return rows.map(({ type, text, slug }) => ({ type, text, slug }));
+}

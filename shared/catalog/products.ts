@@ -1,0 +1,269 @@
+import { sql } from 'kysely';
+import type { Db, DbOrTrx, Trx } from '../db/index.js';
+import { BadRequestError, ConflictError, NotFoundError, isUniqueViolation } from '../errors.js';
+import { isUuid, slugify } from './slug.js';
+
+export const productStatuses = ['draft', 'active', 'archived'] as const;
+export type ProductStatus = (typeof productStatuses)[number];
+
+export interface VariantInput {
+  sku: string;
+  title?: string;
+  options?: Record<string, string>;
+  price: number;
+  compareAtPrice?: number | null;
+  currency?: string;
+  weightGrams?: number | null;
+  position?: number;
+}
+
+export interface ProductInput {
+  title: string;
+  slug?: string;
+  description?: string;
+  status?: ProductStatus;
+  categoryId?: string | null;
+  tags?: string[];
+  attributes?: Record<string, unknown>;
+  vendor?: string | null;
+  productType?: string | null;
+  seoTitle?: string | null;
+  seoDescription?: string | null;
+  variants?: VariantInput[];
+}
+
+export interface ImageView {
+  id: string;
+  urls: { thumb: string; card: string; zoom: string };
+  alt: string;
+  position: number;
+}
+
+export interface VariantView {
+  id: string;
+  sku: string;
+  title: string;
+  options: Record<string, string>;
+  price: number;
+  compareAtPrice: number | null;
+  currency: string;
+  weightGrams: number | null;
+  available: number;
+}
+
+export interface ProductView {
+  id: string;
+  slug: string;
+  title: string;
+  description: string;
+  status: ProductStatus;
+  category: { id: string; slug: string; name: string } | null;
+  tags: string[];
+  attributes: Record<string, unknown>;
+  vendor: string | null;
+  productType: string | null;
+  seoTitle: string | null;
+  seoDescription: string | null;
+  priceFrom: number | null;
+  currency: string;
+  inStock: boolean;
+  rating: number;
+  ratingCount: number;
+  variants: VariantView[];
+  images: ImageView[];
+  createdAt: string;
+  updatedAt: string;
+}
+
+/**
+ * The product with its category, variants (stock as `available`, never negative) and images, in ONE
+ * query: JSON built by Postgres, keys already camelCase.
+ */
+export async function findProductJson(db: DbOrTrx, idOrSlug: string, opts: { publicOnly: boolean }): Promise<{ id: string; json: string } | null> {
+  const where = isUuid(idOrSlug) ? sql`p.id = ${idOrSlug}::uuid` : sql`p.slug = ${idOrSlug}`;
+  const status = opts.publicOnly ? sql`AND p.status = 'active'` : sql``;
+  // As text: the CamelCasePlugin would otherwise rewrite keys inside attributes and options.
+  const { rows } = await sql<{ id: string; json: string }>`
+    SELECT p.id, json_build_object(
+      'id', p.id, 'slug', p.slug, 'title', p.title, 'description', p.description, 'status', p.status,
+      'category', (SELECT json_build_object('id', c.id, 'slug', c.slug, 'name', c.name) FROM categories c WHERE c.id = p.category_id),
+      'tags', p.tags, 'attributes', p.attributes, 'vendor', p.vendor, 'productType', p.product_type,
+      'seoTitle', p.seo_title, 'seoDescription', p.seo_description,
+      'priceFrom', p.price_from, 'currency', p.currency, 'inStock', p.in_stock,
+      'rating', p.rating::float8, 'ratingCount', p.rating_count,
+      'variants', COALESCE((
+        SELECT json_agg(json_build_object(
+          'id', v.id, 'sku', v.sku, 'title', v.title, 'options', v.options, 'price', v.price,
+          'compareAtPrice', v.compare_at_price, 'currency', v.currency, 'weightGrams', v.weight_grams,
+          'available', GREATEST(COALESCE(i.on_hand - i.reserved, 0), 0)) ORDER BY v.position, v.sku)
+        FROM product_variants v LEFT JOIN inventory i ON i.variant_id = v.id WHERE v.product_id = p.id), '[]'::json),
+      'images', COALESCE((
+        SELECT json_agg(json_build_object('id', m.id, 'urls', m.urls, 'alt', m.alt, 'position', m.position) ORDER BY m.position, m.id)
+        FROM product_images m WHERE m.product_id = p.id), '[]'::json),
+      'createdAt', to_char(p.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+      'updatedAt', to_char(p.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
+    )::text AS json
+    FROM products p WHERE ${where} ${status}`.execute(db);
+  return rows[0] ?? null;
+}
+
+export async function findProduct(db: DbOrTrx, idOrSlug: string, opts: { publicOnly: boolean }): Promise<ProductView | null> {
+  const found = await findProductJson(db, idOrSlug, opts);
+  return found === null ? null : (JSON.parse(found.json) as ProductView);
+}
+
+export async function getProduct(db: DbOrTrx, idOrSlug: string, opts: { publicOnly: boolean }): Promise<ProductView> {
+  const product = await findProduct(db, idOrSlug, opts);
+  if (!product) throw new NotFoundError('Product');
+  return product;
+}
+
+const slugTaken = () => new ConflictError('slug_taken', 'Another product already uses this slug');
+const skuTaken = (sku?: string) => new ConflictError('sku_taken', `Another variant already uses the SKU${sku ? ` ${sku}` : ''}`);
+
+async function assertCategory(db: DbOrTrx, categoryId: string | null | undefined) {
+  if (!categoryId) return;
+  const row = await db.selectFrom('categories').select('id').where('id', '=', categoryId).executeTakeFirst();
+  if (!row) throw new BadRequestError('unknown_category', 'The category does not exist', [{ path: '/categoryId', message: 'does not exist' }]);
+}
+
+function uniqueViolationToConflict(err: unknown, sku?: string): never {
+  if (isUniqueViolation(err, 'products_slug_key')) throw slugTaken();
+  if (isUniqueViolation(err, 'product_variants_sku_key')) throw skuTaken(sku);
+  throw err;
+}
+
+/** A variant and its stock row (onHand 0) in the caller's transaction: inventory has one row per variant. */
+export async function insertVariant(trx: Trx, productId: string, input: VariantInput, fallbackPosition = 0) {
+  const variant = await trx
+    .insertInto('productVariants')
+    .values({
+      productId,
+      sku: input.sku,
+      title: input.title ?? (Object.values(input.options ?? {}).join(' / ') || 'Default'),
+      options: JSON.stringify(input.options ?? {}),
+      price: input.price,
+      compareAtPrice: input.compareAtPrice ?? null,
+      currency: input.currency ?? 'NGN',
+      weightGrams: input.weightGrams ?? null,
+      position: input.position ?? fallbackPosition,
+    })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  await trx.insertInto('inventory').values({ variantId: variant.id, onHand: 0 }).execute();
+  return variant.id;
+}
+
+export async function createProduct(db: Db, input: ProductInput): Promise<ProductView> {
+  await assertCategory(db, input.categoryId);
+  const skus = (input.variants ?? []).map((v) => v.sku);
+  const duplicate = skus.find((s, i) => skus.indexOf(s) !== i);
+  if (duplicate) throw skuTaken(duplicate);
+  try {
+    const id = await db.transaction().execute(async (trx) => {
+      const row = await trx
+        .insertInto('products')
+        .values({
+          title: input.title,
+          slug: input.slug ?? slugify(input.title),
+          description: input.description ?? '',
+          status: input.status ?? 'draft',
+          categoryId: input.categoryId ?? null,
+          tags: input.tags ?? [],
+          attributes: JSON.stringify(input.attributes ?? {}),
+          vendor: input.vendor ?? null,
+          productType: input.productType ?? null,
+          seoTitle: input.seoTitle ?? null,
+          seoDescription: input.seoDescription ?? null,
+        })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      for (const [i, v] of (input.variants ?? []).entries()) await insertVariant(trx, row.id, v, i);
+      return row.id;
+    });
+    return await getProduct(db, id, { publicOnly: false });
+  } catch (err) {
+    uniqueViolationToConflict(err);
+  }
+}
+
+export type ProductPatch = Partial<Omit<ProductInput, 'variants'>>;
+
+export async function updateProduct(db: Db, id: string, patch: ProductPatch): Promise<ProductView> {
+  await assertCategory(db, patch.categoryId);
+  const { attributes, ...rest } = patch;
+  const changes: Record<string, unknown> = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
+  if (attributes !== undefined) changes.attributes = JSON.stringify(attributes);
+  try {
+    const row = Object.keys(changes).length
+      ? await db.updateTable('products').set(changes).where('id', '=', id).returning('id').executeTakeFirst()
+      : await db.selectFrom('products').select('id').where('id', '=', id).executeTakeFirst();
+    if (!row) throw new NotFoundError('Product');
+  } catch (err) {
+    uniqueViolationToConflict(err);
+  }
+  return getProduct(db, id, { publicOnly: false });
+}
+
+/** DELETE archives: orders keep pointing at the product, customers stop seeing it. */
+export async function archiveProduct(db: Db, id: string): Promise<void> {
+  const row = await db.updateTable('products').set({ status: 'archived' }).where('id', '=', id).returning('id').executeTakeFirst();
+  if (!row) throw new NotFoundError('Product');
+}
+
+export async function createVariant(db: Db, productId: string, input: VariantInput): Promise<VariantView & { productId: string }> {
+  try {
+    const id = await db.transaction().execute(async (trx) => {
+      const product = await trx.selectFrom('products').select('id').where('id', '=', productId).executeTakeFirst();
+      if (!product) throw new NotFoundError('Product');
+      const { next } = await trx
+        .selectFrom('productVariants')
+        .select(sql<number>`COALESCE(max(position) + 1, 0)::int`.as('next'))
+        .where('productId', '=', productId)
+        .executeTakeFirstOrThrow();
+      return insertVariant(trx, productId, input, next);
+    });
+    return await getVariant(db, id);
+  } catch (err) {
+    uniqueViolationToConflict(err, input.sku);
+  }
+}
+
+export type VariantPatch = Partial<VariantInput>;
+
+export async function updateVariant(db: Db, id: string, patch: VariantPatch): Promise<VariantView & { productId: string }> {
+  const { options, ...rest } = patch;
+  const changes: Record<string, unknown> = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
+  if (options !== undefined) changes.options = JSON.stringify(options);
+  try {
+    if (Object.keys(changes).length) {
+      const row = await db.updateTable('productVariants').set(changes).where('id', '=', id).returning('id').executeTakeFirst();
+      if (!row) throw new NotFoundError('Variant');
+    }
+  } catch (err) {
+    uniqueViolationToConflict(err, patch.sku);
+  }
+  return getVariant(db, id);
+}
+
+export async function getVariant(db: DbOrTrx, id: string): Promise<VariantView & { productId: string }> {
+  const row = await db
+    .selectFrom('productVariants as v')
+    .leftJoin('inventory as i', 'i.variantId', 'v.id')
+    .select([
+      'v.id',
+      'v.productId',
+      'v.sku',
+      'v.title',
+      'v.options',
+      'v.price',
+      'v.compareAtPrice',
+      'v.currency',
+      'v.weightGrams',
+      sql<number>`GREATEST(COALESCE(i.on_hand - i.reserved, 0), 0)::int`.as('available'),
+    ])
+    .where('v.id', '=', id)
+    .executeTakeFirst();
+  if (!row) throw new NotFoundError('Variant');
+  return { ...row, options: row.options as Record<string, string> };
+}
