@@ -18,7 +18,8 @@ export interface WebhookBody {
   data: Record<string, unknown>;
 }
 
-const text = (v: unknown) => (v === null || v === undefined ? '' : typeof v === 'string' || typeof v === 'number' ? String(v) : '');
+const text = (v: unknown) =>
+  v === null || v === undefined ? '' : typeof v === 'string' || typeof v === 'number' ? String(v) : '';
 
 /**
  * The identity of a Paystack event (Paystack sends no event id). Per PAYSTACK.md: `charge.success` by

@@ -1,0 +1,86 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { ValidationError } from '../../shared/errors.js';
+import { listReconciliationRuns, startReconciliationRun } from '../../shared/payments/reconciliation.js';
+import { Page, PageQuery, problemResponses, Timestamp, Uuid } from '../schemas.js';
+
+const Money = Type.Object({ amount: Type.Integer(), currency: Type.String() });
+
+const Run = Type.Object({
+  id: Uuid,
+  trigger: Type.String({ description: 'schedule | manual' }),
+  status: Type.String({ description: 'running | completed | failed' }),
+  windowFrom: Timestamp,
+  windowTo: Timestamp,
+  counts: Type.Record(Type.String(), Type.Integer(), {
+    description: 'listed, successful, matched, applied, notSuccessful, discrepancies',
+  }),
+  discrepancies: Type.Array(
+    Type.Object({
+      kind: Type.String({
+        description: 'amount_mismatch | currency_mismatch | unknown_reference | paid_but_cancelled | ours_paid_theirs_not | paid_twice',
+      }),
+      reference: Type.String(),
+      orderId: Type.Union([Uuid, Type.Null()]),
+      expected: Type.Union([Money, Type.Null()]),
+      actual: Type.Union([Type.Object({ amount: Type.Integer(), currency: Type.String(), status: Type.Optional(Type.String()) }), Type.Null()]),
+    }),
+  ),
+  error: Type.Union([Type.String(), Type.Null()]),
+  requestedBy: Type.Union([Uuid, Type.Null()]),
+  startedAt: Timestamp,
+  finishedAt: Type.Union([Timestamp, Type.Null()]),
+});
+
+const MAX_WINDOW_DAYS = 31;
+
+const reconciliation: FastifyPluginAsyncTypebox = async (app) => {
+  app.post(
+    '/admin/reconciliation/run',
+    {
+      config: { permission: 'payment:reconcile', rateLimit: { max: 10, timeWindow: '1 minute' } },
+      schema: {
+        tags: ['payments'],
+        summary: 'Start a reconciliation with Paystack (the same job the daily schedule runs)',
+        security: [{ bearerAuth: [] }],
+        body: Type.Optional(
+          Type.Object(
+            {
+              from: Type.Optional(Timestamp),
+              to: Type.Optional(Timestamp),
+            },
+            { additionalProperties: false, description: 'the window; default the last 48 hours' },
+          ),
+        ),
+        response: { 202: Type.Object({ runId: Uuid }), ...problemResponses(400, 401, 403, 429) },
+      },
+    },
+    async (request, reply) => {
+      const to = request.body?.to ? new Date(request.body.to) : new Date();
+      const from = request.body?.from ? new Date(request.body.from) : undefined;
+      if (from && (from >= to || to.getTime() - from.getTime() > MAX_WINDOW_DAYS * 86_400_000)) {
+        throw new ValidationError('The window is invalid', [{ path: '/from', message: `must be before "to" and at most ${MAX_WINDOW_DAYS} days earlier` }]);
+      }
+      const runId = await app.db
+        .transaction()
+        .execute((trx) => startReconciliationRun(trx, { trigger: 'manual', requestedBy: request.auth?.id ?? null, from, to }));
+      return reply.code(202).send({ runId });
+    },
+  );
+
+  app.get(
+    '/admin/reconciliation/runs',
+    {
+      config: { permission: 'payment:reconcile' },
+      schema: {
+        tags: ['payments'],
+        summary: "Reconciliation runs, newest first, with each run's counts and discrepancies",
+        security: [{ bearerAuth: [] }],
+        querystring: Type.Object(PageQuery, { additionalProperties: false }),
+        response: { 200: Page(Run), ...problemResponses(400, 401, 403) },
+      },
+    },
+    async (request) => listReconciliationRuns(app.db, { limit: request.query.limit, cursor: request.query.cursor }),
+  );
+};
+export default reconciliation;
