@@ -215,19 +215,12 @@ export interface Suggestion {
 
 /**
  * Type-ahead over product titles and category names with pg_trgm word similarity (`<%` uses the
- * trigram GIN indexes), so a typo ("kentte") still finds "Kente". Categories win ties.
+ * trigram GIN indexes), so a typo ("kentte", "ankra") still finds "Kente", "Ankara". Categories win ties.
  */
 export async function suggest(db: DbOrTrx, q: string, limit = 10): Promise<Suggestion[]> {
   const term = q.trim().slice(0, 100);
   if (term.length < 2) return [];
-  const { rows } = await sql<Suggestion & { score: number }>`
-    SELECT type, text, slug, score FROM (
-      SELECT 'category' AS type, c.name AS text, c.slug, word_similarity(${term}, c.name) + 0.01 AS score
-      FROM categories c WHERE ${term} <% c.name
-      UNION ALL
-      (SELECT 'product', p.title, p.slug, word_similarity(${term}, p.title)
-       FROM products p WHERE p.status = 'active' AND ${term} <% p.title
-       ORDER BY word_similarity(${term}, p.title) DESC, p.rating DESC LIMIT ${limit * 3})
-    ) s ORDER BY score DESC, text LIMIT ${limit}`.execute(db);
+  // migrations/202611231_catalog_suggest.ts: carries its own (lower) similarity threshold.
+  const { rows } = await sql<Suggestion>`SELECT type, text, slug FROM catalog_suggest(${term}, ${limit})`.execute(db);
   return rows.map(({ type, text, slug }) => ({ type, text, slug }));
 }
