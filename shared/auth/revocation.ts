@@ -11,15 +11,18 @@ const TTL_SECONDS = 15 * 60 + 60;
 
 const keyFor = (prefix: string, userId: string) => keyOf(prefix, 'auth', 'nbf', userId);
 
-/** Tokens of this user issued before now (whole seconds) are refused from here on. */
+/**
+ * Tokens of this user issued up to now are refused from here on. `iat` has whole seconds, so the cut is
+ * rounded up: a token signed later in the same second is refused too (fail closed; a client signing in
+ * again within that second gets a token that works from the next second on).
+ */
 export async function revokeAccessTokens(redis: Redis, prefix: string, userId: string): Promise<void> {
-  await redis.set(keyFor(prefix, userId), String(Math.floor(Date.now() / 1000)), 'EX', TTL_SECONDS);
+  await redis.set(keyFor(prefix, userId), String(Math.floor(Date.now() / 1000) + 1), 'EX', TTL_SECONDS);
 }
 
 /**
- * True when a token issued at `iat` (seconds) was revoked. A token issued in the same second as the
- * revocation stays valid (the fresh sign-in that follows a reset must work). Redis being away fails
- * open: the 15-minute expiry still bounds the damage.
+ * True when a token issued at `iat` (seconds) was revoked. Redis being away fails open: the 15-minute
+ * expiry still bounds the damage.
  */
 export async function isAccessTokenRevoked(redis: Redis, prefix: string, userId: string, iat: number): Promise<boolean> {
   try {
