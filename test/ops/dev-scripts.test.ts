@@ -141,7 +141,7 @@ t.test(
     await ensured.started[0].stop();
     t.notOk(await answers('127.0.0.1', port), 'stopped');
     // Started directly too, for the stop-twice case.
-    const again = await startRedisServer({ binary: redisBinary, port, dataDir });
+    const again = await startRedisServer({ binary: redisBinary ?? 'redis-server', port, dataDir });
     await again.stop();
     await again.stop();
   },
