@@ -169,7 +169,7 @@ const asNumber = (v: unknown): number | undefined => {
  * taking the oldest unsettled refund of that amount.
  */
 async function matchRefund(trx: Trx, data: Record<string, unknown>) {
-  const providerId = asNumber(data.id) ?? asNumber(data.refund_id);
+  const providerId = asNumber(data.id) ?? asNumber(data.refund_id) ?? asNumber(data.refundId);
   if (providerId !== undefined) {
     const byId = await trx
       .selectFrom('refunds')
@@ -178,7 +178,9 @@ async function matchRefund(trx: Trx, data: Record<string, unknown>) {
       .executeTakeFirst();
     if (byId) return byId;
   }
-  const reference = typeof data.transaction_reference === 'string' ? data.transaction_reference : undefined;
+  // Stored events come back through Kysely's CamelCasePlugin, which camel-cases JSON keys too.
+  const ref = data.transaction_reference ?? data.transactionReference;
+  const reference = typeof ref === 'string' ? ref : undefined;
   const amount = asNumber(data.amount);
   if (!reference || amount === undefined) return undefined;
   const candidates = await trx

@@ -9,13 +9,14 @@ import { enqueue } from '../outbox.js';
  * can never commit more than `amount_paid` in total. Lock order is always order → refund.
  */
 
-/** Order states from which money can be returned (cancelled only when a payment arrived anyway). */
+/** Order states that hold a payment (cancelled: paid anyway, or cancelled by staff; refunded: 409 with nothing left). */
 const REFUNDABLE_STATES = new Set([
   'paid',
   'processing',
   'shipped',
   'delivered',
   'partially_refunded',
+  'refunded',
   'cancelled',
 ]);
 /** Refund states that hold part of the paid amount. */

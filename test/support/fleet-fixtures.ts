@@ -1,0 +1,22 @@
+import type { Db } from '../../shared/db/index.js';
+import type { PaystackClient } from '../../shared/integrations/paystack/client.js';
+import { applyVerification } from '../../shared/payments/verify.js';
+import type { PaystackEmulator } from './paystack-emulator.js';
+import { createPendingOrder, type PendingOrderOptions } from './payment-fixtures.js';
+
+/**
+ * A PAID order made the real way: the payments engineer's pending-order fixture (stock reserved,
+ * transaction initialized at the emulator), the emulator "pays" it, and the production verify path
+ * applies the result (order paid, payment recorded, reservation sold, confirmation + invoice jobs queued).
+ */
+export async function createPaidOrder(
+  db: Db,
+  stack: { emu: PaystackEmulator; paystack: PaystackClient; config: { PUBLIC_URL: string } },
+  opts: Omit<PendingOrderOptions, 'paystack'> = {},
+) {
+  const pending = await createPendingOrder(db, { ...opts, paystack: stack.paystack });
+  await stack.emu.pay(pending.reference, { webhook: false });
+  const result = await applyVerification(db, pending.reference, { paystack: stack.paystack, publicUrl: stack.config.PUBLIC_URL, source: 'verify' });
+  if (result.orderStatus !== 'paid') throw new Error(`fixture: order not paid (${result.outcome})`);
+  return pending;
+}
