@@ -27,12 +27,22 @@ export interface StartWorkerOptions {
   /** How long shutdown waits for active jobs before closing anyway. */
   shutdownTimeoutMs?: number;
   schedules?: boolean;
+  /** Queues outside the catalogue with their handlers (tests: a slow job to watch shutdown). */
+  extraQueues?: Record<string, ExtraQueue>;
+}
+
+export interface ExtraQueue {
+  handlers: Record<string, (payload: unknown, ctx: JobContext) => Promise<unknown>>;
+  concurrency?: number;
 }
 
 export async function startWorker(config: Config, opts: StartWorkerOptions = {}) {
   const log = opts.logger ?? createLogger(config, 'worker');
   const db = createDb(config.DATABASE_URL, { poolSize: config.DATABASE_POOL_SIZE, applicationName: 'agape-worker' });
-  await assertMigrationsCurrent(db);
+  await assertMigrationsCurrent(db).catch(async (err: unknown) => {
+    await db.destroy();
+    throw err;
+  });
 
   const workerConnection = createRedis(config.REDIS_URL, 'worker', 'agape-worker');
   const producer = createRedis(config.REDIS_URL, 'producer', 'agape-worker-producer');
@@ -41,12 +51,18 @@ export async function startWorker(config: Config, opts: StartWorkerOptions = {})
   const metrics = createWorkerMetrics(queues);
   const deps: WorkerDeps = { config, db, redis, queues, log, paystack: paystackFromConfig(config) };
 
-  const workers = (opts.queues ?? queueNames).map((queue) => {
-    const def = processors[queue];
+  // Jobs started and not yet reported completed/failed: shutdown waits for these (bounded).
+  const active = new Set<string>();
+  const definitions: [string, ExtraQueue][] = [
+    ...(opts.queues ?? queueNames).map((queue): [string, ExtraQueue] => [queue, processors[queue] as unknown as ExtraQueue]),
+    ...Object.entries(opts.extraQueues ?? {}),
+  ];
+  const workers = definitions.map(([queue, def]) => {
     const handlers = def.handlers as Record<string, JobHandler<never>>;
     const worker = new Worker<JobData>(
       queue,
       async (job: Job<JobData>) => {
+        active.add(`${queue}:${job.id}`);
         const handler = handlers[job.name];
         const jobLog = log.child({ queue, job: job.name, jobId: job.id, requestId: job.data.requestId, attempt: job.attemptsMade + 1 });
         if (!handler) throw new Error(`no handler for job ${job.name} on queue ${queue}`);
@@ -61,10 +77,12 @@ export async function startWorker(config: Config, opts: StartWorkerOptions = {})
       { connection: workerConnection, prefix: config.QUEUE_PREFIX, concurrency: def.concurrency ?? 4, autorun: false },
     );
     worker.on('completed', (job) => {
+      active.delete(`${queue}:${job.id}`);
       metrics.jobs.inc({ queue, name: job.name, outcome: 'completed' });
       log.info({ queue, job: job.name, jobId: job.id, requestId: job.data.requestId }, 'job completed');
     });
     worker.on('failed', (job, err) => {
+      if (job) active.delete(`${queue}:${job.id}`);
       const final = !job || job.attemptsMade >= (job.opts.attempts ?? 1) || err.name === 'UnrecoverableError';
       metrics.jobs.inc({ queue, name: job?.name ?? 'unknown', outcome: final ? 'failed' : 'retried' });
       log.warn({ queue, job: job?.name, jobId: job?.id, requestId: job?.data.requestId, err: err.message, final }, 'job failed');
@@ -75,8 +93,6 @@ export async function startWorker(config: Config, opts: StartWorkerOptions = {})
   });
 
   const relay = new OutboxRelay(db, config.DATABASE_URL, queues, log.child({ component: 'outbox' }), opts.relay);
-  await relay.start();
-  if (opts.schedules !== false) await registerSchedules(queues, config, log);
 
   const http = Fastify({ logger: false });
   http.get('/health/live', async () => ({ status: 'ok' }));
@@ -88,25 +104,21 @@ export async function startWorker(config: Config, opts: StartWorkerOptions = {})
     reply.header('content-type', metrics.registry.contentType);
     return metrics.registry.metrics();
   });
-  await http.listen({ port: opts.port ?? config.WORKER_PORT, host: config.HOST });
-  const address = http.server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  log.info({ port, queues: opts.queues ?? queueNames }, 'worker started');
-
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
       log.info('worker shutting down: no new jobs, waiting for active ones');
       const deadline = opts.shutdownTimeoutMs ?? 25_000;
       await relay.stop();
-      // worker.close() waits for active jobs; past the deadline force-close so their locks expire
-      // and another worker picks them up (they are idempotent).
-      const graceful = Promise.all(workers.map((w) => w.close()));
-      const timedOut = await Promise.race([
-        graceful.then(() => false),
-        new Promise<boolean>((r) => setTimeout(() => r(true), deadline).unref()),
-      ]);
-      if (timedOut) await Promise.all(workers.map((w) => w.close(true)));
+      // Stop fetching, wait (bounded) for the jobs already running to finish and be recorded, then close
+      // without waiting. Not worker.close(): it can wait forever (Redis away), and a later close(true)
+      // returns that same pending promise. Jobs still running past the deadline lose their lock and
+      // another worker runs them again (processors are idempotent).
+      await Promise.all(workers.map((w) => w.pause(true)));
+      const until = Date.now() + deadline;
+      while (active.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+      if (active.size > 0) log.warn({ jobs: [...active] }, 'shutdown deadline passed with jobs still running');
+      await Promise.all(workers.map((w) => w.close(true)));
       await http.close();
       await closeQueues(queues);
       await Promise.allSettled([workerConnection.quit(), producer.quit(), redis.quit()]);
@@ -114,27 +126,45 @@ export async function startWorker(config: Config, opts: StartWorkerOptions = {})
       log.info('worker stopped');
     })());
 
+  // A worker that fails to start closes what it opened (pool, connections, BullMQ workers) before throwing.
+  let port: number;
+  try {
+    await relay.start();
+    if (opts.schedules !== false) await registerSchedules(queues, config, log);
+    await http.listen({ port: opts.port ?? config.WORKER_PORT, host: config.HOST });
+    const address = http.server.address();
+    port = typeof address === 'object' && address ? address.port : 0;
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  log.info({ port, queues: definitions.map(([q]) => q) }, 'worker started');
+
   return { deps, relay, workers, metrics, port, close };
 }
 export type RunningWorker = Awaited<ReturnType<typeof startWorker>>;
+
+/** SIGTERM/SIGINT: close (bounded by shutdownTimeoutMs) and exit 0, or 1 if closing failed. */
+export function closeOnSignals(worker: { close(): Promise<void> }, log: Logger): void {
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      log.info({ signal }, 'signal received');
+      worker.close().then(
+        () => process.exit(0),
+        (err: unknown) => {
+          log.error({ err }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+    });
+  }
+}
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const config = loadConfigOrExit();
   const log = createLogger(config, 'worker');
   try {
-    const worker = await startWorker(config, { logger: log });
-    for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-      process.once(signal, () => {
-        log.info({ signal }, 'signal received');
-        worker.close().then(
-          () => process.exit(0),
-          (err: unknown) => {
-            log.error({ err }, 'shutdown failed');
-            process.exit(1);
-          },
-        );
-      });
-    }
+    closeOnSignals(await startWorker(config, { logger: log }), log);
   } catch (err) {
     log.fatal({ err: err instanceof Error ? err.message : err }, 'worker failed to start');
     process.exit(1);

@@ -56,7 +56,12 @@ export class OutboxRelay {
 
   private async listen(): Promise<void> {
     if (this.stopped) return;
-    const client = new pg.Client({ connectionString: this.databaseUrl, application_name: 'agape-outbox-listener' });
+    // A connect timeout: a database that accepts and never answers must not hang start() (polling covers).
+    const client = new pg.Client({
+      connectionString: this.databaseUrl,
+      application_name: 'agape-outbox-listener',
+      connectionTimeoutMillis: 5_000,
+    });
     client.on('notification', () => this.kick());
     client.on('error', (err) => {
       this.log.warn({ err }, 'outbox listener lost its connection; polling until it reconnects');
@@ -67,6 +72,8 @@ export class OutboxRelay {
     try {
       await client.connect();
       await client.query(`LISTEN ${OUTBOX_CHANNEL}`);
+      // stop() ran while we were connecting: nobody else would close this client.
+      if (this.stopped) return void (await client.end().catch(() => {}));
       this.listener = client;
     } catch (err) {
       this.log.warn({ err }, 'outbox listener could not connect; polling');
