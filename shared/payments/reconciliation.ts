@@ -99,6 +99,8 @@ export async function runReconciliation(db: Db, runId: string, deps: ReconcileDe
       }
       if (payment.status === 'success') {
         counts.matched++;
+        // Applied earlier but still a problem (paid for a cancelled order, not yet refunded): keep listing it.
+        found.push(...(await openDiscrepancies(db, tx.reference)));
         continue;
       }
       // A success we did not apply (missed webhook, crashed job): the same path as the webhook, which
@@ -165,6 +167,23 @@ export async function runReconciliation(db: Db, runId: string, deps: ReconcileDe
       .execute();
     throw err;
   }
+}
+
+/** Unresolved discrepancies already recorded for a reference, as a run lists them. */
+async function openDiscrepancies(db: Db, reference: string): Promise<RunDiscrepancy[]> {
+  const rows = await db
+    .selectFrom('paymentDiscrepancies')
+    .select(['kind', 'reference', 'orderId', 'expected', 'actual'])
+    .where('reference', '=', reference)
+    .where('resolvedAt', 'is', null)
+    .execute();
+  return rows.map((r) => ({
+    kind: r.kind as DiscrepancyKind,
+    reference,
+    orderId: r.orderId,
+    expected: r.expected as RunDiscrepancy['expected'],
+    actual: r.actual as RunDiscrepancy['actual'],
+  }));
 }
 
 async function describeVerifiedProblem(
