@@ -1,0 +1,126 @@
+import { sql } from 'kysely';
+import t from 'tap';
+import { bumpCatalogVersion, CatalogCache } from '../../shared/catalog/cache.js';
+import { listProducts } from '../../shared/catalog/listing.js';
+import { findProductJson } from '../../shared/catalog/products.js';
+import { createRedis } from '../../shared/redis.js';
+import { buildTestApp, eventually, testEnv } from '../support/harness.js';
+import { call, makeCategory, makeImage, makeProduct, multipartBody, staff } from './helpers.js';
+
+const counter = (text: string, kind: string, outcome: string) =>
+  Number(new RegExp(`catalog_cache_requests_total\\{kind="${kind}",outcome="${outcome}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
+
+t.test('cache: served warm, fresh after every kind of write, across two replicas sharing Redis', async (t) => {
+  const { config, db } = await testEnv(t);
+  const a = await buildTestApp(t, config);
+  const b = await buildTestApp(t, config);
+  const women = await makeCategory(a, 'Women');
+  const men = await makeCategory(a, 'Men');
+  const product = await makeProduct(a, db, { title: 'Kente Wrap', categoryId: women.id, prices: [2_000_000, 2_500_000], stock: [1, 0] });
+  const other = await makeProduct(a, db, { title: 'Adire Shirt', categoryId: men.id, prices: [900_000] });
+
+  const list = async (app: typeof a, query = '') => (await app.inject(`/api/v1/products?limit=10${query}`)).json().items as { id: string; title: string; priceFrom: number; inStock: boolean; images: unknown[] }[];
+  const item = async (app: typeof a, query = '') => (await list(app, query)).find((i) => i.id === product.id);
+  const detail = async (app: typeof a) => (await app.inject(`/api/v1/products/${product.id}`)).json();
+
+  // Warm both replicas; the second read is a hit.
+  await list(a);
+  await list(b);
+  await detail(a);
+  await detail(b);
+  const metricsBefore = (await b.inject('/metrics')).body;
+  await list(b);
+  await detail(b);
+  const metricsAfter = (await b.inject('/metrics')).body;
+  t.equal(counter(metricsAfter, 'list', 'hit') - counter(metricsBefore, 'list', 'hit'), 1, 'list page served from Redis');
+  t.equal(counter(metricsAfter, 'detail', 'hit') - counter(metricsBefore, 'detail', 'hit'), 1, 'detail served from Redis');
+  t.ok(counter(metricsAfter, 'list', 'miss') >= 1, 'misses are counted too');
+
+  // Price (write on A, read on B at once).
+  await call(a, 'PATCH', `/api/v1/variants/${product.variants[0]!.id}`, { price: 1_800_000 }, 200);
+  t.equal((await item(b))?.priceFrom, 1_800_000, 'price change visible on the other replica at once');
+  t.equal((await detail(b)).variants[0].price, 1_800_000);
+
+  // Title.
+  await call(a, 'PATCH', `/api/v1/products/${product.id}`, { title: 'Kente Wrap Deluxe' }, 200);
+  t.equal((await item(b))?.title, 'Kente Wrap Deluxe');
+  t.equal((await detail(b)).title, 'Kente Wrap Deluxe');
+
+  // Category.
+  t.ok(await item(b, '&category=women'));
+  await call(a, 'PATCH', `/api/v1/products/${product.id}`, { categoryId: men.id }, 200);
+  t.notOk(await item(b, '&category=women'), 'moved out of the category');
+  t.ok(await item(b, '&category=men'));
+  t.equal((await detail(b)).category.slug, 'men');
+
+  // Images.
+  t.same((await item(b))?.images, []);
+  const png = multipartBody(await makeImage('png'), 'a.png', 'image/png', { alt: 'Front' });
+  const upload = await a.inject({ method: 'POST', url: `/api/v1/products/${product.id}/images`, headers: { ...staff(a), ...png.headers }, payload: png.payload });
+  t.equal(upload.statusCode, 201, upload.body);
+  t.equal(((await item(b))?.images[0] as { alt: string }).alt, 'Front', 'the new first image shows at once');
+  t.equal((await detail(b)).images.length, 1);
+
+  // Stock crossing zero, written by another domain straight in SQL (checkout reserving the last unit):
+  // the trigger flips in_stock and NOTIFY makes every replica drop its pages.
+  t.equal((await item(b))?.inStock, true);
+  await item(a);
+  await db.updateTable('inventory').set({ reserved: 1 }).where('variantId', '=', product.variants[0]!.id).execute();
+  await eventually(async () => (await item(b))?.inStock === false);
+  await eventually(async () => (await item(a))?.inStock === false);
+  t.equal((await detail(b)).variants[0].available, 0);
+
+  // Stock moving without crossing zero changes the detail's `available` (per-product version).
+  await db.updateTable('inventory').set({ onHand: 7 }).where('variantId', '=', product.variants[1]!.id).execute();
+  await eventually(async () => (await detail(b)).variants[1].available === 7);
+  await detail(b);
+  await db.updateTable('inventory').set({ onHand: 6 }).where('variantId', '=', product.variants[1]!.id).execute();
+  await eventually(async () => (await detail(b)).variants[1].available === 6);
+
+  // Any other domain can also bump synchronously.
+  await sql`UPDATE products SET rating = 4.5 WHERE id = ${other.id}`.execute(db);
+  const redis = createRedis(config.REDIS_URL, 'client', 'test-bump');
+  t.teardown(() => redis.quit());
+  await bumpCatalogVersion(redis, config.QUEUE_PREFIX);
+  t.equal((await list(b)).find((i) => i.id === other.id)?.rating, 4.5);
+
+  // Status: archiving hides it from both.
+  await call(a, 'DELETE', `/api/v1/products/${product.id}`, undefined, 204);
+  t.notOk(await item(b));
+  t.equal((await b.inject(`/api/v1/products/${product.id}`)).statusCode, 404);
+  t.equal((await b.inject(`/api/v1/products/${product.slug}`)).statusCode, 404);
+});
+
+t.test('cache: detail by slug stays fresh; a slug change is seen at once', async (t) => {
+  const { config, db } = await testEnv(t);
+  const a = await buildTestApp(t, config);
+  const b = await buildTestApp(t, config);
+  const p = await makeProduct(a, db, { title: 'Aso Oke Cap', prices: [500_000] });
+  for (let i = 0; i < 3; i++) t.equal((await b.inject('/api/v1/products/aso-oke-cap')).json().priceFrom, 500_000);
+  await call(a, 'PATCH', `/api/v1/variants/${p.variants[0]!.id}`, { price: 450_000 }, 200);
+  t.equal((await b.inject('/api/v1/products/aso-oke-cap')).json().priceFrom, 450_000);
+  await call(a, 'PATCH', `/api/v1/products/${p.id}`, { slug: 'aso-oke-fila' }, 200);
+  t.equal((await b.inject('/api/v1/products/aso-oke-cap')).statusCode, 404, 'the old slug is gone at once');
+  t.equal((await b.inject('/api/v1/products/aso-oke-fila')).statusCode, 200);
+});
+
+t.test('cache: Redis down costs speed only, never correctness', async (t) => {
+  // At the cache's own level: an API app built against an unreachable Redis does not shut down cleanly yet
+  // (infra's quit() on a never-connected client keeps reconnecting), which would hang this file.
+  const { config, db } = await testEnv(t);
+  const app = await buildTestApp(t, config);
+  const p = await makeProduct(app, db, { title: 'Ankara Kimono', prices: [1_100_000] });
+  const redis = createRedis('redis://127.0.0.1:1', 'client', 'test-down');
+  t.teardown(() => redis.disconnect());
+  const outcomes: string[] = [];
+  const cache = new CatalogCache(redis, config.QUEUE_PREFIX, (kind, outcome) => outcomes.push(`${kind}:${outcome}`));
+  const load = () => listProducts(db, { limit: 20 });
+  t.equal((JSON.parse(await cache.list('sig', load)) as { items: { priceFrom: number }[] }).items[0]!.priceFrom, 1_100_000);
+  await db.updateTable('productVariants').set({ price: 1_000_000 }).where('id', '=', p.variants[0]!.id).execute();
+  t.equal((JSON.parse(await cache.list('sig', load)) as { items: { priceFrom: number }[] }).items[0]!.priceFrom, 1_000_000, 'never stale');
+  const detail = await cache.detail(p.id, false, () => findProductJson(db, p.id, { publicOnly: true }));
+  t.equal((JSON.parse(detail!) as { priceFrom: number }).priceFrom, 1_000_000);
+  t.equal(await cache.detail('missing-slug', true, () => findProductJson(db, 'missing-slug', { publicOnly: true })), null);
+  await cache.bump([p.id]);
+  t.same(outcomes, ['list:error', 'list:error', 'detail:error', 'detail:error'], 'errors are counted, never thrown');
+});
