@@ -42,6 +42,22 @@ export function waitForReady(redis: Redis, ms = 2_000): Promise<boolean> {
   });
 }
 
+/**
+ * Closes a connection whatever its state. quit() alone is not enough: on a fail-fast connection that is
+ * not connected it rejects at once and leaves ioredis reconnecting forever (keeping the process alive).
+ */
+export async function closeRedis(redis: Redis): Promise<void> {
+  if (redis.status === 'ready') {
+    try {
+      await redis.quit();
+      return;
+    } catch {
+      // fall through: drop the connection
+    }
+  }
+  redis.disconnect();
+}
+
 /** Namespaces non-queue keys with the same hash tag as the queues so test runs and deployments can share a Redis. */
 export const keyOf = (prefix: string, ...parts: string[]) => [prefix, ...parts].join(':');
 

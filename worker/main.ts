@@ -8,7 +8,7 @@ import { assertMigrationsCurrent } from '../shared/db/migrate.js';
 import { createLogger, type Logger } from '../shared/logger.js';
 import { closeQueues, createQueues } from '../shared/queue-registry.js';
 import { queueNames, type JobData, type QueueName } from '../shared/queues.js';
-import { createRedis } from '../shared/redis.js';
+import { closeRedis, createRedis } from '../shared/redis.js';
 import { checkDependencies } from '../shared/health.js';
 import { paystackFromConfig } from '../shared/integrations/paystack/client.js';
 import type { JobContext, JobHandler, WorkerDeps } from './context.js';
@@ -121,7 +121,7 @@ export async function startWorker(config: Config, opts: StartWorkerOptions = {})
       await Promise.all(workers.map((w) => w.close(true)));
       await http.close();
       await closeQueues(queues);
-      await Promise.allSettled([workerConnection.quit(), producer.quit(), redis.quit()]);
+      await Promise.all([closeRedis(workerConnection), closeRedis(producer), closeRedis(redis)]);
       await db.destroy();
       log.info('worker stopped');
     })());

@@ -39,7 +39,12 @@ export default fp(
     let closing = false;
     let retry: NodeJS.Timeout | undefined;
     const listen = async (): Promise<void> => {
-      const c = new pg.Client({ connectionString: app.config.DATABASE_URL, application_name: 'agape-api-catalog-listener' });
+      // connectionTimeoutMillis: a database that accepts and never answers must not hang the app's start.
+      const c = new pg.Client({
+        connectionString: app.config.DATABASE_URL,
+        application_name: 'agape-api-catalog-listener',
+        connectionTimeoutMillis: 5_000,
+      });
       c.on('notification', (msg) => {
         if (msg.channel === CATALOG_CHANNELS.stock && msg.payload) void cache.bumpProduct(msg.payload);
         else void cache.bump();

@@ -5,7 +5,7 @@ import type { Config } from '../../shared/config.js';
 import { createDb, type Db } from '../../shared/db/index.js';
 import { assertMigrationsCurrent } from '../../shared/db/migrate.js';
 import { closeQueues, createQueues, type Queues } from '../../shared/queue-registry.js';
-import { createRedis, waitForReady } from '../../shared/redis.js';
+import { closeRedis, createRedis, waitForReady } from '../../shared/redis.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -54,7 +54,7 @@ export default fp(
     app.decorate('queues', queues);
     app.addHook('onClose', async () => {
       await closeQueues(queues);
-      await Promise.allSettled([redis.quit(), producer.quit()]);
+      await Promise.all([closeRedis(redis), closeRedis(producer)]);
       await db.destroy();
     });
   },
