@@ -26,8 +26,15 @@ import system from './routes/system.js';
 import payments from './routes/payments.js';
 import reconciliation from './routes/reconciliation.js';
 import webhooks from './routes/webhooks.js';
+import invoices from './routes/invoices.js';
 import refunds from './routes/refunds.js';
 import ws from './routes/ws.js';
+import cartRoutes from './routes/cart.js';
+import checkoutRoutes from './routes/checkout.js';
+import couponRoutes from './routes/coupons.js';
+import inventoryRoutes from './routes/inventory.js';
+import orderRoutes from './routes/orders.js';
+import shippingRoutes from './routes/shipping.js';
 
 export interface BuildAppOptions {
   /** A pino logger or options (tests pass one that writes to a buffer). */
@@ -112,7 +119,14 @@ export async function buildApp(config: Config, opts: BuildAppOptions = {}) {
       await api.register(reconciliation);
       await api.register(ws);
       await api.register(refunds);
+      await api.register(invoices);
       await api.register(catalog);
+      await api.register(inventoryRoutes);
+      await api.register(cartRoutes);
+      await api.register(couponRoutes);
+      await api.register(shippingRoutes);
+      await api.register(checkoutRoutes);
+      await api.register(orderRoutes);
     },
     { prefix: '/api/v1' },
   );

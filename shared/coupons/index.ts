@@ -121,13 +121,13 @@ export async function checkCoupon(db: DbOrTrx, code: string, subtotal: number, w
 }
 
 /**
- * Counts one redemption inside the checkout transaction. The conditional UPDATE both checks the cap and
+ * Counts one redemption inside the checkout transaction (then call recordRedemption after the order insert). The conditional UPDATE both checks the cap and
  * the window and takes the coupon row lock, so concurrent checkouts serialize on it: with 5 left, exactly
  * 5 succeed. The per-customer count is read after the lock, so it sees every committed redemption.
  */
 export async function redeemCoupon(
   trx: Trx,
-  input: { couponId: string; orderId: string; subtotal: number; userId: string | null; email: string },
+  input: { couponId: string; subtotal: number; userId: string | null; email: string },
 ): Promise<CouponRow> {
   const updated = await trx
     .updateTable('coupons')
@@ -148,11 +148,12 @@ export async function redeemCoupon(
     const held = await customerRedemptions(trx, updated.id, { userId: input.userId, email: input.email });
     if (held >= updated.perCustomerLimit) throw new InvalidCouponError('used_up', 'You have already used this coupon as often as allowed');
   }
-  await trx
-    .insertInto('couponRedemptions')
-    .values({ couponId: updated.id, orderId: input.orderId, userId: input.userId, email: input.email })
-    .execute();
   return updated;
+}
+
+/** The redemption row, written once the order row exists (same transaction as redeemCoupon). */
+export async function recordRedemption(trx: Trx, input: { couponId: string; orderId: string; userId: string | null; email: string }) {
+  await trx.insertInto('couponRedemptions').values(input).execute();
 }
 
 /** A cancelled or expired order gives its redemption back. Idempotent (released_at). */

@@ -15,6 +15,17 @@ import { verifyOrderLinkToken } from './links.js';
  * `Order` response schema in api/routes/orders.ts (the serializer drops anything not in the schema).
  */
 
+export interface ShippingAddress {
+  name: string;
+  phone: string;
+  line1: string;
+  line2?: string;
+  city: string;
+  state: string;
+  postalCode?: string;
+  country: string;
+}
+
 const iso = (d: Date | string | null) => (d === null ? null : new Date(d).toISOString());
 
 export interface OrderCaller {
@@ -82,7 +93,7 @@ export async function orderView(db: DbOrTrx, orderId: string) {
     total: o.total,
     couponCode: o.couponCode,
     shippingMethod: o.shippingMethodName ? { id: o.shippingMethodId, name: o.shippingMethodName } : null,
-    shippingAddress: o.shippingAddress as Record<string, unknown>,
+    shippingAddress: o.shippingAddress as unknown as ShippingAddress,
     trackingNumber: o.trackingNumber,
     carrier: o.carrier,
     reservationExpiresAt: iso(o.reservationExpiresAt),

@@ -1,0 +1,51 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { checkout } from '../../shared/checkout/index.js';
+import { assertIdempotencyKey } from '../../shared/idempotency/index.js';
+import { problemResponses, Uuid } from '../schemas.js';
+import { cartCaller } from './cart.js';
+import { Address, Order, PaymentStart } from './commerce-schemas.js';
+
+/**
+ * POST /checkout. The answer of the first call with a key is stored and replayed (header
+ * `idempotent-replayed: true`); the Paystack call happens after the order is committed, so a Paystack
+ * failure still answers 201 with `payment.authorizationUrl: null` and `payment.status: 'init_failed'`.
+ */
+const checkoutRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const deps = { db: app.db, config: app.config, paystack: () => app.paystack };
+
+  app.post(
+    '/checkout',
+    {
+      config: { auth: 'optional' },
+      schema: {
+        tags: ['checkout'],
+        summary: 'Place the cart as an order (reserves stock) and start the Paystack payment',
+        security: [{}, { bearerAuth: [] }],
+        headers: Type.Object({
+          'idempotency-key': Type.String({ minLength: 1, maxLength: 255, description: 'one per checkout attempt; replays its first answer' }),
+          'x-cart-token': Type.Optional(Type.String({ minLength: 10, maxLength: 200 })),
+        }),
+        body: Type.Object(
+          {
+            email: Type.Optional(Type.String({ format: 'email', maxLength: 254, description: 'required for guests' })),
+            shippingAddress: Address,
+            shippingMethodId: Uuid,
+          },
+          { additionalProperties: false },
+        ),
+        response: {
+          201: Type.Object({ order: Order, payment: Type.Union([PaymentStart, Type.Null()]) }),
+          ...problemResponses(400, 401, 404, 409, 422),
+        },
+      },
+    },
+    async (request, reply) => {
+      const key = assertIdempotencyKey(request.headers['idempotency-key']);
+      const result = await checkout(deps, cartCaller(request), request.body, key);
+      if (result.replayed) reply.header('idempotent-replayed', 'true');
+      return reply.code(result.status as 201).send(result.body as never);
+    },
+  );
+};
+export default checkoutRoutes;

@@ -1,0 +1,182 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
+import { can } from '../../shared/auth/permissions.js';
+import { retryPayment } from '../../shared/checkout/index.js';
+import { ForbiddenError, NotFoundError } from '../../shared/errors.js';
+import {
+  cancelOrder,
+  findAccessibleOrder,
+  isOwner,
+  listOrders,
+  orderStatuses,
+  orderView,
+  setOrderStatusByStaff,
+  type OrderCaller,
+} from '../../shared/orders/index.js';
+import { IdParams, Page, PageQuery, problemResponses } from '../schemas.js';
+import { Order, OrderSummary, PaymentStart } from './commerce-schemas.js';
+
+const tags = ['orders'];
+const optional: { [k: string]: string[] }[] = [{}, { bearerAuth: [] }];
+const bearer = [{ bearerAuth: [] }];
+
+const AccessQuery = Type.Object(
+  { token: Type.Optional(Type.String({ minLength: 10, maxLength: 200, description: 'signed link token from the order email' })) },
+  { additionalProperties: false },
+);
+const AccessHeaders = Type.Object({ 'x-cart-token': Type.Optional(Type.String({ minLength: 10, maxLength: 200 })) });
+
+function orderCaller(request: FastifyRequest<{ Querystring: { token?: string } }>): OrderCaller {
+  const cartToken = request.headers['x-cart-token'];
+  return { auth: request.auth, cartToken: typeof cartToken === 'string' ? cartToken : undefined, linkToken: request.query.token };
+}
+
+/**
+ * Customers see their own orders (guests through the cart token that placed the order or the signed link
+ * of their mail); another customer's order is 404. Staff read any (`order:read:any`) and change status
+ * (`order:write`).
+ */
+const orderRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { db, config } = app;
+  const paymentDeps = { db, config, paystack: () => app.paystack };
+
+  app.get(
+    '/orders',
+    {
+      config: { auth: 'required' },
+      schema: {
+        tags,
+        summary: 'My orders, newest first',
+        security: bearer,
+        querystring: Type.Object({ ...PageQuery }, { additionalProperties: false }),
+        response: { 200: Page(OrderSummary), ...problemResponses(400, 401) },
+      },
+    },
+    async (request) => listOrders(db, { userId: request.auth!.id, limit: request.query.limit, cursor: request.query.cursor }),
+  );
+
+  app.get(
+    '/orders/:id',
+    {
+      config: { auth: 'optional' },
+      schema: {
+        tags,
+        summary: 'An order with items, totals, history, payments, refunds and invoice',
+        security: optional,
+        params: IdParams,
+        querystring: AccessQuery,
+        headers: AccessHeaders,
+        response: { 200: Order, ...problemResponses(400, 401, 404) },
+      },
+    },
+    async (request) => {
+      const order = await findAccessibleOrder(db, config, request.params.id, orderCaller(request));
+      return orderView(db, order.id);
+    },
+  );
+
+  app.post(
+    '/orders/:id/cancel',
+    {
+      config: { auth: 'optional' },
+      schema: {
+        tags,
+        summary: 'Cancel: the customer while unpaid, staff (order:write) also once paid; releases stock and coupon',
+        security: optional,
+        params: IdParams,
+        querystring: AccessQuery,
+        headers: AccessHeaders,
+        body: Type.Optional(Type.Object({ note: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: false })),
+        response: { 200: Order, ...problemResponses(400, 401, 403, 404, 409) },
+      },
+    },
+    async (request) => {
+      const caller = orderCaller(request);
+      const order = await findAccessibleOrder(db, config, request.params.id, caller);
+      const staff = caller.auth !== null && can(caller.auth.role, 'order:write');
+      const owner = isOwner(order, caller);
+      if (!staff) {
+        if (!owner) throw new ForbiddenError('Only staff with order:write can cancel other customers’ orders');
+        if (order.status !== 'pending_payment') throw new ForbiddenError('A paid order can only be cancelled by the shop (with a refund)');
+      }
+      await db.transaction().execute((trx) =>
+        cancelOrder(trx, order.id, { actorId: caller.auth?.id ?? null, note: request.body?.note ?? (staff && !owner ? 'cancelled by staff' : 'cancelled by customer') }),
+      );
+      return orderView(db, order.id);
+    },
+  );
+
+  app.post(
+    '/orders/:id/pay',
+    {
+      config: { auth: 'optional' },
+      schema: {
+        tags,
+        summary: 'Start a new payment attempt for an unpaid order (never reserves stock again)',
+        security: optional,
+        params: IdParams,
+        querystring: AccessQuery,
+        headers: AccessHeaders,
+        response: { 200: PaymentStart, ...problemResponses(400, 401, 404, 409) },
+      },
+    },
+    async (request) => {
+      const caller = orderCaller(request);
+      const order = await findAccessibleOrder(db, config, request.params.id, caller);
+      // Staff may read any order but paying is the customer's act.
+      if (!isOwner(order, caller)) throw new NotFoundError('Order');
+      return retryPayment(paymentDeps, order.id);
+    },
+  );
+
+  app.get(
+    '/admin/orders',
+    {
+      config: { permission: 'order:read:any' },
+      schema: {
+        tags,
+        summary: 'All orders, filtered by status and by q (number, email or name)',
+        security: bearer,
+        querystring: Type.Object(
+          {
+            ...PageQuery,
+            status: Type.Optional(Type.Union(orderStatuses.map((s) => Type.Literal(s)))),
+            q: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: Page(OrderSummary), ...problemResponses(400, 401, 403) },
+      },
+    },
+    async (request) => listOrders(db, request.query),
+  );
+
+  app.patch(
+    '/admin/orders/:id/status',
+    {
+      config: { permission: 'order:write' },
+      schema: {
+        tags,
+        summary: 'Move an order along (processing, shipped with tracking, delivered, cancelled); paid and refunds come from payments',
+        security: bearer,
+        params: IdParams,
+        body: Type.Object(
+          {
+            status: Type.Union([Type.Literal('processing'), Type.Literal('shipped'), Type.Literal('delivered'), Type.Literal('cancelled')]),
+            trackingNumber: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+            carrier: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+            note: Type.Optional(Type.String({ maxLength: 500 })),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: Order, ...problemResponses(400, 401, 403, 404, 409) },
+      },
+    },
+    async (request) => {
+      await db.transaction().execute((trx) => setOrderStatusByStaff(trx, config, request.params.id, request.body, request.auth!.id));
+      return orderView(db, request.params.id);
+    },
+  );
+};
+export default orderRoutes;

@@ -1,0 +1,188 @@
+import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
+import type { Config } from '../config.js';
+import type { Db, Trx } from '../db/index.js';
+import { ConflictError, InsufficientStockError, NotFoundError, ValidationError } from '../errors.js';
+import { cartLines, hashCartToken, lockCallerCart, type CartCaller } from '../cart/index.js';
+import { asPricingCoupon, couponRejection, findCoupon, InvalidCouponError, recordRedemption, redeemCoupon } from '../coupons/index.js';
+import { withIdempotency, saveProvisional, type StoredAnswer } from '../idempotency/index.js';
+import { reserveLines } from '../inventory/reservations.js';
+import { expireReservations } from '../orders/lifecycle.js';
+import { orderView, type ShippingAddress } from '../orders/read.js';
+import { enqueue } from '../outbox.js';
+import { computeTotals } from '../pricing/index.js';
+import { findActiveShippingMethod } from '../shipping/index.js';
+import { initializeAttempt, latestAttempt, type PaymentDeps, type PaymentStart } from './payment.js';
+
+/**
+ * Checkout: Idempotency-Key → one transaction (lock cart, reserve every line with a conditional UPDATE,
+ * redeem the coupon with a conditional UPDATE, order + items + history + first payment attempt + outbox,
+ * empty the cart) → after the commit, initialize the Paystack transaction.
+ *
+ * Expired reservations: a reservation past its expiry is never counted as held. Reads add such units back
+ * (shared/inventory/availability.ts); the reserve statement cannot (CHECK reserved <= on_hand), so when a
+ * line comes up short, checkout expires the unpaid, expired orders holding those variants (each in its own
+ * short transaction, exactly what the minute job does) and tries once more. The fast path pays nothing.
+ */
+
+export type { ShippingAddress };
+
+export interface CheckoutInput {
+  email?: string;
+  shippingAddress: ShippingAddress;
+  shippingMethodId: string;
+}
+
+export interface CheckoutDeps extends PaymentDeps {
+  config: Pick<Config, 'PUBLIC_URL' | 'ENCRYPTION_KEY' | 'VAT_RATE' | 'CURRENCY' | 'RESERVATION_TTL_MINUTES'>;
+}
+
+export interface CheckoutAnswerBody {
+  order: Awaited<ReturnType<typeof orderView>>;
+  payment: PaymentStart | null;
+}
+
+interface Placed {
+  orderId: string;
+  paymentId: string;
+  reference: string;
+}
+
+/** The caller's idempotency owner: the user, or the guest cart the token opens. */
+async function ownerOf(db: Db, caller: CartCaller): Promise<string> {
+  if (caller.userId) return `user:${caller.userId}`;
+  const cart = caller.cartToken
+    ? await db.selectFrom('carts').select('id').where('tokenHash', '=', hashCartToken(caller.cartToken)).where('userId', 'is', null).executeTakeFirst()
+    : undefined;
+  if (!cart) throw new NotFoundError('Cart');
+  return `cart:${cart.id}`;
+}
+
+async function placeOrder(trx: Trx, deps: CheckoutDeps, caller: CartCaller, input: CheckoutInput, claimId: string): Promise<Placed> {
+  const { config } = deps;
+  const cart = await lockCallerCart(trx, caller, config.CURRENCY);
+  if (!cart) throw new NotFoundError('Cart');
+  const lines = await cartLines(trx, cart.id);
+  if (lines.length === 0) throw new ConflictError('cart_empty', 'The cart is empty');
+  const gone = lines.filter((l) => !l.purchasable);
+  if (gone.length) throw new InsufficientStockError(gone.map((l) => ({ variantId: l.variantId, sku: l.sku, requested: l.quantity, available: 0 })));
+
+  let email = input.email?.trim();
+  let customerUserId: string | null = null;
+  if (caller.userId) {
+    const user = await trx.selectFrom('users').select(['id', 'email']).where('id', '=', caller.userId).executeTakeFirst();
+    customerUserId = user?.id ?? null;
+    email ??= user?.email;
+  }
+  if (!email) throw new ValidationError('An email is required to check out as a guest', [{ path: '/email', message: 'is required for guests' }]);
+
+  const method = await findActiveShippingMethod(trx, input.shippingMethodId);
+  if (!method) throw new ValidationError('The shipping method is invalid', [{ path: '/shippingMethodId', message: 'is not an available shipping method' }]);
+
+  const priced = lines.map((l) => ({ unitPrice: l.price, quantity: l.quantity }));
+  const subtotal = computeTotals({ lines: priced, vatRate: 0 }).subtotal;
+  const coupon = cart.couponId ? await findCoupon(trx, cart.couponId) : undefined;
+  if (coupon) {
+    const rejection = couponRejection(coupon, subtotal, new Date());
+    if (rejection) throw new InvalidCouponError(rejection);
+  }
+  const totals = computeTotals({ lines: priced, coupon: coupon ? asPricingCoupon(coupon) : null, shipping: method, vatRate: config.VAT_RATE });
+
+  const orderId = randomUUID();
+  const shortfalls = await reserveLines(trx, orderId, lines, config.PUBLIC_URL);
+  if (shortfalls.length) throw new InsufficientStockError(shortfalls);
+  if (coupon) await redeemCoupon(trx, { couponId: coupon.id, subtotal, userId: customerUserId, email });
+
+  const order = await trx
+    .insertInto('orders')
+    .values({
+      id: orderId,
+      userId: customerUserId,
+      cartId: cart.id,
+      email,
+      customerName: input.shippingAddress.name,
+      status: 'pending_payment',
+      currency: cart.currency,
+      ...totals,
+      couponId: coupon?.id ?? null,
+      couponCode: coupon?.code ?? null,
+      shippingMethodId: method.id,
+      shippingMethodName: method.name,
+      shippingAddress: JSON.stringify(input.shippingAddress),
+      reservationExpiresAt: sql`now() + make_interval(mins => ${config.RESERVATION_TTL_MINUTES})`,
+    })
+    .returning(['id', 'number'])
+    .executeTakeFirstOrThrow();
+  await trx
+    .insertInto('orderItems')
+    .values(
+      lines.map((l) => ({
+        orderId,
+        variantId: l.variantId,
+        productId: l.productId,
+        title: l.title,
+        variantTitle: l.variantTitle,
+        sku: l.sku,
+        unitPrice: l.price,
+        quantity: l.quantity,
+        lineTotal: l.lineTotal,
+        currency: l.currency,
+      })),
+    )
+    .execute();
+  if (coupon) await recordRedemption(trx, { couponId: coupon.id, orderId, userId: customerUserId, email });
+  await trx.insertInto('orderStatusHistory').values({ orderId, fromStatus: null, toStatus: 'pending_payment', actorId: caller.userId }).execute();
+  const reference = `${order.number}-1`;
+  const payment = await trx
+    .insertInto('payments')
+    .values({ orderId, reference, attempt: 1, amount: totals.total, currency: cart.currency, status: 'initializing' })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  await enqueue(trx, 'system.notify', {
+    type: 'order.created',
+    staff: true,
+    data: { orderId, number: order.number, total: totals.total, currency: cart.currency, email, itemCount: lines.reduce((n, l) => n + l.quantity, 0) },
+  });
+  await trx.deleteFrom('cartItems').where('cartId', '=', cart.id).execute();
+  if (cart.couponId) await trx.updateTable('carts').set({ couponId: null }).where('id', '=', cart.id).execute();
+  // If this process dies before answering, a retry with the same key finishes from here.
+  await saveProvisional(trx, claimId, { status: 201, body: { orderId, paymentId: payment.id, reference } });
+  return { orderId, paymentId: payment.id, reference };
+}
+
+async function answer(deps: CheckoutDeps, orderId: string, payment: PaymentStart | null): Promise<StoredAnswer> {
+  const order = await orderView(deps.db, orderId);
+  return { status: 201, body: { order, payment } satisfies CheckoutAnswerBody };
+}
+
+export async function checkout(deps: CheckoutDeps, caller: CartCaller, input: CheckoutInput, idempotencyKey: string) {
+  const owner = await ownerOf(deps.db, caller);
+  return withIdempotency(
+    deps.db,
+    { scope: 'checkout', owner, key: idempotencyKey, request: input },
+    {
+      run: async (claimId) => {
+        let placed: Placed;
+        try {
+          placed = await deps.db.transaction().execute((trx) => placeOrder(trx, deps, caller, input, claimId));
+        } catch (err) {
+          if (!(err instanceof InsufficientStockError)) throw err;
+          // Lazy expiry: free what expired reservations still hold on the short variants, then retry once.
+          const expired = await expireReservations(deps.db, { variantIds: err.lines.map((l) => l.variantId), batchSize: 50, maxBatches: 2 });
+          if (expired === 0) throw err;
+          placed = await deps.db.transaction().execute((trx) => placeOrder(trx, deps, caller, input, claimId));
+        }
+        const payment = await initializeAttempt(deps, placed.paymentId);
+        return answer(deps, placed.orderId, payment);
+      },
+      recover: async (provisional) => {
+        const { orderId, paymentId } = provisional.body as { orderId: string; paymentId: string };
+        // The crash may have come before the Paystack call: start it now if the attempt never got one.
+        const payment = await initializeAttempt(deps, paymentId).catch(() => latestAttempt(deps.db, orderId));
+        return answer(deps, orderId, payment);
+      },
+    },
+  );
+}
+
+export { initializeAttempt, latestAttempt, retryPayment, PAYSTACK_INIT_TIMEOUT_MS, type PaymentStart, type PaystackFactory } from './payment.js';
