@@ -65,7 +65,8 @@ t.test('staff user management: search, filter, pages, role change and disable wi
   const all: { id: string }[] = [];
   let cursor: string | null = null;
   do {
-    const res = await app.inject({ method: 'GET', url: `/api/v1/admin/users?limit=3${cursor ? `&cursor=${cursor}` : ''}`, headers: auth });
+    const res: { statusCode: number; body: string; json(): { items: { id: string }[]; nextCursor: string | null } } =
+      await app.inject({ method: 'GET', url: `/api/v1/admin/users?limit=3${cursor ? `&cursor=${cursor}` : ''}`, headers: auth });
     t.equal(res.statusCode, 200, res.body);
     const page = res.json();
     t.ok(page.items.length <= 3);
@@ -91,8 +92,8 @@ t.test('staff user management: search, filter, pages, role change and disable wi
   const audit = await db.selectFrom('auditLog').selectAll().where('targetId', '=', target.id).execute();
   t.equal(audit.length, 1);
   t.match(audit[0], { actorId: admin.id, action: 'user.role_changed', targetType: 'user', requestId: 'req-staff-1' });
-  t.same(audit[0]!.before, { role: 'customer', disabled: false });
-  t.same(audit[0]!.after, { role: 'manager', disabled: false });
+  t.same(audit[0]?.before, { role: 'customer', disabled: false });
+  t.same(audit[0]?.after, { role: 'manager', disabled: false });
 
   const disabled = await patch(target.id, { disabled: true }, 'req-staff-2');
   t.equal(disabled.json().disabled, true);
