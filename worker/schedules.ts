@@ -3,6 +3,7 @@ import type { Logger } from '../shared/logger.js';
 import type { Queues } from '../shared/queue-registry.js';
 
 export const RECONCILIATION_SCHEDULER_ID = 'reconciliation-daily';
+export const RESERVATION_EXPIRY_SCHEDULER_ID = 'inventory-expire-reservations';
 
 /**
  * Recurring work as BullMQ job schedulers (upserted, so every worker replica may call this at start).
@@ -14,6 +15,12 @@ export async function registerSchedules(queues: Queues, _config: Config, log: Lo
     RECONCILIATION_SCHEDULER_ID,
     { pattern: '0 2 * * *', tz: 'Africa/Lagos' },
     { name: 'reconciliation.run', data: { payload: { trigger: 'schedule' } } },
+  );
+  // Inventory: release stock held by unpaid orders past RESERVATION_TTL_MINUTES, every minute.
+  await queues.inventory.upsertJobScheduler(
+    RESERVATION_EXPIRY_SCHEDULER_ID,
+    { pattern: '* * * * *', tz: 'UTC' },
+    { name: 'inventory.expire-reservations', data: { payload: {} } },
   );
   log.debug('job schedules registered');
 }

@@ -87,7 +87,6 @@ const orderRoutes: FastifyPluginAsyncTypebox = async (app) => {
         params: IdParams,
         querystring: AccessQuery,
         headers: AccessHeaders,
-        body: Type.Optional(Type.Object({ note: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: false })),
         response: { 200: Order, ...problemResponses(400, 401, 403, 404, 409) },
       },
     },
@@ -101,7 +100,7 @@ const orderRoutes: FastifyPluginAsyncTypebox = async (app) => {
         if (order.status !== 'pending_payment') throw new ForbiddenError('A paid order can only be cancelled by the shop (with a refund)');
       }
       await db.transaction().execute((trx) =>
-        cancelOrder(trx, order.id, { actorId: caller.auth?.id ?? null, note: request.body?.note ?? (staff && !owner ? 'cancelled by staff' : 'cancelled by customer') }),
+        cancelOrder(trx, order.id, { actorId: caller.auth?.id ?? null, note: staff && !owner ? 'cancelled by staff' : 'cancelled by customer' }),
       );
       return orderView(db, order.id);
     },

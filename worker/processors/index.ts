@@ -2,8 +2,8 @@ import type { QueueName } from '../../shared/queues.js';
 import type { ProcessorDefinition } from '../context.js';
 import { emailProcessor } from './email.js';
 import { importsProcessor } from './imports.js';
+import { inventoryProcessor } from './inventory.js';
 import { invoiceProcessor } from './invoice.js';
-import { notBuiltYet } from './pending.js';
 import { paymentProcessor } from './payment.js';
 import { reconciliationProcessor } from './reconciliation.js';
 import { refundProcessor } from './refund.js';
@@ -16,6 +16,6 @@ export const processors: { [Q in QueueName]: ProcessorDefinition<Q> } = {
   payment: paymentProcessor,
   refund: refundProcessor,
   reconciliation: reconciliationProcessor,
-  inventory: { handlers: { 'inventory.expire-reservations': notBuiltYet('inventory.expire-reservations') } },
+  inventory: inventoryProcessor,
   imports: importsProcessor,
 };
