@@ -7,6 +7,7 @@
  */
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { seedAdmin } from '../shared/auth/seed.js';
 import { loadConfigOrExit, type Config } from '../shared/config.js';
 import { createDb, type Db } from '../shared/db/index.js';
 import { assertMigrationsCurrent } from '../shared/db/migrate.js';
@@ -25,7 +26,7 @@ export interface SeedStep {
 }
 
 export const steps: SeedStep[] = [
-  // e.g. { name: 'admin user', run: seedAdmin },
+  { name: 'admin user', run: seedAdmin },
 ];
 
 /** `--name value` or `--name=value` from the seed arguments; undefined when absent. */
