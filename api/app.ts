@@ -26,6 +26,7 @@ import system from './routes/system.js';
 import payments from './routes/payments.js';
 import reconciliation from './routes/reconciliation.js';
 import webhooks from './routes/webhooks.js';
+import invoices from './routes/invoices.js';
 import refunds from './routes/refunds.js';
 import ws from './routes/ws.js';
 import cartRoutes from './routes/cart.js';
@@ -118,6 +119,7 @@ export async function buildApp(config: Config, opts: BuildAppOptions = {}) {
       await api.register(reconciliation);
       await api.register(ws);
       await api.register(refunds);
+      await api.register(invoices);
       await api.register(catalog);
       await api.register(inventoryRoutes);
       await api.register(cartRoutes);

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -29,7 +30,7 @@ export function createInvoiceStore(mediaDir: string): InvoiceStore {
       const file = fileOf(key);
       await mkdir(path.dirname(file), { recursive: true });
       // Write then rename: a reader never sees half a PDF, a retried job just replaces the file.
-      const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
+      const tmp = `${file}.${randomUUID()}.tmp`;
       await writeFile(tmp, bytes);
       await rename(tmp, file);
     },

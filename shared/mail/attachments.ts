@@ -1,6 +1,7 @@
 import type { Config } from '../config.js';
 import type { Db } from '../db/index.js';
 import type { Logger } from '../logger.js';
+import { invoiceAttachment } from '../invoices/mail.js';
 
 export interface MailAttachment {
   filename: string;
@@ -26,7 +27,7 @@ export interface AttachmentResolvers {
   invoice?: (orderId: string, ctx: AttachmentContext) => Promise<MailAttachment | null>;
 }
 
-export const attachmentResolvers: AttachmentResolvers = {};
+export const attachmentResolvers: AttachmentResolvers = { invoice: invoiceAttachment };
 
 /** Thrown while an attachment is not available yet: the job retries. */
 export class AttachmentNotReadyError extends Error {

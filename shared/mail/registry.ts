@@ -22,8 +22,14 @@
  * the layout (shop name, PUBLIC_URL), and sends once per job via SMTP_URL, Resend, or the log in development.
  */
 import type { MailTemplate } from './define.js';
+import lowStock from './templates/low-stock.js';
 import newSignIn from './templates/new-sign-in.js';
+import orderConfirmation from './templates/order-confirmation.js';
+import orderShipped from './templates/order-shipped.js';
 import passwordChanged from './templates/password-changed.js';
+import paymentProblem from './templates/payment-problem.js';
+import paymentReceipt from './templates/payment-receipt.js';
+import refund from './templates/refund.js';
 import resetPassword from './templates/reset-password.js';
 import twoFactorEnabled from './templates/two-factor-enabled.js';
 import verifyEmail from './templates/verify-email.js';
@@ -34,6 +40,12 @@ export const templates = {
   'password-changed': passwordChanged,
   'two-factor-enabled': twoFactorEnabled,
   'new-sign-in': newSignIn,
+  'order-confirmation': orderConfirmation,
+  'payment-receipt': paymentReceipt,
+  'order-shipped': orderShipped,
+  refund,
+  'payment-problem': paymentProblem,
+  'low-stock': lowStock,
 } satisfies Record<string, MailTemplate>;
 
 export type TemplateName = keyof typeof templates;

@@ -58,13 +58,24 @@ t.test('notices travel worker → Redis → every API replica → the right sock
   const notify = (payload: Parameters<typeof enqueue<'system.notify'>>[2]) =>
     db.transaction().execute((trx) => enqueue(trx, 'system.notify', payload));
 
-  await notify({ type: 'order.status_changed', userId: alice, data: { orderId: 'o-1', from: 'paid', to: 'processing' } });
+  await notify({
+    type: 'order.status_changed',
+    userId: alice,
+    data: { orderId: 'o-1', from: 'paid', to: 'processing' },
+  });
   await notify({ type: 'order.created', staff: true, data: { orderId: 'o-2', number: 'AGP-000002' } });
-  await notify({ type: 'order.status_changed', userId: bob, data: { orderId: 'o-3', from: 'paid', to: 'shipped' } });
+  await notify({
+    type: 'order.status_changed',
+    userId: bob,
+    data: { orderId: 'o-3', from: 'paid', to: 'shipped' },
+  });
 
   await eventually(() => bobOn2.types().includes('order.status_changed'));
   await eventually(() => staffOn1.types().includes('order.created'));
-  await eventually(() => aliceOn1.types().includes('order.status_changed') && aliceOn2.types().includes('order.status_changed'));
+  await eventually(
+    () =>
+      aliceOn1.types().includes('order.status_changed') && aliceOn2.types().includes('order.status_changed'),
+  );
 
   const aliceNotice = aliceOn1.frames.find((f) => f.type === 'order.status_changed')!;
   t.same(aliceNotice.data, { orderId: 'o-1', from: 'paid', to: 'processing' });
@@ -73,8 +84,16 @@ t.test('notices travel worker → Redis → every API replica → the right sock
   // Delivery on one socket is in order: by the time each client got its last notice it got everything meant for it.
   t.same(aliceOn1.types(), ['auth.ok', 'order.status_changed'], 'alice (replica 1): only her own order');
   t.same(aliceOn2.types(), ['auth.ok', 'order.status_changed'], 'alice (replica 2): only her own order');
-  t.same(bobOn2.frames.filter((f) => f.type !== 'auth.ok').map((f) => f.data.orderId), ['o-3'], 'bob sees only his order');
-  t.same(staffOn1.types(), ['auth.ok', 'order.created'], 'staff get staff notices, not customers’ order notices');
+  t.same(
+    bobOn2.frames.filter((f) => f.type !== 'auth.ok').map((f) => f.data.orderId),
+    ['o-3'],
+    'bob sees only his order',
+  );
+  t.same(
+    staffOn1.types(),
+    ['auth.ok', 'order.created'],
+    'staff get staff notices, not customers’ order notices',
+  );
 });
 
 t.test('unauthenticated sockets are closed after the timeout; bad tokens at once', async (t) => {
@@ -109,13 +128,23 @@ t.test('a client that cannot keep up is dropped, not buffered without bound', as
   const blob = 'x'.repeat(64 * 1024);
   let rounds = 0;
   while (app.realtime.stats().authenticated === 2 && rounds < 2000) {
-    app.realtime.deliver({ type: 'inventory.low_stock', userId: staffId, data: { blob }, at: new Date().toISOString() });
+    app.realtime.deliver({
+      type: 'inventory.low_stock',
+      userId: staffId,
+      data: { blob },
+      at: new Date().toISOString(),
+    });
     rounds++;
     if (rounds % 20 === 0) await new Promise((r) => setImmediate(r));
   }
   t.equal(app.realtime.stats().authenticated, 1, `the slow client was dropped after ${rounds} notices`);
   t.ok(rounds < 2000, 'dropped long before 128 MB piled up');
-  app.realtime.deliver({ type: 'payment.problem', staff: true, data: { kind: 'test' }, at: new Date().toISOString() });
+  app.realtime.deliver({
+    type: 'payment.problem',
+    staff: true,
+    data: { kind: 'test' },
+    at: new Date().toISOString(),
+  });
   await eventually(() => fast.types().includes('payment.problem'));
   t.pass('the other staff socket still gets notices');
 });

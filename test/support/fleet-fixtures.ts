@@ -12,11 +12,40 @@ import { createPendingOrder, type PendingOrderOptions } from './payment-fixtures
 export async function createPaidOrder(
   db: Db,
   stack: { emu: PaystackEmulator; paystack: PaystackClient; config: { PUBLIC_URL: string } },
-  opts: Omit<PendingOrderOptions, 'paystack'> = {},
+  opts: Omit<PendingOrderOptions, 'paystack'> & {
+    totals?: { discount?: number; shipping?: number; tax?: number; couponCode?: string };
+  } = {},
 ) {
   const pending = await createPendingOrder(db, { ...opts, paystack: stack.paystack });
-  await stack.emu.pay(pending.reference, { webhook: false });
-  const result = await applyVerification(db, pending.reference, { paystack: stack.paystack, publicUrl: stack.config.PUBLIC_URL, source: 'verify' });
+  let total = pending.total;
+  if (opts.totals) {
+    // Discount, shipping and VAT lines as checkout would have priced them; Paystack is paid the new total.
+    const { discount = 0, shipping = 0, tax = 0, couponCode } = opts.totals;
+    total = pending.total - discount + shipping + tax;
+    await db
+      .updateTable('orders')
+      .set({
+        discount,
+        shipping,
+        tax,
+        total,
+        couponCode: couponCode ?? null,
+        shippingMethodName: 'Standard delivery',
+      })
+      .where('id', '=', pending.orderId)
+      .execute();
+    await db
+      .updateTable('payments')
+      .set({ amount: total })
+      .where('reference', '=', pending.reference)
+      .execute();
+  }
+  await stack.emu.pay(pending.reference, { webhook: false, amount: total });
+  const result = await applyVerification(db, pending.reference, {
+    paystack: stack.paystack,
+    publicUrl: stack.config.PUBLIC_URL,
+    source: 'verify',
+  });
   if (result.orderStatus !== 'paid') throw new Error(`fixture: order not paid (${result.outcome})`);
-  return pending;
+  return { ...pending, total };
 }

@@ -1,0 +1,30 @@
+import { Type } from 'typebox';
+import { formatMoney } from '../../invoices/money.js';
+import { defineTemplate } from '../define.js';
+import { html, paragraph } from '../html.js';
+
+/** To the customer when Paystack has processed a refund (shared/payments/refund-events.ts). */
+export default defineTemplate({
+  schema: Type.Object({
+    name: Type.String(),
+    orderId: Type.String(),
+    orderNumber: Type.String(),
+    amount: Type.Integer(),
+    currency: Type.String(),
+    reason: Type.String(),
+    fullyRefunded: Type.Boolean(),
+  }),
+  subject: (d, ctx) =>
+    `Refund of ${formatMoney(d.amount, d.currency)} for order ${d.orderNumber} – ${ctx.shopName}`,
+  html: (d) =>
+    html`${paragraph(`Hello ${d.name || 'there'},`)}
+    ${paragraph(`We have refunded ${formatMoney(d.amount, d.currency)} for order ${d.orderNumber}${d.fullyRefunded ? ' (the whole order)' : ''}.`)}
+    ${paragraph(`Reason: ${d.reason}`)}
+    ${paragraph('Depending on your bank, it can take a few working days to show on your statement.')}`,
+  text: (d) => `Hello ${d.name || 'there'},
+
+We have refunded ${formatMoney(d.amount, d.currency)} for order ${d.orderNumber}${d.fullyRefunded ? ' (the whole order)' : ''}.
+Reason: ${d.reason}
+
+Depending on your bank, it can take a few working days to show on your statement.`,
+});
