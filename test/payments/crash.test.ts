@@ -19,7 +19,7 @@ async function startChildWorker(t: Test, config: Config): Promise<ChildProcess> 
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
   let out = '';
-  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
   await until(async () => out.includes('ready') || (child.exitCode !== null ? Promise.reject(new Error('child exited')) : false), 60_000);
   return child;
 }
