@@ -33,7 +33,9 @@ export default fp(
         index: false,
         dotfiles: 'deny',
         cacheControl: false,
-        setHeaders: (res) => res.setHeader('cache-control', `public, max-age=${YEAR_SECONDS}, immutable`),
+        setHeaders: (res) => {
+          res.setHeader('cache-control', `public, max-age=${YEAR_SECONDS}, immutable`);
+        },
         schemaHide: true,
       });
     }

@@ -19,7 +19,7 @@ t.test('cache: served warm, fresh after every kind of write, across two replicas
   const product = await makeProduct(a, db, { title: 'Kente Wrap', categoryId: women.id, prices: [2_000_000, 2_500_000], stock: [1, 0] });
   const other = await makeProduct(a, db, { title: 'Adire Shirt', categoryId: men.id, prices: [900_000] });
 
-  const list = async (app: typeof a, query = '') => (await app.inject(`/api/v1/products?limit=10${query}`)).json().items as { id: string; title: string; priceFrom: number; inStock: boolean; images: unknown[] }[];
+  const list = async (app: typeof a, query = '') => (await app.inject(`/api/v1/products?limit=10${query}`)).json().items as { id: string; title: string; priceFrom: number; inStock: boolean; rating: number; images: unknown[] }[];
   const item = async (app: typeof a, query = '') => (await list(app, query)).find((i) => i.id === product.id);
   const detail = async (app: typeof a) => (await app.inject(`/api/v1/products/${product.id}`)).json();
 
@@ -37,7 +37,7 @@ t.test('cache: served warm, fresh after every kind of write, across two replicas
   t.ok(counter(metricsAfter, 'list', 'miss') >= 1, 'misses are counted too');
 
   // Price (write on A, read on B at once).
-  await call(a, 'PATCH', `/api/v1/variants/${product.variants[0]!.id}`, { price: 1_800_000 }, 200);
+  await call(a, 'PATCH', `/api/v1/variants/${product.variants[0].id}`, { price: 1_800_000 }, 200);
   t.equal((await item(b))?.priceFrom, 1_800_000, 'price change visible on the other replica at once');
   t.equal((await detail(b)).variants[0].price, 1_800_000);
 
@@ -65,16 +65,16 @@ t.test('cache: served warm, fresh after every kind of write, across two replicas
   // the trigger flips in_stock and NOTIFY makes every replica drop its pages.
   t.equal((await item(b))?.inStock, true);
   await item(a);
-  await db.updateTable('inventory').set({ reserved: 1 }).where('variantId', '=', product.variants[0]!.id).execute();
+  await db.updateTable('inventory').set({ reserved: 1 }).where('variantId', '=', product.variants[0].id).execute();
   await eventually(async () => (await item(b))?.inStock === false);
   await eventually(async () => (await item(a))?.inStock === false);
   t.equal((await detail(b)).variants[0].available, 0);
 
   // Stock moving without crossing zero changes the detail's `available` (per-product version).
-  await db.updateTable('inventory').set({ onHand: 7 }).where('variantId', '=', product.variants[1]!.id).execute();
+  await db.updateTable('inventory').set({ onHand: 7 }).where('variantId', '=', product.variants[1].id).execute();
   await eventually(async () => (await detail(b)).variants[1].available === 7);
   await detail(b);
-  await db.updateTable('inventory').set({ onHand: 6 }).where('variantId', '=', product.variants[1]!.id).execute();
+  await db.updateTable('inventory').set({ onHand: 6 }).where('variantId', '=', product.variants[1].id).execute();
   await eventually(async () => (await detail(b)).variants[1].available === 6);
 
   // Any other domain can also bump synchronously.
@@ -97,7 +97,7 @@ t.test('cache: detail by slug stays fresh; a slug change is seen at once', async
   const b = await buildTestApp(t, config);
   const p = await makeProduct(a, db, { title: 'Aso Oke Cap', prices: [500_000] });
   for (let i = 0; i < 3; i++) t.equal((await b.inject('/api/v1/products/aso-oke-cap')).json().priceFrom, 500_000);
-  await call(a, 'PATCH', `/api/v1/variants/${p.variants[0]!.id}`, { price: 450_000 }, 200);
+  await call(a, 'PATCH', `/api/v1/variants/${p.variants[0].id}`, { price: 450_000 }, 200);
   t.equal((await b.inject('/api/v1/products/aso-oke-cap')).json().priceFrom, 450_000);
   await call(a, 'PATCH', `/api/v1/products/${p.id}`, { slug: 'aso-oke-fila' }, 200);
   t.equal((await b.inject('/api/v1/products/aso-oke-cap')).statusCode, 404, 'the old slug is gone at once');
@@ -115,9 +115,9 @@ t.test('cache: Redis down costs speed only, never correctness', async (t) => {
   const outcomes: string[] = [];
   const cache = new CatalogCache(redis, config.QUEUE_PREFIX, (kind, outcome) => outcomes.push(`${kind}:${outcome}`));
   const load = () => listProducts(db, { limit: 20 });
-  t.equal((JSON.parse(await cache.list('sig', load)) as { items: { priceFrom: number }[] }).items[0]!.priceFrom, 1_100_000);
-  await db.updateTable('productVariants').set({ price: 1_000_000 }).where('id', '=', p.variants[0]!.id).execute();
-  t.equal((JSON.parse(await cache.list('sig', load)) as { items: { priceFrom: number }[] }).items[0]!.priceFrom, 1_000_000, 'never stale');
+  t.equal((JSON.parse(await cache.list('sig', load)) as { items: { priceFrom: number }[] }).items[0].priceFrom, 1_100_000);
+  await db.updateTable('productVariants').set({ price: 1_000_000 }).where('id', '=', p.variants[0].id).execute();
+  t.equal((JSON.parse(await cache.list('sig', load)) as { items: { priceFrom: number }[] }).items[0].priceFrom, 1_000_000, 'never stale');
   const detail = await cache.detail(p.id, false, () => findProductJson(db, p.id, { publicOnly: true }));
   t.equal((JSON.parse(detail!) as { priceFrom: number }).priceFrom, 1_000_000);
   t.equal(await cache.detail('missing-slug', true, () => findProductJson(db, 'missing-slug', { publicOnly: true })), null);

@@ -29,9 +29,11 @@ t.test('listing: every sort pages with the cursor without duplicates or gaps, al
     const seen: Item[] = [];
     let cursor: string | null = null;
     for (let page = 0; page < 50; page++) {
-      const res = await app.inject(`/api/v1/products?${query}&limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+      const res: { statusCode: number; body: string; json<T>(): T } = await app.inject(
+        `/api/v1/products?${query}&limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+      );
       t.equal(res.statusCode, 200, res.body);
-      const body = res.json() as { items: Item[]; nextCursor: string | null };
+      const body: { items: Item[]; nextCursor: string | null } = res.json();
       seen.push(...body.items);
       cursor = body.nextCursor;
       if (!cursor) break;
@@ -153,7 +155,7 @@ t.test('facets: category and price band counts equal a plain count of the same f
     await makeProduct(app, db, {
       title: `${i % 3 ? 'Ankara' : 'Adire'} piece ${i}`,
       categoryId: [women.id, dresses.id, men.id][i % 3],
-      prices: [prices[i % prices.length]!],
+      prices: [prices[i % prices.length]],
       stock: [i % 4 ? 3 : 0],
     });
   }
@@ -161,7 +163,9 @@ t.test('facets: category and price band counts equal a plain count of the same f
     let n = 0;
     let cursor: string | null = null;
     do {
-      const body = (await app.inject(`/api/v1/products?${query}&limit=100${cursor ? `&cursor=${cursor}` : ''}`)).json() as { items: unknown[]; nextCursor: string | null };
+      const body: { items: unknown[]; nextCursor: string | null } = (
+        await app.inject(`/api/v1/products?${query}&limit=100${cursor ? `&cursor=${cursor}` : ''}`)
+      ).json();
       n += body.items.length;
       cursor = body.nextCursor;
     } while (cursor);
@@ -171,7 +175,10 @@ t.test('facets: category and price band counts equal a plain count of the same f
   for (const filter of ['', 'q=ankara', 'inStock=true', 'category=women', 'minPrice=500000&q=adire']) {
     const res = await app.inject(`/api/v1/products?${filter}&facets=true&limit=2`);
     t.equal(res.statusCode, 200);
-    const { facets, items } = res.json() as { items: unknown[]; facets: { categories: { slug: string; count: number }[]; priceBands: { min: number; max: number | null; count: number }[] } };
+    const { facets, items } = res.json<{
+      items: unknown[];
+      facets: { categories: { slug: string; count: number }[]; priceBands: { min: number; max: number | null; count: number }[] };
+    }>();
     t.ok(items.length <= 2);
     t.equal(facets.priceBands.length, 6);
     for (const c of facets.categories) {

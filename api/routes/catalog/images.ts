@@ -28,14 +28,28 @@ const DirectUpload = Type.Object(
  * Refuses an oversized upload and closes the connection, so the rest of the body is never read
  * (the client learns at once instead of after sending 100 MB).
  */
-function tooLarge(reply: FastifyReply): never {
+function tooLarge(request: FastifyRequest, reply: FastifyReply): never {
+  // Stop reading: no more bytes are pulled off the socket (TCP pushes back on the sender).
+  request.raw.unpipe();
+  request.raw.pause();
   reply.header('connection', 'close');
   throw new FileTooLargeError();
 }
 
+/** Collects a file part, failing the moment the size limit is reached (not when the part ends). */
+function readLimited(file: NodeJS.ReadableStream): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    file.on('data', (chunk: Buffer) => chunks.push(chunk));
+    file.once('limit', () => reject(new FileTooLargeError()));
+    file.once('end', () => resolve(Buffer.concat(chunks)));
+    file.once('error', reject);
+  });
+}
+
 async function readUpload(request: FastifyRequest, reply: FastifyReply): Promise<{ bytes: Buffer; alt: string }> {
   const declared = Number(request.headers['content-length'] ?? 0);
-  if (declared > MAX_IMAGE_BYTES + ENVELOPE_BYTES) tooLarge(reply);
+  if (declared > MAX_IMAGE_BYTES + ENVELOPE_BYTES) tooLarge(request, reply);
   let bytes: Buffer | undefined;
   let alt = '';
   try {
@@ -45,13 +59,13 @@ async function readUpload(request: FastifyRequest, reply: FastifyReply): Promise
           part.file.resume();
           continue;
         }
-        bytes = await part.toBuffer();
+        bytes = await readLimited(part.file);
       } else if (part.fieldname === 'alt' && typeof part.value === 'string') {
         alt = part.value.slice(0, 300);
       }
     }
   } catch (err) {
-    if ((err as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE') tooLarge(reply);
+    if (err instanceof FileTooLargeError || (err as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE') tooLarge(request, reply);
     throw err;
   }
   if (!bytes?.length) throw new BadRequestError('file_required', 'Send the image in the multipart field `file`', [{ path: '/file', message: 'is required' }]);
