@@ -10,6 +10,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadConfigOrExit, repoRoot } from '../shared/config.js';
+import auth from './auth.js';
 import foundation from './foundation.js';
 import {
   benchEnv,
@@ -26,6 +27,7 @@ import {
 
 const suites: { name: string; run: BenchSuite }[] = [
   { name: 'foundation', run: foundation },
+  { name: 'auth', run: auth },
   // { name: 'catalog', run: catalog },
 ];
 

@@ -95,7 +95,9 @@ export default fp(
       },
       // @fastify/jwt reads a number here as seconds (it converts to fast-jwt's milliseconds itself).
       sign: { algorithm: 'RS256', kid: current.kid, expiresIn: ACCESS_TOKEN_TTL_SECONDS },
-      verify: { algorithms: ['RS256'] },
+      // cache: fast-jwt remembers verified tokens (by hash, until they expire): a client presents the same
+      // token for 15 minutes, so RS256 verification runs about once per token, not per request.
+      verify: { algorithms: ['RS256'], cache: true },
       decode: { complete: true },
     });
 
