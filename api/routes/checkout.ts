@@ -35,7 +35,7 @@ const checkoutRoutes: FastifyPluginAsyncTypebox = async (app) => {
           { additionalProperties: false },
         ),
         response: {
-          201: Type.Object({ order: Order, payment: Type.Union([PaymentStart, Type.Null()]) }),
+          201: Type.Object({ order: Order, payment: Type.Union([Type.Null(), PaymentStart]) }),
           ...problemResponses(400, 401, 404, 409, 422),
         },
       },

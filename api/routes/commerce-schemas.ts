@@ -2,7 +2,8 @@ import { Type } from 'typebox';
 import { Timestamp, Uuid } from '../schemas.js';
 
 /** Response schemas shared by the commerce routes (cart, checkout, orders, inventory). */
-const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
+// Null first: fast-json-stringify picks the first matching branch and would coerce null to 0 or "".
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([Type.Null(), t]);
 const Money = Type.Integer({ minimum: 0, description: 'minor units (kobo)' });
 
 export const CartLine = Type.Object({
