@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import pg from 'pg';
+import { Redis } from 'ioredis';
 import type { Db } from '../shared/db/index.js';
 import type { Logger } from '../shared/logger.js';
 import { OUTBOX_CHANNEL } from '../shared/outbox.js';
@@ -14,6 +15,17 @@ export interface RelayOptions {
   maxBackoffMs?: number;
   /** Delivered rows are kept this long for audit, then purged. */
   retainDeliveredMs?: number;
+  /** Longest wait for Redis to take a batch; past it the transaction rolls back and the rows wait. */
+  redisTimeoutMs?: number;
+}
+
+/** Rejects after `ms`: BullMQ waits for a lost connection to come back instead of failing. */
+function within<T>(ms: number, work: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
 /**
@@ -44,6 +56,7 @@ export class OutboxRelay {
       batchSize: opts.batchSize ?? 200,
       maxBackoffMs: opts.maxBackoffMs ?? 10_000,
       retainDeliveredMs: opts.retainDeliveredMs ?? 7 * 24 * 3600_000,
+      redisTimeoutMs: opts.redisTimeoutMs ?? 5_000,
     };
   }
 
@@ -108,6 +121,13 @@ export class OutboxRelay {
 
   private async drain(): Promise<void> {
     try {
+      // Checked before claiming rows: no transaction (and no locks) is held open while Redis is away.
+      for (const queue of Object.values(this.queues)) {
+        const connection = queue.opts.connection;
+        if (connection instanceof Redis && connection.status !== 'ready') {
+          throw new Error(`redis unavailable (connection ${connection.status})`);
+        }
+      }
       let moved: number;
       do {
         moved = await this.relayBatch();
@@ -144,12 +164,18 @@ export class OutboxRelay {
       }
       try {
         for (const [queue, list] of byQueue) {
-          await this.queues[queue].addBulk(
-            list.map((r) => ({
-              name: r.name,
-              data: { payload: r.payload, requestId: r.requestId ?? undefined },
-              opts: { jobId: r.id, ...(r.delayMs > 0 ? { delay: r.delayMs } : {}) },
-            })),
+          // If this times out the add may still land later: harmless, the row is sent again under the
+          // same job id and BullMQ ignores the duplicate.
+          await within(
+            this.opts.redisTimeoutMs,
+            this.queues[queue].addBulk(
+              list.map((r) => ({
+                name: r.name,
+                data: { payload: r.payload, requestId: r.requestId ?? undefined },
+                opts: { jobId: r.id, ...(r.delayMs > 0 ? { delay: r.delayMs } : {}) },
+              })),
+            ),
+            'adding jobs to Redis',
           );
         }
       } catch (err) {
