@@ -41,7 +41,7 @@ t.test('Redis restarted while the outbox holds jobs: every job delivered and app
   const port = await freePort();
   const dir = mkdtempSync(path.join(tmpdir(), 'agape-redis-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  let redis = await startRedis(t, port, dir);
+  const redis = await startRedis(t, port, dir);
   const s = await startPaymentStack(t, { env: { REDIS_URL: `redis://127.0.0.1:${port}` } });
 
   const orders: Awaited<ReturnType<typeof createPendingOrder>>[] = [];
@@ -63,7 +63,7 @@ t.test('Redis restarted while the outbox holds jobs: every job delivered and app
   const pending = await s.db.selectFrom('outbox').select('id').where('deliveredAt', 'is', null).where('queue', '=', 'payment').execute();
   t.equal(pending.length, 6, 'the jobs wait in the outbox');
 
-  redis = await startRedis(t, port, dir);
+  await startRedis(t, port, dir); // same port, empty memory
 
   for (const o of orders) {
     const st = await until(async () => {
