@@ -76,11 +76,7 @@ t.test('an admin signs in to the queue dashboard and sees every queue', { skip }
   await page.fill('input[name=password]', password);
   await page.click('button[type=submit]');
   await page.waitForSelector('[role=alert]');
-  t.match(
-    await page.textContent('[role=alert]'),
-    /admins/,
-    'a manager is told the dashboard is for admins',
-  );
+  t.match(await page.textContent('[role=alert]'), /admins/, 'a manager is told the dashboard is for admins');
 
   // The admin gets in.
   await page.goto(`${base}/admin/queues/login`);
