@@ -11,7 +11,6 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadConfigOrExit, repoRoot } from '../shared/config.js';
 import auth from './auth.js';
-import checkout from './checkout.js';
 import foundation from './foundation.js';
 import payments from './payments.js';
 import {
@@ -31,7 +30,6 @@ const suites: { name: string; run: BenchSuite }[] = [
   { name: 'foundation', run: foundation },
   { name: 'auth', run: auth },
   { name: 'payments', run: payments },
-  { name: 'checkout', run: checkout },
   // { name: 'catalog', run: catalog },
 ];
 
