@@ -86,3 +86,47 @@ t.test('every template renders HTML and text inside the layout', async (t) => {
   }
   t.throws(() => renderMail(config, 'no-such-template', {}), /unknown mail template/);
 });
+
+t.test('Resend: POST {RESEND_BASE_URL}/emails with the bearer key and an idempotency key; attachments resolved', async (t) => {
+  const { createServer } = await import('node:http');
+  const received: { headers: Record<string, unknown>; body: { to: string[]; attachments: { filename: string; content: string }[] } }[] = [];
+  let failFirst = true;
+  const server = createServer((req, res) => {
+    let raw = '';
+    req.on('data', (c: Buffer) => (raw += c.toString()));
+    req.on('end', () => {
+      if (failFirst) {
+        failFirst = false;
+        res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ message: 'try later' }));
+        return;
+      }
+      received.push({ headers: req.headers, body: JSON.parse(raw) });
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id: `re_${received.length}` }));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.teardown(() => new Promise<void>((r) => server.close(() => r())));
+  const port = (server.address() as { port: number }).port;
+  const { config, db } = await testEnv(t, { RESEND_API_KEY: 're_test_key', RESEND_BASE_URL: `http://127.0.0.1:${port}` });
+  const log = createLogger(config, 'test');
+  const transport = createMailTransport(config, log);
+  t.equal(transport.kind, 'resend');
+  const payload = { template: 'password-changed', to: 'r@example.com', data: { name: 'R' }, attachInvoiceOf: '00000000-0000-4000-8000-000000000009' };
+  const resolvers = {
+    invoice: async (orderId: string) => ({ filename: `invoice-${orderId.slice(0, 4)}.pdf`, content: Buffer.from('%PDF-1.4 test'), contentType: 'application/pdf' }),
+  };
+  await t.rejects(deliverEmail({ db, config, log, transport, resolvers }, 'job-r1', payload), /Resend answered 500/, 'a 5xx is retryable');
+  t.notOk(await db.selectFrom('emailDeliveries').select('jobId').where('jobId', '=', 'job-r1').executeTakeFirst(), 'claim released');
+  const sent = await deliverEmail({ db, config, log, transport, resolvers }, 'job-r1', payload);
+  t.same(sent, { sent: true, transportId: 're_1' });
+  t.equal(received[0]?.headers.authorization, 'Bearer re_test_key');
+  t.equal(received[0]?.headers['idempotency-key'], 'email-job-r1');
+  t.same(received[0]?.body.to, ['r@example.com']);
+  t.equal(received[0]?.body.attachments[0]?.filename, 'invoice-0000.pdf');
+  t.equal(Buffer.from(received[0]?.body.attachments[0]?.content ?? '', 'base64').toString(), '%PDF-1.4 test');
+  t.equal((await deliverEmail({ db, config, log, transport, resolvers }, 'job-r1', payload)).sent, false, 'never twice');
+  t.equal(received.length, 1);
+  await t.rejects(deliverEmail({ db, config, log, transport, resolvers: {} }, 'job-r2', payload), /no invoice attachment resolver/, 'waits for the invoice');
+  const notReady = { invoice: async () => null };
+  await t.rejects(deliverEmail({ db, config, log, transport, resolvers: notReady }, 'job-r3', payload), /not ready/, 'retries until the invoice exists');
+});
