@@ -77,9 +77,9 @@ const leaves = Object.values(tree).flat();
 /** Product `i` of the demo catalog (pure: depends only on i). */
 export function demoProduct(i: number): DemoProduct {
   const rnd = random(i + 1);
-  const pick = <T>(list: readonly T[]) => list[Math.floor(rnd() * list.length)]!;
-  const category = leaves[i % leaves.length]!;
-  const style = styles[category]!;
+  const pick = <T>(list: readonly T[]) => list[Math.floor(rnd() * list.length)];
+  const category = leaves[i % leaves.length];
+  const style = styles[category];
   const fabric = category.endsWith(' Fabric') ? category.replace(' Fabric', '') : pick(fabrics);
   const title = `${pick(adjectives)} ${fabric} ${pick(style.names)}`;
   const [lo, hi] = style.price;
@@ -148,7 +148,7 @@ const CHUNK = 1_000;
  */
 export async function seedCatalog({ db, config, log, args }: DemoSeedContext): Promise<void> {
   const flag = args.findIndex((a) => a === '--products' || a.startsWith('--products='));
-  const raw = flag < 0 ? undefined : args[flag]!.includes('=') ? args[flag]!.split('=')[1] : args[flag + 1];
+  const raw = flag < 0 ? undefined : args[flag].includes('=') ? args[flag].split('=')[1] : args[flag + 1];
   const total = raw === undefined ? 200 : Number(raw);
   if (!Number.isInteger(total) || total < 0 || total > 1_000_000) throw new Error(`--products must be a whole number (got ${raw})`);
   const started = Date.now();
@@ -218,7 +218,7 @@ export async function seedCatalog({ db, config, log, args }: DemoSeedContext): P
     .selectFrom('products as p')
     .select(['p.id', 'p.title'])
     .where('p.slug', 'in', Array.from({ length: Math.min(12, total) }, (_, i) => demoProduct(i).slug).concat(['__none__']))
-    .where(({ not, exists, selectFrom }) => not(exists(selectFrom('productImages as m').select('m.id').whereRef('m.productId', '=', 'p.id'))))
+    .where((eb) => eb.not(eb.exists(eb.selectFrom('productImages as m').select('m.id').whereRef('m.productId', '=', 'p.id'))))
     .orderBy('p.slug')
     .execute();
   for (const [i, p] of needImages.entries()) {

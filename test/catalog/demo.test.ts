@@ -16,7 +16,7 @@ t.test('demo catalog: deterministic, idempotent, 2–6 variants with stock, imag
   await seedCatalog(ctx);
   const count = async () =>
     (await sql<{ p: number; v: number; i: number; m: number }>`SELECT (SELECT count(*) FROM products)::int AS p, (SELECT count(*) FROM product_variants)::int AS v,
-      (SELECT count(*) FROM inventory)::int AS i, (SELECT count(*) FROM product_images)::int AS m`.execute(db)).rows[0]!;
+      (SELECT count(*) FROM inventory)::int AS i, (SELECT count(*) FROM product_images)::int AS m`.execute(db)).rows[0];
   const first = await count();
   t.equal(first.p, 150);
   t.equal(first.v, first.i, 'one stock row per variant');
