@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Db } from '../db/index.js';
-import { enqueue } from '../outbox.js';
+import { currentRequestId } from '../context.js';
+import { OUTBOX_CHANNEL } from '../outbox.js';
+import { jobs } from '../queues.js';
 
 /** Events whose work happens in the payment processor; every other event is stored and ignored. */
 export const HANDLED_EVENTS = new Set([
@@ -53,29 +55,31 @@ export function parseWebhookBody(rawBody: Buffer): WebhookBody | undefined {
 export type StoreResult = { eventId: string; duplicate: false } | { eventId: null; duplicate: true };
 
 /**
- * Stores the event in the inbox and, for events we act on, its outbox job, in one transaction: after
- * the commit the work cannot be lost, and a second delivery of the same event hits the unique key and
- * does nothing.
+ * Stores the event in the inbox and, for events we act on, its outbox job, atomically: after this the
+ * work cannot be lost, and a second delivery of the same event hits the unique key and does nothing.
+ *
+ * One statement instead of `db.transaction()` + `enqueue()`: a single statement is its own transaction,
+ * and this is the hot path Paystack waits on (one round trip instead of five). It writes exactly the
+ * outbox row `enqueue` would (same queue, name, payload shape, request id) and the same NOTIFY.
  */
 export async function storeWebhookEvent(db: Db, body: WebhookBody, rawBody: Buffer): Promise<StoreResult> {
   const eventKey = webhookEventKey(body, rawBody);
   const handled = HANDLED_EVENTS.has(body.event);
-  return db.transaction().execute(async (trx) => {
-    const row = await trx
-      .insertInto('webhookEvents')
-      .values({
-        provider: 'paystack',
-        eventKey,
-        event: body.event,
-        // Stored as received (jsonb normalises whitespace; the signature was already checked on the bytes).
-        payload: sql`${rawBody.toString('utf8')}::jsonb`,
-        ...(handled ? {} : { processedAt: sql<Date>`now()`, result: 'ignored' }),
-      })
-      .onConflict((oc) => oc.columns(['provider', 'eventKey']).doNothing())
-      .returning('id')
-      .executeTakeFirst();
-    if (!row) return { eventId: null, duplicate: true };
-    if (handled) await enqueue(trx, 'payment.webhook', { eventId: row.id });
-    return { eventId: row.id, duplicate: false };
-  });
+  const job = jobs['payment.webhook'];
+  const { rows } = await sql<{ id: string }>`
+    WITH event AS (
+      INSERT INTO webhook_events (provider, event_key, event, payload, processed_at, result)
+      VALUES ('paystack', ${eventKey}, ${body.event}, ${rawBody.toString('utf8')}::jsonb,
+              ${handled ? null : sql`now()`}, ${handled ? null : 'ignored'})
+      ON CONFLICT (provider, event_key) DO NOTHING
+      RETURNING id
+    ), job AS (
+      INSERT INTO outbox (queue, name, payload, request_id)
+      SELECT ${job.queue}, 'payment.webhook', jsonb_build_object('eventId', event.id), ${currentRequestId() ?? null}
+      FROM event WHERE ${handled}
+      RETURNING id
+    )
+    SELECT event.id, (SELECT count(pg_notify(${OUTBOX_CHANNEL}, '')) FROM job) AS notified FROM event`.execute(db);
+  const row = rows[0];
+  return row ? { eventId: row.id, duplicate: false } : { eventId: null, duplicate: true };
 }
