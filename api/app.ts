@@ -82,6 +82,12 @@ export async function buildApp(config: Config, opts: BuildAppOptions = {}) {
     // Everything this request does (including outbox rows it writes) sees its id.
     workContext.run({ requestId: request.id }, done);
   });
+  // server.close() only drops connections idle at that moment: a keep-alive socket whose request was in
+  // flight would hold the shutdown until its keep-alive timeout. From now on, end sockets once answered.
+  app.addHook('preClose', (done) => {
+    app.server.keepAliveTimeout = 1;
+    done();
+  });
 
   // 1. Infrastructure
   await app.register(infra, { config, skipMigrationCheck: opts.skipMigrationCheck, onQuery: opts.onQuery });
