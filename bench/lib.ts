@@ -36,6 +36,11 @@ export interface LoadResult {
   p50: number;
   p99: number;
   requests: number;
+  /**
+   * The target process's CPU time (user + system) per request, in microseconds. Unlike req/s this
+   * barely moves when other work shares the machine, so it is the steadier figure to compare.
+   */
+  cpuPerRequestUs?: number;
   non2xx: number;
   errors: number;
   timeouts: number;
@@ -54,6 +59,8 @@ export interface BenchRow {
 export interface Target {
   name: string;
   url: string;
+  /** The target process's cumulative CPU time (process.cpuUsage), when it can tell. */
+  cpuUsage?(): Promise<NodeJS.CpuUsage>;
   stop(): Promise<void>;
 }
 
@@ -155,8 +162,21 @@ export function startTarget(kind: 'app' | ReferenceKind, env: Record<string, str
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'bench/targets.ts', kind], {
     cwd: repoRoot,
     env,
-    stdio: ['ignore', 'pipe', 'inherit'],
+    // The IPC channel answers CPU-usage questions (see bench/targets.ts).
+    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
   });
+  const cpuUsage = () =>
+    new Promise<NodeJS.CpuUsage>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`bench target ${kind} did not report its CPU usage`)),
+        5_000,
+      );
+      child.once('message', (usage) => {
+        clearTimeout(timer);
+        resolve(usage as NodeJS.CpuUsage);
+      });
+      child.send('cpu-usage');
+    });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
@@ -172,7 +192,7 @@ export function startTarget(kind: 'app' | ReferenceKind, env: Record<string, str
       const port = /^listening (\d+)$/.exec(line)?.[1];
       if (!port) return;
       clearTimeout(timer);
-      resolve({ name: kind, url: `http://127.0.0.1:${port}`, stop });
+      resolve({ name: kind, url: `http://127.0.0.1:${port}`, cpuUsage, stop });
     });
     void exited.then(() => {
       clearTimeout(timer);
@@ -210,8 +230,12 @@ export async function load(
   };
   const warmup = opts.warmup ?? 2;
   if (warmup > 0) await cannon({ ...base, duration: warmup });
+  const before = await target.cpuUsage?.();
   const r = await cannon({ ...base, duration: opts.duration ?? defaults.duration });
+  const after = await target.cpuUsage?.();
+  const cpuUs = before && after ? after.user - before.user + after.system - before.system : undefined;
   return {
+    cpuPerRequestUs: cpuUs !== undefined && r.requests.total > 0 ? cpuUs / r.requests.total : undefined,
     reqPerSec: r.requests.average,
     p50: r.latency.p50,
     p99: r.latency.p99,
@@ -230,22 +254,33 @@ const fmt = (n: number, digits = 0) =>
 
 /** One table per suite; a row with a baseline gets its ratio (`ours/hello = 0.87`) and the aim's mark. */
 export function formatTable(suite: string, rows: readonly BenchRow[]): string {
-  const header = ['target', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'errors', 'ratio'];
+  const header = ['target', 'req/s', 'p50 ms', 'p99 ms', 'cpu µs/req', 'non-2xx', 'errors', 'ratio'];
   const body = rows.map((row) => {
     const base = row.baseline ? rows.find((r) => r.name === row.baseline) : undefined;
     let ratio = '';
     if (base) {
+      const mark = (value: number) =>
+        row.aim === undefined
+          ? ''
+          : value >= row.aim
+            ? ` (aim ≥ ${row.aim}: met)`
+            : ` (aim ≥ ${row.aim}: not met)`;
       const value = row.result.reqPerSec / base.result.reqPerSec;
-      ratio = `${row.name}/${base.name} = ${fmt(value, 2)}`;
-      if (row.aim !== undefined)
-        ratio += value >= row.aim ? ` (aim ≥ ${row.aim}: met)` : ` (aim ≥ ${row.aim}: NOT met)`;
+      ratio = `${row.name}/${base.name} = ${fmt(value, 2)}${mark(value)}`;
+      // The same comparison by CPU cost: what the req/s ratio would be with a core to itself.
+      if (row.result.cpuPerRequestUs && base.result.cpuPerRequestUs) {
+        const byCpu = base.result.cpuPerRequestUs / row.result.cpuPerRequestUs;
+        ratio += `; by cpu/req = ${fmt(byCpu, 2)}${mark(byCpu)}`;
+      }
     }
     const r = row.result;
+    const cpu = r.cpuPerRequestUs === undefined ? '-' : fmt(r.cpuPerRequestUs);
     return [
       row.name,
       fmt(r.reqPerSec),
       fmt(r.p50),
       fmt(r.p99),
+      cpu,
       fmt(r.non2xx),
       fmt(r.errors + r.timeouts),
       ratio,

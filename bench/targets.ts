@@ -36,6 +36,10 @@ const app = await target(process.argv[2] ?? '');
 await app.listen({ port: 0, host: '127.0.0.1' });
 const address = app.server.address();
 console.log(`listening ${typeof address === 'object' && address ? address.port : 0}`);
+// The bench runner asks for this process's CPU time before and after a measurement (cpu µs per request).
+process.on('message', (message) => {
+  if (message === 'cpu-usage') process.send?.(process.cpuUsage());
+});
 process.once('SIGTERM', () => {
   app.close().then(
     () => process.exit(0),
