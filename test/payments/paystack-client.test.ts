@@ -30,7 +30,7 @@ async function setup(tt: Test, webhook?: { status: number }) {
   }
   const emu = await startPaystackEmulator({ secretKey, webhookUrl, webhookRetryMs: 20 });
   tt.teardown(() => emu.close());
-  const client = createPaystackClient({ secretKey, baseUrl: emu.url, timeoutMs: 500, retryBaseMs: 5 });
+  const client = createPaystackClient({ secretKey, baseUrl: emu.url, timeoutMs: 5_000, retryBaseMs: 5 });
   return { emu, client, received };
 }
 
@@ -92,8 +92,9 @@ t.test('safe calls retry 5xx; initialize and refund never retry', async (t) => {
   t.match(e, { status: 500, retryable: true });
   t.notOk(emu.transactions.has('R-2'), 'not retried behind our back');
 
-  emu.failNext('initialize', { delayMs: 800 });
-  const timeout = await client.initializeTransaction({ email: 'a@b.co', amount: 10_000, currency: 'NGN', reference: 'R-3' }).catch((x: unknown) => x);
+  emu.failNext('initialize', { delayMs: 1_000 });
+  const impatient = createPaystackClient({ secretKey, baseUrl: emu.url, timeoutMs: 200 });
+  const timeout = await impatient.initializeTransaction({ email: 'a@b.co', amount: 10_000, currency: 'NGN', reference: 'R-3' }).catch((x: unknown) => x);
   t.match(timeout, { status: 0, code: 'timeout', retryable: true });
 
   emu.failNext('verify', { status: 500, times: 10 });
@@ -119,4 +120,33 @@ t.test('webhooks are signed over the raw body and retried until answered 200', a
     emu.webhookDeliveries.map((d) => d.status).slice(0, 2),
     [500, 200],
   );
+});
+
+t.test('the pay page completes a transaction and returns to the callback URL', async (t) => {
+  const { emu, client } = await setup(t);
+  const init = await client.initializeTransaction({
+    email: 'ada@example.com',
+    amount: 750_000,
+    currency: 'NGN',
+    reference: 'PAGE-1',
+    callbackUrl: 'http://shop.test/orders/1?token=abc',
+  });
+  const page = await fetch(init.authorizationUrl);
+  t.equal(page.status, 200);
+  const html = await page.text();
+  t.match(html, /PAGE-1/);
+  t.match(html, /7,500\.00/);
+  const res = await fetch(init.authorizationUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: 'outcome=success',
+    redirect: 'manual',
+  });
+  t.equal(res.status, 302);
+  const location = new URL(res.headers.get('location')!);
+  t.equal(location.searchParams.get('reference'), 'PAGE-1');
+  t.equal(location.searchParams.get('trxref'), 'PAGE-1');
+  t.equal(location.searchParams.get('token'), 'abc', 'the callback keeps its own query');
+  t.match(await client.verifyTransaction('PAGE-1'), { status: 'success', amount: 750_000 });
+  t.equal((await fetch(`${emu.url}/pay/NOPE`)).status, 404);
 });
