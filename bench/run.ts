@@ -11,6 +11,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadConfigOrExit, repoRoot } from '../shared/config.js';
 import auth from './auth.js';
+import catalog from './catalog.js';
 import foundation from './foundation.js';
 import payments from './payments.js';
 import {
@@ -30,7 +31,7 @@ const suites: { name: string; run: BenchSuite }[] = [
   { name: 'foundation', run: foundation },
   { name: 'auth', run: auth },
   { name: 'payments', run: payments },
-  // { name: 'catalog', run: catalog },
+  { name: 'catalog', run: catalog },
 ];
 
 function parseArgs(argv: string[]) {

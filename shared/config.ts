@@ -48,6 +48,7 @@ export const ConfigSchema = Type.Object({
   CORS_ORIGINS: Type.String({ default: '', description: "comma-separated allowed origins; '*' for any" }),
   BODY_LIMIT_BYTES: Int('JSON body limit', 1_048_576, 1024, 100 * 1024 * 1024),
   MEDIA_DIR: Type.String({ default: 'media', minLength: 1, description: 'local media storage folder' }),
+  CATALOG_CACHE: Bool('serve catalog lists and details from Redis (off: benchmarks of the uncached path)', true),
   SHOP_NAME: Type.String({ default: 'Agape Fashion', minLength: 1 }),
   SHOP_ADDRESS: Type.String({ default: '12 Broad Street, Lagos Island, Lagos, Nigeria' }),
   REFUND_POLL_MS: Int('first wait before polling an unsettled refund at Paystack (doubles per poll)', 60_000, 10, 86_400_000),

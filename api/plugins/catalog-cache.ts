@@ -28,7 +28,12 @@ export default fp(
       labelNames: ['kind', 'outcome'] as const,
       registers: [app.metrics],
     });
-    const cache = new CatalogCache(app.redis, app.config.QUEUE_PREFIX, (kind, outcome) => requests.inc({ kind, outcome }));
+    const cache = new CatalogCache(
+      app.redis,
+      app.config.QUEUE_PREFIX,
+      (kind, outcome) => requests.inc({ kind, outcome }),
+      app.config.CATALOG_CACHE,
+    );
     app.decorate('catalogCache', cache);
 
     // Writes made while Redis was unreachable could not bump the version: bump on every reconnect.

@@ -82,6 +82,7 @@ export class CatalogCache {
     private readonly redis: Redis,
     private readonly prefix: string,
     private readonly observe: (kind: 'list' | 'detail', outcome: CacheOutcome) => void = () => {},
+    private readonly enabled = true,
   ) {
     this.keys = catalogKeys(prefix);
     redis.defineCommand('catalogListGet', { numberOfKeys: 1, lua: LIST_GET });
@@ -98,6 +99,7 @@ export class CatalogCache {
 
   /** A cached list page (JSON text) or a loader result stored under the version read before loading. */
   async list(signature: string, load: () => Promise<unknown>): Promise<string> {
+    if (!this.enabled) return JSON.stringify(await load());
     let version: string | undefined;
     try {
       const [v, value] = (await (this.redis as unknown as RedisWithScripts).catalogListGet(this.keys.version, this.keys.base, signature)) as [
@@ -126,6 +128,7 @@ export class CatalogCache {
    * read before the query.
    */
   async detail(idOrSlug: string, isSlug: boolean, load: () => Promise<{ id: string; json: string } | null>): Promise<string | null> {
+    if (!this.enabled) return (await load())?.json ?? null;
     let state: { v: string; id: string | null; pv: string | null } | undefined;
     try {
       const [v, id, pv, value] = (await (this.redis as unknown as RedisWithScripts).catalogDetailGet(
