@@ -4,6 +4,7 @@ import type { Db, Trx } from '../db/index.js';
 import { releaseCouponRedemption } from '../coupons/index.js';
 import { releaseOrderReservation, restockOrderItems } from '../inventory/reservations.js';
 import { enqueue } from '../outbox.js';
+import { refundRemainder } from '../payments/refunds.js';
 import { orderLink } from './links.js';
 import { transitionOrder, type OrderStatus, type TransitionResult } from './state.js';
 
@@ -26,6 +27,8 @@ export async function cancelOrder(trx: Trx, orderId: string, opts: { actorId?: s
   await releaseOrderReservation(trx, orderId, opts.reason ?? 'cancelled');
   await releaseCouponRedemption(trx, orderId);
   if (wasPaid) await restockOrderItems(trx, orderId, opts.actorId ?? null);
+  // "cancelled, with a refund": the money goes back through the refund flow (pending → Paystack → settled).
+  if (wasPaid) await refundRemainder(trx, orderId, opts.note ?? 'order cancelled', opts.actorId);
   return result;
 }
 

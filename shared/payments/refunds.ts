@@ -276,3 +276,32 @@ export async function executeRefund(
     }
   });
 }
+
+/**
+ * Refunds whatever is still refundable (staff cancelling a paid order: "cancelled, with a refund").
+ * Call inside the cancelling transaction; nothing is created when nothing is left. No restock here: the
+ * cancellation already put the units back.
+ */
+export async function refundRemainder(
+  trx: Trx,
+  orderId: string,
+  reason: string,
+  actorId?: string | null,
+): Promise<RefundView | null> {
+  const order = await trx
+    .selectFrom('orders')
+    .select('amountPaid')
+    .where('id', '=', orderId)
+    .forUpdate()
+    .executeTakeFirst();
+  if (!order || order.amountPaid <= 0) return null;
+  if (order.amountPaid - (await committedAmount(trx, orderId)) <= 0) return null;
+  const paid = await trx
+    .selectFrom('payments')
+    .select('id')
+    .where('orderId', '=', orderId)
+    .where('status', '=', 'success')
+    .executeTakeFirst();
+  if (!paid) return null;
+  return createRefund(trx, { orderId, reason, restock: false, actorId: actorId ?? undefined });
+}

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { PDFParse } from 'pdf-parse';
 import t from 'tap';
-import type { Db } from '../../shared/db/index.js';
+import { createDb, type Db } from '../../shared/db/index.js';
 import { assignInvoiceNumber, invoiceYear } from '../../shared/invoices/numbering.js';
 import { formatMoney } from '../../shared/invoices/money.js';
 import { renderOrderInvoice } from '../../shared/invoices/service.js';
@@ -54,8 +54,11 @@ t.test('invoice numbers are gap-free per year under concurrency, one per order',
   );
 
   // Every order rendered twice at once (a duplicated job), all orders in parallel.
+  // Its own pool as big as the worker's: renders queue on the counter row, not on connections.
+  const pool = createDb(config.DATABASE_URL, { poolSize: 12 });
+  t.teardown(() => pool.destroy());
   const results = await Promise.all(
-    orders.flatMap((o) => [o, o]).map((o) => renderOrderInvoice(db, store, config, o.orderId)),
+    orders.flatMap((o) => [o, o]).map((o) => renderOrderInvoice(pool, store, config, o.orderId)),
   );
   const rows = await db
     .selectFrom('invoices')

@@ -262,3 +262,28 @@ t.test(
     t.equal(emu.refunds.size, 2, 'no second refund was created at Paystack');
   },
 );
+
+t.test('staff cancelling a paid order refunds it in full', async (t) => {
+  const stack = await startPaymentStack(t, { queues: ['payment', 'refund'] });
+  const { db, emu, app } = stack;
+  const order = await createPaidOrder(db, stack);
+  const res = await app.inject({
+    method: 'PATCH',
+    url: `/api/v1/admin/orders/${order.orderId}/status`,
+    headers: { authorization: tokenFor(app, 'manager') },
+    payload: { status: 'cancelled' },
+  });
+  t.equal(res.statusCode, 200, res.body);
+  const [refund] = await db.selectFrom('refunds').selectAll().where('orderId', '=', order.orderId).execute();
+  t.ok(refund, 'a refund was created with the cancellation');
+  t.equal(refund!.amount, order.total, 'for everything paid');
+  t.equal((await orderRow(db, order.orderId)).needsRefund, true, 'flagged until the refund settles');
+  await emu.settleRefund(await providerIdOf(db, refund!.id), 'processed');
+  await until(async () => (await refundRow(db, refund!.id)).status === 'processed');
+  const o = await orderRow(db, order.orderId);
+  t.equal(o.status, 'cancelled', 'the order stays cancelled');
+  t.equal(o.amountRefunded, order.total);
+  t.equal(o.needsRefund, false, 'nothing left to refund');
+  const again = await refundRequest(stack, order.orderId, { reason: 'double' });
+  t.equal(again.statusCode, 409, 'nothing more can be refunded');
+});

@@ -40,6 +40,20 @@ export async function createPaidOrder(
       .where('reference', '=', pending.reference)
       .execute();
   }
+  // A full address as checkout stores it (the order read model requires name, phone, state).
+  const address = {
+    name: 'Ada Obi',
+    phone: '+2348012345678',
+    line1: '1 Marina',
+    city: 'Lagos',
+    state: 'Lagos',
+    country: 'NG',
+  };
+  await db
+    .updateTable('orders')
+    .set({ shippingAddress: JSON.stringify(address) })
+    .where('id', '=', pending.orderId)
+    .execute();
   await stack.emu.pay(pending.reference, { webhook: false, amount: total });
   const result = await applyVerification(db, pending.reference, {
     paystack: stack.paystack,
