@@ -12,6 +12,7 @@ import path from 'node:path';
 import { loadConfigOrExit, repoRoot } from '../shared/config.js';
 import auth from './auth.js';
 import catalog from './catalog.js';
+import checkout from './checkout.js';
 import foundation from './foundation.js';
 import payments from './payments.js';
 import {
@@ -31,6 +32,7 @@ const suites: { name: string; run: BenchSuite }[] = [
   { name: 'foundation', run: foundation },
   { name: 'auth', run: auth },
   { name: 'payments', run: payments },
+  { name: 'checkout', run: checkout },
   { name: 'catalog', run: catalog },
 ];
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Config } from '../config.js';
 import type { Db, Trx } from '../db/index.js';
-import { ConflictError, InsufficientStockError, NotFoundError, ValidationError } from '../errors.js';
+import { ConflictError, InsufficientStockError, NotFoundError, PgCode, pgErrorCode, ValidationError } from '../errors.js';
 import { cartLines, hashCartToken, lockCallerCart, type CartCaller } from '../cart/index.js';
 import { asPricingCoupon, couponRejection, findCoupon, InvalidCouponError, recordRedemption, redeemCoupon } from '../coupons/index.js';
 import { withIdempotency, saveProvisional, type StoredAnswer } from '../idempotency/index.js';
@@ -155,6 +155,23 @@ async function answer(deps: CheckoutDeps, orderId: string, payment: PaymentStart
   return { status: 201, body: { order, payment } satisfies CheckoutAnswerBody };
 }
 
+/**
+ * Inventory rows are locked in variant order, but the catalog's stock triggers lock product rows when a
+ * variant sells out, in another order: a rare deadlock is possible. Postgres aborts one side; the whole
+ * transaction rolled back, so running it again is safe.
+ */
+async function retryOnDeadlock<T>(fn: () => Promise<T>, attempts = 4): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await fn();
+    } catch (err) {
+      const code = pgErrorCode(err);
+      if (i >= attempts || (code !== PgCode.deadlockDetected && code !== PgCode.serializationFailure)) throw err;
+      await new Promise((r) => setTimeout(r, Math.random() * 20 * i));
+    }
+  }
+}
+
 export async function checkout(deps: CheckoutDeps, caller: CartCaller, input: CheckoutInput, idempotencyKey: string) {
   const owner = await ownerOf(deps.db, caller);
   return withIdempotency(
@@ -162,15 +179,16 @@ export async function checkout(deps: CheckoutDeps, caller: CartCaller, input: Ch
     { scope: 'checkout', owner, key: idempotencyKey, request: input },
     {
       run: async (claimId) => {
+        const attempt = () => retryOnDeadlock(() => deps.db.transaction().execute((trx) => placeOrder(trx, deps, caller, input, claimId)));
         let placed: Placed;
         try {
-          placed = await deps.db.transaction().execute((trx) => placeOrder(trx, deps, caller, input, claimId));
+          placed = await attempt();
         } catch (err) {
           if (!(err instanceof InsufficientStockError)) throw err;
           // Lazy expiry: free what expired reservations still hold on the short variants, then retry once.
           const expired = await expireReservations(deps.db, { variantIds: err.lines.map((l) => l.variantId), batchSize: 50, maxBatches: 2 });
           if (expired === 0) throw err;
-          placed = await deps.db.transaction().execute((trx) => placeOrder(trx, deps, caller, input, claimId));
+          placed = await attempt();
         }
         const payment = await initializeAttempt(deps, placed.paymentId);
         return answer(deps, placed.orderId, payment);

@@ -1,0 +1,182 @@
+/**
+ * Checkout: checkouts per second through the whole API path (Idempotency-Key claim, one transaction with
+ * 3 conditional reserves + order + items + history + payment attempt + outbox, then Paystack initialize
+ * against the local emulator), for 3-line carts with no contention (10 000 variants) and with 10 hot
+ * variants; then p99 at half of the uncontended peak (open loop). Reference: pgbench running the same SQL
+ * shape (3 conditional reserves + order + items + outbox in one transaction) against the same tables
+ * (same triggers) in the same run, with as many clients as the API has pool connections.
+ * Aims: API ≥ 50% of pgbench; p99 ≤ 100 ms at half of peak.
+ */
+import autocannon from 'autocannon';
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { sql } from 'kysely';
+import { startPaystackEmulator } from '../shared/integrations/paystack/emulator.js';
+import type { BenchContext, LoadResult, Target } from './lib.js';
+
+const VARIANTS = 10_000;
+const HOT = 10;
+const PGBENCH = '/usr/bin/pgbench';
+
+async function arrange(ctx: BenchContext) {
+  const { db } = ctx;
+  await sql`CREATE TABLE IF NOT EXISTS bench_variants (n int PRIMARY KEY, variant_id uuid NOT NULL)`.execute(db);
+  const products = await sql<{ id: string }>`
+    INSERT INTO products (slug, title, status) SELECT 'bench-' || g, 'Bench product ' || g, 'active' FROM generate_series(1, 100) g RETURNING id`.execute(db);
+  const ids = products.rows.map((r) => r.id);
+  await sql`
+    INSERT INTO product_variants (product_id, sku, title, price)
+    SELECT (${ids}::uuid[])[1 + (g - 1) % 100], 'BENCH-' || g, 'Variant ' || g, 500000 + g FROM generate_series(1, ${VARIANTS}) g`.execute(db);
+  await sql`INSERT INTO bench_variants SELECT substring(sku from 7)::int, id FROM product_variants WHERE sku LIKE 'BENCH-%'`.execute(db);
+  await sql`INSERT INTO inventory (variant_id, on_hand) SELECT variant_id, 1000000000 FROM bench_variants
+            ON CONFLICT (variant_id) DO UPDATE SET on_hand = 1000000000`.execute(db);
+  const ship = await db.insertInto('shippingMethods').values({ name: 'Bench', price: 250_000, etaDays: 2 }).returning('id').executeTakeFirstOrThrow();
+  await sql`ANALYZE`.execute(db);
+  return ship.id;
+}
+
+/** Guest carts of 3 lines (consecutive variant numbers from `pool`), returned as their raw tokens. */
+async function makeCarts(ctx: BenchContext, count: number, pool: number): Promise<string[]> {
+  const tokens: string[] = [];
+  for (let start = 0; start < count; start += 5_000) {
+    const n = Math.min(5_000, count - start);
+    const batch = Array.from({ length: n }, () => `bench-${randomBytes(18).toString('base64url')}`);
+    const hashes = batch.map((t) => createHash('sha256').update(t).digest('hex'));
+    const firsts = batch.map(() => 1 + Math.floor(Math.random() * (pool - 2)));
+    await sql`
+      WITH c AS (
+        INSERT INTO carts (token_hash) SELECT unnest(${hashes}::text[]) RETURNING id, token_hash
+      ), picks AS (
+        SELECT c.id AS cart_id, f.first FROM c JOIN unnest(${hashes}::text[], ${firsts}::int[]) AS f(h, first) ON f.h = c.token_hash
+      )
+      INSERT INTO cart_items (cart_id, variant_id, quantity, unit_price)
+      SELECT p.cart_id, bv.variant_id, 1, 500000 FROM picks p CROSS JOIN generate_series(0, 2) k
+      JOIN bench_variants bv ON bv.n = p.first + k`.execute(ctx.db);
+    tokens.push(...batch);
+  }
+  return tokens;
+}
+
+function checkoutLoad(target: Target, tokens: string[], shippingMethodId: string, opts: { connections: number; duration: number; rate?: number }): Promise<LoadResult> {
+  let i = 0;
+  const body = JSON.stringify({
+    email: 'bench@example.test',
+    shippingMethodId,
+    shippingAddress: { name: 'Bench', phone: '+2348030000000', line1: '1 Bench Rd', city: 'Lagos', state: 'Lagos', country: 'NG' },
+  });
+  return new Promise((resolve, reject) => {
+    autocannon(
+      {
+        url: target.url,
+        connections: opts.connections,
+        duration: opts.duration,
+        ...(opts.rate ? { overallRate: opts.rate } : {}),
+        requests: [
+          {
+            method: 'POST',
+            path: '/api/v1/checkout',
+            setupRequest: (req: autocannon.Request) => {
+              const token = tokens[i++ % tokens.length];
+              return { ...req, body, headers: { ...req.headers, 'content-type': 'application/json', 'x-cart-token': token, 'idempotency-key': randomUUID() } };
+            },
+          },
+        ],
+      },
+      (err, r) => {
+        if (err) return reject(err instanceof Error ? err : new Error(String(err)));
+        if (i > tokens.length) console.warn(`  warning: ${i - tokens.length} requests reused a cart (prepare more carts)`);
+        resolve({ reqPerSec: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, requests: r.requests.total, non2xx: r.non2xx, errors: r.errors, timeouts: r.timeouts });
+      },
+    );
+  });
+}
+
+const pgbenchScript = (pool: number) => `
+\\set v random(1, ${pool - 2})
+BEGIN;
+UPDATE inventory SET reserved = reserved + 1, updated_at = now() WHERE variant_id = (SELECT variant_id FROM bench_variants WHERE n = :v) AND on_hand - reserved >= 1;
+UPDATE inventory SET reserved = reserved + 1, updated_at = now() WHERE variant_id = (SELECT variant_id FROM bench_variants WHERE n = :v + 1) AND on_hand - reserved >= 1;
+UPDATE inventory SET reserved = reserved + 1, updated_at = now() WHERE variant_id = (SELECT variant_id FROM bench_variants WHERE n = :v + 2) AND on_hand - reserved >= 1;
+WITH o AS (INSERT INTO orders (email, currency, subtotal, total, shipping_address, reservation_expires_at) VALUES ('pgbench@example.test', 'NGN', 1500000, 1862500, '{"name":"Bench"}', now() + interval '15 minutes') RETURNING id) INSERT INTO order_items (order_id, variant_id, title, variant_title, sku, unit_price, quantity, line_total, currency) SELECT o.id, bv.variant_id, 'Bench', 'Variant', 'BENCH-' || bv.n, 500000, 1, 500000, 'NGN' FROM o, bench_variants bv WHERE bv.n BETWEEN :v AND :v + 2;
+INSERT INTO outbox (queue, name, payload) VALUES ('system', 'system.notify', '{"type":"order.created","staff":true,"data":{}}');
+SELECT pg_notify('outbox', '');
+COMMIT;
+`;
+
+/** pgbench for `duration` seconds with `clients` connections; latency percentiles from its per-transaction log. */
+function runPgbench(databaseUrl: string, pool: number, clients: number, duration: number): Promise<LoadResult> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'agape-pgbench-'));
+  const script = path.join(dir, 'checkout.sql');
+  writeFileSync(script, pgbenchScript(pool));
+  return new Promise((resolve, reject) => {
+    const child = spawn(PGBENCH, ['-n', '-f', script, '-c', String(clients), '-j', '2', '-T', String(duration), '-l', '--log-prefix', path.join(dir, 'tx'), databaseUrl], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      try {
+        if (code !== 0) throw new Error(`pgbench exited ${code}: ${out.slice(-2000)}`);
+        const latencies: number[] = [];
+        for (const f of readdirSync(dir).filter((n) => n.startsWith('tx'))) {
+          for (const line of readFileSync(path.join(dir, f), 'utf8').split('\n')) {
+            const us = Number(line.split(' ')[2]);
+            if (Number.isFinite(us) && line) latencies.push(us / 1000);
+          }
+        }
+        latencies.sort((a, b) => a - b);
+        const pct = (p: number) => Math.round((latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? 0) * 100) / 100;
+        const tps = Number(/tps = ([\d.]+)/.exec(out)?.[1] ?? latencies.length / duration);
+        const failed = Number(/number of failed transactions: (\d+)/.exec(out)?.[1] ?? 0);
+        resolve({ reqPerSec: tps, p50: pct(0.5), p99: pct(0.99), requests: latencies.length, non2xx: 0, errors: failed, timeouts: 0 });
+      } catch (err) {
+        reject(err instanceof Error ? err : new Error(String(err)));
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  });
+}
+
+export default async function run(ctx: BenchContext): Promise<void> {
+  const { duration, connections } = ctx.options;
+  const shippingMethodId = await arrange(ctx);
+  const poolSize = ctx.config.DATABASE_POOL_SIZE;
+  const emu = await startPaystackEmulator({ secretKey: `sk_test_bench_${randomBytes(6).toString('hex')}` });
+  try {
+    const app = await ctx.startApp({ PAYSTACK_BASE_URL: emu.url, PAYSTACK_SECRET_KEY: emu.secretKey });
+    const perScenario = 700 * (duration + 3);
+
+    ctx.log(`preparing ${perScenario} carts per scenario...`);
+    let tokens = await makeCarts(ctx, perScenario, VARIANTS);
+    await checkoutLoad(app, tokens.slice(0, 300), shippingMethodId, { connections, duration: 2 });
+    const peak = await checkoutLoad(app, tokens.slice(300), shippingMethodId, { connections, duration });
+    ctx.report({ name: 'checkout (3 lines, no contention)', result: peak });
+
+    tokens = await makeCarts(ctx, perScenario, HOT);
+    const hot = await checkoutLoad(app, tokens, shippingMethodId, { connections, duration });
+    ctx.report({ name: `checkout (3 lines, ${HOT} hot variants)`, result: hot });
+
+    tokens = await makeCarts(ctx, Math.ceil((peak.reqPerSec / 2) * (duration + 1)) + 100, VARIANTS);
+    const half = await checkoutLoad(app, tokens, shippingMethodId, { connections, duration, rate: Math.max(1, Math.floor(peak.reqPerSec / 2)) });
+    ctx.report({ name: `checkout @ half of peak (${Math.floor(peak.reqPerSec / 2)}/s)`, result: half });
+    await app.stop();
+
+    const pgCold = await runPgbench(ctx.config.DATABASE_URL, VARIANTS, poolSize, duration);
+    ctx.report({ name: `pgbench same SQL, no contention (${poolSize} clients)`, result: pgCold });
+    const pgHot = await runPgbench(ctx.config.DATABASE_URL, HOT, poolSize, duration);
+    ctx.report({ name: `pgbench same SQL, ${HOT} hot variants`, result: pgHot });
+
+    const ratio = (a: LoadResult, b: LoadResult) => (b.reqPerSec ? a.reqPerSec / b.reqPerSec : 0);
+    ctx.log(`API / pgbench, no contention: ${(ratio(peak, pgCold) * 100).toFixed(0)}% (aim ≥ 50%: ${ratio(peak, pgCold) >= 0.5 ? 'met' : 'NOT met'})`);
+    ctx.log(`API / pgbench, ${HOT} hot variants: ${(ratio(hot, pgHot) * 100).toFixed(0)}% (aim ≥ 50%: ${ratio(hot, pgHot) >= 0.5 ? 'met' : 'NOT met'})`);
+    ctx.log(`p99 at half of peak: ${half.p99} ms (aim ≤ 100 ms: ${half.p99 <= 100 ? 'met' : 'NOT met'})`);
+  } finally {
+    await emu.close();
+  }
+}
