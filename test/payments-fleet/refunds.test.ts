@@ -276,10 +276,10 @@ t.test('staff cancelling a paid order refunds it in full', async (t) => {
   t.equal(res.statusCode, 200, res.body);
   const [refund] = await db.selectFrom('refunds').selectAll().where('orderId', '=', order.orderId).execute();
   t.ok(refund, 'a refund was created with the cancellation');
-  t.equal(refund!.amount, order.total, 'for everything paid');
+  t.equal(refund.amount, order.total, 'for everything paid');
   t.equal((await orderRow(db, order.orderId)).needsRefund, true, 'flagged until the refund settles');
-  await emu.settleRefund(await providerIdOf(db, refund!.id), 'processed');
-  await until(async () => (await refundRow(db, refund!.id)).status === 'processed');
+  await emu.settleRefund(await providerIdOf(db, refund.id), 'processed');
+  await until(async () => (await refundRow(db, refund.id)).status === 'processed');
   const o = await orderRow(db, order.orderId);
   t.equal(o.status, 'cancelled', 'the order stays cancelled');
   t.equal(o.amountRefunded, order.total);
