@@ -12,7 +12,23 @@ import type { BenchContext, LoadResult, Target } from './lib.js';
 
 const RATE = 200;
 
-function fixedRate(target: Target, opts: { path: string; method?: 'GET' | 'POST'; duration: number; makeRequest?: () => { body: string; headers: Record<string, string> } }): Promise<LoadResult> {
+async function fixedRate(
+  target: Target,
+  opts: { path: string; method?: 'GET' | 'POST'; duration: number; makeRequest?: () => { body: string; headers: Record<string, string> } },
+): Promise<LoadResult> {
+  const before = await target.cpuUsage?.();
+  const result = await cannonAtRate(target, opts);
+  const after = await target.cpuUsage?.();
+  if (before && after && result.requests > 0) {
+    result.cpuPerRequestUs = (after.user - before.user + after.system - before.system) / result.requests;
+  }
+  return result;
+}
+
+function cannonAtRate(
+  target: Target,
+  opts: { path: string; method?: 'GET' | 'POST'; duration: number; makeRequest?: () => { body: string; headers: Record<string, string> } },
+): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
     autocannon(
       {
