@@ -9,6 +9,7 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { seedAdmin } from '../shared/auth/seed.js';
 import { seedCatalog } from '../shared/catalog/demo.js';
+import { seedShipping } from '../shared/shipping/seed.js';
 import { loadConfigOrExit, type Config } from '../shared/config.js';
 import { createDb, type Db } from '../shared/db/index.js';
 import { assertMigrationsCurrent } from '../shared/db/migrate.js';
@@ -29,6 +30,7 @@ export interface SeedStep {
 export const steps: SeedStep[] = [
   { name: 'admin user', run: seedAdmin },
   { name: 'demo catalog', run: seedCatalog },
+  { name: 'shipping methods', run: seedShipping },
 ];
 
 /** `--name value` or `--name=value` from the seed arguments; undefined when absent. */

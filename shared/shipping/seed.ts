@@ -21,3 +21,9 @@ export async function seedShippingMethods(db: Db, currency = 'NGN'): Promise<{ c
     return { created: defaultShippingMethods.length };
   });
 }
+
+/** The `npm run seed` step (scripts/seed.ts). */
+export async function seedShipping(ctx: { db: Db; config: { CURRENCY: string }; log: (message: string) => void }): Promise<void> {
+  const { created } = await seedShippingMethods(ctx.db, ctx.config.CURRENCY);
+  ctx.log(created ? `shipping: ${created} methods created` : 'shipping: methods exist, left as they are');
+}

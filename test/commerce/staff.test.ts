@@ -124,3 +124,11 @@ t.test('coupons and shipping methods: staff CRUD, public shipping list, bad inpu
   t.equal((await call('DELETE', `/shipping-methods/${m.body.id}`, { headers: staff })).status, 204);
   t.equal((await call('PATCH', `/shipping-methods/${m.body.id}`, { headers: staff, body: { price: 1 } })).status, 404);
 });
+
+t.test('the shipping seed step creates the default methods once', async (t) => {
+  const { db } = await testEnv(t);
+  const { seedShippingMethods, defaultShippingMethods } = await import('../../shared/shipping/seed.js');
+  t.same(await seedShippingMethods(db), { created: defaultShippingMethods.length });
+  t.same(await seedShippingMethods(db), { created: 0 });
+  t.equal((await db.selectFrom('shippingMethods').select('id').execute()).length, defaultShippingMethods.length);
+});
