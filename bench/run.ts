@@ -13,6 +13,7 @@ import { loadConfigOrExit, repoRoot } from '../shared/config.js';
 import auth from './auth.js';
 import catalog from './catalog.js';
 import checkout from './checkout.js';
+import fleet from './fleet.js';
 import foundation from './foundation.js';
 import payments from './payments.js';
 import {
@@ -32,6 +33,7 @@ const suites: { name: string; run: BenchSuite }[] = [
   { name: 'foundation', run: foundation },
   { name: 'auth', run: auth },
   { name: 'payments', run: payments },
+  { name: 'fleet', run: fleet },
   { name: 'checkout', run: checkout },
   { name: 'catalog', run: catalog },
 ];
