@@ -27,7 +27,7 @@ const silent = pino({ level: 'silent' });
 
 function percentile(sorted: number[], p: number) {
   if (!sorted.length) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
 /** Adds `jobs` in bulk and waits until all completed; jobs/s over the whole span. */
