@@ -56,7 +56,19 @@ export async function queueImport(db: Db, file: { filename: string; path: string
 export async function runImport(db: Db, importId: string): Promise<ImportView | null> {
   const row = await db.selectFrom('imports').selectAll().where('id', '=', importId).executeTakeFirst();
   if (!row || row.status === 'completed' || row.status === 'failed') return row ? getImport(db, importId) : null;
-  const totalRows = await countCsvRecords(row.filePath);
+  let totalRows: number;
+  try {
+    totalRows = await countCsvRecords(row.filePath);
+  } catch (err) {
+    // The file is gone (or was never shared with this worker): retrying cannot help.
+    if ((err as { code?: string }).code !== 'ENOENT') throw err;
+    await db
+      .updateTable('imports')
+      .set({ status: 'failed', finishedAt: new Date(), errors: JSON.stringify([{ line: 0, reason: 'The uploaded file is not available to the worker' }]) })
+      .where('id', '=', importId)
+      .execute();
+    return getImport(db, importId);
+  }
   await db.updateTable('imports').set({ status: 'running', totalRows, processedRows: 0 }).where('id', '=', importId).execute();
   let lastWrite = 0;
   const save = (p: ImportProgress, extra: Record<string, unknown> = {}) =>
