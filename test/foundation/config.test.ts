@@ -117,7 +117,7 @@ function runEntrypoint(file: string, env: Record<string, string>) {
     let stdout = '';
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
     child.on('error', reject);
     child.on('exit', (code) => {
       clearTimeout(timer);

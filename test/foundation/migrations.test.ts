@@ -102,7 +102,7 @@ t.test('the api and worker processes exit 1 with the message', async (t) => {
       let output = '';
       child.stdout.on('data', (c: Buffer) => (output += c.toString()));
       child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
       child.on('exit', (code) => {
         clearTimeout(timer);
         resolve({ code, output });

@@ -65,7 +65,7 @@ const exitWithin = (child: Child, ms: number) =>
 t.test('API: SIGTERM finishes the in-flight request, refuses new connections, exits 0', async (t) => {
   const port = apiPort;
   const base = `http://127.0.0.1:${port}`;
-  await eventually(async () => (await fetch(`${base}/health/live`)).ok, { timeoutMs: 60_000, intervalMs: 200 });
+  await eventually(async () => (await fetch(`${base}/health/live`)).ok, { timeoutMs: 120_000, intervalMs: 200 });
 
   const now = Math.floor(Date.now() / 1000);
   const token = jwt(
@@ -109,7 +109,7 @@ t.test('API: SIGTERM finishes the in-flight request, refuses new connections, ex
 
 t.test('worker: SIGTERM while a job runs lets it finish, then exits 0', async (t) => {
   const worker = slowWorker;
-  await eventually(() => worker.output().includes('"msg":"worker started"'), { timeoutMs: 60_000, intervalMs: 100 });
+  await eventually(() => worker.output().includes('"msg":"worker started"'), { timeoutMs: 120_000, intervalMs: 100 });
 
   const connection = createRedis(config.REDIS_URL, 'producer', 'shutdown-test');
   const queue = new Queue('test-slow', { connection, prefix: config.QUEUE_PREFIX });
