@@ -8,7 +8,7 @@ import { asPricingCoupon, couponRejection, findCoupon, InvalidCouponError, recor
 import { withIdempotency, saveProvisional, type StoredAnswer } from '../idempotency/index.js';
 import { reserveLines } from '../inventory/reservations.js';
 import { expireReservations } from '../orders/lifecycle.js';
-import { orderView, type ShippingAddress } from '../orders/read.js';
+import { buildOrderView, orderView, orderViewColumns, type OrderViewParts, type ShippingAddress } from '../orders/read.js';
 import { enqueue } from '../outbox.js';
 import { computeTotals } from '../pricing/index.js';
 import { findActiveShippingMethod } from '../shipping/index.js';
@@ -46,6 +46,8 @@ interface Placed {
   orderId: string;
   paymentId: string;
   reference: string;
+  /** What the transaction wrote, to answer without reading it back. */
+  view: { order: Parameters<typeof buildOrderView>[0]; parts: OrderViewParts };
 }
 
 /** The caller's idempotency owner: the user, or the guest cart the token opens. */
@@ -111,9 +113,9 @@ async function placeOrder(trx: Trx, deps: CheckoutDeps, caller: CartCaller, inpu
       shippingAddress: JSON.stringify(input.shippingAddress),
       reservationExpiresAt: sql`now() + make_interval(mins => ${config.RESERVATION_TTL_MINUTES})`,
     })
-    .returning(['id', 'number'])
+    .returningAll()
     .executeTakeFirstOrThrow();
-  await trx
+  const items = await trx
     .insertInto('orderItems')
     .values(
       lines.map((l) => ({
@@ -129,14 +131,19 @@ async function placeOrder(trx: Trx, deps: CheckoutDeps, caller: CartCaller, inpu
         currency: l.currency,
       })),
     )
+    .returning(orderViewColumns.items)
     .execute();
   if (coupon) await recordRedemption(trx, { couponId: coupon.id, orderId, userId: customerUserId, email });
-  await trx.insertInto('orderStatusHistory').values({ orderId, fromStatus: null, toStatus: 'pending_payment', actorId: caller.userId }).execute();
+  const history = await trx
+    .insertInto('orderStatusHistory')
+    .values({ orderId, fromStatus: null, toStatus: 'pending_payment', actorId: caller.userId })
+    .returning(orderViewColumns.history)
+    .execute();
   const reference = `${order.number}-1`;
   const payment = await trx
     .insertInto('payments')
     .values({ orderId, reference, attempt: 1, amount: totals.total, currency: cart.currency, status: 'initializing' })
-    .returning('id')
+    .returning(orderViewColumns.payments)
     .executeTakeFirstOrThrow();
   await enqueue(trx, 'system.notify', {
     type: 'order.created',
@@ -147,7 +154,7 @@ async function placeOrder(trx: Trx, deps: CheckoutDeps, caller: CartCaller, inpu
   if (cart.couponId) await trx.updateTable('carts').set({ couponId: null }).where('id', '=', cart.id).execute();
   // If this process dies before answering, a retry with the same key finishes from here.
   await saveProvisional(trx, claimId, { status: 201, body: { orderId, paymentId: payment.id, reference } });
-  return { orderId, paymentId: payment.id, reference };
+  return { orderId, paymentId: payment.id, reference, view: { order, parts: { items, history, payments: [payment], refunds: [], invoice: undefined } } };
 }
 
 async function answer(deps: CheckoutDeps, orderId: string, payment: PaymentStart | null): Promise<StoredAnswer> {
@@ -191,7 +198,9 @@ export async function checkout(deps: CheckoutDeps, caller: CartCaller, input: Ch
           placed = await attempt();
         }
         const payment = await initializeAttempt(deps, placed.paymentId);
-        return answer(deps, placed.orderId, payment);
+        const { order, parts } = placed.view;
+        const payments = parts.payments.map((p) => ({ ...p, status: payment.status, authorizationUrl: payment.authorizationUrl }));
+        return { status: 201, body: { order: buildOrderView(order, { ...parts, payments }), payment } satisfies CheckoutAnswerBody };
       },
       recover: async (provisional) => {
         const { orderId, paymentId } = provisional.body as { orderId: string; paymentId: string };
