@@ -14,7 +14,12 @@ const RATE = 200;
 
 async function fixedRate(
   target: Target,
-  opts: { path: string; method?: 'GET' | 'POST'; duration: number; makeRequest?: () => { body: string; headers: Record<string, string> } },
+  opts: {
+    path: string;
+    method?: 'GET' | 'POST';
+    duration: number;
+    makeRequest?: () => { body: string; headers: Record<string, string> };
+  },
 ): Promise<LoadResult> {
   const before = await target.cpuUsage?.();
   const result = await cannonAtRate(target, opts);
@@ -27,7 +32,12 @@ async function fixedRate(
 
 function cannonAtRate(
   target: Target,
-  opts: { path: string; method?: 'GET' | 'POST'; duration: number; makeRequest?: () => { body: string; headers: Record<string, string> } },
+  opts: {
+    path: string;
+    method?: 'GET' | 'POST';
+    duration: number;
+    makeRequest?: () => { body: string; headers: Record<string, string> };
+  },
 ): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
     autocannon(
@@ -81,14 +91,36 @@ export default async function run(ctx: BenchContext): Promise<void> {
     id++;
     const body = JSON.stringify({
       event: 'charge.success',
-      data: { id, domain: 'test', status: 'success', reference: `BENCH-${id}`, amount: 2_500_000, currency: 'NGN', paid_at: new Date().toISOString(), customer: { email: 'bench@example.com' } },
+      data: {
+        id,
+        domain: 'test',
+        status: 'success',
+        reference: `BENCH-${id}`,
+        amount: 2_500_000,
+        currency: 'NGN',
+        paid_at: new Date().toISOString(),
+        customer: { email: 'bench@example.com' },
+      },
     });
-    return { body, headers: { 'content-type': 'application/json', 'x-paystack-signature': signWebhook(body, secretKey) } };
+    return {
+      body,
+      headers: { 'content-type': 'application/json', 'x-paystack-signature': signWebhook(body, secretKey) },
+    };
   };
   await fixedRate(app, { path: '/api/v1/webhooks/paystack', method: 'POST', duration: 2, makeRequest });
-  const result = await fixedRate(app, { path: '/api/v1/webhooks/paystack', method: 'POST', duration, makeRequest });
+  const result = await fixedRate(app, {
+    path: '/api/v1/webhooks/paystack',
+    method: 'POST',
+    duration,
+    makeRequest,
+  });
   ctx.report({ name: `webhook ack @${RATE}/s`, result });
-  const stored = await ctx.db.selectFrom('webhookEvents').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
-  ctx.log(`webhook ack p99 ${result.p99} ms (aim < 20 ms: ${result.p99 < 20 ? 'met' : 'NOT met'}); ${stored.n} events stored`);
+  const stored = await ctx.db
+    .selectFrom('webhookEvents')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .executeTakeFirstOrThrow();
+  ctx.log(
+    `webhook ack p99 ${result.p99} ms (aim < 20 ms: ${result.p99 < 20 ? 'met' : 'NOT met'}); ${stored.n} events stored`,
+  );
   await app.stop();
 }

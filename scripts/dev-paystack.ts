@@ -13,8 +13,15 @@ export const paystackStandIn: DevStandIn = {
     if (config.PAYSTACK_SECRET_KEY) return undefined;
     const secretKey = `sk_test_dev_${randomBytes(12).toString('hex')}`;
     const webhookUrl = `${config.PUBLIC_URL.replace(/\/+$/, '')}/api/v1/webhooks/paystack`;
-    const emulator = await startPaystackEmulator({ secretKey, webhookUrl, webhookRetryMs: 10_000, webhookMaxAttempts: 10 });
-    log(`paystack emulator at ${emulator.url} (pay pages at ${emulator.url}/pay/<reference>; webhooks to ${webhookUrl})`);
+    const emulator = await startPaystackEmulator({
+      secretKey,
+      webhookUrl,
+      webhookRetryMs: 10_000,
+      webhookMaxAttempts: 10,
+    });
+    log(
+      `paystack emulator at ${emulator.url} (pay pages at ${emulator.url}/pay/<reference>; webhooks to ${webhookUrl})`,
+    );
     return {
       name: 'paystack emulator',
       env: { PAYSTACK_SECRET_KEY: secretKey, PAYSTACK_BASE_URL: emulator.url },

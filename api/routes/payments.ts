@@ -5,7 +5,10 @@ import { PaystackError } from '../../shared/integrations/paystack/client.js';
 import { applyVerification } from '../../shared/payments/verify.js';
 import { problemResponses } from '../schemas.js';
 
-const Reference = Type.String({ pattern: '^[A-Za-z0-9._=-]{1,100}$', description: 'the payment reference (Paystack transaction reference)' });
+const Reference = Type.String({
+  pattern: '^[A-Za-z0-9._=-]{1,100}$',
+  description: 'the payment reference (Paystack transaction reference)',
+});
 
 const VerificationAnswer = Type.Object({
   reference: Type.String(),
@@ -42,11 +45,20 @@ const payments: FastifyPluginAsyncTypebox = async (app) => {
           source: 'verify',
         });
         if (r.outcome === 'unknown_reference' || !r.orderId) throw new NotFoundError('Payment');
-        return { ...r, orderId: r.orderId, orderStatus: r.orderStatus ?? 'unknown', paymentStatus: r.paymentStatus ?? 'unknown' };
+        return {
+          ...r,
+          orderId: r.orderId,
+          orderStatus: r.orderStatus ?? 'unknown',
+          paymentStatus: r.paymentStatus ?? 'unknown',
+        };
       } catch (err) {
         if (err instanceof PaystackError) {
           request.log.warn({ status: err.status, code: err.code }, 'paystack verify failed');
-          throw new DomainError(502, 'payment_provider_unavailable', 'Paystack could not be asked right now; try again shortly');
+          throw new DomainError(
+            502,
+            'payment_provider_unavailable',
+            'Paystack could not be asked right now; try again shortly',
+          );
         }
         throw err;
       }

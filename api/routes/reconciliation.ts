@@ -18,12 +18,20 @@ const Run = Type.Object({
   discrepancies: Type.Array(
     Type.Object({
       kind: Type.String({
-        description: 'amount_mismatch | currency_mismatch | unknown_reference | paid_but_cancelled | ours_paid_theirs_not | paid_twice',
+        description:
+          'amount_mismatch | currency_mismatch | unknown_reference | paid_but_cancelled | ours_paid_theirs_not | paid_twice',
       }),
       reference: Type.String(),
       orderId: Type.Union([Uuid, Type.Null()]),
       expected: Type.Union([Money, Type.Null()]),
-      actual: Type.Union([Type.Object({ amount: Type.Integer(), currency: Type.String(), status: Type.Optional(Type.String()) }), Type.Null()]),
+      actual: Type.Union([
+        Type.Object({
+          amount: Type.Integer(),
+          currency: Type.String(),
+          status: Type.Optional(Type.String()),
+        }),
+        Type.Null(),
+      ]),
     }),
   ),
   error: Type.Union([Type.String(), Type.Null()]),
@@ -59,11 +67,15 @@ const reconciliation: FastifyPluginAsyncTypebox = async (app) => {
       const to = request.body?.to ? new Date(request.body.to) : new Date();
       const from = request.body?.from ? new Date(request.body.from) : undefined;
       if (from && (from >= to || to.getTime() - from.getTime() > MAX_WINDOW_DAYS * 86_400_000)) {
-        throw new ValidationError('The window is invalid', [{ path: '/from', message: `must be before "to" and at most ${MAX_WINDOW_DAYS} days earlier` }]);
+        throw new ValidationError('The window is invalid', [
+          { path: '/from', message: `must be before "to" and at most ${MAX_WINDOW_DAYS} days earlier` },
+        ]);
       }
       const runId = await app.db
         .transaction()
-        .execute((trx) => startReconciliationRun(trx, { trigger: 'manual', requestedBy: request.auth?.id ?? null, from, to }));
+        .execute((trx) =>
+          startReconciliationRun(trx, { trigger: 'manual', requestedBy: request.auth?.id ?? null, from, to }),
+        );
       return reply.code(202).send({ runId });
     },
   );
@@ -80,7 +92,8 @@ const reconciliation: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: Page(Run), ...problemResponses(400, 401, 403) },
       },
     },
-    async (request) => listReconciliationRuns(app.db, { limit: request.query.limit, cursor: request.query.cursor }),
+    async (request) =>
+      listReconciliationRuns(app.db, { limit: request.query.limit, cursor: request.query.cursor }),
   );
 };
 export default reconciliation;

@@ -15,7 +15,9 @@ const WEBHOOK_BODY_LIMIT = 256 * 1024;
  */
 const webhooks: FastifyPluginAsyncTypebox = async (app) => {
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: WEBHOOK_BODY_LIMIT }, (_req, body, done) => done(null, body));
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: WEBHOOK_BODY_LIMIT }, (_req, body, done) =>
+    done(null, body),
+  );
 
   app.post(
     '/webhooks/paystack',
@@ -42,13 +44,20 @@ const webhooks: FastifyPluginAsyncTypebox = async (app) => {
       const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
       const secret = app.config.PAYSTACK_SECRET_KEY;
       const signature = request.headers['x-paystack-signature'];
-      if (!secret || !verifyWebhookSignature(raw, typeof signature === 'string' ? signature : undefined, secret)) {
+      if (
+        !secret ||
+        !verifyWebhookSignature(raw, typeof signature === 'string' ? signature : undefined, secret)
+      ) {
         throw new UnauthorizedError('invalid_signature', 'The webhook signature does not match');
       }
       const body = parseWebhookBody(raw);
-      if (!body) throw new BadRequestError('validation_failed', 'A webhook body is a JSON object {event, data}');
+      if (!body)
+        throw new BadRequestError('validation_failed', 'A webhook body is a JSON object {event, data}');
       const stored = await storeWebhookEvent(app.db, body, raw);
-      request.log.info({ event: body.event, duplicate: stored.duplicate, eventId: stored.eventId }, 'paystack webhook stored');
+      request.log.info(
+        { event: body.event, duplicate: stored.duplicate, eventId: stored.eventId },
+        'paystack webhook stored',
+      );
       return { received: true, duplicate: stored.duplicate };
     },
   );

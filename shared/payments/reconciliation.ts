@@ -17,7 +17,12 @@ import { applyVerification, type VerificationOutcome } from './verify.js';
 /** How far back a run looks by default: two days, so a late or failed run is covered by the next. */
 export const DEFAULT_WINDOW_HOURS = 48;
 
-export type DiscrepancyKind = 'amount_mismatch' | 'currency_mismatch' | 'unknown_reference' | 'paid_but_cancelled' | 'ours_paid_theirs_not';
+export type DiscrepancyKind =
+  | 'amount_mismatch'
+  | 'currency_mismatch'
+  | 'unknown_reference'
+  | 'paid_but_cancelled'
+  | 'ours_paid_theirs_not';
 
 export interface RunDiscrepancy {
   kind: DiscrepancyKind | 'paid_twice';
@@ -49,7 +54,13 @@ export interface ReconcileDeps {
 /** Creates the run row and its job in one transaction (the admin endpoint and the scheduled job). */
 export async function startReconciliationRun(
   trx: Trx,
-  opts: { trigger: 'schedule' | 'manual'; requestedBy?: string | null; from?: Date; to?: Date; enqueueJob?: boolean },
+  opts: {
+    trigger: 'schedule' | 'manual';
+    requestedBy?: string | null;
+    from?: Date;
+    to?: Date;
+    enqueueJob?: boolean;
+  },
 ): Promise<string> {
   const to = opts.to ?? new Date();
   const from = opts.from ?? new Date(to.getTime() - DEFAULT_WINDOW_HOURS * 3_600_000);
@@ -58,20 +69,40 @@ export async function startReconciliationRun(
     .values({ trigger: opts.trigger, windowFrom: from, windowTo: to, requestedBy: opts.requestedBy ?? null })
     .returning('id')
     .executeTakeFirstOrThrow();
-  if (opts.enqueueJob !== false) await enqueue(trx, 'reconciliation.run', { runId: run.id, trigger: opts.trigger });
+  if (opts.enqueueJob !== false)
+    await enqueue(trx, 'reconciliation.run', { runId: run.id, trigger: opts.trigger });
   return run.id;
 }
 
-const MISMATCH_OUTCOMES: Partial<Record<VerificationOutcome, true>> = { mismatch: true, paid_but_cancelled: true, paid_twice: true };
+const MISMATCH_OUTCOMES: Partial<Record<VerificationOutcome, true>> = {
+  mismatch: true,
+  paid_but_cancelled: true,
+  paid_twice: true,
+};
 
 /** Runs (or re-runs, after a crash) one reconciliation. Returns the stored counts. */
 export async function runReconciliation(db: Db, runId: string, deps: ReconcileDeps): Promise<RunCounts> {
-  const run = await db.selectFrom('reconciliationRuns').selectAll().where('id', '=', runId).executeTakeFirst();
+  const run = await db
+    .selectFrom('reconciliationRuns')
+    .selectAll()
+    .where('id', '=', runId)
+    .executeTakeFirst();
   if (!run) throw new Error(`reconciliation run ${runId} not found`);
   if (run.status === 'completed') return run.counts as unknown as RunCounts;
-  await db.updateTable('reconciliationRuns').set({ status: 'running', error: null }).where('id', '=', runId).execute();
+  await db
+    .updateTable('reconciliationRuns')
+    .set({ status: 'running', error: null })
+    .where('id', '=', runId)
+    .execute();
 
-  const counts: RunCounts = { listed: 0, successful: 0, matched: 0, applied: 0, notSuccessful: 0, discrepancies: 0 };
+  const counts: RunCounts = {
+    listed: 0,
+    successful: 0,
+    matched: 0,
+    applied: 0,
+    notSuccessful: 0,
+    discrepancies: 0,
+  };
   const found: RunDiscrepancy[] = [];
   const seenSuccess = new Set<string>();
 
@@ -92,7 +123,13 @@ export async function runReconciliation(db: Db, runId: string, deps: ReconcileDe
       const actual = { amount: tx.amount, currency: tx.currency, status: tx.status };
 
       if (!payment) {
-        const d: RunDiscrepancy = { kind: 'unknown_reference', reference: tx.reference, orderId: null, expected: null, actual };
+        const d: RunDiscrepancy = {
+          kind: 'unknown_reference',
+          reference: tx.reference,
+          orderId: null,
+          expected: null,
+          actual,
+        };
         await recordRunDiscrepancy(db, runId, d, deps.publicUrl);
         found.push(d);
         continue;
@@ -105,7 +142,11 @@ export async function runReconciliation(db: Db, runId: string, deps: ReconcileDe
       }
       // A success we did not apply (missed webhook, crashed job): the same path as the webhook, which
       // verifies with the API again rather than trusting the list.
-      const result = await applyVerification(db, tx.reference, { paystack: deps.paystack, publicUrl: deps.publicUrl, source: 'reconciliation' });
+      const result = await applyVerification(db, tx.reference, {
+        paystack: deps.paystack,
+        publicUrl: deps.publicUrl,
+        source: 'reconciliation',
+      });
       if (result.outcome === 'paid') counts.applied++;
       else if (result.outcome === 'already_applied') counts.matched++;
       if (MISMATCH_OUTCOMES[result.outcome]) {
@@ -126,7 +167,14 @@ export async function runReconciliation(db: Db, runId: string, deps: ReconcileDe
     const ours = await db
       .selectFrom('payments')
       .innerJoin('orders', 'orders.id', 'payments.orderId')
-      .select(['payments.reference', 'payments.orderId', 'payments.paidAmount', 'payments.paidCurrency', 'orders.total', 'orders.currency'])
+      .select([
+        'payments.reference',
+        'payments.orderId',
+        'payments.paidAmount',
+        'payments.paidCurrency',
+        'orders.total',
+        'orders.currency',
+      ])
       .where('payments.status', '=', 'success')
       .where('payments.paidAt', '>=', run.windowFrom)
       .where('payments.paidAt', '<=', run.windowTo)
@@ -162,7 +210,11 @@ export async function runReconciliation(db: Db, runId: string, deps: ReconcileDe
   } catch (err) {
     await db
       .updateTable('reconciliationRuns')
-      .set({ status: 'failed', error: err instanceof Error ? err.message.slice(0, 500) : 'failed', counts: JSON.stringify(counts) })
+      .set({
+        status: 'failed',
+        error: err instanceof Error ? err.message.slice(0, 500) : 'failed',
+        counts: JSON.stringify(counts),
+      })
       .where('id', '=', runId)
       .execute();
     throw err;
@@ -193,7 +245,11 @@ async function describeVerifiedProblem(
   orderId: string,
   actual: RunDiscrepancy['actual'],
 ): Promise<RunDiscrepancy> {
-  const order = await db.selectFrom('orders').select(['total', 'currency']).where('id', '=', orderId).executeTakeFirstOrThrow();
+  const order = await db
+    .selectFrom('orders')
+    .select(['total', 'currency'])
+    .where('id', '=', orderId)
+    .executeTakeFirstOrThrow();
   const kind: RunDiscrepancy['kind'] =
     outcome === 'mismatch'
       ? actual?.currency !== order.currency
@@ -229,7 +285,14 @@ async function recordRunDiscrepancy(db: Db, runId: string, d: RunDiscrepancy, pu
       : undefined;
     await enqueuePaymentProblem(
       trx,
-      { kind, reference: d.reference, orderId: d.orderId, orderNumber: order?.number ?? null, expected: d.expected, actual: d.actual },
+      {
+        kind,
+        reference: d.reference,
+        orderId: d.orderId,
+        orderNumber: order?.number ?? null,
+        expected: d.expected,
+        actual: d.actual,
+      },
       publicUrl,
     );
   });
@@ -240,14 +303,18 @@ export async function listReconciliationRuns(db: DbOrTrx, q: { limit: number; cu
   let query = db
     .selectFrom('reconciliationRuns')
     .selectAll()
-    .select(sql<string>`to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`.as('startedKey'))
+    .select(
+      sql<string>`to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`.as('startedKey'),
+    )
     .orderBy('startedAt', 'desc')
     .orderBy('id', 'desc')
     .limit(q.limit + 1);
   if (q.cursor) {
     const [startedAt, id] = decodeCursor<[string, string]>(q.cursor, 2);
     if (Number.isNaN(Date.parse(startedAt)) || !/^[0-9a-f-]{36}$/.test(id)) {
-      throw new ValidationError('The cursor is invalid', [{ path: '/cursor', message: 'is not a cursor this list produced' }]);
+      throw new ValidationError('The cursor is invalid', [
+        { path: '/cursor', message: 'is not a cursor this list produced' },
+      ]);
     }
     query = query.where(sql<boolean>`(started_at, id) < (${startedAt}::timestamptz, ${id}::uuid)`);
   }

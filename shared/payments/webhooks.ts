@@ -79,7 +79,9 @@ export async function storeWebhookEvent(db: Db, body: WebhookBody, rawBody: Buff
       FROM event WHERE ${handled}
       RETURNING id
     )
-    SELECT event.id, (SELECT count(pg_notify(${OUTBOX_CHANNEL}, '')) FROM job) AS notified FROM event`.execute(db);
+    SELECT event.id, (SELECT count(pg_notify(${OUTBOX_CHANNEL}, '')) FROM job) AS notified FROM event`.execute(
+    db,
+  );
   const row = rows[0];
   return row ? { eventId: row.id, duplicate: false } : { eventId: null, duplicate: true };
 }

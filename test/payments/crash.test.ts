@@ -12,18 +12,28 @@ const childScript = fileURLToPath(new URL('../support/payment-worker-child.ts', 
 
 /** Starts a worker process (node itself, not npx, so SIGKILL reaches the process that holds the job). */
 async function startChildWorker(t: Test, config: Config): Promise<ChildProcess> {
-  const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', CHILD_QUEUES: 'payment' };
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '/tmp',
+    CHILD_QUEUES: 'payment',
+  };
   for (const [k, v] of Object.entries(config)) if (v !== undefined) env[k] = String(v);
-  const child = spawn(process.execPath, ['--import', 'tsx', childScript], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', childScript], {
+    env,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   t.teardown(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
   let out = '';
   child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-  await until(async () => out.includes('ready') || (child.exitCode !== null ? Promise.reject(new Error('child exited')) : false), 60_000);
+  await until(
+    async () =>
+      out.includes('ready') || (child.exitCode !== null ? Promise.reject(new Error('child exited')) : false),
+    60_000,
+  );
   return child;
 }
-
 
 t.test('a worker killed with SIGKILL mid-payment: the retried job finishes it exactly once', async (t) => {
   t.setTimeout(170_000);
@@ -31,7 +41,10 @@ t.test('a worker killed with SIGKILL mid-payment: the retried job finishes it ex
   const o = await createPendingOrder(s.db, { paystack: s.paystack });
 
   // Hold the order's row lock from outside, so the payment job blocks inside its transaction.
-  const blocker = new pg.Client({ connectionString: s.config.DATABASE_URL, application_name: 'crash-test-blocker' });
+  const blocker = new pg.Client({
+    connectionString: s.config.DATABASE_URL,
+    application_name: 'crash-test-blocker',
+  });
   await blocker.connect();
   t.teardown(() => blocker.end());
   await blocker.query('BEGIN');
@@ -46,7 +59,9 @@ t.test('a worker killed with SIGKILL mid-payment: the retried job finishes it ex
   await until(async () => {
     const { rows } = await sql<{ n: number }>`
       SELECT count(*)::int AS n FROM pg_stat_activity
-      WHERE application_name = 'agape-worker' AND wait_event_type = 'Lock' AND datname = current_database()`.execute(s.db);
+      WHERE application_name = 'agape-worker' AND wait_event_type = 'Lock' AND datname = current_database()`.execute(
+      s.db,
+    );
     return rows[0].n > 0;
   }, 60_000);
 
@@ -70,6 +85,9 @@ t.test('a worker killed with SIGKILL mid-payment: the retried job finishes it ex
   t.equal(done.sales.length, 1);
   t.equal(done.outbox.filter((j) => j.name === 'invoice.render').length, 1, 'follow-up jobs once');
   t.equal(done.payments[0].status, 'success');
-  const event = await s.db.selectFrom('webhookEvents').select(['result', 'processedAt']).executeTakeFirstOrThrow();
+  const event = await s.db
+    .selectFrom('webhookEvents')
+    .select(['result', 'processedAt'])
+    .executeTakeFirstOrThrow();
   t.equal(event.result, 'paid');
 });

@@ -20,7 +20,10 @@ async function setup(tt: Test, webhook?: { status: number }) {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
-        received.push({ body: Buffer.concat(chunks).toString(), signature: String(req.headers['x-paystack-signature']) });
+        received.push({
+          body: Buffer.concat(chunks).toString(),
+          signature: String(req.headers['x-paystack-signature']),
+        });
         res.writeHead(received.length === 1 ? webhook.status : 200).end();
       });
     });
@@ -36,17 +39,31 @@ async function setup(tt: Test, webhook?: { status: number }) {
 
 t.test('initialize, verify, list, refunds round trip through the emulator', async (t) => {
   const { emu, client } = await setup(t);
-  const init = await client.initializeTransaction({ email: 'ada@example.com', amount: 1_250_000, currency: 'NGN', reference: 'AGP-1-1' });
+  const init = await client.initializeTransaction({
+    email: 'ada@example.com',
+    amount: 1_250_000,
+    currency: 'NGN',
+    reference: 'AGP-1-1',
+  });
   t.equal(init.reference, 'AGP-1-1');
   t.match(init.authorizationUrl, `${emu.url}/pay/AGP-1-1`);
 
   const dup = await client
-    .initializeTransaction({ email: 'ada@example.com', amount: 1_250_000, currency: 'NGN', reference: 'AGP-1-1' })
+    .initializeTransaction({
+      email: 'ada@example.com',
+      amount: 1_250_000,
+      currency: 'NGN',
+      reference: 'AGP-1-1',
+    })
     .catch((e: unknown) => e);
   t.ok(dup instanceof PaystackError);
   t.match(dup, { status: 400, code: 'duplicate_reference', retryable: false });
 
-  t.match(await client.verifyTransaction('AGP-1-1'), { status: 'abandoned', amount: 1_250_000, currency: 'NGN' });
+  t.match(await client.verifyTransaction('AGP-1-1'), {
+    status: 'abandoned',
+    amount: 1_250_000,
+    currency: 'NGN',
+  });
   t.equal(await client.verifyTransaction('nope'), null, 'unknown reference is null');
 
   await emu.pay('AGP-1-1', { amount: 1_000_000 });
@@ -55,21 +72,34 @@ t.test('initialize, verify, list, refunds round trip through the emulator', asyn
   t.ok(v!.id > 2 ** 31, 'ids beyond 2^31');
 
   for (let i = 0; i < 7; i++) emu.createTransaction({ reference: `EXT-${i}`, amount: 6000 + i });
-  const all = await client.listTransactions({ from: new Date(Date.now() - 60_000), to: new Date(Date.now() + 60_000), perPage: 3 });
+  const all = await client.listTransactions({
+    from: new Date(Date.now() - 60_000),
+    to: new Date(Date.now() + 60_000),
+    perPage: 3,
+  });
   t.equal(all.length, 8, 'all pages');
-  const ok = await client.listTransactions({ from: new Date(Date.now() - 60_000), to: new Date(), status: 'success', perPage: 3 });
+  const ok = await client.listTransactions({
+    from: new Date(Date.now() - 60_000),
+    to: new Date(),
+    status: 'success',
+    perPage: 3,
+  });
   t.equal(ok.length, 8);
 
   const r1 = await client.createRefund({ transaction: 'AGP-1-1', amount: 400_000, merchantNote: 'partial' });
   t.match(r1, { status: 'pending', amount: 400_000, currency: 'NGN', transactionReference: 'AGP-1-1' });
-  const over = await client.createRefund({ transaction: 'AGP-1-1', amount: 700_000 }).catch((e: unknown) => e);
+  const over = await client
+    .createRefund({ transaction: 'AGP-1-1', amount: 700_000 })
+    .catch((e: unknown) => e);
   t.match(over, { status: 400, retryable: false });
   const r2 = await client.createRefund({ transaction: 'AGP-1-1' });
   t.equal(r2.amount, 600_000, 'no amount refunds the remainder');
   t.match(await client.fetchRefund(r1.id), { id: r1.id, amount: 400_000 });
   t.equal(await client.fetchRefund(999), null);
   t.equal((await client.listRefunds({ transaction: 'AGP-1-1' })).length, 2);
-  const reversed = await client.createRefund({ transaction: 'AGP-1-1', amount: 100 }).catch((e: unknown) => e);
+  const reversed = await client
+    .createRefund({ transaction: 'AGP-1-1', amount: 100 })
+    .catch((e: unknown) => e);
   t.match(reversed, { status: 400, code: 'transaction_reversed' });
 });
 
@@ -88,17 +118,25 @@ t.test('safe calls retry 5xx; initialize and refund never retry', async (t) => {
   t.match(await client.verifyTransaction('R-1'), { reference: 'R-1' }, 'verify recovered after two 503s');
 
   emu.failNext('initialize', { status: 500 });
-  const e = await client.initializeTransaction({ email: 'a@b.co', amount: 10_000, currency: 'NGN', reference: 'R-2' }).catch((x: unknown) => x);
+  const e = await client
+    .initializeTransaction({ email: 'a@b.co', amount: 10_000, currency: 'NGN', reference: 'R-2' })
+    .catch((x: unknown) => x);
   t.match(e, { status: 500, retryable: true });
   t.notOk(emu.transactions.has('R-2'), 'not retried behind our back');
 
   emu.failNext('initialize', { delayMs: 1_000 });
   const impatient = createPaystackClient({ secretKey, baseUrl: emu.url, timeoutMs: 200 });
-  const timeout = await impatient.initializeTransaction({ email: 'a@b.co', amount: 10_000, currency: 'NGN', reference: 'R-3' }).catch((x: unknown) => x);
+  const timeout = await impatient
+    .initializeTransaction({ email: 'a@b.co', amount: 10_000, currency: 'NGN', reference: 'R-3' })
+    .catch((x: unknown) => x);
   t.match(timeout, { status: 0, code: 'timeout', retryable: true });
 
   emu.failNext('verify', { status: 500, times: 10 });
-  t.match(await client.verifyTransaction('R-1').catch((x: unknown) => x), { status: 500 }, 'gives up after the retries');
+  t.match(
+    await client.verifyTransaction('R-1').catch((x: unknown) => x),
+    { status: 500 },
+    'gives up after the retries',
+  );
 });
 
 t.test('webhooks are signed over the raw body and retried until answered 200', async (t) => {
@@ -112,14 +150,17 @@ t.test('webhooks are signed over the raw body and retried until answered 200', a
   t.equal(received[0].body, received[1].body, 'same bytes re-sent');
   t.ok(verifyWebhookSignature(Buffer.from(received[0].body), received[0].signature, secretKey));
   t.equal(received[0].signature, signWebhook(received[0].body, secretKey));
-  t.notOk(verifyWebhookSignature(Buffer.from(received[0].body + ' '), received[0].signature, secretKey), 'bytes matter');
+  t.notOk(
+    verifyWebhookSignature(Buffer.from(received[0].body + ' '), received[0].signature, secretKey),
+    'bytes matter',
+  );
   t.notOk(verifyWebhookSignature(Buffer.from(received[0].body), undefined, secretKey));
   t.notOk(verifyWebhookSignature(Buffer.from(received[0].body), 'abc', secretKey));
-  t.match(JSON.parse(received[0].body), { event: 'charge.success', data: { reference: 'W-1', status: 'success' } });
-  t.same(
-    emu.webhookDeliveries.map((d) => d.status).slice(0, 2),
-    [500, 200],
-  );
+  t.match(JSON.parse(received[0].body), {
+    event: 'charge.success',
+    data: { reference: 'W-1', status: 'success' },
+  });
+  t.same(emu.webhookDeliveries.map((d) => d.status).slice(0, 2), [500, 200]);
 });
 
 t.test('the pay page completes a transaction and returns to the callback URL', async (t) => {

@@ -1,12 +1,21 @@
 import t from 'tap';
 import { signWebhook } from '../../shared/integrations/paystack/client.js';
 import { eventually } from '../support/harness.js';
-import { createPendingOrder, createStaffUser, paymentState, startPaymentStack, until } from '../support/payment-fixtures.js';
+import {
+  createPendingOrder,
+  createStaffUser,
+  paymentState,
+  startPaymentStack,
+  until,
+} from '../support/payment-fixtures.js';
 
 const post = (url: string, body: string, signature?: string) =>
   fetch(`${url}/api/v1/webhooks/paystack`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', ...(signature ? { 'x-paystack-signature': signature } : {}) },
+    headers: {
+      'content-type': 'application/json',
+      ...(signature ? { 'x-paystack-signature': signature } : {}),
+    },
     body,
   });
 
@@ -28,12 +37,21 @@ t.test('charge.success webhook → verify → paid, once; replays and forgeries 
   t.ok(paid.payments[0].providerTransactionId! > 2 ** 31, 'provider id kept as bigint');
   t.same(paid.stock, { onHand: 8, reserved: 0 }, 'reservation turned into a sale');
   t.equal(paid.sales.length, 1);
-  t.same(paid.history.map((h) => h.toStatus), ['pending_payment', 'paid']);
-  const names = paid.outbox.map((j) => `${j.name}:${(j.payload as { template?: string; type?: string }).template ?? (j.payload as { type?: string }).type ?? ''}`);
+  t.same(
+    paid.history.map((h) => h.toStatus),
+    ['pending_payment', 'paid'],
+  );
+  const names = paid.outbox.map(
+    (j) =>
+      `${j.name}:${(j.payload as { template?: string; type?: string }).template ?? (j.payload as { type?: string }).type ?? ''}`,
+  );
   t.ok(names.includes('email.send:order-confirmation'), 'confirmation mail queued');
   t.ok(names.includes('invoice.render:'), 'invoice queued');
   t.ok(names.includes('system.notify:order.status_changed'), 'websocket notice queued');
-  t.notOk(names.some((n) => n.includes('payment-problem')), 'no alert for a good payment');
+  t.notOk(
+    names.some((n) => n.includes('payment-problem')),
+    'no alert for a good payment',
+  );
   t.notOk(paid.outbox.some((j) => (j.payload as { to?: string }).to === staff.email));
   const event = await s.db.selectFrom('webhookEvents').selectAll().executeTakeFirstOrThrow();
   t.match(event, { event: 'charge.success', result: 'paid' });
@@ -59,7 +77,10 @@ t.test('charge.success webhook → verify → paid, once; replays and forgeries 
   t.equal((await s.db.selectFrom('webhookEvents').select('id').execute()).length, 1);
 
   // Forged (other key) and unsigned webhooks: 401 invalid_signature, nothing stored.
-  const forgedBody = JSON.stringify({ event: 'charge.success', data: { id: 1, reference: o.reference, amount: o.total, currency: 'NGN', status: 'success' } });
+  const forgedBody = JSON.stringify({
+    event: 'charge.success',
+    data: { id: 1, reference: o.reference, amount: o.total, currency: 'NGN', status: 'success' },
+  });
   const forged = await post(s.url, forgedBody, signWebhook(forgedBody, 'sk_test_not_ours'));
   t.equal(forged.status, 401);
   t.match(await forged.json(), { code: 'invalid_signature', status: 401 });
@@ -75,25 +96,48 @@ t.test("a signed webhook's word is not enough: Paystack's verify decides", async
   const s = await startPaymentStack(t);
   const o = await createPendingOrder(s.db, { paystack: s.paystack });
   // Correctly signed (e.g. a leaked key, or a test-mode event) but Paystack says the payment is abandoned.
-  const body = JSON.stringify({ event: 'charge.success', data: { id: 77, reference: o.reference, amount: o.total, currency: 'NGN', status: 'success' } });
+  const body = JSON.stringify({
+    event: 'charge.success',
+    data: { id: 77, reference: o.reference, amount: o.total, currency: 'NGN', status: 'success' },
+  });
   const res = await post(s.url, body, signWebhook(body, s.secretKey));
   t.equal(res.status, 200);
-  await eventually(async () => (await s.db.selectFrom('webhookEvents').select('result').executeTakeFirst())?.result === 'not_paid');
+  await eventually(
+    async () =>
+      (await s.db.selectFrom('webhookEvents').select('result').executeTakeFirst())?.result === 'not_paid',
+  );
   const st = await paymentState(s.db, o.orderId, o.variantId);
   t.equal(st.order.status, 'pending_payment');
   t.equal(st.payments[0].status, 'abandoned');
   t.same(st.stock, { onHand: 10, reserved: 2 });
 
   // Unknown references (other shops on the integration) are accepted and ignored.
-  const other = JSON.stringify({ event: 'charge.success', data: { id: 78, reference: 'SOMEONE-ELSE', amount: 5000, currency: 'NGN' } });
+  const other = JSON.stringify({
+    event: 'charge.success',
+    data: { id: 78, reference: 'SOMEONE-ELSE', amount: 5000, currency: 'NGN' },
+  });
   t.equal((await post(s.url, other, signWebhook(other, s.secretKey))).status, 200);
-  await eventually(async () =>
-    (await s.db.selectFrom('webhookEvents').select('result').where('eventKey', '=', 'charge.success:78').executeTakeFirst())?.result === 'unknown_reference',
+  await eventually(
+    async () =>
+      (
+        await s.db
+          .selectFrom('webhookEvents')
+          .select('result')
+          .where('eventKey', '=', 'charge.success:78')
+          .executeTakeFirst()
+      )?.result === 'unknown_reference',
   );
   // Events we do not act on are stored and answered 200.
   const transfer = JSON.stringify({ event: 'transfer.success', data: { id: 5 } });
   t.equal((await post(s.url, transfer, signWebhook(transfer, s.secretKey))).status, 200);
-  t.match(await s.db.selectFrom('webhookEvents').selectAll().where('event', '=', 'transfer.success').executeTakeFirst(), { result: 'ignored' });
+  t.match(
+    await s.db
+      .selectFrom('webhookEvents')
+      .selectAll()
+      .where('event', '=', 'transfer.success')
+      .executeTakeFirst(),
+    { result: 'ignored' },
+  );
   const bad = '{"not":"an event"}';
   t.equal((await post(s.url, bad, signWebhook(bad, s.secretKey))).status, 400);
 });
@@ -129,7 +173,11 @@ t.test('underpaid and wrong-currency payments are not paid; staff alerted once',
 
   // Verifying again changes nothing and alerts nobody again.
   const res = await fetch(`${s.url}/api/v1/payments/${under.reference}/verify`, { method: 'POST' });
-  t.match(await res.json(), { outcome: 'mismatch', orderStatus: 'pending_payment', paymentStatus: 'mismatch' });
+  t.match(await res.json(), {
+    outcome: 'mismatch',
+    orderStatus: 'pending_payment',
+    paymentStatus: 'mismatch',
+  });
   t.equal((await paymentState(s.db, under.orderId, under.variantId)).outbox.length, outbox.length);
 });
 
@@ -139,7 +187,11 @@ t.test('a payment for an order that expired meanwhile is recorded and flagged fo
   const o = await createPendingOrder(s.db, { paystack: s.paystack });
   // Expiry as the inventory job does it: release, cancel.
   await s.db.updateTable('inventory').set({ reserved: 0 }).where('variantId', '=', o.variantId).execute();
-  await s.db.updateTable('orders').set({ status: 'cancelled', cancelledAt: new Date(), reservationReleasedAt: new Date() }).where('id', '=', o.orderId).execute();
+  await s.db
+    .updateTable('orders')
+    .set({ status: 'cancelled', cancelledAt: new Date(), reservationReleasedAt: new Date() })
+    .where('id', '=', o.orderId)
+    .execute();
 
   await s.emu.pay(o.reference);
   const st = await until(async () => {
@@ -159,11 +211,19 @@ t.test('a missed webhook is found by the verify endpoint; many calls at once app
   const o = await createPendingOrder(s.db, { paystack: s.paystack });
 
   const before = await fetch(`${s.url}/api/v1/payments/${o.reference}/verify`, { method: 'POST' });
-  t.match(await before.json(), { outcome: 'not_paid', orderStatus: 'pending_payment', providerStatus: 'abandoned' });
+  t.match(await before.json(), {
+    outcome: 'not_paid',
+    orderStatus: 'pending_payment',
+    providerStatus: 'abandoned',
+  });
 
   await s.emu.pay(o.reference, { webhook: false });
   const answers = await Promise.all(
-    Array.from({ length: 8 }, () => fetch(`${s.url}/api/v1/payments/${o.reference}/verify`, { method: 'POST' }).then((r) => r.json() as Promise<{ outcome: string; orderStatus: string }>)),
+    Array.from({ length: 8 }, () =>
+      fetch(`${s.url}/api/v1/payments/${o.reference}/verify`, { method: 'POST' }).then(
+        (r) => r.json() as Promise<{ outcome: string; orderStatus: string }>,
+      ),
+    ),
   );
   t.equal(answers.filter((a) => a.outcome === 'paid').length, 1, 'exactly one call applied it');
   t.ok(answers.every((a) => a.orderStatus === 'paid' || a.outcome === 'paid'));

@@ -42,7 +42,11 @@ export async function createPendingOrder(db: Db, o: PendingOrderOptions = {}) {
   await db
     .insertInto('inventory')
     .values({ variantId: variant.id, onHand: o.onHand ?? 10, reserved: quantity, lowStockThreshold: 0 })
-    .onConflict((oc) => oc.column('variantId').doUpdateSet({ onHand: o.onHand ?? 10, reserved: quantity, lowStockThreshold: 0 }))
+    .onConflict((oc) =>
+      oc
+        .column('variantId')
+        .doUpdateSet({ onHand: o.onHand ?? 10, reserved: quantity, lowStockThreshold: 0 }),
+    )
     .execute();
   const subtotal = price * quantity;
   const order = await db
@@ -78,11 +82,19 @@ export async function createPendingOrder(db: Db, o: PendingOrderOptions = {}) {
     .insertInto('inventoryMovements')
     .values({ variantId: variant.id, deltaReserved: quantity, reason: 'reserve', orderId: order.id })
     .execute();
-  await db.insertInto('orderStatusHistory').values({ orderId: order.id, toStatus: 'pending_payment', note: 'fixture' }).execute();
+  await db
+    .insertInto('orderStatusHistory')
+    .values({ orderId: order.id, toStatus: 'pending_payment', note: 'fixture' })
+    .execute();
   const reference = `${order.number}-1`;
   let authorizationUrl: string | null = null;
   if (o.paystack) {
-    const init = await o.paystack.initializeTransaction({ email: order.email, amount: order.total, currency, reference });
+    const init = await o.paystack.initializeTransaction({
+      email: order.email,
+      amount: order.total,
+      currency,
+      reference,
+    });
     authorizationUrl = init.authorizationUrl;
   }
   await db
@@ -96,7 +108,16 @@ export async function createPendingOrder(db: Db, o: PendingOrderOptions = {}) {
       authorizationUrl,
     })
     .execute();
-  return { orderId: order.id, number: order.number, total: order.total, currency, reference, variantId: variant.id, quantity, email: order.email };
+  return {
+    orderId: order.id,
+    number: order.number,
+    total: order.total,
+    currency,
+    reference,
+    variantId: variant.id,
+    quantity,
+    email: order.email,
+  };
 }
 
 export async function createStaffUser(db: Db, role: 'manager' | 'admin' = 'manager') {
@@ -112,11 +133,29 @@ export async function createStaffUser(db: Db, role: 'manager' | 'admin' = 'manag
 export async function paymentState(db: Db, orderId: string, variantId: string) {
   const order = await db.selectFrom('orders').selectAll().where('id', '=', orderId).executeTakeFirstOrThrow();
   const payments = await db.selectFrom('payments').selectAll().where('orderId', '=', orderId).execute();
-  const stock = await db.selectFrom('inventory').select(['onHand', 'reserved']).where('variantId', '=', variantId).executeTakeFirstOrThrow();
-  const history = await db.selectFrom('orderStatusHistory').select(['fromStatus', 'toStatus']).where('orderId', '=', orderId).orderBy('id').execute();
-  const sales = await db.selectFrom('inventoryMovements').selectAll().where('orderId', '=', orderId).where('reason', '=', 'sale').execute();
+  const stock = await db
+    .selectFrom('inventory')
+    .select(['onHand', 'reserved'])
+    .where('variantId', '=', variantId)
+    .executeTakeFirstOrThrow();
+  const history = await db
+    .selectFrom('orderStatusHistory')
+    .select(['fromStatus', 'toStatus'])
+    .where('orderId', '=', orderId)
+    .orderBy('id')
+    .execute();
+  const sales = await db
+    .selectFrom('inventoryMovements')
+    .selectAll()
+    .where('orderId', '=', orderId)
+    .where('reason', '=', 'sale')
+    .execute();
   const outbox = await db.selectFrom('outbox').select(['name', 'payload']).orderBy('createdAt').execute();
-  const discrepancies = await db.selectFrom('paymentDiscrepancies').selectAll().where('orderId', '=', orderId).execute();
+  const discrepancies = await db
+    .selectFrom('paymentDiscrepancies')
+    .selectAll()
+    .where('orderId', '=', orderId)
+    .execute();
   return { order, payments, stock, history, sales, outbox, discrepancies };
 }
 
@@ -126,22 +165,37 @@ export async function paymentState(db: Db, orderId: string, variantId: string) {
  */
 export async function startPaymentStack(
   t: Test,
-  opts: { worker?: boolean; queues?: QueueName[]; env?: Record<string, string>; webhookRetryMs?: number } = {},
+  opts: {
+    worker?: boolean;
+    queues?: QueueName[];
+    env?: Record<string, string>;
+    webhookRetryMs?: number;
+  } = {},
 ) {
   const secretKey = `sk_test_${randomUUID().replace(/-/g, '')}`;
   const emu = await startPaystackEmulator({ secretKey, webhookRetryMs: opts.webhookRetryMs ?? 50 });
   t.teardown(() => emu.close());
-  const { config, db } = await testEnv(t, { PAYSTACK_SECRET_KEY: secretKey, PAYSTACK_BASE_URL: emu.url, ...opts.env });
+  const { config, db } = await testEnv(t, {
+    PAYSTACK_SECRET_KEY: secretKey,
+    PAYSTACK_BASE_URL: emu.url,
+    ...opts.env,
+  });
   const app = await buildTestApp(t, config);
   await app.listen({ port: 0, host: '127.0.0.1' });
   const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
   emu.setWebhookUrl(`${url}/api/v1/webhooks/paystack`);
   const paystack = createPaystackClient({ secretKey, baseUrl: emu.url, retryBaseMs: 5 });
-  const worker = opts.worker === false ? undefined : await startTestWorker(t, config, { queues: opts.queues ?? ['payment'] });
+  const worker =
+    opts.worker === false
+      ? undefined
+      : await startTestWorker(t, config, { queues: opts.queues ?? ['payment'] });
   return { secretKey, emu, config, db, app, url, paystack, worker };
 }
 
 /** `eventually` for a value: polls until `fn` returns one (not undefined/false) and returns it, typed. */
-export async function until<T>(fn: () => Promise<T | undefined | false | null>, timeoutMs = 15_000): Promise<T> {
+export async function until<T>(
+  fn: () => Promise<T | undefined | false | null>,
+  timeoutMs = 15_000,
+): Promise<T> {
   return (await eventually(fn, { timeoutMs })) as T;
 }

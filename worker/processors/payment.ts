@@ -14,7 +14,11 @@ import type { JobContext, ProcessorDefinition } from '../context.js';
 
 async function verify(reference: string, ctx: JobContext, source: 'webhook' | 'job') {
   try {
-    return await applyVerification(ctx.db, reference, { paystack: ctx.paystack, publicUrl: ctx.config.PUBLIC_URL, source });
+    return await applyVerification(ctx.db, reference, {
+      paystack: ctx.paystack,
+      publicUrl: ctx.config.PUBLIC_URL,
+      source,
+    });
   } catch (err) {
     if (err instanceof PaystackError && !err.retryable) throw new UnrecoverableError(err.message);
     throw err;
@@ -52,7 +56,10 @@ export const paymentProcessor: ProcessorDefinition<'payment'> = {
         // The webhook only says "look": the amount and status come from the verify API.
         const result = await verify(reference, ctx, 'webhook');
         await markProcessed(ctx, eventId, result.outcome);
-        ctx.log.info({ reference, outcome: result.outcome, orderId: result.orderId }, 'charge.success handled');
+        ctx.log.info(
+          { reference, outcome: result.outcome, orderId: result.orderId },
+          'charge.success handled',
+        );
         return result;
       }
 

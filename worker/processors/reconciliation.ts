@@ -16,11 +16,18 @@ export const reconciliationProcessor: ProcessorDefinition<'reconciliation'> = {
       if (!runId) {
         // Scheduled: remember the run on the job so a retry resumes it instead of starting another.
         const remembered = (ctx.job.data as { runId?: string }).runId;
-        runId = remembered ?? (await ctx.db.transaction().execute((trx) => startReconciliationRun(trx, { trigger: payload.trigger, enqueueJob: false })));
+        runId =
+          remembered ??
+          (await ctx.db
+            .transaction()
+            .execute((trx) => startReconciliationRun(trx, { trigger: payload.trigger, enqueueJob: false })));
         if (!remembered) await ctx.job.updateData({ ...ctx.job.data, runId });
       }
       try {
-        const counts = await runReconciliation(ctx.db, runId, { paystack: ctx.paystack, publicUrl: ctx.config.PUBLIC_URL });
+        const counts = await runReconciliation(ctx.db, runId, {
+          paystack: ctx.paystack,
+          publicUrl: ctx.config.PUBLIC_URL,
+        });
         ctx.log.info({ runId, ...counts }, 'reconciliation finished');
         return { runId, counts };
       } catch (err) {

@@ -52,7 +52,8 @@ const isRetryableStatus = (status: number) => status === 429 || status >= 500;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Paystack sends kobo as numbers or digit strings; we only ever hold integers. */
-const kobo = (v: number | string | null | undefined): number | null => (v === null || v === undefined ? null : Number(v));
+const kobo = (v: number | string | null | undefined): number | null =>
+  v === null || v === undefined ? null : Number(v);
 
 function check<S extends TSchema>(schema: S, value: unknown, what: string): Static<S> {
   if (Value.Check(schema, value)) return value;
@@ -122,7 +123,9 @@ export function createPaystackClient(opts: PaystackClientOptions) {
     } catch (err) {
       const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
       throw new PaystackError(
-        timedOut ? `Paystack ${method} ${path} timed out after ${timeoutMs} ms` : `Paystack ${method} ${path} unreachable`,
+        timedOut
+          ? `Paystack ${method} ${path} timed out after ${timeoutMs} ms`
+          : `Paystack ${method} ${path} unreachable`,
         0,
         timedOut ? 'timeout' : 'network_error',
         true,
@@ -166,7 +169,8 @@ export function createPaystackClient(opts: PaystackClientOptions) {
   }
 
   async function initializeTransaction(input: InitializeInput): Promise<InitializeResult> {
-    if (!Number.isSafeInteger(input.amount) || input.amount <= 0) throw new RangeError('amount must be a positive integer of kobo');
+    if (!Number.isSafeInteger(input.amount) || input.amount <= 0)
+      throw new RangeError('amount must be a positive integer of kobo');
     const env = await once('POST', '/transaction/initialize', {
       email: input.email,
       amount: input.amount,
@@ -177,7 +181,11 @@ export function createPaystackClient(opts: PaystackClientOptions) {
       ...(input.channels ? { channels: input.channels } : {}),
     });
     const data = check(InitializeData, env.data, 'initialize');
-    return { authorizationUrl: data.authorization_url, accessCode: data.access_code, reference: data.reference };
+    return {
+      authorizationUrl: data.authorization_url,
+      accessCode: data.access_code,
+      reference: data.reference,
+    };
   }
 
   /** The transaction, or null when Paystack does not know the reference (400 in practice, 404 per spec). */
@@ -186,7 +194,8 @@ export function createPaystackClient(opts: PaystackClientOptions) {
       const env = await safeGet(`/transaction/verify/${encodeURIComponent(reference)}`);
       return toTransaction(check(RawTransaction, env.data, 'verify'));
     } catch (err) {
-      if (err instanceof PaystackError && (err.status === 404 || (err.status === 400 && isNotFound(err)))) return null;
+      if (err instanceof PaystackError && (err.status === 404 || (err.status === 400 && isNotFound(err))))
+        return null;
       throw err;
     }
   }
@@ -236,17 +245,25 @@ export function createPaystackClient(opts: PaystackClientOptions) {
       const env = await safeGet(`/refund/${encodeURIComponent(String(id))}`);
       return toRefund(check(RawRefund, env.data, 'fetch refund'));
     } catch (err) {
-      if (err instanceof PaystackError && (err.status === 404 || (err.status === 400 && isNotFound(err)))) return null;
+      if (err instanceof PaystackError && (err.status === 404 || (err.status === 400 && isNotFound(err))))
+        return null;
       throw err;
     }
   }
 
   /** All refunds of one transaction (our reference or Paystack's id), all pages. */
-  async function listRefunds(input: { transaction: string | number; perPage?: number }): Promise<PaystackRefund[]> {
+  async function listRefunds(input: {
+    transaction: string | number;
+    perPage?: number;
+  }): Promise<PaystackRefund[]> {
     const perPage = input.perPage ?? 100;
     const all: PaystackRefund[] = [];
     for (let page = 1; ; page++) {
-      const q = new URLSearchParams({ transaction: String(input.transaction), perPage: String(perPage), page: String(page) });
+      const q = new URLSearchParams({
+        transaction: String(input.transaction),
+        perPage: String(perPage),
+        page: String(page),
+      });
       const env = await safeGet(`/refund?${q.toString()}`);
       const items = check(Type.Array(RawRefund), env.data, 'list refunds');
       all.push(...items.map(toRefund));
@@ -292,7 +309,11 @@ export function signWebhook(rawBody: Buffer | string, secretKey: string): string
 }
 
 /** Checks `x-paystack-signature` against the bytes received, in constant time. */
-export function verifyWebhookSignature(rawBody: Buffer, signature: string | undefined, secretKey: string): boolean {
+export function verifyWebhookSignature(
+  rawBody: Buffer,
+  signature: string | undefined,
+  secretKey: string,
+): boolean {
   if (!signature || !/^[0-9a-fA-F]{128}$/.test(signature)) return false;
   const expected = createHmac('sha512', secretKey).update(rawBody).digest();
   return timingSafeEqual(expected, Buffer.from(signature, 'hex'));
@@ -302,7 +323,10 @@ export function verifyWebhookSignature(rawBody: Buffer, signature: string | unde
  * The client the processes use, from configuration. Without a secret key (development with the emulator
  * not started, or a test that does not pay) calls fail with a clear, non-retryable error.
  */
-export function paystackFromConfig(config: { PAYSTACK_SECRET_KEY?: string; PAYSTACK_BASE_URL: string }, opts: Partial<PaystackClientOptions> = {}) {
+export function paystackFromConfig(
+  config: { PAYSTACK_SECRET_KEY?: string; PAYSTACK_BASE_URL: string },
+  opts: Partial<PaystackClientOptions> = {},
+) {
   return createPaystackClient({
     secretKey: config.PAYSTACK_SECRET_KEY ?? 'sk_test_missing',
     baseUrl: config.PAYSTACK_BASE_URL,

@@ -114,8 +114,17 @@ export async function startPaystackEmulator(opts: PaystackEmulatorOptions) {
       ip_address: null,
       metadata: t.metadata ?? '',
       fees: t.status === 'success' ? Math.min(Math.round(t.amount * 0.015) + 10_000, 200_000) : null,
-      customer: { id: 1, email: t.email, customer_code: `CUS_${t.email.length}emu`, first_name: null, last_name: null },
-      authorization: t.status === 'success' ? { authorization_code: 'AUTH_emu', channel: 'card', card_type: 'visa', last4: '4081' } : {},
+      customer: {
+        id: 1,
+        email: t.email,
+        customer_code: `CUS_${t.email.length}emu`,
+        first_name: null,
+        last_name: null,
+      },
+      authorization:
+        t.status === 'success'
+          ? { authorization_code: 'AUTH_emu', channel: 'card', card_type: 'visa', last4: '4081' }
+          : {},
     };
   }
 
@@ -125,7 +134,9 @@ export async function startPaystackEmulator(opts: PaystackEmulatorOptions) {
       id: r.id,
       integration: INTEGRATION,
       domain: 'test',
-      transaction: t ? { id: t.id, reference: t.reference, amount: t.amount, currency: t.currency } : r.transactionId,
+      transaction: t
+        ? { id: t.id, reference: t.reference, amount: t.amount, currency: t.currency }
+        : r.transactionId,
       dispute: null,
       amount: r.amount,
       deducted_amount: r.amount,
@@ -150,13 +161,22 @@ export async function startPaystackEmulator(opts: PaystackEmulatorOptions) {
     return deliver(event, body, signature, 1);
   }
 
-  async function deliver(event: string, body: string, signature: string, attempt: number): Promise<WebhookDelivery | undefined> {
+  async function deliver(
+    event: string,
+    body: string,
+    signature: string,
+    attempt: number,
+  ): Promise<WebhookDelivery | undefined> {
     const url = webhookUrl;
     if (!url || closed) return undefined;
     let status = 0;
     const p = fetch(url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-paystack-signature': signature, 'user-agent': 'Paystack-Emulator' },
+      headers: {
+        'content-type': 'application/json',
+        'x-paystack-signature': signature,
+        'user-agent': 'Paystack-Emulator',
+      },
       body,
       signal: AbortSignal.timeout(30_000),
     }).then(
@@ -196,7 +216,10 @@ export async function startPaystackEmulator(opts: PaystackEmulatorOptions) {
    * requested) and, for a success, sends the signed `charge.success` webhook. Resolves after the first
    * delivery attempt (retries continue in the background).
    */
-  async function pay(reference: string, o: { amount?: number; currency?: string; status?: string; webhook?: boolean } = {}) {
+  async function pay(
+    reference: string,
+    o: { amount?: number; currency?: string; status?: string; webhook?: boolean } = {},
+  ) {
     const t = requireTransaction(reference);
     t.status = o.status ?? 'success';
     t.amount = o.amount ?? t.requestedAmount;
@@ -204,12 +227,22 @@ export async function startPaystackEmulator(opts: PaystackEmulatorOptions) {
     t.channel = 'card';
     t.gatewayResponse = t.status === 'success' ? 'Successful' : 'Declined';
     t.paidAt = t.status === 'success' ? now() : null;
-    const delivery = t.status === 'success' && o.webhook !== false ? await sendWebhook('charge.success', transactionView(t)) : undefined;
+    const delivery =
+      t.status === 'success' && o.webhook !== false
+        ? await sendWebhook('charge.success', transactionView(t))
+        : undefined;
     return { transaction: { ...t }, delivery };
   }
 
   /** A transaction made outside our shop (or one whose initialize we never recorded). */
-  function createTransaction(o: { reference: string; amount: number; currency?: string; email?: string; status?: string; createdAt?: string }) {
+  function createTransaction(o: {
+    reference: string;
+    amount: number;
+    currency?: string;
+    email?: string;
+    status?: string;
+    createdAt?: string;
+  }) {
     const t: EmulatedTransaction = {
       id: nextTransactionId++,
       reference: o.reference,
@@ -267,8 +300,20 @@ export async function startPaystackEmulator(opts: PaystackEmulatorOptions) {
     res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
     res.end(JSON.stringify(body));
   };
-  const fail = (res: ServerResponse, status: number, message: string, code: string, type = 'validation_error') =>
-    json(res, status, { status: false, message, meta: { nextStep: 'Check the request and try again' }, type, code });
+  const fail = (
+    res: ServerResponse,
+    status: number,
+    message: string,
+    code: string,
+    type = 'validation_error',
+  ) =>
+    json(res, status, {
+      status: false,
+      message,
+      meta: { nextStep: 'Check the request and try again' },
+      type,
+      code,
+    });
 
   async function readBody(req: IncomingMessage): Promise<Record<string, unknown>> {
     const chunks: Buffer[] = [];
@@ -276,7 +321,8 @@ export async function startPaystackEmulator(opts: PaystackEmulatorOptions) {
     const text = Buffer.concat(chunks).toString('utf8');
     if (!text) return {};
     const type = req.headers['content-type'] ?? '';
-    if (type.includes('application/x-www-form-urlencoded')) return Object.fromEntries(new URLSearchParams(text));
+    if (type.includes('application/x-www-form-urlencoded'))
+      return Object.fromEntries(new URLSearchParams(text));
     try {
       const parsed: unknown = JSON.parse(text);
       return parsed && typeof parsed === 'object' ? (parsed as Record<string, unknown>) : {};
@@ -307,15 +353,23 @@ export async function startPaystackEmulator(opts: PaystackEmulatorOptions) {
   async function initialize(req: IncomingMessage, res: ServerResponse) {
     const body = await readBody(req);
     const email = typeof body.email === 'string' ? body.email : '';
-    if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email)) return fail(res, 400, 'Invalid Email Address Passed', 'invalid_email');
+    if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email))
+      return fail(res, 400, 'Invalid Email Address Passed', 'invalid_email');
     const amount = asKobo(body.amount);
     const currency = typeof body.currency === 'string' ? body.currency.toUpperCase() : 'NGN';
     if (amount === undefined || amount <= 0) return fail(res, 400, 'Invalid Amount Sent', 'invalid_amount');
-    if (!currencies.has(currency)) return fail(res, 400, 'Currency not supported by merchant', 'unsupported_currency');
-    if (currency === 'NGN' && amount < minimumAmount) return fail(res, 400, 'Invalid Amount Sent', 'invalid_amount');
-    const reference = typeof body.reference === 'string' && body.reference ? body.reference : `T${randomBytes(7).toString('hex')}`;
-    if (!REFERENCE_RE.test(reference)) return fail(res, 400, 'Invalid character in transaction reference', 'invalid_reference');
-    if (transactions.has(reference)) return fail(res, 400, 'Duplicate Transaction Reference', 'duplicate_reference');
+    if (!currencies.has(currency))
+      return fail(res, 400, 'Currency not supported by merchant', 'unsupported_currency');
+    if (currency === 'NGN' && amount < minimumAmount)
+      return fail(res, 400, 'Invalid Amount Sent', 'invalid_amount');
+    const reference =
+      typeof body.reference === 'string' && body.reference
+        ? body.reference
+        : `T${randomBytes(7).toString('hex')}`;
+    if (!REFERENCE_RE.test(reference))
+      return fail(res, 400, 'Invalid character in transaction reference', 'invalid_reference');
+    if (transactions.has(reference))
+      return fail(res, 400, 'Duplicate Transaction Reference', 'duplicate_reference');
     let metadata: unknown = body.metadata ?? '';
     if (typeof metadata === 'string' && metadata.startsWith('{')) {
       try {
@@ -344,7 +398,11 @@ export async function startPaystackEmulator(opts: PaystackEmulatorOptions) {
     json(res, 200, {
       status: true,
       message: 'Authorization URL created',
-      data: { authorization_url: `${url}/pay/${encodeURIComponent(reference)}`, access_code: t.accessCode, reference },
+      data: {
+        authorization_url: `${url}/pay/${encodeURIComponent(reference)}`,
+        access_code: t.accessCode,
+        reference,
+      },
     });
   }
 
@@ -354,7 +412,13 @@ export async function startPaystackEmulator(opts: PaystackEmulatorOptions) {
     const slice = items.slice((page - 1) * perPage, page * perPage);
     return {
       slice,
-      meta: { total: items.length, skipped: (page - 1) * perPage, perPage, page, pageCount: Math.max(1, Math.ceil(items.length / perPage)) },
+      meta: {
+        total: items.length,
+        skipped: (page - 1) * perPage,
+        perPage,
+        page,
+        pageCount: Math.max(1, Math.ceil(items.length / perPage)),
+      },
     };
   }
 
@@ -373,7 +437,10 @@ export async function startPaystackEmulator(opts: PaystackEmulatorOptions) {
       status: true,
       message: 'Transactions retrieved',
       data: slice.map(transactionView),
-      meta: { ...meta, total_volume: items.filter((t) => t.status === 'success').reduce((s, t) => s + t.amount, 0) },
+      meta: {
+        ...meta,
+        total_volume: items.filter((t) => t.status === 'success').reduce((s, t) => s + t.amount, 0),
+      },
     });
   }
 
@@ -383,11 +450,16 @@ export async function startPaystackEmulator(opts: PaystackEmulatorOptions) {
 
   async function createRefund(req: IncomingMessage, res: ServerResponse) {
     const body = await readBody(req);
-    const key = typeof body.transaction === 'string' || typeof body.transaction === 'number' ? String(body.transaction) : undefined;
+    const key =
+      typeof body.transaction === 'string' || typeof body.transaction === 'number'
+        ? String(body.transaction)
+        : undefined;
     const t = key === undefined ? undefined : findTransaction(key);
     if (!t) return fail(res, 404, 'Transaction not found', 'transaction_not_found');
-    if (t.status === 'reversed') return fail(res, 400, 'Transaction has been fully reversed', 'transaction_reversed');
-    if (t.status !== 'success') return fail(res, 400, 'Cannot refund a transaction that was not successful', 'invalid_transaction');
+    if (t.status === 'reversed')
+      return fail(res, 400, 'Transaction has been fully reversed', 'transaction_reversed');
+    if (t.status !== 'success')
+      return fail(res, 400, 'Cannot refund a transaction that was not successful', 'invalid_transaction');
     const taken = [...refunds.values()]
       .filter((r) => r.transactionReference === t.reference && r.status !== 'failed')
       .reduce((s, r) => s + r.amount, 0);
@@ -395,8 +467,17 @@ export async function startPaystackEmulator(opts: PaystackEmulatorOptions) {
     if (remaining <= 0) return fail(res, 400, 'Transaction has been fully reversed', 'transaction_reversed');
     const amount = body.amount === undefined ? remaining : asKobo(body.amount);
     if (amount === undefined || amount <= 0) return fail(res, 400, 'Invalid Amount Sent', 'invalid_amount');
-    if (amount > remaining) return fail(res, 400, 'Refund amount cannot be more than the unrefunded transaction amount', 'invalid_amount');
-    if (body.currency !== undefined && (typeof body.currency !== 'string' || body.currency.toUpperCase() !== t.currency)) {
+    if (amount > remaining)
+      return fail(
+        res,
+        400,
+        'Refund amount cannot be more than the unrefunded transaction amount',
+        'invalid_amount',
+      );
+    if (
+      body.currency !== undefined &&
+      (typeof body.currency !== 'string' || body.currency.toUpperCase() !== t.currency)
+    ) {
       return fail(res, 400, 'Currency does not match transaction currency', 'invalid_currency');
     }
     const r: EmulatedRefund = {
@@ -507,7 +588,8 @@ export async function startPaystackEmulator(opts: PaystackEmulatorOptions) {
 
   const server = createServer((req, res) => {
     route(req, res).catch((err: unknown) => {
-      if (!res.headersSent) fail(res, 500, err instanceof Error ? err.message : 'emulator error', 'emulator_error', 'api_error');
+      if (!res.headersSent)
+        fail(res, 500, err instanceof Error ? err.message : 'emulator error', 'emulator_error', 'api_error');
       else res.destroy();
     });
   });

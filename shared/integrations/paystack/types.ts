@@ -97,7 +97,8 @@ export interface PaystackTransaction {
   customerEmail: string | null;
 }
 
-export type PaystackRefundStatus = 'pending' | 'processing' | 'processed' | 'failed' | 'needs-attention' | (string & {});
+export type PaystackRefundStatus =
+  'pending' | 'processing' | 'processed' | 'failed' | 'needs-attention' | (string & {});
 
 export interface PaystackRefund {
   id: number;
