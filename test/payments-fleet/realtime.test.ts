@@ -2,7 +2,11 @@ import { randomUUID } from 'node:crypto';
 import t from 'tap';
 import WebSocket from 'ws';
 import { enqueue } from '../../shared/outbox.js';
-import { buildTestApp, eventually, startTestWorker, testEnv } from '../support/harness.js';
+import { buildTestApp, eventually as poll, startTestWorker, testEnv } from '../support/harness.js';
+
+/** Generous: the machine running the suite may be busy; a failure here is a notice that never came. */
+const eventually = <T>(fn: () => Promise<T> | T, opts: { timeoutMs?: number } = {}) =>
+  poll(fn, { timeoutMs: 30_000, ...opts });
 
 type Frame = { type: string; data: Record<string, unknown>; at: string };
 
