@@ -90,9 +90,15 @@ export type BenchSuite = (ctx: BenchContext) => Promise<void>;
 // ---------------------------------------------------------------------------------------------------
 // Bench database and Redis prefix
 
-export const BENCH_DATABASE = 'agape_bench';
+/**
+ * Each run has its own database, `agape_bench_<pid>`, created fresh from the migrations and dropped at
+ * the end: two people (or a bench and a test run) can measure at the same time without dropping each
+ * other's data. A run that was killed leaves its database behind; the next run drops those whose
+ * process is gone.
+ */
+export const BENCH_DATABASE = `agape_bench_${process.pid}`;
 
-/** The bench run's configuration: the normal one pointed at `agape_bench` and a unique Redis prefix. */
+/** The bench run's configuration: the normal one pointed at the run's database and a unique Redis prefix. */
 export function benchEnv(base: NodeJS.ProcessEnv = process.env): Record<string, string> {
   const url = new URL(loadConfig(base).DATABASE_URL);
   url.pathname = `/${BENCH_DATABASE}`;
@@ -110,22 +116,47 @@ export function benchEnv(base: NodeJS.ProcessEnv = process.env): Record<string, 
   };
 }
 
-/** Drops and recreates the bench database from the migrations, plus the pg-pk reference table. */
-export async function prepareBenchDatabase(config: Config): Promise<Db> {
+async function withServer<T>(config: Config, fn: (client: pg.Client) => Promise<T>): Promise<T> {
   const admin = new URL(config.DATABASE_URL);
   admin.pathname = '/postgres';
   const client = new pg.Client({ connectionString: admin.toString(), application_name: 'agape-bench' });
+  client.on('error', () => {}); // a dropped connection surfaces through the query that needed it
   await client.connect();
   try {
-    await client.query(`DROP DATABASE IF EXISTS ${BENCH_DATABASE} WITH (FORCE)`);
-    await client.query(`CREATE DATABASE ${BENCH_DATABASE}`);
+    return await fn(client);
   } finally {
     await client.end();
   }
+}
+
+const processAlive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+/** Creates the run's database from the migrations, plus the pg-pk reference table; clears dead runs' ones. */
+export async function prepareBenchDatabase(config: Config): Promise<Db> {
+  const name = new URL(config.DATABASE_URL).pathname.slice(1);
+  await withServer(config, async (client) => {
+    const { rows } = await client.query<{ datname: string }>(
+      "SELECT datname FROM pg_database WHERE datname ~ '^agape_bench_[0-9]+$'",
+    );
+    for (const { datname } of rows) {
+      if (datname === name || !processAlive(Number(datname.slice('agape_bench_'.length)))) {
+        await client.query(`DROP DATABASE IF EXISTS ${datname} WITH (FORCE)`);
+      }
+    }
+    await client.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`);
+  });
   const db = createDb(config.DATABASE_URL, { poolSize: 4, applicationName: 'agape-bench' });
   const { error } = await migrateToLatest(db);
   if (error) throw error instanceof Error ? error : new Error(JSON.stringify(error));
   const raw = new pg.Client({ connectionString: config.DATABASE_URL });
+  raw.on('error', () => {});
   await raw.connect();
   try {
     await raw.query('CREATE TABLE bench_items (id int PRIMARY KEY, name text NOT NULL, price int NOT NULL)');
@@ -137,6 +168,13 @@ export async function prepareBenchDatabase(config: Config): Promise<Db> {
     await raw.end();
   }
   return db;
+}
+
+export async function dropBenchDatabase(config: Config): Promise<void> {
+  const name = new URL(config.DATABASE_URL).pathname.slice(1);
+  await withServer(config, (client) =>
+    client.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`),
+  );
 }
 
 /** Deletes the run's Redis keys (queues, rate-limit counters) when the run ends. */
@@ -175,7 +213,10 @@ export function startTarget(kind: 'app' | ReferenceKind, env: Record<string, str
         clearTimeout(timer);
         resolve(usage as NodeJS.CpuUsage);
       });
-      child.send('cpu-usage');
+      if (!child.connected) return reject(new Error(`bench target ${kind} is gone`));
+      child.send('cpu-usage', (err) => {
+        if (err) reject(err);
+      });
     });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const stop = async () => {

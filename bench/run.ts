@@ -1,8 +1,9 @@
 /**
  * `npm run bench [-- suite ...] [--duration 10] [--connections 50]`
  *
- * Runs the suites below (all by default, or the named ones) against a fresh `agape_bench` database
- * and a unique Redis prefix, prints one table per suite and writes bench/results/<time>.json.
+ * Runs the suites below (all by default, or the named ones) against a fresh database of its own
+ * (`agape_bench_<pid>`, dropped at the end) and a unique Redis prefix, prints one table per suite and
+ * writes bench/results/<time>.json.
  *
  * To add a suite: create bench/<name>.ts exporting `default async function run(ctx: BenchContext)`
  * (see bench/foundation.ts and bench/lib.ts), then add one import and one entry to `suites`.
@@ -19,6 +20,7 @@ import payments from './payments.js';
 import {
   benchEnv,
   clearBenchRedis,
+  dropBenchDatabase,
   formatTable,
   load,
   prepareBenchDatabase,
@@ -117,6 +119,7 @@ for (const suite of selected) {
 }
 
 await db.destroy();
+await dropBenchDatabase(config);
 await clearBenchRedis(config);
 const dir = path.join(repoRoot, 'bench', 'results');
 mkdirSync(dir, { recursive: true });
