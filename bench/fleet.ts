@@ -141,7 +141,8 @@ export default async function run(ctx: BenchContext) {
   const sink = await startSmtpSink();
   const config: Config = {
     ...ctx.config,
-    SMTP_URL: sink.url,
+    // Pooled SMTP connections (nodemailer reads `pool` from the URL), as a production SMTP_URL should be.
+    SMTP_URL: `${sink.url}?pool=true`,
     MEDIA_DIR: `/tmp/agape-bench-media-${process.pid}`,
   };
   const worker = await startWorker(config, {
