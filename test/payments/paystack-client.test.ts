@@ -160,6 +160,11 @@ t.test('webhooks are signed over the raw body and retried until answered 200', a
     event: 'charge.success',
     data: { reference: 'W-1', status: 'success' },
   });
+  // The emulator records a delivery once the answer is read, just after our hook server saw it.
+  await new Promise<void>((resolve) => {
+    const check = () => (emu.webhookDeliveries.length >= 2 ? resolve() : setTimeout(check, 10));
+    check();
+  });
   t.same(emu.webhookDeliveries.map((d) => d.status).slice(0, 2), [500, 200]);
 });
 
