@@ -98,7 +98,7 @@ export async function deleteCategory(db: Db, id: string): Promise<void> {
     const used = await sql<{ products: boolean; children: boolean }>`
       SELECT EXISTS (SELECT 1 FROM products WHERE category_id = ${id}) AS products,
              EXISTS (SELECT 1 FROM categories WHERE parent_id = ${id}) AS children`.execute(trx);
-    const { products, children } = used.rows[0]!;
+    const { products, children } = used.rows[0];
     if (products || children) {
       throw new ConflictError('category_not_empty', `The category still has ${products ? 'products' : 'sub-categories'}`);
     }

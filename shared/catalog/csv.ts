@@ -110,13 +110,13 @@ interface ParsedProduct {
 /** Validates a handle's rows into one product; the first problem fails the whole product. */
 function parseGroup(handle: string, rows: { line: number; row: CsvRow }[]): ParsedProduct {
   const [first] = rows;
-  const head = first!.row;
-  if (!handlePattern.test(handle)) throw new RowFailure(first!.line, `Handle "${handle}" must be lowercase letters, digits and dashes`);
-  if (!present(head.Title)) throw new RowFailure(first!.line, 'Title is required on the first row of a product');
+  const head = first.row;
+  if (!handlePattern.test(handle)) throw new RowFailure(first.line, `Handle "${handle}" must be lowercase letters, digits and dashes`);
+  if (!present(head.Title)) throw new RowFailure(first.line, 'Title is required on the first row of a product');
   let status: ProductStatus = 'active';
   if (present(head.Status)) {
     const s = head.Status.trim().toLowerCase();
-    if (!(productStatuses as readonly string[]).includes(s)) throw new RowFailure(first!.line, `Status must be one of ${productStatuses.join(', ')}`);
+    if (!(productStatuses as readonly string[]).includes(s)) throw new RowFailure(first.line, `Status must be one of ${productStatuses.join(', ')}`);
     status = s as ProductStatus;
   } else if (present(head.Published)) {
     status = head.Published.trim().toLowerCase() === 'true' ? 'active' : 'draft';
@@ -124,7 +124,7 @@ function parseGroup(handle: string, rows: { line: number; row: CsvRow }[]): Pars
   const optionNames = [head['Option1 Name'], head['Option2 Name'], head['Option3 Name']].map((n) => n?.trim() ?? '');
   const product: ParsedProduct = {
     handle,
-    line: first!.line,
+    line: first.line,
     title: head.Title.trim(),
     description: head['Body (HTML)'] ?? '',
     vendor: present(head.Vendor) ? head.Vendor.trim() : null,
@@ -303,7 +303,7 @@ export async function importProductsCsv(
       else progress.productsUpdated++;
     } catch (err) {
       if (err instanceof RowFailure) report({ line: err.line, handle: current, reason: err.message });
-      else report({ line: rows[0]!.line, handle: current, reason: `could not be saved: ${(err as Error).message}` });
+      else report({ line: rows[0].line, handle: current, reason: `could not be saved: ${(err as Error).message}` });
     }
     progress.processedRows += rows.length;
     await opts.onProgress?.(progress);
