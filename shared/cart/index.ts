@@ -208,7 +208,8 @@ export interface CartLine {
   currency: string;
 }
 
-export async function cartLines(db: DbOrTrx, cartId: string): Promise<CartLine[]> {
+/** The cart's lines with current prices; `withStock: false` skips the availability read (checkout reserves instead). */
+export async function cartLines(db: DbOrTrx, cartId: string, opts: { withStock?: boolean } = {}): Promise<CartLine[]> {
   const rows = await db
     .selectFrom('cartItems as ci')
     .innerJoin('productVariants as v', 'v.id', 'ci.variantId')
@@ -231,7 +232,7 @@ export async function cartLines(db: DbOrTrx, cartId: string): Promise<CartLine[]
     .orderBy('ci.createdAt')
     .orderBy('ci.id')
     .execute();
-  const stock = await stockLevels(db, rows.map((r) => r.variantId));
+  const stock = opts.withStock === false ? new Map<string, { available: number }>() : await stockLevels(db, rows.map((r) => r.variantId));
   return rows.map(({ status, ...r }) => ({
     ...r,
     priceChanged: r.price !== r.unitPrice,

@@ -64,7 +64,7 @@ async function placeOrder(trx: Trx, deps: CheckoutDeps, caller: CartCaller, inpu
   const { config } = deps;
   const cart = await lockCallerCart(trx, caller, config.CURRENCY);
   if (!cart) throw new NotFoundError('Cart');
-  const lines = await cartLines(trx, cart.id);
+  const lines = await cartLines(trx, cart.id, { withStock: false });
   if (lines.length === 0) throw new ConflictError('cart_empty', 'The cart is empty');
   const gone = lines.filter((l) => !l.purchasable);
   if (gone.length) throw new InsufficientStockError(gone.map((l) => ({ variantId: l.variantId, sku: l.sku, requested: l.quantity, available: 0 })));
@@ -197,8 +197,15 @@ export async function checkout(deps: CheckoutDeps, caller: CartCaller, input: Ch
           if (expired === 0) throw err;
           placed = await attempt();
         }
-        const payment = await initializeAttempt(deps, placed.paymentId);
         const { order, parts } = placed.view;
+        const p = parts.payments[0];
+        const payment = await initializeAttempt(deps, placed.paymentId, {
+          ...p,
+          accessCode: null,
+          orderId: order.id,
+          number: order.number,
+          email: order.email,
+        });
         const payments = parts.payments.map((p) => ({ ...p, status: payment.status, authorizationUrl: payment.authorizationUrl }));
         return { status: 201, body: { order: buildOrderView(order, { ...parts, payments }), payment } satisfies CheckoutAnswerBody };
       },

@@ -36,13 +36,30 @@ export interface PaymentDeps {
 const failureMessage = 'We could not start the payment just now; your order is kept. Retry with POST /orders/{id}/pay.';
 
 /** Calls Paystack for an attempt row in `initializing` and records the outcome on the row. */
-export async function initializeAttempt(deps: PaymentDeps, paymentId: string): Promise<PaymentStart> {
-  const p = await deps.db
-    .selectFrom('payments as p')
-    .innerJoin('orders as o', 'o.id', 'p.orderId')
-    .select(['p.id', 'p.reference', 'p.attempt', 'p.amount', 'p.currency', 'p.status', 'p.authorizationUrl', 'p.accessCode', 'o.id as orderId', 'o.number', 'o.email'])
-    .where('p.id', '=', paymentId)
-    .executeTakeFirstOrThrow();
+export interface AttemptFacts {
+  id: string;
+  reference: string;
+  attempt: number;
+  amount: number;
+  currency: string;
+  status: string;
+  authorizationUrl: string | null;
+  accessCode: string | null;
+  orderId: string;
+  number: string;
+  email: string;
+}
+
+/** Calls Paystack for an attempt row in `initializing` and records the outcome on the row. `known`: the caller just wrote it. */
+export async function initializeAttempt(deps: PaymentDeps, paymentId: string, known?: AttemptFacts): Promise<PaymentStart> {
+  const p =
+    known ??
+    (await deps.db
+      .selectFrom('payments as p')
+      .innerJoin('orders as o', 'o.id', 'p.orderId')
+      .select(['p.id', 'p.reference', 'p.attempt', 'p.amount', 'p.currency', 'p.status', 'p.authorizationUrl', 'p.accessCode', 'o.id as orderId', 'o.number', 'o.email'])
+      .where('p.id', '=', paymentId)
+      .executeTakeFirstOrThrow());
   if (p.status !== 'initializing') {
     return { reference: p.reference, authorizationUrl: p.authorizationUrl, accessCode: p.accessCode, status: p.status, message: p.authorizationUrl ? null : failureMessage };
   }
