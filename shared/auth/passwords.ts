@@ -1,7 +1,6 @@
 import { hash, verify } from '@node-rs/argon2';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { repoRoot } from '../config.js';
 import { BadRequestError, ValidationError } from '../errors.js';
 
 /**
@@ -42,7 +41,7 @@ let common: ReadonlySet<string> | undefined;
 /** The shipped common-password list, loaded once. */
 export function commonPasswords(): ReadonlySet<string> {
   common ??= new Set(
-    readFileSync(`${repoRoot}shared/auth/common-passwords.txt`, 'utf8')
+    readFileSync(new URL('./common-passwords.txt', import.meta.url), 'utf8')
       .split('\n')
       .filter((line) => line && !line.startsWith('# ')),
   );

@@ -39,7 +39,8 @@ export function createDb(connectionString: string, opts: DbOptions = {}): Kysely
   pool.on('error', () => {});
   return new Kysely<DB>({
     dialect: new PostgresDialect({ pool }),
-    plugins: [new CamelCasePlugin()],
+    // Keys inside JSON columns (product attributes, Paystack payloads, addresses) are data: keep them as stored.
+    plugins: [new CamelCasePlugin({ maintainNestedObjectKeys: true })],
     log: opts.onQuery
       ? (event) => {
           if (event.level === 'query') opts.onQuery!(event.query.sql);

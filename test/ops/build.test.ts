@@ -126,10 +126,7 @@ t.test('the production build migrates, serves and stops like the images do', asy
   t.equal(second.status, 0, second.stderr);
   t.match(second.stdout, 'database is up to date');
   const seed = node('scripts/seed.js');
-  // TODO(identity): shared/auth reads common-passwords.txt via repoRoot (/app/shared/... in the image), which a build does not ship.
-  t.equal(seed.status, 0, `${seed.stdout}${seed.stderr}`, {
-    todo: 'common-passwords.txt is not found from dist (see comment)',
-  });
+  t.equal(seed.status, 0, `${seed.stdout}${seed.stderr}`);
 
   const api = await startBuilt('api/server.js', (l) => {
     const m = /^Server listening at http:\/\/127\.0\.0\.1:(\d+)$/.exec(String(l.msg));
