@@ -28,6 +28,10 @@ export interface LoadOptions {
   duration?: number;
   /** Seconds of discarded warm-up load (default 2). */
   warmup?: number;
+  /** Requests per second across all connections (latency at a fixed load instead of peak throughput). */
+  overallRate?: number;
+  /** A fresh body and headers for every request (e.g. distinct signed webhooks). */
+  makeRequest?: () => { body: string; headers: Record<string, string> };
 }
 
 export interface LoadResult {
@@ -268,6 +272,19 @@ export async function load(
     },
     body: typeof opts.body === 'object' ? JSON.stringify(opts.body) : opts.body,
     connections: opts.connections ?? defaults.connections,
+    ...(opts.overallRate ? { overallRate: opts.overallRate } : {}),
+    ...(opts.makeRequest
+      ? {
+          requests: [
+            {
+              setupRequest: (req: autocannon.Request) => {
+                const { body, headers } = opts.makeRequest!();
+                return { ...req, body, headers: { ...req.headers, ...headers } };
+              },
+            },
+          ],
+        }
+      : {}),
   };
   const warmup = opts.warmup ?? 2;
   if (warmup > 0) await cannon({ ...base, duration: warmup });

@@ -5,83 +5,16 @@
  * one takes the insert path (a replay would only hit the unique key). Aim: p99 < 20 ms.
  * A bare Fastify hello-world at the same rate gives the floor of this machine.
  */
-import autocannon from 'autocannon';
 import { randomBytes } from 'node:crypto';
 import { signWebhook } from '../shared/integrations/paystack/client.js';
-import type { BenchContext, LoadResult, Target } from './lib.js';
+import type { BenchContext } from './lib.js';
 
 const RATE = 200;
 
-async function fixedRate(
-  target: Target,
-  opts: {
-    path: string;
-    method?: 'GET' | 'POST';
-    duration: number;
-    makeRequest?: () => { body: string; headers: Record<string, string> };
-  },
-): Promise<LoadResult> {
-  const before = await target.cpuUsage?.();
-  const result = await cannonAtRate(target, opts);
-  const after = await target.cpuUsage?.();
-  if (before && after && result.requests > 0) {
-    result.cpuPerRequestUs = (after.user - before.user + after.system - before.system) / result.requests;
-  }
-  return result;
-}
-
-function cannonAtRate(
-  target: Target,
-  opts: {
-    path: string;
-    method?: 'GET' | 'POST';
-    duration: number;
-    makeRequest?: () => { body: string; headers: Record<string, string> };
-  },
-): Promise<LoadResult> {
-  return new Promise((resolve, reject) => {
-    autocannon(
-      {
-        url: target.url,
-        connections: 20,
-        overallRate: RATE,
-        duration: opts.duration,
-        requests: [
-          {
-            method: opts.method ?? 'GET',
-            path: opts.path,
-            ...(opts.makeRequest
-              ? {
-                  setupRequest: (req: autocannon.Request) => {
-                    const { body, headers } = opts.makeRequest!();
-                    return { ...req, body, headers: { ...req.headers, ...headers } };
-                  },
-                }
-              : {}),
-          },
-        ],
-      },
-      (err, r) => {
-        if (err) return reject(err instanceof Error ? err : new Error(String(err)));
-        resolve({
-          reqPerSec: r.requests.average,
-          p50: r.latency.p50,
-          p99: r.latency.p99,
-          requests: r.requests.total,
-          non2xx: r.non2xx,
-          errors: r.errors,
-          timeouts: r.timeouts,
-        });
-      },
-    );
-  });
-}
-
 export default async function run(ctx: BenchContext): Promise<void> {
-  const duration = ctx.options.duration;
   const hello = await ctx.startReference('hello');
-  await fixedRate(hello, { path: '/', duration: 2 });
-  ctx.report({ name: `hello-world @${RATE}/s`, result: await fixedRate(hello, { path: '/', duration }) });
+  const atRate = { connections: 20, overallRate: RATE };
+  ctx.report({ name: `hello-world @${RATE}/s`, result: await ctx.load(hello, { path: '/', ...atRate }) });
   await hello.stop();
 
   const secretKey = `sk_test_bench_${randomBytes(8).toString('hex')}`;
@@ -107,13 +40,7 @@ export default async function run(ctx: BenchContext): Promise<void> {
       headers: { 'content-type': 'application/json', 'x-paystack-signature': signWebhook(body, secretKey) },
     };
   };
-  await fixedRate(app, { path: '/api/v1/webhooks/paystack', method: 'POST', duration: 2, makeRequest });
-  const result = await fixedRate(app, {
-    path: '/api/v1/webhooks/paystack',
-    method: 'POST',
-    duration,
-    makeRequest,
-  });
+  const result = await ctx.load(app, { path: '/api/v1/webhooks/paystack', method: 'POST', makeRequest, ...atRate });
   ctx.report({ name: `webhook ack @${RATE}/s`, result });
   const stored = await ctx.db
     .selectFrom('webhookEvents')
