@@ -199,3 +199,16 @@ export async function until<T>(
 ): Promise<T> {
   return (await eventually(fn, { timeoutMs })) as T;
 }
+
+/** The Paystack refunds a refund's parts are bound to (one per payment it draws on), in part order. */
+export async function providerIdsOf(db: Db, refundId: string): Promise<number[]> {
+  const parts = await db
+    .selectFrom('refundParts')
+    .select('providerRefundId')
+    .where('refundId', '=', refundId)
+    .where('providerRefundId', 'is not', null)
+    .orderBy('createdAt')
+    .orderBy('id')
+    .execute();
+  return parts.map((p) => p.providerRefundId!);
+}
