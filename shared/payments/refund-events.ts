@@ -178,7 +178,9 @@ export async function settleRefundPart(
     .set({
       status: allProcessed ? 'processed' : 'failed',
       settledAt: new Date(),
-      failureReason: allProcessed ? null : (parts.find((p) => p.status === 'failed')?.failureReason ?? failureReason),
+      failureReason: allProcessed
+        ? null
+        : (parts.find((p) => p.status === 'failed')?.failureReason ?? failureReason),
     })
     .where('id', '=', refund.id)
     .execute();
@@ -250,7 +252,9 @@ export async function handleRefundEvent(
   if (!open.length) return 'ignored';
 
   // The network call happens before any transaction: no row lock is held while Paystack is slow.
-  const listed = await gateway.listRefunds({ transaction: payment.providerTransactionId ?? payment.reference });
+  const listed = await gateway.listRefunds({
+    transaction: payment.providerTransactionId ?? payment.reference,
+  });
   let result: SettleResult = 'ignored';
   for (const part of open.filter((p) => p.providerRefundId === null)) {
     const own = ownProviderRefund(listed, part.refundId);

@@ -207,7 +207,12 @@ async function refundSources(trx: Trx, orderId: string): Promise<Source[]> {
     .orderBy(sql`payments.paid_at DESC NULLS LAST`)
     .orderBy('payments.createdAt', 'desc')
     .execute();
-  return rows.map((r) => ({ ...r, currency: r.currency.trim(), paid: Number(r.paid), refundable: Number(r.refundable) }));
+  return rows.map((r) => ({
+    ...r,
+    currency: r.currency.trim(),
+    paid: Number(r.paid),
+    refundable: Number(r.refundable),
+  }));
 }
 
 /**
@@ -217,7 +222,10 @@ async function refundSources(trx: Trx, orderId: string): Promise<Source[]> {
 function appliedRemaining(order: { amountPaid: number }, sources: readonly Source[]) {
   const applied = sources.filter((s) => s.status === 'success');
   const held = applied.reduce((sum, s) => sum + (s.paid - s.refundable), 0);
-  return Math.min(applied.reduce((sum, s) => sum + Math.max(s.refundable, 0), 0), order.amountPaid - held);
+  return Math.min(
+    applied.reduce((sum, s) => sum + Math.max(s.refundable, 0), 0),
+    order.amountPaid - held,
+  );
 }
 
 /** How much of an order's applied payments can still be refunded (paid minus pending, processing and processed parts). */
@@ -298,7 +306,16 @@ async function checkItems(trx: Trx, orderId: string, items: readonly RefundItem[
     const held = claimed.get(line.id) ?? 0;
     const left = line.quantity - restocked - held;
     return item.quantity > left
-      ? [{ orderItemId: line.id, requested: item.quantity, bought: line.quantity, restocked, claimed: held, left }]
+      ? [
+          {
+            orderItemId: line.id,
+            requested: item.quantity,
+            bought: line.quantity,
+            restocked,
+            claimed: held,
+            left,
+          },
+        ]
       : [];
   });
   if (over.length) {
@@ -346,9 +363,11 @@ export async function createRefund(trx: Trx, req: RefundRequest): Promise<Refund
     if (payment.status === 'mismatch') {
       // Never applied: it bought nothing, and the order's own books never counted it.
       if (restock || items.length) {
-        throw new BadRequestError('validation_failed', 'A payment never applied to the order bought no items', [
-          { path: restock ? '/restock' : '/items', message: 'not for a flagged payment' },
-        ]);
+        throw new BadRequestError(
+          'validation_failed',
+          'A payment never applied to the order bought no items',
+          [{ path: restock ? '/restock' : '/items', message: 'not for a flagged payment' }],
+        );
       }
     } else {
       assertOrderRefundable(order, flagged);
@@ -427,12 +446,29 @@ export async function createRefund(trx: Trx, req: RefundRequest): Promise<Refund
         currency: s.source.currency,
       })),
     )
-    .returning(['id', 'refundId', 'amount', 'currency', 'status', 'providerRefundId', 'failureReason', 'settledAt', 'paymentId'])
+    .returning([
+      'id',
+      'refundId',
+      'amount',
+      'currency',
+      'status',
+      'providerRefundId',
+      'failureReason',
+      'settledAt',
+      'paymentId',
+    ])
     .execute();
   if (items.length) {
     await trx
       .insertInto('refundItems')
-      .values(items.map((i) => ({ refundId: refund.id, orderId: order.id, orderItemId: i.orderItemId, quantity: i.quantity })))
+      .values(
+        items.map((i) => ({
+          refundId: refund.id,
+          orderId: order.id,
+          orderItemId: i.orderItemId,
+          quantity: i.quantity,
+        })),
+      )
       .execute();
   }
   await enqueue(trx, 'refund.execute', { refundId: refund.id });
@@ -498,7 +534,10 @@ export const merchantNoteOf = (refundId: string) => `agape refund ${refundId}`;
  * has at most one part per payment (UNIQUE (refund_id, payment_id)), so note + transaction name exactly
  * one part. Never matched by amount: a refund of the same amount may be anyone's.
  */
-export function ownProviderRefund<P extends ProviderRefund>(listed: readonly P[], refundId: string): P | undefined {
+export function ownProviderRefund<P extends ProviderRefund>(
+  listed: readonly P[],
+  refundId: string,
+): P | undefined {
   const note = merchantNoteOf(refundId);
   return listed.filter((p) => p.merchantNote === note).sort((a, b) => a.id - b.id)[0];
 }
@@ -570,7 +609,11 @@ export type ExecuteResult = { outcome: 'unknown_refund' } | { outcome: 'executed
  * `settleRefundPart`, which the caller runs after this when a status is final. A part whose calls fail
  * does not stop the others; its error comes back in its result.
  */
-export async function executeRefund(db: Db, gateway: RefundGateway, refundId: string): Promise<ExecuteResult> {
+export async function executeRefund(
+  db: Db,
+  gateway: RefundGateway,
+  refundId: string,
+): Promise<ExecuteResult> {
   const parts = await db
     .selectFrom('refundParts')
     .select('id')
@@ -590,14 +633,26 @@ export async function executeRefund(db: Db, gateway: RefundGateway, refundId: st
   return { outcome: 'executed', parts: results };
 }
 
-type PartOutcome = PartResult extends infer R ? (R extends { partId: string } ? Omit<R, 'partId'> : never) : never;
+type PartOutcome = PartResult extends infer R
+  ? R extends { partId: string }
+    ? Omit<R, 'partId'>
+    : never
+  : never;
 
-async function executePart(db: Db, gateway: RefundGateway, refundId: string, partId: string): Promise<PartOutcome> {
+async function executePart(
+  db: Db,
+  gateway: RefundGateway,
+  refundId: string,
+  partId: string,
+): Promise<PartOutcome> {
   return db.transaction().execute(async (trx): Promise<PartOutcome> => {
     const part = await lockPart(trx, refundId, partId);
     if (!part || isFinalRefundStatus(part.status)) return { outcome: 'already_settled' };
 
-    const bind = async (provider: ProviderRefund, outcome: 'created' | 'claimed' | 'polled'): Promise<PartOutcome> => {
+    const bind = async (
+      provider: ProviderRefund,
+      outcome: 'created' | 'claimed' | 'polled',
+    ): Promise<PartOutcome> => {
       await bindPart(trx, refundId, part.id, provider);
       return { outcome, providerRefundId: provider.id, providerStatus: provider.status };
     };
@@ -605,7 +660,8 @@ async function executePart(db: Db, gateway: RefundGateway, refundId: string, par
     if (part.providerRefundId !== null) {
       const provider = await gateway.fetchRefund(part.providerRefundId);
       // Bound means Paystack made it: never create another because one read came back empty.
-      if (!provider) throw new Error(`Paystack does not know refund ${part.providerRefundId} (part ${part.id})`);
+      if (!provider)
+        throw new Error(`Paystack does not know refund ${part.providerRefundId} (part ${part.id})`);
       return bind(provider, 'polled');
     }
 

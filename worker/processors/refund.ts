@@ -51,7 +51,10 @@ export const refundProcessor: ProcessorDefinition<'refund'> = {
           log.warn({ refundId }, 'refund still not settled after the last poll; left for staff');
         }
       }
-      return { outcome: result.outcome, parts: result.parts.map(({ partId, outcome }) => ({ partId, outcome })) };
+      return {
+        outcome: result.outcome,
+        parts: result.parts.map(({ partId, outcome }) => ({ partId, outcome })),
+      };
     },
   },
 };
