@@ -109,6 +109,7 @@ export async function startPaystackEmulator(opts: PaystackEmulatorOptions) {
   const refundCreateFaults: RefundCreateFault[] = [];
   const heldRefundWebhooks: HeldWebhook[] = [];
   let refundWebhookMode: RefundWebhookMode = 'send';
+  let refundListGate: { size: number; waiting: (() => void)[] } | undefined;
   const inFlight = new Set<Promise<unknown>>();
   const currencies = new Set(opts.currencies ?? ['NGN', 'USD', 'GHS']);
   const minimumAmount = opts.minimumAmount ?? 5_000;
@@ -362,6 +363,14 @@ export async function startPaystackEmulator(opts: PaystackEmulatorOptions) {
     return deliveries;
   }
 
+  /**
+   * The next `size` list-refund calls wait for each other and are answered together, as when two
+   * workers read the same transaction at the same moment.
+   */
+  function gateRefundLists(size: number) {
+    refundListGate = { size, waiting: [] };
+  }
+
   /** The next create-refund calls (one fault per call, in order) create the refund and then misbehave. */
   function faultNextRefundCreate(...faults: RefundCreateFault[]) {
     refundCreateFaults.push(...faults);
@@ -584,7 +593,17 @@ export async function startPaystackEmulator(opts: PaystackEmulatorOptions) {
     json(res, 200, answer);
   }
 
-  function listRefunds(q: URLSearchParams, res: ServerResponse) {
+  async function listRefunds(q: URLSearchParams, res: ServerResponse) {
+    const gate = refundListGate;
+    if (gate) {
+      await new Promise<void>((release) => {
+        gate.waiting.push(release);
+        if (gate.waiting.length >= gate.size) {
+          refundListGate = undefined;
+          for (const r of gate.waiting) r();
+        }
+      });
+    }
     const key = q.get('transaction');
     const t = key ? findTransaction(key) : undefined;
     const items = [...refunds.values()]
@@ -709,6 +728,7 @@ export async function startPaystackEmulator(opts: PaystackEmulatorOptions) {
     },
     heldRefundWebhooks,
     faultNextRefundCreate,
+    gateRefundLists,
     failNext,
     sendWebhook,
     transactions,
