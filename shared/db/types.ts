@@ -175,6 +175,7 @@ export interface OrderItems {
   orderId: string;
   productId: string | null;
   quantity: number;
+  restockedQuantity: Generated<number>;
   sku: string;
   title: string;
   unitPrice: number;
@@ -351,6 +352,28 @@ export interface RefreshTokens {
   tokenHash: string;
 }
 
+export interface RefundItems {
+  orderId: string;
+  orderItemId: string;
+  quantity: number;
+  refundId: string;
+}
+
+export interface RefundParts {
+  amount: number;
+  createdAt: Generated<Timestamp>;
+  currency: string;
+  failureReason: string | null;
+  id: Generated<string>;
+  paymentId: string;
+  providerRefundId: number | null;
+  providerStatus: string | null;
+  refundId: string;
+  settledAt: Timestamp | null;
+  status: Generated<string>;
+  updatedAt: Generated<Timestamp>;
+}
+
 export interface Refunds {
   amount: number;
   createdAt: Generated<Timestamp>;
@@ -359,9 +382,6 @@ export interface Refunds {
   failureReason: string | null;
   id: Generated<string>;
   orderId: string;
-  paymentId: string;
-  providerRefundId: number | null;
-  providerStatus: string | null;
   reason: string;
   restock: Generated<boolean>;
   settledAt: Timestamp | null;
@@ -459,6 +479,8 @@ export interface DB {
   reconciliationRuns: ReconciliationRuns;
   recoveryCodes: RecoveryCodes;
   refreshTokens: RefreshTokens;
+  refundItems: RefundItems;
+  refundParts: RefundParts;
   refunds: Refunds;
   sessions: Sessions;
   shippingMethods: ShippingMethods;

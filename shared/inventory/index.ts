@@ -3,7 +3,8 @@
  * Used by other domains:
  *  - stockLevels / availableOf: what can be sold (expired reservations count as available);
  *  - reserveLines (checkout), releaseOrderReservation (cancel/expiry), commitOrderReservation (paid),
- *    restockOrderItems (refund with restock): all inside the caller's transaction, all idempotent per order.
+ *    restockUnits (refund with restock: named lines, each unit once), restockOrderItems (staff cancel: every
+ *    unit not yet restocked): all inside the caller's transaction, all idempotent.
  */
 export { availableOf, expiredHeldSql, stockLevels, type StockLevel } from './availability.js';
 export { alertLowStock, LOW_STOCK_TEMPLATE } from './alerts.js';
@@ -13,7 +14,10 @@ export {
   releaseOrderReservation,
   reserveLines,
   restockOrderItems,
+  restockUnits,
   type CommitResult,
+  type Restocked,
+  type RestockLine,
   type ReserveLine,
   type Shortfall,
 } from './reservations.js';

@@ -140,30 +140,80 @@ export async function commitOrderReservation(trx: Trx, orderId: string): Promise
   return 'committed';
 }
 
+export interface RestockLine {
+  orderItemId: string;
+  quantity: number;
+}
+
+export interface Restocked {
+  orderItemId: string;
+  variantId: string;
+  quantity: number;
+}
+
 /**
- * Puts a sold order's units back on the shelf (refund with restock, staff cancelling a paid order).
- * Once per order: returns false if it was restocked before or never sold.
+ * Puts sold units of an order back on the shelf: the named lines (each at most what it has not had
+ * restocked yet), or with `'all'` every unit not yet restocked. A unit goes back at most once across
+ * refunds and cancellations: `order_items.restocked_quantity` grows by what is restocked and its CHECK
+ * (≤ quantity) holds even if a caller is wrong. An order that was never sold (paid after its reservation
+ * was released) restocks nothing. Returns what was restocked, per line.
  */
-export async function restockOrderItems(trx: Trx, orderId: string, actorId: string | null): Promise<boolean> {
+export async function restockUnits(
+  trx: Trx,
+  orderId: string,
+  wanted: readonly RestockLine[] | 'all',
+  actorId: string | null,
+): Promise<Restocked[]> {
   // Lock the order row so two restocks of one order serialize, then check the ledger.
   await trx.selectFrom('orders').select('id').where('id', '=', orderId).forUpdate().executeTakeFirst();
-  const history = await trx
+  const sold = await trx
     .selectFrom('inventoryMovements')
-    .select(['reason'])
+    .select('id')
     .where('orderId', '=', orderId)
-    .where('reason', 'in', ['sale', 'restock'])
+    .where('reason', '=', 'sale')
+    .executeTakeFirst();
+  if (!sold) return [];
+  const lines = await trx
+    .selectFrom('orderItems')
+    .select(['id', 'variantId', 'quantity', 'restockedQuantity'])
+    .where('orderId', '=', orderId)
+    .forUpdate()
     .execute();
-  if (!history.some((h) => h.reason === 'sale') || history.some((h) => h.reason === 'restock')) return false;
-  const lines = await orderLines(trx, orderId);
-  for (const l of lines) {
-    await sql`UPDATE inventory SET on_hand = on_hand + ${l.quantity}, version = version + 1, updated_at = now()
-              WHERE variant_id = ${l.variantId}`.execute(trx);
+  const asked = wanted === 'all' ? undefined : new Map(wanted.map((w) => [w.orderItemId, w.quantity]));
+  const restocked: Restocked[] = [];
+  for (const line of lines) {
+    if (!line.variantId) continue; // the variant is gone: nothing to put back
+    const left = line.quantity - line.restockedQuantity;
+    const quantity = Math.min(asked ? (asked.get(line.id) ?? 0) : left, left);
+    if (quantity > 0) restocked.push({ orderItemId: line.id, variantId: line.variantId, quantity });
   }
-  if (lines.length) {
+  if (!restocked.length) return [];
+  for (const r of restocked) {
     await trx
-      .insertInto('inventoryMovements')
-      .values(lines.map((l) => ({ variantId: l.variantId, deltaOnHand: l.quantity, deltaReserved: 0, reason: 'restock', orderId, actorId })))
+      .updateTable('orderItems')
+      .set((eb) => ({ restockedQuantity: eb('restockedQuantity', '+', r.quantity) }))
+      .where('id', '=', r.orderItemId)
       .execute();
   }
-  return true;
+  // Inventory rows in variant-id order, like checkout, so restocks never deadlock with reservations.
+  const byVariant = new Map<string, number>();
+  for (const r of restocked) byVariant.set(r.variantId, (byVariant.get(r.variantId) ?? 0) + r.quantity);
+  const variants = [...byVariant].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  for (const [variantId, quantity] of variants) {
+    await sql`UPDATE inventory SET on_hand = on_hand + ${quantity}, version = version + 1, updated_at = now()
+              WHERE variant_id = ${variantId}`.execute(trx);
+  }
+  await trx
+    .insertInto('inventoryMovements')
+    .values(variants.map(([variantId, quantity]) => ({ variantId, deltaOnHand: quantity, deltaReserved: 0, reason: 'restock', orderId, actorId })))
+    .execute();
+  return restocked;
+}
+
+/**
+ * Puts every sold unit of an order not yet restocked back on the shelf (staff cancelling a paid order).
+ * Returns false when there was nothing left to restock (done before, or never sold).
+ */
+export async function restockOrderItems(trx: Trx, orderId: string, actorId: string | null): Promise<boolean> {
+  return (await restockUnits(trx, orderId, 'all', actorId)).length > 0;
 }

@@ -1,19 +1,27 @@
-import { sql } from 'kysely';
 import type { Db, Trx } from '../db/index.js';
-import { restockOrderItems } from '../inventory/reservations.js';
+import { restockUnits } from '../inventory/reservations.js';
 import { transitionOrder } from '../orders/state.js';
 import { enqueue } from '../outbox.js';
+import {
+  bindPart,
+  isFinalRefundStatus,
+  lockPart,
+  ownProviderRefund,
+  type ProviderRefund,
+  type RefundGateway,
+} from './refunds.js';
 
 /**
- * Settling a refund: the one place where a provider's final word (a `refund.processed` / `refund.failed`
- * webhook, or the status read by polling `GET /refund/:id`) changes our books. Idempotent: a refund
- * already `processed` or `failed` is left alone, so replays and webhook-vs-poll races change nothing.
+ * Settling a refund: the one place where a provider's final word about one of our provider refunds
+ * (read from Paystack after a webhook, or by polling `GET /refund/:id`) changes our books. A part settles
+ * only through the provider refund it is bound to; the refund settles when its last part does.
+ * Idempotent: a part already `processed` or `failed` is left alone, so replays and webhook-vs-poll races
+ * change nothing.
  */
 
 export type RefundOutcome = 'processed' | 'failed';
 
 export interface ProviderRefundInfo {
-  providerRefundId?: number | null;
   providerStatus?: string;
   failureReason?: string;
 }
@@ -34,22 +42,26 @@ export async function staffEmails(db: Db | Trx): Promise<string[]> {
 }
 
 /**
- * Applies a provider's final refund status under the order lock (then the refund's). Processed: the
- * order's `amount_refunded` grows, the order becomes `refunded` or `partially_refunded`, items go back
- * to stock when asked, and the customer is mailed. Failed: the amount is released and staff alerted.
+ * Applies a provider's final status to one part under the order lock (then the refund's, then the
+ * part's). Processed, from an applied payment: the order's `amount_refunded` grows and the order becomes
+ * `refunded` or `partially_refunded` (a flagged payment was never in the order's books, so they stay).
+ * Failed: the part's amount is released and staff alerted. When the refund's last part settles, the
+ * refund settles: `processed` if every part was, else `failed`; the customer is mailed what came back,
+ * and a fully processed refund with `restock` puts its units back (the named items, or every line).
  */
-export async function settleRefund(
+export async function settleRefundPart(
   trx: Trx,
-  refundId: string,
+  partId: string,
   outcome: RefundOutcome,
   info: ProviderRefundInfo = {},
 ): Promise<SettleResult> {
-  const orderRef = await trx
-    .selectFrom('refunds')
-    .select('orderId')
-    .where('id', '=', refundId)
+  const ref = await trx
+    .selectFrom('refundParts')
+    .innerJoin('refunds', 'refunds.id', 'refundParts.refundId')
+    .select(['refunds.orderId', 'refunds.id as refundId'])
+    .where('refundParts.id', '=', partId)
     .executeTakeFirst();
-  if (!orderRef) return 'unknown_refund';
+  if (!ref) return 'unknown_refund';
   const order = await trx
     .selectFrom('orders')
     .select([
@@ -63,32 +75,44 @@ export async function settleRefund(
       'amountRefunded',
       'currency',
     ])
-    .where('id', '=', orderRef.orderId)
+    .where('id', '=', ref.orderId)
     .forUpdate()
     .executeTakeFirstOrThrow();
   const refund = await trx
     .selectFrom('refunds')
     .selectAll()
-    .where('id', '=', refundId)
+    .where('id', '=', ref.refundId)
     .forUpdate()
     .executeTakeFirstOrThrow();
-  if (refund.status === 'processed' || refund.status === 'failed') return 'already_settled';
+  const part = await trx
+    .selectFrom('refundParts')
+    .innerJoin('payments', 'payments.id', 'refundParts.paymentId')
+    .select([
+      'refundParts.id',
+      'refundParts.amount',
+      'refundParts.currency',
+      'refundParts.status',
+      'payments.status as paymentStatus',
+    ])
+    .where('refundParts.id', '=', partId)
+    .forUpdate('refundParts')
+    .executeTakeFirstOrThrow();
+  if (isFinalRefundStatus(part.status)) return 'already_settled';
 
+  const failureReason = info.failureReason ?? 'refused by the payment provider';
   await trx
-    .updateTable('refunds')
+    .updateTable('refundParts')
     .set({
       status: outcome,
       settledAt: new Date(),
       providerStatus: info.providerStatus ?? outcome,
-      ...(info.providerRefundId ? { providerRefundId: info.providerRefundId } : {}),
-      ...(outcome === 'failed'
-        ? { failureReason: info.failureReason ?? 'refused by the payment provider' }
-        : {}),
+      ...(outcome === 'failed' ? { failureReason } : {}),
     })
-    .where('id', '=', refund.id)
+    .where('id', '=', part.id)
     .execute();
 
-  const money = { amount: refund.amount, currency: refund.currency };
+  const money = { amount: part.amount, currency: part.currency };
+  let amountRefunded = order.amountRefunded;
   if (outcome === 'failed') {
     for (const to of await staffEmails(trx)) {
       await enqueue(trx, 'email.send', {
@@ -115,40 +139,76 @@ export async function settleRefund(
         ...money,
       },
     });
+  } else if (part.paymentStatus === 'success') {
+    amountRefunded = order.amountRefunded + part.amount;
+    await trx.updateTable('orders').set({ amountRefunded }).where('id', '=', order.id).execute();
+    // A cancelled order that was paid anyway keeps its status; the refund just clears the flag.
+    if (order.status === 'cancelled') {
+      if (amountRefunded >= order.amountPaid) {
+        await trx.updateTable('orders').set({ needsRefund: false }).where('id', '=', order.id).execute();
+      }
+    } else {
+      const to = amountRefunded >= order.amountPaid ? 'refunded' : 'partially_refunded';
+      // A further partial refund of a partially refunded order needs no transition.
+      if (to !== order.status) {
+        await transitionOrder(trx, order.id, to, {
+          actorId: refund.createdBy,
+          note: `refund ${refund.id} processed`,
+        });
+      }
+    }
+  }
+
+  const parts = await trx
+    .selectFrom('refundParts')
+    .select(['status', 'amount', 'failureReason'])
+    .where('refundId', '=', refund.id)
+    .execute();
+  if (!parts.every((p) => isFinalRefundStatus(p.status))) {
+    if (refund.status === 'pending') {
+      await trx.updateTable('refunds').set({ status: 'processing' }).where('id', '=', refund.id).execute();
+    }
     return 'settled';
   }
 
-  const amountRefunded = order.amountRefunded + refund.amount;
-  await trx.updateTable('orders').set({ amountRefunded }).where('id', '=', order.id).execute();
-  // A cancelled order that was paid anyway keeps its status; the refund just clears the flag.
-  if (order.status === 'cancelled') {
-    if (amountRefunded >= order.amountPaid) {
-      await trx.updateTable('orders').set({ needsRefund: false }).where('id', '=', order.id).execute();
-    }
-  } else {
-    const to = amountRefunded >= order.amountPaid ? 'refunded' : 'partially_refunded';
-    // A further partial refund of a partially refunded order needs no transition.
-    if (to !== order.status) {
-      await transitionOrder(trx, order.id, to, {
-        actorId: refund.createdBy,
-        note: `refund ${refund.id} processed`,
-      });
-    }
+  const processed = parts.filter((p) => p.status === 'processed');
+  const allProcessed = processed.length === parts.length;
+  await trx
+    .updateTable('refunds')
+    .set({
+      status: allProcessed ? 'processed' : 'failed',
+      settledAt: new Date(),
+      failureReason: allProcessed
+        ? null
+        : (parts.find((p) => p.status === 'failed')?.failureReason ?? failureReason),
+    })
+    .where('id', '=', refund.id)
+    .execute();
+  if (allProcessed && refund.restock) {
+    const items = await trx
+      .selectFrom('refundItems')
+      .select(['orderItemId', 'quantity'])
+      .where('refundId', '=', refund.id)
+      .execute();
+    // No items named: the refund was full (checked when it was made), so every line goes back.
+    await restockUnits(trx, order.id, items.length ? items : 'all', refund.createdBy);
   }
-  // Once per order (the inventory ledger says whether it was sold and not yet restocked).
-  if (refund.restock) await restockOrderItems(trx, order.id, refund.createdBy);
-  await enqueue(trx, 'email.send', {
-    template: 'refund',
-    to: order.email,
-    data: {
-      name: order.customerName ?? '',
-      orderId: order.id,
-      orderNumber: order.number,
-      ...money,
-      reason: refund.reason,
-      fullyRefunded: amountRefunded >= order.amountPaid,
-    },
-  });
+  const returned = processed.reduce((sum, p) => sum + p.amount, 0);
+  if (returned > 0) {
+    await enqueue(trx, 'email.send', {
+      template: 'refund',
+      to: order.email,
+      data: {
+        name: order.customerName ?? '',
+        orderId: order.id,
+        orderNumber: order.number,
+        amount: returned,
+        currency: refund.currency,
+        reason: refund.reason,
+        fullyRefunded: order.amountPaid > 0 && amountRefunded >= order.amountPaid,
+      },
+    });
+  }
   return 'settled';
 }
 
@@ -158,68 +218,78 @@ export interface RefundWebhookEvent {
   data: Record<string, unknown>;
 }
 
-const asNumber = (v: unknown): number | undefined => {
-  const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
-  return typeof n === 'number' && Number.isSafeInteger(n) ? n : undefined;
-};
-
 /**
- * Finds our refund for a Paystack refund event. Paystack's refund events carry no refund id (bar
- * needs-attention): match the provider id when present, else the transaction reference and the amount,
- * taking the oldest unsettled refund of that amount.
+ * A Paystack refund event is only a signal: it names the transaction, not the refund (no refund id, and
+ * amounts repeat), so it cannot say which of our refunds it is about. The transaction's refunds are read
+ * from Paystack (`GET /refund?transaction=`) and each open part of ours on that payment moves only by
+ * the provider refund it is bound to. A part not bound yet (its create answer is late or was lost) is
+ * bound first by our note on the provider refund, under the same locks the refund job takes, so a job
+ * still waiting for its answer finishes first. Unknown transactions are ignored (every transaction of
+ * the integration sends events).
  */
-async function matchRefund(trx: Trx, data: Record<string, unknown>) {
-  const providerId = asNumber(data.id) ?? asNumber(data.refund_id) ?? asNumber(data.refundId);
-  if (providerId !== undefined) {
-    const byId = await trx
-      .selectFrom('refunds')
-      .select(['id', 'status'])
-      .where('providerRefundId', '=', providerId)
-      .executeTakeFirst();
-    if (byId) return byId;
-  }
-  // Stored events come back through Kysely's CamelCasePlugin, which camel-cases JSON keys too.
-  const ref = data.transaction_reference ?? data.transactionReference;
-  const reference = typeof ref === 'string' ? ref : undefined;
-  const amount = asNumber(data.amount);
-  if (!reference || amount === undefined) return undefined;
-  const candidates = await trx
-    .selectFrom('refunds')
-    .innerJoin('payments', 'payments.id', 'refunds.paymentId')
-    .select(['refunds.id', 'refunds.status'])
-    .where('payments.reference', '=', reference)
-    .where('refunds.amount', '=', amount)
-    .orderBy(sql`refunds.status IN ('pending', 'processing')`, 'desc')
-    .orderBy('refunds.createdAt')
-    .execute();
-  return candidates[0];
-}
+export async function handleRefundEvent(
+  db: Db,
+  gateway: Pick<RefundGateway, 'listRefunds'>,
+  event: RefundWebhookEvent,
+): Promise<SettleResult> {
+  const reference = event.data.transaction_reference;
+  if (typeof reference !== 'string' || !reference) return 'unknown_refund';
+  const payment = await db
+    .selectFrom('payments')
+    .select(['id', 'reference', 'providerTransactionId'])
+    .where('reference', '=', reference)
+    .executeTakeFirst();
+  if (!payment) return 'unknown_refund';
+  const openParts = () =>
+    db
+      .selectFrom('refundParts')
+      .select(['id', 'refundId', 'providerRefundId'])
+      .where('paymentId', '=', payment.id)
+      .where('status', 'in', ['pending', 'processing'])
+      .orderBy('createdAt')
+      .execute();
+  const open = await openParts();
+  if (!open.length) return 'ignored';
 
-/**
- * Entry point for the payment processor's `refund.*` webhook events. `refund.processed` and
- * `refund.failed` settle; `refund.pending|processing` only record the provider's status.
- * Unknown refunds are ignored (every transaction of the integration sends events).
- */
-export async function settleRefundFromWebhook(db: Db, event: RefundWebhookEvent): Promise<SettleResult> {
-  return db.transaction().execute(async (trx) => {
-    const match = await matchRefund(trx, event.data);
-    if (!match) return 'unknown_refund';
-    const providerStatus =
-      typeof event.data.status === 'string' ? event.data.status : event.event.replace('refund.', '');
-    if (event.event === 'refund.processed' || event.event === 'refund.failed') {
-      return settleRefund(trx, match.id, event.event === 'refund.processed' ? 'processed' : 'failed', {
-        providerStatus,
-        failureReason: event.event === 'refund.failed' ? 'Paystack reported the refund as failed' : undefined,
-      });
-    }
-    if (match.status === 'pending' || match.status === 'processing') {
-      await trx
-        .updateTable('refunds')
-        .set({ status: 'processing', providerStatus })
-        .where('id', '=', match.id)
-        .execute();
-      return 'updated';
-    }
-    return 'ignored';
+  // The network call happens before any transaction: no row lock is held while Paystack is slow.
+  const listed = await gateway.listRefunds({
+    transaction: payment.providerTransactionId ?? payment.reference,
   });
+  let result: SettleResult = 'ignored';
+  for (const part of open.filter((p) => p.providerRefundId === null)) {
+    const own = ownProviderRefund(listed, part.refundId);
+    if (!own) continue; // not at Paystack yet: its job creates it
+    await db.transaction().execute(async (trx) => {
+      const locked = await lockPart(trx, part.refundId, part.id);
+      if (!locked || locked.providerRefundId !== null || isFinalRefundStatus(locked.status)) return;
+      await bindPart(trx, part.refundId, part.id, own);
+      result = 'updated';
+    });
+  }
+
+  const byId = new Map<number, ProviderRefund>(listed.map((p) => [p.id, p]));
+  for (const part of await openParts()) {
+    const provider = part.providerRefundId === null ? undefined : byId.get(part.providerRefundId);
+    if (!provider) continue;
+    if (provider.status === 'processed' || provider.status === 'failed') {
+      const outcome = provider.status;
+      const settled = await db.transaction().execute((trx) =>
+        settleRefundPart(trx, part.id, outcome, {
+          providerStatus: outcome,
+          failureReason: outcome === 'failed' ? 'Paystack reported the refund as failed' : undefined,
+        }),
+      );
+      if (settled === 'settled') result = 'settled';
+    } else {
+      const updated = await db
+        .updateTable('refundParts')
+        .set({ status: 'processing', providerStatus: provider.status })
+        .where('id', '=', part.id)
+        .where('status', 'in', ['pending', 'processing'])
+        .where('providerStatus', 'is distinct from', provider.status)
+        .executeTakeFirst();
+      if (updated.numUpdatedRows > 0n && result === 'ignored') result = 'updated';
+    }
+  }
+  return result;
 }

@@ -2,8 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import t from 'tap';
 import type { Db } from '../../shared/db/index.js';
+import { merchantNoteOf } from '../../shared/payments/refunds.js';
 import { startTestWorker, tokenFor } from '../support/harness.js';
-import { createStaffUser, startPaymentStack, until } from '../support/payment-fixtures.js';
+import { createStaffUser, providerIdsOf, startPaymentStack, until } from '../support/payment-fixtures.js';
 import { createPaidOrder } from '../support/fleet-fixtures.js';
 
 type Stack = Awaited<ReturnType<typeof startPaymentStack>>;
@@ -36,9 +37,9 @@ const mails = (db: Db, template: string) =>
     .execute()
     .then((rows) => rows.map((r) => r.payload as { to: string; data: Record<string, unknown> }));
 
-/** Waits until the worker has handed the refund to Paystack, and returns the provider's refund id. */
+/** Waits until the worker has handed the refund to Paystack, and returns the provider's refund id (one part). */
 async function providerIdOf(db: Db, refundId: string): Promise<number> {
-  return until(async () => (await refundRow(db, refundId)).providerRefundId ?? undefined);
+  return until(async () => (await providerIdsOf(db, refundId))[0] ?? undefined);
 }
 
 t.test(
@@ -254,12 +255,18 @@ t.test(
     const res = await refundRequest(stack, order.orderId, { amount: 300_000, reason: 'lost answer' });
     const id = res.json<{ id: string }>().id;
     // Our first attempt reached Paystack but its answer never came back (timeout, crash): Paystack holds a
-    // refund our row does not know about. An unrelated refund of another amount sits there too.
-    const made = await paystack.createRefund({ transaction: order.reference, amount: 300_000 });
+    // refund our row does not know about, carrying our note. Unrelated refunds sit there too, one of the
+    // same amount (made in the dashboard): only the note says which one is ours.
+    await paystack.createRefund({ transaction: order.reference, amount: 300_000, merchantNote: 'dashboard' });
+    const made = await paystack.createRefund({
+      transaction: order.reference,
+      amount: 300_000,
+      merchantNote: merchantNoteOf(id),
+    });
     await paystack.createRefund({ transaction: order.reference, amount: 100_000 });
     await startTestWorker(t, stack.config, { queues: ['refund'] });
     t.equal(await providerIdOf(db, id), made.id, 'the existing provider refund was adopted');
-    t.equal(emu.refunds.size, 2, 'no second refund was created at Paystack');
+    t.equal(emu.refunds.size, 3, 'no further refund was created at Paystack');
   },
 );
 

@@ -22,6 +22,8 @@ export interface PendingOrderOptions {
   email?: string;
   /** Also initialize the transaction at Paystack (the emulator), as checkout does after its commit. */
   paystack?: Pick<PaystackClient, 'initializeTransaction'>;
+  /** More lines, each its own product and variant (stock 10, reserved for this order). */
+  extraLines?: { price: number; quantity: number }[];
 }
 
 export async function createPendingOrder(db: Db, o: PendingOrderOptions = {}) {
@@ -82,6 +84,52 @@ export async function createPendingOrder(db: Db, o: PendingOrderOptions = {}) {
     .insertInto('inventoryMovements')
     .values({ variantId: variant.id, deltaReserved: quantity, reason: 'reserve', orderId: order.id })
     .execute();
+  const extraLines: { variantId: string; quantity: number }[] = [];
+  for (const [i, line] of (o.extraLines ?? []).entries()) {
+    const extra = await db
+      .insertInto('products')
+      .values({ slug: `gele-${tag}-${i}`, title: `Gele ${tag} ${i}`, status: 'active', currency })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    const v = await db
+      .insertInto('productVariants')
+      .values({ productId: extra.id, sku: `GEL-${tag}-${i}`, title: 'One size', price: line.price, currency })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    await db
+      .insertInto('inventory')
+      .values({ variantId: v.id, onHand: 10, reserved: line.quantity, lowStockThreshold: 0 })
+      .execute();
+    await db
+      .insertInto('orderItems')
+      .values({
+        orderId: order.id,
+        variantId: v.id,
+        productId: extra.id,
+        title: `Gele ${tag} ${i}`,
+        variantTitle: 'One size',
+        sku: `GEL-${tag}-${i}`,
+        unitPrice: line.price,
+        quantity: line.quantity,
+        lineTotal: line.price * line.quantity,
+        currency,
+      })
+      .execute();
+    await db
+      .insertInto('inventoryMovements')
+      .values({ variantId: v.id, deltaReserved: line.quantity, reason: 'reserve', orderId: order.id })
+      .execute();
+    extraLines.push({ variantId: v.id, quantity: line.quantity });
+  }
+  if (extraLines.length) {
+    const extraTotal = (o.extraLines ?? []).reduce((sum, l) => sum + l.price * l.quantity, 0);
+    await db
+      .updateTable('orders')
+      .set({ subtotal: subtotal + extraTotal, total: subtotal + extraTotal })
+      .where('id', '=', order.id)
+      .execute();
+    order.total = subtotal + extraTotal;
+  }
   await db
     .insertInto('orderStatusHistory')
     .values({ orderId: order.id, toStatus: 'pending_payment', note: 'fixture' })
@@ -117,6 +165,7 @@ export async function createPendingOrder(db: Db, o: PendingOrderOptions = {}) {
     variantId: variant.id,
     quantity,
     email: order.email,
+    extraLines,
   };
 }
 
@@ -198,4 +247,17 @@ export async function until<T>(
   timeoutMs = 15_000,
 ): Promise<T> {
   return (await eventually(fn, { timeoutMs })) as T;
+}
+
+/** The Paystack refunds a refund's parts are bound to (one per payment it draws on), in part order. */
+export async function providerIdsOf(db: Db, refundId: string): Promise<number[]> {
+  const parts = await db
+    .selectFrom('refundParts')
+    .select('providerRefundId')
+    .where('refundId', '=', refundId)
+    .where('providerRefundId', 'is not', null)
+    .orderBy('createdAt')
+    .orderBy('id')
+    .execute();
+  return parts.map((p) => p.providerRefundId!);
 }

@@ -8,5 +8,8 @@ export {
   type WebhookDelivery,
   type FailureSpec,
   type EmulatorOperation,
+  type RefundCreateFault,
+  type RefundWebhookMode,
+  type HeldWebhook,
 } from '../../shared/integrations/paystack/emulator.js';
 export { signWebhook } from '../../shared/integrations/paystack/client.js';

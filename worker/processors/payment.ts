@@ -1,7 +1,7 @@
 import { UnrecoverableError } from 'bullmq';
 import { sql } from 'kysely';
 import { PaystackError } from '../../shared/integrations/paystack/client.js';
-import { settleRefundFromWebhook } from '../../shared/payments/refund-events.js';
+import { handleRefundEvent } from '../../shared/payments/refund-events.js';
 import { applyVerification } from '../../shared/payments/verify.js';
 import type { JobContext, ProcessorDefinition } from '../context.js';
 
@@ -64,7 +64,13 @@ export const paymentProcessor: ProcessorDefinition<'payment'> = {
       }
 
       if (row.event.startsWith('refund.')) {
-        const outcome = await settleRefundFromWebhook(ctx.db, { event: row.event, data });
+        // Only a signal: which of our refunds it is about is read from Paystack's list of the transaction's refunds.
+        const outcome = await handleRefundEvent(ctx.db, ctx.paystack, { event: row.event, data }).catch(
+          (err: unknown) => {
+            if (err instanceof PaystackError && !err.retryable) throw new UnrecoverableError(err.message);
+            throw err;
+          },
+        );
         await markProcessed(ctx, eventId, outcome);
         ctx.log.info({ event: row.event, outcome }, 'refund event handled');
         return { outcome };

@@ -93,6 +93,7 @@ export function toRefund(raw: Static<typeof RawRefund>): PaystackRefund {
     transactionReference: typeof trx === 'object' && trx ? (trx.reference ?? null) : null,
     expectedAt: raw.expected_at ?? null,
     createdAt: raw.created_at ?? raw.createdAt ?? null,
+    merchantNote: raw.merchant_note ?? null,
   };
 }
 

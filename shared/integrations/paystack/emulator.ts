@@ -34,7 +34,7 @@ export interface EmulatedRefund {
   transactionReference: string;
   amount: number;
   currency: string;
-  status: 'pending' | 'processing' | 'processed' | 'failed';
+  status: 'pending' | 'processing' | 'processed' | 'failed' | 'needs-attention';
   merchantNote: string | null;
   customerNote: string | null;
   refundReference: string | null;
@@ -62,6 +62,28 @@ export interface FailureSpec {
   message?: string;
 }
 
+/**
+ * What the next create-refund call does after it has created the refund (Paystack has no idempotency
+ * key, so "created, but the answer never came" is the case a refund job must survive).
+ */
+export interface RefundCreateFault {
+  /** Runs after the refund exists and before anything is answered (e.g. settle it, so its webhook overtakes the answer). */
+  beforeAnswer?: (refund: EmulatedRefund) => Promise<void> | void;
+  /** `late`: answer after `delayMs` (a client with a shorter timeout gives up first); `drop`: close the connection unanswered. */
+  answer?: 'normal' | 'late' | 'drop';
+  /** For `late` (default 30 s) and `drop` (default 0). */
+  delayMs?: number;
+}
+
+/** How refund events leave the emulator: at once, held for `releaseRefundWebhooks`, or not at all. */
+export type RefundWebhookMode = 'send' | 'hold' | 'none';
+
+export interface HeldWebhook {
+  event: string;
+  data: Record<string, unknown>;
+  refundId: number;
+}
+
 export interface PaystackEmulatorOptions {
   secretKey: string;
   webhookUrl?: string;
@@ -84,6 +106,10 @@ export async function startPaystackEmulator(opts: PaystackEmulatorOptions) {
   const webhookDeliveries: WebhookDelivery[] = [];
   const failures = new Map<EmulatorOperation, Required<Pick<FailureSpec, 'times'>> & FailureSpec>();
   const timers = new Set<NodeJS.Timeout>();
+  const refundCreateFaults: RefundCreateFault[] = [];
+  const heldRefundWebhooks: HeldWebhook[] = [];
+  let refundWebhookMode: RefundWebhookMode = 'send';
+  let refundListGate: { size: number; waiting: (() => void)[] } | undefined;
   const inFlight = new Set<Promise<unknown>>();
   const currencies = new Set(opts.currencies ?? ['NGN', 'USD', 'GHS']);
   const minimumAmount = opts.minimumAmount ?? 5_000;
@@ -263,8 +289,34 @@ export async function startPaystackEmulator(opts: PaystackEmulatorOptions) {
     return { ...t };
   }
 
-  /** Moves a refund to its final state and sends `refund.processed` / `refund.failed`. */
-  async function settleRefund(id: number, status: 'processed' | 'failed') {
+  /** A refund event as Paystack sends it: no refund id (only needs-attention carries one), amount as a string. */
+  function refundEventData(r: EmulatedRefund): Record<string, unknown> {
+    const t = transactions.get(r.transactionReference)!;
+    return {
+      status: r.status,
+      transaction_reference: r.transactionReference,
+      refund_reference: r.refundReference,
+      amount: String(r.amount),
+      currency: r.currency,
+      processor: 'emulator',
+      customer: { email: t.email },
+      integration: INTEGRATION,
+      domain: 'test',
+      ...(r.status === 'needs-attention' ? { id: r.id } : {}),
+    };
+  }
+
+  /**
+   * Moves a refund along (`processing`, or final: `processed` / `failed`) and emits `refund.<status>`:
+   * sent at once (the default), after `delayMs`, held until `releaseRefundWebhooks` (`webhook: 'hold'`,
+   * or `holdRefundWebhooks()` for every refund event), or not at all. Resolves with the first delivery
+   * when it was sent at once.
+   */
+  async function settleRefund(
+    id: number,
+    status: 'processing' | 'processed' | 'failed' | 'needs-attention',
+    o: { webhook?: RefundWebhookMode; delayMs?: number } = {},
+  ) {
     const r = refunds.get(id);
     if (!r) throw new Error(`emulator: no refund ${id}`);
     r.status = status;
@@ -276,18 +328,52 @@ export async function startPaystackEmulator(opts: PaystackEmulatorOptions) {
         .reduce((s, x) => s + x.amount, 0);
       if (refunded >= t.amount) t.status = 'reversed';
     }
-    const delivery = await sendWebhook(`refund.${status}`, {
-      status,
-      transaction_reference: r.transactionReference,
-      refund_reference: r.refundReference,
-      amount: String(r.amount),
-      currency: r.currency,
-      processor: 'emulator',
-      customer: { email: t.email },
-      integration: INTEGRATION,
-      domain: 'test',
-    });
+    const event = `refund.${status}`;
+    const data = refundEventData(r);
+    const mode = o.webhook ?? refundWebhookMode;
+    let delivery: WebhookDelivery | undefined;
+    if (mode === 'hold') heldRefundWebhooks.push({ event, data, refundId: r.id });
+    else if (mode === 'send' && o.delayMs) {
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        void sendWebhook(event, data);
+      }, o.delayMs);
+      timer.unref();
+      timers.add(timer);
+    } else if (mode === 'send') delivery = await sendWebhook(event, data);
     return { refund: { ...r }, delivery };
+  }
+
+  /**
+   * Sends the held refund events: in the order they happened, reversed (`reverse`), or as `pick` orders
+   * them (indexes into the held list); `gapMs` between two. Resolves with the deliveries.
+   */
+  async function releaseRefundWebhooks(o: { reverse?: boolean; pick?: number[]; gapMs?: number } = {}) {
+    const held = heldRefundWebhooks.splice(0);
+    const ordered = o.pick
+      ? o.pick.map((i) => held[i]).filter((h): h is HeldWebhook => Boolean(h))
+      : o.reverse
+        ? held.reverse()
+        : held;
+    const deliveries: (WebhookDelivery | undefined)[] = [];
+    for (const [i, h] of ordered.entries()) {
+      if (i > 0 && o.gapMs) await new Promise((r) => setTimeout(r, o.gapMs).unref());
+      deliveries.push(await sendWebhook(h.event, h.data));
+    }
+    return deliveries;
+  }
+
+  /**
+   * The next `size` list-refund calls wait for each other and are answered together, as when two
+   * workers read the same transaction at the same moment.
+   */
+  function gateRefundLists(size: number) {
+    refundListGate = { size, waiting: [] };
+  }
+
+  /** The next create-refund calls (one fault per call, in order) create the refund and then misbehave. */
+  function faultNextRefundCreate(...faults: RefundCreateFault[]) {
+    refundCreateFaults.push(...faults);
   }
 
   function failNext(op: EmulatorOperation, spec: FailureSpec = {}) {
@@ -493,10 +579,31 @@ export async function startPaystackEmulator(opts: PaystackEmulatorOptions) {
       createdAt: now(),
     };
     refunds.set(r.id, r);
-    json(res, 200, { status: true, message: 'Refund has been queued for processing', data: refundView(r) });
+    // The answer describes the refund as created, whatever happens to it before the answer leaves.
+    const answer = { status: true, message: 'Refund has been queued for processing', data: refundView(r) };
+    const fault = refundCreateFaults.shift();
+    if (fault) {
+      await fault.beforeAnswer?.({ ...r });
+      const mode = fault.answer ?? 'normal';
+      const delayMs = fault.delayMs ?? (mode === 'late' ? 30_000 : 0);
+      if (mode !== 'normal' && delayMs) await new Promise((done) => setTimeout(done, delayMs).unref());
+      if (mode === 'drop') return void res.destroy();
+      if (res.destroyed) return; // the client gave up waiting
+    }
+    json(res, 200, answer);
   }
 
-  function listRefunds(q: URLSearchParams, res: ServerResponse) {
+  async function listRefunds(q: URLSearchParams, res: ServerResponse) {
+    const gate = refundListGate;
+    if (gate) {
+      await new Promise<void>((release) => {
+        gate.waiting.push(release);
+        if (gate.waiting.length >= gate.size) {
+          refundListGate = undefined;
+          for (const r of gate.waiting) r();
+        }
+      });
+    }
     const key = q.get('transaction');
     const t = key ? findTransaction(key) : undefined;
     const items = [...refunds.values()]
@@ -614,6 +721,14 @@ export async function startPaystackEmulator(opts: PaystackEmulatorOptions) {
     pay,
     createTransaction,
     settleRefund,
+    releaseRefundWebhooks,
+    /** Every refund event from now on is held (`hold`), sent (`send`) or dropped (`none`) unless told otherwise. */
+    setRefundWebhookMode: (mode: RefundWebhookMode) => {
+      refundWebhookMode = mode;
+    },
+    heldRefundWebhooks,
+    faultNextRefundCreate,
+    gateRefundLists,
     failNext,
     sendWebhook,
     transactions,

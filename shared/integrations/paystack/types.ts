@@ -109,6 +109,8 @@ export interface PaystackRefund {
   transactionReference: string | null;
   expectedAt: string | null;
   createdAt: string | null;
+  /** What we wrote when creating it (our refund id): how a refund whose create answer was lost is found again. */
+  merchantNote: string | null;
 }
 
 export interface InitializeInput {
