@@ -7,6 +7,7 @@ export {
   type EmulatedRefund,
   type WebhookDelivery,
   type FailureSpec,
+  type OutageSpec,
   type EmulatorOperation,
 } from '../../shared/integrations/paystack/emulator.js';
 export { signWebhook } from '../../shared/integrations/paystack/client.js';
