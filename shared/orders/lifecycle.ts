@@ -55,43 +55,6 @@ export async function expireOrder(db: Db, orderId: string): Promise<boolean> {
   });
 }
 
-/** Unpaid orders past their reservation, oldest first (a batch for the expiry job). */
-export async function expiredOrderIds(db: Db, limit: number, variantIds?: readonly string[]): Promise<string[]> {
-  let q = db
-    .selectFrom('orders as o')
-    .select('o.id')
-    .where('o.status', '=', 'pending_payment')
-    .where('o.reservationReleasedAt', 'is', null)
-    .where('o.reservationExpiresAt', '<', sql<Date>`now()`)
-    .orderBy('o.reservationExpiresAt')
-    .limit(limit);
-  if (variantIds?.length) {
-    q = q.where((eb) =>
-      eb.exists(eb.selectFrom('orderItems as oi').select('oi.id').whereRef('oi.orderId', '=', 'o.id').where('oi.variantId', 'in', [...variantIds])),
-    );
-  }
-  return (await q.execute()).map((r) => r.id);
-}
-
-/**
- * Expires every expired reservation, in batches; each order in its own short transaction (orders are
- * locked with SKIP LOCKED, inventory rows in variant-id order, so the job never deadlocks with checkouts).
- * With variantIds, only orders holding those variants (checkout's lazy expiry).
- */
-export async function expireReservations(db: Db, opts: { batchSize?: number; variantIds?: readonly string[]; maxBatches?: number } = {}): Promise<number> {
-  const batchSize = opts.batchSize ?? 100;
-  let expired = 0;
-  for (let batch = 0; batch < (opts.maxBatches ?? 50); batch++) {
-    const ids = await expiredOrderIds(db, batchSize, opts.variantIds);
-    let done = 0;
-    for (const id of ids) if (await expireOrder(db, id)) done++;
-    expired += done;
-    // Fewer than a batch, or every one was locked by someone else: stop for this run.
-    if (ids.length < batchSize || done === 0) break;
-  }
-  return expired;
-}
-
 export interface StaffStatusInput {
   status: Extract<OrderStatus, 'processing' | 'shipped' | 'delivered' | 'cancelled'>;
   trackingNumber?: string;
