@@ -3,6 +3,7 @@ import type { Config } from '../config.js';
 import type { Db, Trx } from '../db/index.js';
 import { releaseCouponRedemption } from '../coupons/index.js';
 import { releaseOrderReservation, restockOrderItems } from '../inventory/reservations.js';
+import { InvalidTransitionError, NotFoundError } from '../errors.js';
 import { enqueue } from '../outbox.js';
 import { refundRemainder } from '../payments/refunds.js';
 import { orderLink } from './links.js';
@@ -15,10 +16,20 @@ export const ORDER_SHIPPED_TEMPLATE = 'order-shipped';
  * Cancels an order: the transition, then what cancelling means. Unpaid: the reservation and the coupon
  * redemption are given back. Paid or processing (staff only): the sold units go back on the shelf and the
  * order is flagged `needs_refund` for the payments domain, which refunds it.
+ *
+ * `unpaidOnly` (the customer's own cancel) is decided here, under the order's row lock: a payment applied
+ * a moment earlier (verify holds the same lock) makes it 409 `invalid_transition`, never a refund. A
+ * status read before the lock proves nothing.
  */
-export async function cancelOrder(trx: Trx, orderId: string, opts: { actorId?: string | null; note?: string; reason?: string } = {}): Promise<TransitionResult> {
+export async function cancelOrder(
+  trx: Trx,
+  orderId: string,
+  opts: { actorId?: string | null; note?: string; reason?: string; unpaidOnly?: boolean } = {},
+): Promise<TransitionResult> {
   const current = await trx.selectFrom('orders').select(['status']).where('id', '=', orderId).forUpdate().executeTakeFirst();
-  const wasPaid = current?.status === 'paid' || current?.status === 'processing';
+  if (!current) throw new NotFoundError('Order');
+  if (opts.unpaidOnly && current.status !== 'pending_payment') throw new InvalidTransitionError(current.status, 'cancelled');
+  const wasPaid = current.status === 'paid' || current.status === 'processing';
   const result = await transitionOrder(trx, orderId, 'cancelled', {
     actorId: opts.actorId,
     note: opts.note,
