@@ -44,6 +44,8 @@ export const jobs = {
   'invoice.render': { queue: 'invoice', payload: Type.Object({ orderId: Id }) },
   'payment.webhook': { queue: 'payment', payload: Type.Object({ eventId: Id }) },
   'payment.verify': { queue: 'payment', payload: Type.Object({ reference: Type.String({ minLength: 1 }) }) },
+  /** Every PAYMENT_SWEEP_MS: re-drives stuck refunds, unverified payments and unhandled webhooks; alerts. */
+  'payment.sweep': { queue: 'payment', payload: Type.Object({}) },
   /** `poll` counts status checks of a refund Paystack has accepted but not finished (webhook missed). */
   'refund.execute': { queue: 'refund', payload: Type.Object({ refundId: Id, poll: Type.Optional(Type.Integer({ minimum: 0 })) }) },
   'reconciliation.run': {

@@ -6,7 +6,7 @@ import { workContext } from '../shared/context.js';
 import { createDb } from '../shared/db/index.js';
 import { assertMigrationsCurrent } from '../shared/db/migrate.js';
 import { createLogger, type Logger } from '../shared/logger.js';
-import { closeQueues, createQueues } from '../shared/queue-registry.js';
+import { closeQueues, createQueues, paystackBackoffStrategy } from '../shared/queue-registry.js';
 import { queueNames, type JobData, type QueueName } from '../shared/queues.js';
 import { closeRedis, createRedis } from '../shared/redis.js';
 import { checkDependencies } from '../shared/health.js';
@@ -47,12 +47,13 @@ export async function startWorker(config: Config, opts: StartWorkerOptions = {})
   const workerConnection = createRedis(config.REDIS_URL, 'worker', 'agape-worker');
   const producer = createRedis(config.REDIS_URL, 'producer', 'agape-worker-producer');
   const redis = createRedis(config.REDIS_URL, 'client', 'agape-worker-client');
-  const queues = createQueues(producer, config.QUEUE_PREFIX);
-  const metrics = createWorkerMetrics(queues);
+  const queues = createQueues(producer, config.QUEUE_PREFIX, config);
+  const metrics = createWorkerMetrics(queues, { db, stuckMs: config.PAYMENT_STUCK_MINUTES * 60_000 });
   const deps: WorkerDeps = { config, db, redis, queues, log, paystack: paystackFromConfig(config) };
 
   // Jobs started and not yet reported completed/failed: shutdown waits for these (bounded).
   const active = new Set<string>();
+  const backoffStrategy = paystackBackoffStrategy(config);
   const definitions: [string, ExtraQueue][] = [
     ...(opts.queues ?? queueNames).map((queue): [string, ExtraQueue] => [queue, processors[queue] as unknown as ExtraQueue]),
     ...Object.entries(opts.extraQueues ?? {}),
@@ -74,7 +75,13 @@ export async function startWorker(config: Config, opts: StartWorkerOptions = {})
           end();
         }
       },
-      { connection: workerConnection, prefix: config.QUEUE_PREFIX, concurrency: def.concurrency ?? 4, autorun: false },
+      {
+        connection: workerConnection,
+        prefix: config.QUEUE_PREFIX,
+        concurrency: def.concurrency ?? 4,
+        autorun: false,
+        settings: { backoffStrategy },
+      },
     );
     worker.on('completed', (job) => {
       active.delete(`${queue}:${job.id}`);

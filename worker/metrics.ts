@@ -1,9 +1,20 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Db } from '../shared/db/index.js';
+import { stuckCounts } from '../shared/payments/sweep.js';
 import type { Queues } from '../shared/queue-registry.js';
 import { queueNames } from '../shared/queues.js';
 
-/** Worker metrics: queue depths and oldest waiting age read at scrape time, job outcomes and durations. */
-export function createWorkerMetrics(queues: Queues) {
+export interface PaymentsMetricsSource {
+  db: Db;
+  /** PAYMENT_STUCK_MINUTES, in ms. */
+  stuckMs: number;
+}
+
+/**
+ * Worker metrics: queue depths and oldest waiting age read at scrape time, job outcomes and durations,
+ * and (with `payments`) what has been stuck in payments longer than PAYMENT_STUCK_MINUTES.
+ */
+export function createWorkerMetrics(queues: Queues, payments?: PaymentsMetricsSource) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const jobs = new Counter({
@@ -47,6 +58,19 @@ export function createWorkerMetrics(queues: Queues) {
       );
     },
   });
+  if (payments) {
+    new Gauge({
+      name: 'agape_payments_stuck',
+      help: 'Payment work stuck longer than PAYMENT_STUCK_MINUTES: refunds Paystack has not accepted (refund), payments it could not confirm (payment), webhook events not handled (webhook)',
+      labelNames: ['kind'] as const,
+      registers: [registry],
+      async collect() {
+        // A database hiccup must not fail the whole scrape: the last values stay.
+        const counts = await stuckCounts(payments.db, payments.stuckMs).catch(() => undefined);
+        for (const [kind, n] of Object.entries(counts ?? {})) this.set({ kind }, n);
+      },
+    });
+  }
   return { registry, jobs, duration };
 }
 export type WorkerMetrics = ReturnType<typeof createWorkerMetrics>;

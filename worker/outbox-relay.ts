@@ -35,6 +35,9 @@ function within<T>(ms: number, work: Promise<T>, what: string): Promise<T> {
  */
 export class OutboxRelay {
   private listener: pg.Client | undefined;
+  /** The listener connection being made, if any: stop() waits for it so none opens after stop. */
+  private connecting: Promise<void> | undefined;
+  private reconnectTimer: NodeJS.Timeout | undefined;
   private timer: NodeJS.Timeout | undefined;
   private purgeTimer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
@@ -61,10 +64,28 @@ export class OutboxRelay {
   }
 
   async start(): Promise<void> {
-    await this.listen();
+    this.connectListener();
+    await this.connecting;
     this.schedule(0);
     this.purgeTimer = setInterval(() => void this.purge(), 3600_000);
     this.purgeTimer.unref();
+  }
+
+  private connectListener(): void {
+    if (this.stopped) return;
+    const attempt: Promise<void> = this.listen()
+      .catch(() => {})
+      .finally(() => {
+        if (this.connecting === attempt) this.connecting = undefined;
+      });
+    this.connecting = attempt;
+  }
+
+  private reconnectIn(ms: number): void {
+    if (this.stopped) return;
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = setTimeout(() => this.connectListener(), ms);
+    this.reconnectTimer.unref();
   }
 
   private async listen(): Promise<void> {
@@ -76,23 +97,28 @@ export class OutboxRelay {
       connectionTimeoutMillis: 5_000,
     });
     client.on('notification', () => this.kick());
-    client.on('error', (err) => {
+    // Once per connection: a second 'error' from the same client must not start a second listener.
+    client.once('error', (err) => {
+      client.on('error', () => {});
+      if (this.stopped) return;
       this.log.warn({ err }, 'outbox listener lost its connection; polling until it reconnects');
-      this.listener = undefined;
+      if (this.listener === client) this.listener = undefined;
       void client.end().catch(() => {});
-      setTimeout(() => void this.listen().catch(() => {}), 1_000).unref();
+      this.reconnectIn(1_000);
     });
     try {
       await client.connect();
       await client.query(`LISTEN ${OUTBOX_CHANNEL}`);
-      // stop() ran while we were connecting: nobody else would close this client.
-      if (this.stopped) return void (await client.end().catch(() => {}));
-      this.listener = client;
     } catch (err) {
-      this.log.warn({ err }, 'outbox listener could not connect; polling');
       await client.end().catch(() => {});
-      setTimeout(() => void this.listen().catch(() => {}), 2_000).unref();
+      if (this.stopped) return;
+      this.log.warn({ err }, 'outbox listener could not connect; polling');
+      this.reconnectIn(2_000);
+      return;
     }
+    // stop() ran while we were connecting: nobody else would close this client.
+    if (this.stopped) return void (await client.end().catch(() => {}));
+    this.listener = client;
   }
 
   /** Wake the relay now (a NOTIFY arrived). Coalesces: at most one drain runs, followed by one more. */
@@ -206,8 +232,11 @@ export class OutboxRelay {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    clearTimeout(this.reconnectTimer);
     clearInterval(this.purgeTimer);
     await this.running;
+    await this.connecting;
     await this.listener?.end().catch(() => {});
+    this.listener = undefined;
   }
 }

@@ -4,12 +4,29 @@ import type { Queues } from '../shared/queue-registry.js';
 
 export const RECONCILIATION_SCHEDULER_ID = 'reconciliation-daily';
 export const RESERVATION_EXPIRY_SCHEDULER_ID = 'inventory-expire-reservations';
+export const PAYMENT_SWEEP_SCHEDULER_ID = 'payments-sweep';
+
+/**
+ * The payments sweep, every PAYMENT_SWEEP_MS. One attempt per run and few kept: the next run is its
+ * retry, and a sweep that failed during an outage says nothing the failed set needs to keep.
+ */
+export async function registerPaymentSweep(queues: Queues, config: Pick<Config, 'PAYMENT_SWEEP_MS'>): Promise<void> {
+  await queues.payment.upsertJobScheduler(
+    PAYMENT_SWEEP_SCHEDULER_ID,
+    { every: config.PAYMENT_SWEEP_MS },
+    {
+      name: 'payment.sweep',
+      data: { payload: {} },
+      opts: { attempts: 1, removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } },
+    },
+  );
+}
 
 /**
  * Recurring work as BullMQ job schedulers (upserted, so every worker replica may call this at start).
  * Domains add their schedules here.
  */
-export async function registerSchedules(queues: Queues, _config: Config, log: Logger): Promise<void> {
+export async function registerSchedules(queues: Queues, config: Config, log: Logger): Promise<void> {
   // Payments: reconcile with Paystack daily at 02:00 Lagos time (quiet hours; the window covers 48 h).
   await queues.reconciliation.upsertJobScheduler(
     RECONCILIATION_SCHEDULER_ID,
@@ -22,5 +39,7 @@ export async function registerSchedules(queues: Queues, _config: Config, log: Lo
     { pattern: '* * * * *', tz: 'UTC' },
     { name: 'inventory.expire-reservations', data: { payload: {} } },
   );
+  // Payments: what a Paystack outage left behind is re-driven within a sweep of Paystack's return.
+  await registerPaymentSweep(queues, config);
   log.debug('job schedules registered');
 }

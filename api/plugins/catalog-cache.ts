@@ -43,6 +43,22 @@ export default fp(
     let client: pg.Client | undefined;
     let closing = false;
     let retry: NodeJS.Timeout | undefined;
+    // The connection attempt in flight: close waits for it, or a listener that finished connecting after
+    // close would stay open (and LISTENing) with nobody left to end it.
+    let connecting: Promise<void> | undefined;
+    const start = () => {
+      const attempt: Promise<void> = listen()
+        .catch(() => {})
+        .finally(() => {
+          if (connecting === attempt) connecting = undefined;
+        });
+      connecting = attempt;
+    };
+    const reconnectSoon = () => {
+      if (closing) return;
+      clearTimeout(retry);
+      retry = setTimeout(start, 1_000);
+    };
     const listen = async (): Promise<void> => {
       // connectionTimeoutMillis: a database that accepts and never answers must not hang the app's start.
       const c = new pg.Client({
@@ -54,31 +70,41 @@ export default fp(
         if (msg.channel === CATALOG_CHANNELS.stock && msg.payload) void cache.bumpProduct(msg.payload);
         else void cache.bump();
       });
-      c.on('error', () => {
-        if (closing) return;
+      // Once per connection: a second 'error' from the same client must not start a second listener.
+      c.once('error', () => {
         c.removeAllListeners('notification');
+        c.on('error', () => {});
+        if (client === c) client = undefined;
         void c.end().catch(() => {});
-        retry = setTimeout(() => void listen().catch(() => {}), 1_000);
+        reconnectSoon();
       });
       try {
         await c.connect();
         await c.query(`LISTEN ${CATALOG_CHANNELS.changed}; LISTEN ${CATALOG_CHANNELS.stock}`);
-        client = c;
-        await cache.bump();
       } catch (err) {
         await c.end().catch(() => {});
         if (closing) return;
         app.log.warn({ err }, 'catalog listener could not connect; retrying');
-        retry = setTimeout(() => void listen().catch(() => {}), 1_000);
+        reconnectSoon();
+        return;
       }
+      if (closing) {
+        await c.end().catch(() => {});
+        return;
+      }
+      client = c;
+      await cache.bump();
     };
-    await listen();
+    start();
+    await connecting;
 
     app.addHook('onClose', async () => {
       closing = true;
       clearTimeout(retry);
       app.redis.off('ready', onReady);
+      await connecting;
       await client?.end().catch(() => {});
+      client = undefined;
     });
   },
   { name: 'catalog-cache', dependencies: ['infra', 'metrics'] },

@@ -44,7 +44,7 @@ export default fp(
     }
     const redis = createRedis(config.REDIS_URL, 'client', 'agape-api');
     const producer = createRedis(config.REDIS_URL, 'producer', 'agape-api-queues');
-    const queues = createQueues(producer, config.QUEUE_PREFIX);
+    const queues = createQueues(producer, config.QUEUE_PREFIX, config);
     // Redis is optional at start (it only costs speed), but give it a moment so the first requests use it.
     await Promise.all([waitForReady(redis), waitForReady(producer)]);
 

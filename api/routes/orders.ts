@@ -95,12 +95,15 @@ const orderRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const order = await findAccessibleOrder(db, config, request.params.id, caller);
       const staff = caller.auth !== null && can(caller.auth.role, 'order:write');
       const owner = isOwner(order, caller);
-      if (!staff) {
-        if (!owner) throw new ForbiddenError('Only staff with order:write can cancel other customers’ orders');
-        if (order.status !== 'pending_payment') throw new ForbiddenError('A paid order can only be cancelled by the shop (with a refund)');
-      }
+      if (!staff && !owner) throw new ForbiddenError('Only staff with order:write can cancel other customers’ orders');
+      // The customer may cancel only while unpaid, decided under the order lock (409 invalid_transition
+      // once paid); only staff cancel paid orders, with a refund.
       await db.transaction().execute((trx) =>
-        cancelOrder(trx, order.id, { actorId: caller.auth?.id ?? null, note: staff && !owner ? 'cancelled by staff' : 'cancelled by customer' }),
+        cancelOrder(trx, order.id, {
+          actorId: caller.auth?.id ?? null,
+          note: staff && !owner ? 'cancelled by staff' : 'cancelled by customer',
+          unpaidOnly: !staff,
+        }),
       );
       return orderView(db, order.id);
     },

@@ -7,9 +7,9 @@ import { cartLines, hashCartToken, lockCallerCart, type CartCaller } from '../ca
 import { asPricingCoupon, couponRejection, findCoupon, InvalidCouponError, recordRedemption, redeemCoupon } from '../coupons/index.js';
 import { withIdempotency, saveProvisional, type StoredAnswer } from '../idempotency/index.js';
 import { reserveLines } from '../inventory/reservations.js';
-import { expireReservations } from '../orders/lifecycle.js';
 import { buildOrderView, orderView, orderViewColumns, type OrderViewParts, type ShippingAddress } from '../orders/read.js';
 import { enqueue } from '../outbox.js';
+import { expireUnpaidOrders } from '../payments/expiry.js';
 import { computeTotals } from '../pricing/index.js';
 import { findActiveShippingMethod } from '../shipping/index.js';
 import { initializeAttempt, latestAttempt, type PaymentDeps, type PaymentStart } from './payment.js';
@@ -22,7 +22,8 @@ import { initializeAttempt, latestAttempt, type PaymentDeps, type PaymentStart }
  * Expired reservations: a reservation past its expiry is never counted as held. Reads add such units back
  * (shared/inventory/availability.ts); the reserve statement cannot (CHECK reserved <= on_hand), so when a
  * line comes up short, checkout expires the unpaid, expired orders holding those variants (each in its own
- * short transaction, exactly what the minute job does) and tries once more. The fast path pays nothing.
+ * short transaction, exactly what the minute job does, Paystack asked first) and tries once more. The
+ * fast path pays nothing.
  */
 
 export type { ShippingAddress };
@@ -34,7 +35,7 @@ export interface CheckoutInput {
 }
 
 export interface CheckoutDeps extends PaymentDeps {
-  config: Pick<Config, 'PUBLIC_URL' | 'ENCRYPTION_KEY' | 'VAT_RATE' | 'CURRENCY' | 'RESERVATION_TTL_MINUTES'>;
+  config: Pick<Config, 'PUBLIC_URL' | 'ENCRYPTION_KEY' | 'VAT_RATE' | 'CURRENCY' | 'RESERVATION_TTL_MINUTES' | 'PAYMENT_HOLD_MINUTES'>;
 }
 
 export interface CheckoutAnswerBody {
@@ -193,7 +194,12 @@ export async function checkout(deps: CheckoutDeps, caller: CartCaller, input: Ch
         } catch (err) {
           if (!(err instanceof InsufficientStockError)) throw err;
           // Lazy expiry: free what expired reservations still hold on the short variants, then retry once.
-          const expired = await expireReservations(deps.db, { variantIds: err.lines.map((l) => l.variantId), batchSize: 50, maxBatches: 2 });
+          // It asks Paystack first, like the minute job: an order paid at the last second is not cancelled.
+          const { expired } = await expireUnpaidOrders(
+            deps.db,
+            { paystack: deps.paystack(), publicUrl: deps.config.PUBLIC_URL, holdMinutes: deps.config.PAYMENT_HOLD_MINUTES },
+            { variantIds: err.lines.map((l) => l.variantId), batchSize: 50, maxBatches: 2 },
+          );
           if (expired === 0) throw err;
           placed = await attempt();
         }

@@ -25,7 +25,7 @@ export interface PaymentStart {
 }
 
 /** The Paystack client to use now (the API passes its app.paystack); null when payments are switched off. */
-export type PaystackFactory = () => Pick<PaystackClient, 'initializeTransaction'> | null;
+export type PaystackFactory = () => Pick<PaystackClient, 'initializeTransaction' | 'verifyTransaction'> | null;
 
 export interface PaymentDeps {
   db: Db;

@@ -250,6 +250,14 @@ export interface PaymentDiscrepancies {
   runId: string | null;
 }
 
+export interface PaymentProblemNotices {
+  createdAt: Generated<Timestamp>;
+  kind: string;
+  orderId: string | null;
+  problem: string;
+  subject: string;
+}
+
 export interface Payments {
   accessCode: string | null;
   amount: number;
@@ -267,6 +275,7 @@ export interface Payments {
   providerTransactionId: number | null;
   reference: string;
   status: Generated<string>;
+  unverifiedSince: Timestamp | null;
   updatedAt: Generated<Timestamp>;
 }
 
@@ -472,6 +481,7 @@ export interface DB {
   orderStatusHistory: OrderStatusHistory;
   outbox: Outbox;
   paymentDiscrepancies: PaymentDiscrepancies;
+  paymentProblemNotices: PaymentProblemNotices;
   payments: Payments;
   productImages: ProductImages;
   products: Products;

@@ -4,7 +4,8 @@
  *    owner notice); canTransition / transitions / paidStatuses.
  *  - cancelOrder(trx, orderId, {actorId?, note?, reason?}): transition + stock/coupon release (+ restock and
  *    needs_refund when it was paid).
- *  - expireOrder / expireReservations: the reservation expiry (job and checkout's lazy expiry).
+ *  - expireOrder: cancels one expired unpaid order (the expiry loop, which asks Paystack first, is
+ *    shared/payments/expiry.ts: the minute job and checkout's lazy expiry).
  *  - orderView(db, id): the read model of GET /orders/:id (payments, refunds, invoice included).
  *  - orderLink / orderLinkToken / verifyOrderLinkToken: signed links for guests' mail.
  */
@@ -12,8 +13,6 @@ export { decodeCursor, encodeCursor } from './cursor.js';
 export {
   cancelOrder,
   expireOrder,
-  expireReservations,
-  expiredOrderIds,
   ORDER_SHIPPED_TEMPLATE,
   setOrderStatusByStaff,
   type StaffStatusInput,

@@ -3,6 +3,7 @@ import type { Config } from '../config.js';
 import type { Db, Trx } from '../db/index.js';
 import { releaseCouponRedemption } from '../coupons/index.js';
 import { releaseOrderReservation, restockOrderItems } from '../inventory/reservations.js';
+import { InvalidTransitionError, NotFoundError } from '../errors.js';
 import { enqueue } from '../outbox.js';
 import { refundRemainder } from '../payments/refunds.js';
 import { orderLink } from './links.js';
@@ -15,10 +16,20 @@ export const ORDER_SHIPPED_TEMPLATE = 'order-shipped';
  * Cancels an order: the transition, then what cancelling means. Unpaid: the reservation and the coupon
  * redemption are given back. Paid or processing (staff only): the sold units go back on the shelf and the
  * order is flagged `needs_refund` for the payments domain, which refunds it.
+ *
+ * `unpaidOnly` (the customer's own cancel) is decided here, under the order's row lock: a payment applied
+ * a moment earlier (verify holds the same lock) makes it 409 `invalid_transition`, never a refund. A
+ * status read before the lock proves nothing.
  */
-export async function cancelOrder(trx: Trx, orderId: string, opts: { actorId?: string | null; note?: string; reason?: string } = {}): Promise<TransitionResult> {
+export async function cancelOrder(
+  trx: Trx,
+  orderId: string,
+  opts: { actorId?: string | null; note?: string; reason?: string; unpaidOnly?: boolean } = {},
+): Promise<TransitionResult> {
   const current = await trx.selectFrom('orders').select(['status']).where('id', '=', orderId).forUpdate().executeTakeFirst();
-  const wasPaid = current?.status === 'paid' || current?.status === 'processing';
+  if (!current) throw new NotFoundError('Order');
+  if (opts.unpaidOnly && current.status !== 'pending_payment') throw new InvalidTransitionError(current.status, 'cancelled');
+  const wasPaid = current.status === 'paid' || current.status === 'processing';
   const result = await transitionOrder(trx, orderId, 'cancelled', {
     actorId: opts.actorId,
     note: opts.note,
@@ -53,43 +64,6 @@ export async function expireOrder(db: Db, orderId: string): Promise<boolean> {
     await cancelOrder(trx, orderId, { note: 'reservation expired', reason: 'expired' });
     return true;
   });
-}
-
-/** Unpaid orders past their reservation, oldest first (a batch for the expiry job). */
-export async function expiredOrderIds(db: Db, limit: number, variantIds?: readonly string[]): Promise<string[]> {
-  let q = db
-    .selectFrom('orders as o')
-    .select('o.id')
-    .where('o.status', '=', 'pending_payment')
-    .where('o.reservationReleasedAt', 'is', null)
-    .where('o.reservationExpiresAt', '<', sql<Date>`now()`)
-    .orderBy('o.reservationExpiresAt')
-    .limit(limit);
-  if (variantIds?.length) {
-    q = q.where((eb) =>
-      eb.exists(eb.selectFrom('orderItems as oi').select('oi.id').whereRef('oi.orderId', '=', 'o.id').where('oi.variantId', 'in', [...variantIds])),
-    );
-  }
-  return (await q.execute()).map((r) => r.id);
-}
-
-/**
- * Expires every expired reservation, in batches; each order in its own short transaction (orders are
- * locked with SKIP LOCKED, inventory rows in variant-id order, so the job never deadlocks with checkouts).
- * With variantIds, only orders holding those variants (checkout's lazy expiry).
- */
-export async function expireReservations(db: Db, opts: { batchSize?: number; variantIds?: readonly string[]; maxBatches?: number } = {}): Promise<number> {
-  const batchSize = opts.batchSize ?? 100;
-  let expired = 0;
-  for (let batch = 0; batch < (opts.maxBatches ?? 50); batch++) {
-    const ids = await expiredOrderIds(db, batchSize, opts.variantIds);
-    let done = 0;
-    for (const id of ids) if (await expireOrder(db, id)) done++;
-    expired += done;
-    // Fewer than a batch, or every one was locked by someone else: stop for this run.
-    if (ids.length < batchSize || done === 0) break;
-  }
-  return expired;
 }
 
 export interface StaffStatusInput {

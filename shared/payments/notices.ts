@@ -22,7 +22,29 @@ export type PaymentProblemKind =
   | 'unknown_reference'
   | 'paid_but_cancelled'
   | 'ours_paid_theirs_not'
-  | 'paid_twice';
+  | 'paid_twice'
+  /** Paystack could not be asked about a payment for PAYMENT_STUCK_MINUTES (outage, held expiry). */
+  | 'payment_unconfirmed'
+  /** A refund Paystack has not accepted after PAYMENT_STUCK_MINUTES. */
+  | 'refund_stuck';
+
+/**
+ * The problem each kind reports. Staff want one mail per payment and problem, not one per code path
+ * that noticed it: amount and currency mismatch are both "this payment does not match its order";
+ * paid for a cancelled order and paid twice are both "money we must give back". The dedupe key is
+ * (subject, problem): the subject is the payment reference, or the refund id for a refund's own problem
+ * (two partial refunds of one payment are two refunds to chase).
+ */
+export const problemOf: Record<PaymentProblemKind, string> = {
+  amount_mismatch: 'wrong_payment',
+  currency_mismatch: 'wrong_payment',
+  paid_but_cancelled: 'money_to_return',
+  paid_twice: 'money_to_return',
+  unknown_reference: 'unknown_payment',
+  ours_paid_theirs_not: 'missing_at_paystack',
+  payment_unconfirmed: 'unconfirmed',
+  refund_stuck: 'refund_stuck',
+};
 
 export interface PaymentProblemData {
   kind: PaymentProblemKind;
@@ -32,6 +54,11 @@ export interface PaymentProblemData {
   expected: { amount: number; currency: string } | null;
   actual: { amount: number; currency: string; status?: string } | null;
   adminUrl: string;
+  /** What happened or what was done about it (e.g. "refunded automatically"). */
+  detail?: string;
+  refundId?: string;
+  amount?: number;
+  currency?: string;
 }
 
 interface PaidOrder {
@@ -63,12 +90,28 @@ export async function enqueuePaidJobs(trx: Trx, order: PaidOrder, publicUrl: str
   await enqueue(trx, 'system.notify', { type: 'order.status_changed', staff: true, data: notice });
 }
 
-/** Mails every manager/admin and tells staff sockets; once per problem (callers dedupe). */
+/**
+ * Mails every manager/admin and tells staff sockets, once per subject and problem (see problemOf):
+ * the claim is a row in `payment_problem_notices`, in the caller's transaction. False when this
+ * problem of this payment (or refund) was reported already.
+ */
 export async function enqueuePaymentProblem(
   trx: Trx,
   problem: Omit<PaymentProblemData, 'adminUrl'>,
   publicUrl: string,
-) {
+): Promise<boolean> {
+  const claimed = await trx
+    .insertInto('paymentProblemNotices')
+    .values({
+      subject: problem.refundId ? `refund:${problem.refundId}` : problem.reference,
+      problem: problemOf[problem.kind],
+      kind: problem.kind,
+      orderId: problem.orderId,
+    })
+    .onConflict((oc) => oc.columns(['subject', 'problem']).doNothing())
+    .returning('subject')
+    .executeTakeFirst();
+  if (!claimed) return false;
   const data: PaymentProblemData = {
     ...problem,
     adminUrl: `${publicUrl}/admin/orders${problem.orderId ? `/${problem.orderId}` : ''}`,
@@ -76,4 +119,5 @@ export async function enqueuePaymentProblem(
   for (const to of await staffEmails(trx))
     await enqueue(trx, 'email.send', { template: 'payment-problem', to, data: { ...data } });
   await enqueue(trx, 'system.notify', { type: 'payment.problem', staff: true, data: { ...data } });
+  return true;
 }

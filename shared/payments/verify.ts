@@ -1,9 +1,11 @@
 import { sql } from 'kysely';
 import type { Db, Trx } from '../db/index.js';
-import type { PaystackClient, PaystackTransaction } from '../integrations/paystack/client.js';
+import { PaystackError, type PaystackClient, type PaystackTransaction } from '../integrations/paystack/client.js';
 import { commitOrderReservation } from '../inventory/index.js';
+import { formatMoney } from '../invoices/money.js';
 import { transitionOrder } from '../orders/state.js';
 import { enqueuePaidJobs, enqueuePaymentProblem, type PaymentProblemKind } from './notices.js';
+import { refundRemainder } from './refunds.js';
 
 /**
  * The one path that gives value for a payment. The callback, the webhook, the on-demand verify endpoint
@@ -45,7 +47,7 @@ export interface VerifyDeps {
   paystack: Pick<PaystackClient, 'verifyTransaction'>;
   publicUrl: string;
   /** Where the call came from, for the status history note. */
-  source?: 'webhook' | 'verify' | 'reconciliation' | 'callback' | 'job';
+  source?: 'webhook' | 'verify' | 'reconciliation' | 'callback' | 'job' | 'expiry' | 'sweep';
 }
 
 /** Payment statuses Paystack's non-success answers move an unsettled payment to. */
@@ -74,8 +76,25 @@ export async function applyVerification(
     };
 
   // The network call happens before the transaction: no row lock is held while Paystack is slow.
-  const trx = await deps.paystack.verifyTransaction(reference);
+  let trx: PaystackTransaction | null;
+  try {
+    trx = await deps.paystack.verifyTransaction(reference);
+  } catch (err) {
+    // Paystack away: remember that this attempt still needs an answer, so the payments sweep asks again
+    // (a customer's verify call has no retry of its own) and a long wait is reported to staff.
+    if (err instanceof PaystackError && err.retryable) await markUnverified(db, known.id);
+    throw err;
+  }
   return db.transaction().execute((t) => applyVerifiedTransaction(t, known.orderId, reference, trx, deps));
+}
+
+/** This attempt needs an answer from Paystack that it could not give (kept from the first failure). */
+export async function markUnverified(db: Db, paymentId: string) {
+  await db
+    .updateTable('payments')
+    .set({ unverifiedSince: sql<Date>`coalesce(unverified_since, now())` })
+    .where('id', '=', paymentId)
+    .execute();
 }
 
 /** Decides and applies the outcome for what Paystack said, under the order's lock. */
@@ -94,10 +113,13 @@ export async function applyVerifiedTransaction(
     .executeTakeFirstOrThrow();
   const payment = await trx
     .selectFrom('payments')
-    .select(['id', 'status', 'amount', 'currency'])
+    .select(['id', 'status', 'amount', 'currency', 'unverifiedSince'])
     .where('reference', '=', reference)
     .forUpdate()
     .executeTakeFirstOrThrow();
+  // Paystack answered: whatever it said, this attempt is no longer waiting for an answer.
+  if (payment.unverifiedSince)
+    await trx.updateTable('payments').set({ unverifiedSince: null }).where('id', '=', payment.id).execute();
   const result = (
     outcome: VerificationOutcome,
     orderStatus = order.status,
@@ -189,11 +211,22 @@ export async function applyVerifiedTransaction(
     }))
     .where('id', '=', order.id)
     .execute();
-  await recordProblem(trx, kind, order, reference, expected, actual, deps.publicUrl);
+  // A cancelled order keeps nothing: give the money back now, in this transaction. Once: the payment
+  // became `success` above under its row lock, so any later verification finds it already applied.
+  // (Paid twice stays with staff: which of the two payments to return is theirs to decide.)
+  const refund =
+    kind === 'paid_but_cancelled'
+      ? await refundRemainder(trx, order.id, 'paid after the order was cancelled: refunded automatically')
+      : null;
+  await recordProblem(trx, kind, order, reference, expected, actual, deps.publicUrl, {
+    detail: refund
+      ? `Refunded automatically: refund ${refund.id} of ${formatMoney(refund.amount, refund.currency)} is on its way to the customer.`
+      : undefined,
+  });
   return result(kind, order.status, 'success');
 }
 
-/** One unresolved discrepancy per (kind, reference), and one staff alert with it. */
+/** One unresolved discrepancy per (kind, reference), and one staff alert per reference and problem. */
 export async function recordProblem(
   trx: Trx,
   kind: PaymentProblemKind,
@@ -202,8 +235,9 @@ export async function recordProblem(
   expected: { amount: number; currency: string } | null,
   actual: { amount: number; currency: string; status?: string } | null,
   publicUrl: string,
-  runId?: string,
+  more: { runId?: string; detail?: string } = {},
 ) {
+  const { runId, detail } = more;
   // 'paid_twice' has no discrepancy kind of its own in the schema: the flag and the alert carry it.
   const dbKind = kind === 'paid_twice' ? null : kind;
   if (dbKind) {
@@ -222,10 +256,9 @@ export async function recordProblem(
       .executeTakeFirst();
     if (!inserted) return false;
   }
-  await enqueuePaymentProblem(
+  return enqueuePaymentProblem(
     trx,
-    { kind, reference, orderId: order.id, orderNumber: order.number, expected, actual },
+    { kind, reference, orderId: order.id, orderNumber: order.number, expected, actual, ...(detail ? { detail } : {}) },
     publicUrl,
   );
-  return true;
 }

@@ -128,7 +128,8 @@ t.test('cancel: the owner while unpaid releases stock and the coupon; staff canc
   t.equal(cancelled.body.status, 'cancelled');
   t.match(await stockOf(db, variantId), { onHand: 5, reserved: 0 });
   t.equal((await db.selectFrom('coupons').select('redemptionsCount').where('id', '=', coupon.id).executeTakeFirstOrThrow()).redemptionsCount, 0, 'coupon given back');
-  t.equal((await call('POST', `/orders/${order.id}/cancel`, { headers: { 'x-cart-token': token } })).status, 403, 'cancelled is not cancellable again by the customer');
+  const again = await call('POST', `/orders/${order.id}/cancel`, { headers: { 'x-cart-token': token } });
+  t.match({ status: again.status, code: again.body.code }, { status: 409, code: 'invalid_transition' }, 'cancelled is not cancellable again by the customer');
   t.equal((await call('POST', `/orders/${order.id}/pay`, { headers: { 'x-cart-token': token } })).status, 409, 'not payable once cancelled');
   // Idempotent helpers: a second release changes nothing.
   t.equal(await db.transaction().execute((trx) => releaseOrderReservation(trx, order.id, 'again')), false);
@@ -145,7 +146,8 @@ t.test('cancel: the owner while unpaid releases stock and the coupon; staff canc
   });
   t.match(await stockOf(db, variantId), { onHand: 3, reserved: 0 }, 'sold');
   t.equal(await db.transaction().execute((trx) => commitOrderReservation(trx, paid.order.id)), 'already_committed');
-  t.equal((await call('POST', `/orders/${paid.order.id}/cancel`, { headers: { 'x-cart-token': paid.token } })).status, 403, 'customers cannot cancel a paid order');
+  const refused = await call('POST', `/orders/${paid.order.id}/cancel`, { headers: { 'x-cart-token': paid.token } });
+  t.match({ status: refused.status, code: refused.body.code }, { status: 409, code: 'invalid_transition' }, 'customers cannot cancel a paid order (contract: 409)');
   const manager = await createUser(db, 'manager');
   const byStaff = await call('POST', `/orders/${paid.order.id}/cancel`, { headers: { authorization: bearer('manager', manager.id) } });
   t.equal(byStaff.status, 200);

@@ -7,6 +7,7 @@ export {
   type EmulatedRefund,
   type WebhookDelivery,
   type FailureSpec,
+  type OutageSpec,
   type EmulatorOperation,
   type RefundCreateFault,
   type RefundWebhookMode,

@@ -84,6 +84,21 @@ export interface HeldWebhook {
   refundId: number;
 }
 
+/**
+ * A provider outage: every API call fails for a while, and webhooks wait until it ends (Paystack's
+ * senders are down too; they deliver late, not never). The customer-facing pay page and the test
+ * controls (`pay`, `settleRefund`) keep working in `error` mode, so a customer can pay while the shop
+ * cannot verify: the case that loses money if handled badly.
+ */
+export interface OutageSpec {
+  /** `error` (default): every call answers `status`; `refuse`: the port is closed (connection refused). */
+  mode?: 'error' | 'refuse';
+  /** HTTP status in `error` mode (default 503). */
+  status?: number;
+  /** Ends by itself after this long; without it, it lasts until `endOutage()`. */
+  durationMs?: number;
+}
+
 export interface PaystackEmulatorOptions {
   secretKey: string;
   webhookUrl?: string;
@@ -119,6 +134,13 @@ export async function startPaystackEmulator(opts: PaystackEmulatorOptions) {
   let nextTransactionId = 4_100_000_000; // beyond 2^31, as real ids are
   let nextRefundId = 12_000_000;
   let closed = false;
+  let outage: (OutageSpec & { timer?: NodeJS.Timeout }) | undefined;
+  /** Webhooks held back by an outage, sent when it ends. */
+  let deferred: (() => void)[] = [];
+  /** Every API call waits this long before it is answered (a slow provider). */
+  let latencyMs = 0;
+  /** API calls received, and how many of them an outage failed. */
+  const stats = { calls: 0, failedByOutage: 0 };
 
   const now = () => new Date().toISOString();
 
@@ -195,6 +217,10 @@ export async function startPaystackEmulator(opts: PaystackEmulatorOptions) {
   ): Promise<WebhookDelivery | undefined> {
     const url = webhookUrl;
     if (!url || closed) return undefined;
+    if (outage) {
+      deferred.push(() => void deliver(event, body, signature, attempt));
+      return undefined;
+    }
     let status = 0;
     const p = fetch(url, {
       method: 'POST',
@@ -378,6 +404,44 @@ export async function startPaystackEmulator(opts: PaystackEmulatorOptions) {
 
   function failNext(op: EmulatorOperation, spec: FailureSpec = {}) {
     failures.set(op, { ...spec, times: spec.times ?? 1 });
+  }
+
+  /** Starts an outage (see OutageSpec); a running one is replaced. */
+  async function startOutage(spec: OutageSpec = {}) {
+    if (outage) await endOutage({ flush: false });
+    outage = { mode: spec.mode ?? 'error', status: spec.status ?? 503, durationMs: spec.durationMs };
+    if (outage.mode === 'refuse') {
+      // Stop accepting, and cut the keep-alive connections clients would otherwise reuse.
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    }
+    if (spec.durationMs !== undefined) {
+      const current = outage;
+      current.timer = setTimeout(() => {
+        if (outage === current) void endOutage();
+      }, spec.durationMs);
+      current.timer.unref();
+    }
+  }
+
+  /** Ends the outage: the port listens again and the webhooks it held back are sent. */
+  async function endOutage({ flush = true }: { flush?: boolean } = {}) {
+    const ended = outage;
+    if (!ended) return;
+    outage = undefined;
+    clearTimeout(ended.timer);
+    if (ended.mode === 'refuse' && !closed) await listenOn(port);
+    if (!flush) return;
+    const held = deferred;
+    deferred = [];
+    for (const send of held) send();
+  }
+
+  /** Every later API call is answered this much later (0: at once). */
+  function setLatency(ms: number) {
+    latencyMs = ms;
   }
 
   // ----- HTTP -----
@@ -653,6 +717,14 @@ export async function startPaystackEmulator(opts: PaystackEmulatorOptions) {
       return method === 'POST' ? payFromPage(t, req, res) : payPage(t, res);
     }
 
+    stats.calls++;
+    if (latencyMs > 0) await new Promise((r) => setTimeout(r, latencyMs).unref());
+    if (outage) {
+      stats.failedByOutage++;
+      if (outage.mode === 'refuse') return res.destroy();
+      return fail(res, outage.status ?? 503, 'Service temporarily unavailable', 'emulated_outage', 'api_error');
+    }
+
     if (req.headers.authorization !== `Bearer ${opts.secretKey}`) {
       return fail(res, 401, 'Invalid key', 'invalid_Key', 'api_error');
     }
@@ -701,7 +773,15 @@ export async function startPaystackEmulator(opts: PaystackEmulatorOptions) {
     });
   });
   server.keepAliveTimeout = 1_000;
-  await new Promise<void>((resolve) => server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', resolve));
+  const listenOn = (p: number) =>
+    new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(p, opts.host ?? '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  await listenOn(opts.port ?? 0);
   const { port } = server.address() as AddressInfo;
   const url = `http://${opts.host === '0.0.0.0' ? '127.0.0.1' : (opts.host ?? '127.0.0.1')}:${port}`;
 
@@ -709,9 +789,11 @@ export async function startPaystackEmulator(opts: PaystackEmulatorOptions) {
     closed = true;
     for (const t of timers) clearTimeout(t);
     timers.clear();
+    clearTimeout(outage?.timer);
+    deferred = [];
     await Promise.allSettled([...inFlight]);
     server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    if (server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
   return {
@@ -730,6 +812,14 @@ export async function startPaystackEmulator(opts: PaystackEmulatorOptions) {
     faultNextRefundCreate,
     gateRefundLists,
     failNext,
+    startOutage,
+    endOutage,
+    setLatency,
+    /** True while an outage lasts. */
+    get down() {
+      return outage !== undefined;
+    },
+    stats,
     sendWebhook,
     transactions,
     refunds,

@@ -19,6 +19,8 @@ const LABELS: Record<string, string> = {
   ours_paid_theirs_not: 'Order paid here but not at Paystack',
   paid_twice: 'Order paid twice',
   refund_failed: 'A refund failed at Paystack',
+  payment_unconfirmed: 'A payment Paystack could not confirm for a long while',
+  refund_stuck: 'A refund that has not reached Paystack for a long while',
 };
 
 const money = (m: { amount: number; currency: string } | null | undefined) =>
