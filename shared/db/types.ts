@@ -348,6 +348,7 @@ export interface RefreshTokens {
   createdAt: Generated<Timestamp>;
   sessionId: string;
   spentAt: Timestamp | null;
+  successorEnc: string | null;
   tokenHash: string;
 }
 
@@ -405,6 +406,7 @@ export interface Users {
   name: string;
   passwordHash: string;
   role: Generated<string>;
+  tokenGeneration: Generated<number>;
   totpEnabledAt: Timestamp | null;
   totpLastStep: number | null;
   totpPendingSecretEnc: string | null;
@@ -416,6 +418,7 @@ export interface UserTokens {
   createdAt: Generated<Timestamp>;
   expiresAt: Timestamp;
   id: Generated<string>;
+  jobId: string | null;
   purpose: string;
   tokenHash: string;
   usedAt: Timestamp | null;
