@@ -7,7 +7,7 @@
  */
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { seedAdmin } from '../shared/auth/seed.js';
+import { SeedRefusal, seedAdmin } from '../shared/auth/seed.js';
 import { seedCatalog } from '../shared/catalog/demo.js';
 import { seedShipping } from '../shared/shipping/seed.js';
 import { loadConfigOrExit, type Config } from '../shared/config.js';
@@ -52,8 +52,16 @@ export class SeedStepError extends Error {
   }
 }
 
+export interface RunSeedOptions {
+  /**
+   * A step that refused (a `SeedRefusal`: nothing changed, e.g. ADMIN_EMAIL is someone else's account):
+   * given this, the run reports it here and goes on (`npm run dev`); without, it stops like a failure.
+   */
+  onRefusal?: (message: string) => void;
+}
+
 /** Runs the steps in order; the first failure stops the run and names its step. */
-export async function runSeed(ctx: SeedContext, list: readonly SeedStep[] = steps): Promise<void> {
+export async function runSeed(ctx: SeedContext, list: readonly SeedStep[] = steps, opts: RunSeedOptions = {}): Promise<void> {
   if (!list.length) {
     ctx.log('seed: no steps yet');
     return;
@@ -63,6 +71,10 @@ export async function runSeed(ctx: SeedContext, list: readonly SeedStep[] = step
     try {
       await step.run({ ...ctx, log: (message) => ctx.log(`seed ${step.name}: ${message}`) });
     } catch (err) {
+      if (err instanceof SeedRefusal && opts.onRefusal) {
+        opts.onRefusal(`seed ${step.name} refused: ${err.message}`);
+        continue;
+      }
       throw new SeedStepError(step.name, err);
     }
     ctx.log(`seed ${step.name}: done in ${Date.now() - started} ms`);

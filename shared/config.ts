@@ -67,6 +67,7 @@ export const ConfigSchema = Type.Object({
   WS_MAX_BUFFERED_BYTES: Int('websocket: drop a client whose unsent data exceeds this', 1_048_576, 1024),
   LOCKOUT_THRESHOLD: Int('failed logins in a row before lockout', 5, 1, 100),
   LOCKOUT_MINUTES: Type.Number({ default: 15, minimum: 0.001, maximum: 1440 }),
+  REFRESH_REUSE_GRACE_SECONDS: Int('a spent refresh token presented this soon after its rotation answers the same new pair (0: never)', 10, 0, 300),
   LOG_LEVEL: Type.Union(
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
     { default: 'info' },

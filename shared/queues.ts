@@ -41,6 +41,8 @@ export const jobs = {
     }),
   },
   'email.send': { queue: 'email', payload: EmailPayload },
+  /** Forgot-password: the address sealed (ENCRYPTION_KEY); the job looks the account up, so the request does the same work for any address. */
+  'email.password-reset': { queue: 'email', payload: Type.Object({ emailSealed: Type.String({ minLength: 1 }) }) },
   'invoice.render': { queue: 'invoice', payload: Type.Object({ orderId: Id }) },
   'payment.webhook': { queue: 'payment', payload: Type.Object({ eventId: Id }) },
   'payment.verify': { queue: 'payment', payload: Type.Object({ reference: Type.String({ minLength: 1 }) }) },

@@ -13,11 +13,45 @@ export interface AuthUser {
   role: Role;
 }
 
+/** Whom a token is issued to: the session it belongs to and the user's token generation at that moment. */
+export interface TokenSubject extends AuthUser {
+  sessionId?: string;
+  generation?: number;
+}
+
+/** A verified access token: who, and what revocation needs (shared/auth/revocation.ts). */
+export interface VerifiedToken extends AuthUser {
+  sessionId?: string;
+  generation: number;
+  /** When it expires, in ms since the epoch. */
+  expiresAt: number;
+}
+
+/** `sid` and `gen` are ours (revocation); `iat`/`exp` are set by the signer. */
+interface AccessClaims {
+  sub: string;
+  role: Role;
+  sid?: string;
+  gen?: number;
+  iat?: number;
+  exp?: number;
+}
+
 declare module '@fastify/jwt' {
   interface FastifyJWT {
-    payload: { sub: string; role: Role };
-    user: { sub: string; role: Role };
+    payload: AccessClaims;
+    user: AccessClaims;
   }
+}
+
+function verifiedToken(claims: AccessClaims): VerifiedToken {
+  return {
+    id: claims.sub,
+    role: claims.role,
+    ...(typeof claims.sid === 'string' ? { sessionId: claims.sid } : {}),
+    generation: typeof claims.gen === 'number' ? claims.gen : 0,
+    expiresAt: typeof claims.exp === 'number' ? claims.exp * 1000 : Number.POSITIVE_INFINITY,
+  };
 }
 
 declare module 'fastify' {
@@ -29,13 +63,13 @@ declare module 'fastify' {
   }
   interface FastifyRequest {
     /** The verified caller, or null when anonymous. */
-    auth: AuthUser | null;
+    auth: VerifiedToken | null;
   }
   interface FastifyInstance {
     /** Signs a 15-minute RS256 access token with the current key's `kid`. */
-    signAccessToken(user: AuthUser): string;
-    /** Verifies a bearer token outside the HTTP hook (websocket auth). */
-    verifyAccessToken(token: string): AuthUser;
+    signAccessToken(subject: TokenSubject): string;
+    /** Verifies signature and expiry outside the HTTP hook (websocket, queue dashboard); not revocation. */
+    verifyAccessToken(token: string): VerifiedToken;
     jwks: { keys: Jwk[] };
   }
 }
@@ -101,14 +135,20 @@ export default fp(
       decode: { complete: true },
     });
 
-    app.decorate('signAccessToken', (user: AuthUser) => app.jwt.sign({ sub: user.id, role: user.role }));
-    app.decorate('verifyAccessToken', (token: string): AuthUser => {
+    app.decorate('signAccessToken', (subject: TokenSubject) =>
+      app.jwt.sign({
+        sub: subject.id,
+        role: subject.role,
+        ...(subject.sessionId ? { sid: subject.sessionId } : {}),
+        ...(subject.generation ? { gen: subject.generation } : {}),
+      }),
+    );
+    app.decorate('verifyAccessToken', (token: string): VerifiedToken => {
       try {
         const decoded = app.jwt.decode<{ header: { kid?: string } }>(token, { complete: true });
         const key = decoded?.header.kid ? keysByKid.get(decoded.header.kid) : undefined;
         if (!key) throw new UnauthorizedError();
-        const payload = app.jwt.verify<{ sub: string; role: Role }>(token, { key, algorithms: ['RS256'] });
-        return { id: payload.sub, role: payload.role };
+        return verifiedToken(app.jwt.verify<AccessClaims>(token, { key, algorithms: ['RS256'] }));
       } catch {
         throw new UnauthorizedError();
       }
@@ -122,8 +162,7 @@ export default fp(
       if (token === undefined && auth === 'optional' && !permission) return;
       if (!token) throw new UnauthorizedError();
       try {
-        const payload = await request.jwtVerify<{ sub: string; role: Role }>();
-        request.auth = { id: payload.sub, role: payload.role };
+        request.auth = verifiedToken(await request.jwtVerify<AccessClaims>());
       } catch {
         // Every bad token (alg none, HS256 with the public key, tampered, expired, unknown kid) is a 401.
         throw new UnauthorizedError();

@@ -4,6 +4,7 @@ import { FastifyAdapter } from '@bull-board/fastify';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { can } from '../../shared/auth/permissions.js';
+import type { VerifiedToken } from './auth.js';
 import { sendProblem } from './errors.js';
 
 export const DASHBOARD_PATH = '/admin/queues';
@@ -33,15 +34,17 @@ export default fp(
     await app.register(async (scope) => {
       scope.addHook('onRequest', async (request, reply) => {
         const token = dashboardToken(request);
-        let allowed = false;
+        let verified: VerifiedToken | undefined;
         if (token) {
           try {
-            allowed = can(app.verifyAccessToken(token).role, 'queue:admin');
+            verified = app.verifyAccessToken(token);
           } catch {
-            allowed = false;
+            verified = undefined;
           }
+          // A disabled admin, a changed role or a reset password stops the cookie like any token.
+          if (verified && (await app.revocation.isRevoked(verified))) verified = undefined;
         }
-        if (allowed) return;
+        if (verified && can(verified.role, 'queue:admin')) return;
         if (request.method === 'GET' && request.headers.accept?.includes('text/html')) {
           return reply.redirect(`${DASHBOARD_PATH}/login`);
         }
@@ -50,5 +53,5 @@ export default fp(
       await scope.register(serverAdapter.registerPlugin(), { prefix: DASHBOARD_PATH });
     });
   },
-  { name: 'queue-dashboard', dependencies: ['infra', 'auth'] },
+  { name: 'queue-dashboard', dependencies: ['infra', 'auth', 'token-revocation'] },
 );

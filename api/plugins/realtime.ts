@@ -4,15 +4,25 @@ import fp from 'fastify-plugin';
 import type { IncomingMessage } from 'node:http';
 import type { WebSocket } from 'ws';
 import { isStaff } from '../../shared/auth/permissions.js';
+import { parseRevocation, readRevocationState, revocationKeys, revokes, type Revocation } from '../../shared/auth/revocation.js';
 import type { Config } from '../../shared/config.js';
 import { createRedis } from '../../shared/redis.js';
-import type { AuthUser } from './auth.js';
+import type { VerifiedToken } from './auth.js';
+import { identityOf } from './token-revocation.js';
 
 /**
  * The websocket hub. Notices travel worker → Redis pub/sub → every API replica → sockets: each replica
  * subscribes to `${QUEUE_PREFIX}:notices` on a connection of its own (a subscribed connection can do
  * nothing else) and fans each notice out to the sockets it holds. Nothing is buffered per client
  * beyond the socket's own send buffer: a client whose buffer passes WS_MAX_BUFFERED_BYTES is dropped.
+ *
+ * A socket lives no longer than its token: it is closed with 4401 when the token expires or is revoked
+ * (shared/auth/revocation.ts), and is sent nothing after that moment. The same connection subscribes to
+ * the revocation channel, and Redis delivers one connection's messages in publish order: a notice
+ * published after a revocation is handled after it, when the socket is already closed. The check before
+ * each send is local (the process's revocation cache and the token's expiry); Redis is asked when a socket
+ * authenticates, on every heartbeat, and after the subscription reconnects (messages may have been lost;
+ * notices wait until every socket was checked again).
  */
 
 /** What the worker publishes (see worker/processors/system.ts `system.notify`). */
@@ -31,8 +41,10 @@ export const WsClose = { unauthenticated: 4401, tooSlow: 4408, shuttingDown: 100
 
 interface Client {
   socket: WebSocket;
-  user: AuthUser;
+  user: VerifiedToken;
   alive: boolean;
+  /** Closes the socket when the token expires. */
+  expiry: NodeJS.Timeout;
 }
 
 export interface RealtimeHub {
@@ -66,12 +78,18 @@ export function tokenFromProtocols(header: string | undefined): string | undefin
 const frame = (type: string, data: Record<string, unknown>, at = new Date().toISOString()) =>
   JSON.stringify({ type, data, at });
 
+/** setTimeout's longest delay (about 24.8 days); tokens live 15 minutes. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export default fp(
   async function realtime(app: FastifyInstance) {
     const { config } = app;
+    const prefix = config.QUEUE_PREFIX;
     const clients = new Set<Client>();
     const byUser = new Map<string, Set<Client>>();
     const pending = new Set<WebSocket>();
+    /** Notices held while the sockets are checked again after the subscription reconnected. */
+    let held: Notice[] | undefined;
 
     await app.register(websocket, {
       options: {
@@ -97,9 +115,45 @@ export default fp(
       return true;
     }
 
-    function register(socket: WebSocket, user: AuthUser) {
+    /** The token ran out or was revoked: from this moment the socket gets nothing. */
+    function unauthenticate(client: Client, reason: string) {
+      clearTimeout(client.expiry);
+      if (client.socket.readyState === client.socket.OPEN || client.socket.readyState === client.socket.CONNECTING) {
+        client.socket.close(WsClose.unauthenticated, reason);
+      }
+      forget(client);
+    }
+
+    function forget(client: Client) {
+      clearTimeout(client.expiry);
+      clients.delete(client);
+      const set = byUser.get(client.user.id);
+      set?.delete(client);
+      if (set?.size === 0) byUser.delete(client.user.id);
+    }
+
+    /** Still allowed to receive: not expired, and not revoked as far as this process knows. */
+    function entitled(client: Client): boolean {
+      if (Date.now() >= client.user.expiresAt) {
+        unauthenticate(client, 'token expired');
+        return false;
+      }
+      if (app.revocation.cache.lookup(identityOf(client.user), Number.POSITIVE_INFINITY) === true) {
+        unauthenticate(client, 'token revoked');
+        return false;
+      }
+      return true;
+    }
+
+    function register(socket: WebSocket, user: VerifiedToken) {
       pending.delete(socket);
-      const client: Client = { socket, user, alive: true };
+      const client: Client = {
+        socket,
+        user,
+        alive: true,
+        expiry: setTimeout(() => unauthenticate(client, 'token expired'), Math.min(MAX_TIMER_MS, Math.max(0, user.expiresAt - Date.now()))),
+      };
+      client.expiry.unref();
       clients.add(client);
       let set = byUser.get(user.id);
       if (!set) byUser.set(user.id, (set = new Set()));
@@ -107,20 +161,52 @@ export default fp(
       socket.on('pong', () => {
         client.alive = true;
       });
-      socket.on('close', () => {
-        clients.delete(client);
-        set.delete(client);
-        if (set.size === 0) byUser.delete(user.id);
-      });
+      socket.on('close', () => forget(client));
+      // A revocation may have arrived while Redis was being asked: the cache has it by now.
+      if (!entitled(client)) return;
       send(client, frame('auth.ok', { userId: user.id, role: user.role }));
     }
 
-    function authenticate(token: string | undefined): AuthUser | undefined {
+    /** Signature, expiry, then revocation asked of Redis itself (not the cache's "not revoked"). */
+    async function authenticate(token: string | undefined): Promise<VerifiedToken | undefined> {
       if (!token) return undefined;
+      let user: VerifiedToken;
       try {
-        return app.verifyAccessToken(token);
+        user = app.verifyAccessToken(token);
       } catch {
         return undefined;
+      }
+      // Asked after the subscription is up: a revocation after this answer arrives as a message. (With
+      // Redis away at start nothing would arrive anyway; don't hold the socket for it.)
+      await Promise.race([subscribed, new Promise((r) => setTimeout(r, config.WS_AUTH_TIMEOUT_MS).unref())]);
+      return (await checkWithRedis([user]))[0] ? undefined : user;
+    }
+
+    /**
+     * Which of these tokens are revoked, asking Redis (one MGET) and teaching the cache. Redis being away
+     * fails open like the HTTP check (the token's expiry still bounds it).
+     */
+    async function checkWithRedis(tokens: VerifiedToken[]): Promise<boolean[]> {
+      const identities = tokens.map(identityOf);
+      const asked = Date.now();
+      try {
+        const states = await readRevocationState(app.redis, prefix, identities);
+        identities.forEach((identity, i) => app.revocation.cache.learn(identity, states[i], asked));
+      } catch (err) {
+        app.log.warn({ err }, 'websocket revocation check skipped: Redis unavailable');
+      }
+      return identities.map((identity) => app.revocation.cache.lookup(identity, Number.POSITIVE_INFINITY) === true);
+    }
+
+    /** Every socket against Redis; the revoked ones are closed. */
+    async function recheckAll(): Promise<void> {
+      const list = [...clients];
+      for (let i = 0; i < list.length; i += 1000) {
+        const chunk = list.slice(i, i + 1000);
+        const revoked = await checkWithRedis(chunk.map((c) => c.user));
+        chunk.forEach((c, j) => {
+          if (revoked[j]) unauthenticate(c, 'token revoked');
+        });
       }
     }
 
@@ -128,9 +214,13 @@ export default fp(
       socket.on('error', () => socket.terminate());
       const headerToken = tokenFromProtocols(request.headers['sec-websocket-protocol']);
       if (headerToken) {
-        const user = authenticate(headerToken);
-        if (user) return register(socket, user);
-        socket.close(WsClose.unauthenticated, 'invalid token');
+        pending.add(socket);
+        void authenticate(headerToken).then((user) => {
+          if (!pending.delete(socket)) return;
+          if (user) register(socket, user);
+          else socket.close(WsClose.unauthenticated, 'invalid token');
+        });
+        socket.once('close', () => pending.delete(socket));
         return;
       }
       pending.add(socket);
@@ -156,32 +246,45 @@ export default fp(
         } catch {
           // falls through as unauthenticated
         }
-        const user =
-          message.type === 'auth' && typeof message.token === 'string'
-            ? authenticate(message.token)
-            : undefined;
-        if (!user) {
-          pending.delete(socket);
-          socket.close(WsClose.unauthenticated, 'invalid token');
-          return;
-        }
-        register(socket, user);
+        const token = message.type === 'auth' && typeof message.token === 'string' ? message.token : undefined;
+        void authenticate(token).then((user) => {
+          if (!pending.delete(socket)) return;
+          if (user) register(socket, user);
+          else socket.close(WsClose.unauthenticated, 'invalid token');
+        });
       });
     }
 
     function deliver(notice: Notice): number {
+      if (held) {
+        held.push(notice);
+        return 0;
+      }
       const payload = frame(notice.type, notice.data ?? {}, notice.at);
       const targets = new Set<Client>();
       if (notice.userId) for (const c of byUser.get(notice.userId) ?? []) targets.add(c);
       if (notice.staff) for (const c of clients) if (isStaff(c.user.role)) targets.add(c);
       let sent = 0;
-      for (const c of targets) if (send(c, payload)) sent++;
+      for (const c of targets) if (entitled(c) && send(c, payload)) sent++;
       return sent;
     }
 
-    // A connection of its own in subscriber mode; ioredis re-subscribes after reconnecting.
+    function revoked(revocation: Revocation) {
+      app.revocation.cache.apply(revocation);
+      for (const c of byUser.get(revocation.userId) ?? []) {
+        if (revokes(revocation, identityOf(c.user))) unauthenticate(c, 'token revoked');
+      }
+    }
+
+    // A connection of its own in subscriber mode, for notices and revocations (one connection: one order).
     const subscriber = createRedis(config.REDIS_URL, 'worker', 'agape-api-notices');
-    subscriber.on('message', (_channel: string, message: string) => {
+    const channels = [noticesChannel(config), revocationKeys(prefix).channel];
+    subscriber.on('message', (channel: string, message: string) => {
+      if (channel !== channels[0]) {
+        const revocation = parseRevocation(message);
+        if (revocation) revoked(revocation);
+        return;
+      }
       try {
         const notice = JSON.parse(message) as Notice;
         if (typeof notice.type === 'string') deliver(notice);
@@ -189,22 +292,45 @@ export default fp(
         app.log.warn({ err }, 'unreadable notice ignored');
       }
     });
-    const ready = subscriber.subscribe(noticesChannel(config)).then(
+    const subscribed = subscriber.subscribe(...channels).then(
       () => undefined,
       (err: unknown) =>
         app.log.error({ err }, 'notice subscription failed; websocket notices paused until Redis returns'),
     );
+    // After a reconnect, revocations published meanwhile were lost: hold notices until every socket was
+    // checked against Redis (asked once the subscription is back, so nothing falls between the two).
+    let connectedBefore = false;
+    subscriber.on('ready', () => {
+      if (!connectedBefore) {
+        connectedBefore = true;
+        return;
+      }
+      held ??= [];
+      void subscriber
+        .subscribe(...channels)
+        .then(() => recheckAll())
+        .catch((err: unknown) => app.log.warn({ err }, 'websocket re-check after reconnect failed'))
+        .finally(() => {
+          const notices = held ?? [];
+          held = undefined;
+          for (const notice of notices) deliver(notice);
+        });
+    });
 
-    // Heartbeats: a socket that did not answer the previous ping is gone (half-open TCP); close it.
+    // Heartbeats: a socket that did not answer the previous ping is gone (half-open TCP); close it. Each
+    // round also asks Redis about every token (a revocation message may have been missed).
     const heartbeat = setInterval(() => {
       for (const c of clients) {
         if (!c.alive) {
           c.socket.terminate();
+          forget(c);
           continue;
         }
+        if (!entitled(c)) continue;
         c.alive = false;
         c.socket.ping();
       }
+      void recheckAll();
     }, config.WS_HEARTBEAT_MS);
     heartbeat.unref();
 
@@ -212,17 +338,20 @@ export default fp(
       accept,
       deliver,
       stats: () => ({ sockets: clients.size + pending.size, authenticated: clients.size }),
-      ready,
+      ready: subscribed,
     } satisfies RealtimeHub);
 
     app.addHook('preClose', async () => {
       clearInterval(heartbeat);
       for (const s of pending) s.close(WsClose.shuttingDown, 'server shutting down');
-      for (const c of clients) c.socket.close(WsClose.shuttingDown, 'server shutting down');
+      for (const c of clients) {
+        clearTimeout(c.expiry);
+        c.socket.close(WsClose.shuttingDown, 'server shutting down');
+      }
     });
     app.addHook('onClose', async () => {
       subscriber.disconnect();
     });
   },
-  { name: 'realtime', dependencies: ['infra', 'auth'] },
+  { name: 'realtime', dependencies: ['infra', 'auth', 'token-revocation'] },
 );

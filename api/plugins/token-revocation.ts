@@ -1,34 +1,87 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import { isAccessTokenRevoked } from '../../shared/auth/revocation.js';
+import {
+  createRevoker,
+  isRevoked,
+  parseRevocation,
+  revocationKeys,
+  RevocationCache,
+  type TokenIdentity,
+  type TokenRevoker,
+} from '../../shared/auth/revocation.js';
 import { UnauthorizedError } from '../../shared/errors.js';
+import { createRedis } from '../../shared/redis.js';
+import type { VerifiedToken } from './auth.js';
 
-/** `iat` of a bearer token that the auth hook has verified already (so decoding is enough). */
-function issuedAt(header: string | undefined): number | undefined {
-  const payload = header?.slice(7).split('.')[1];
-  if (!payload) return undefined;
-  try {
-    const { iat } = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { iat?: unknown };
-    return typeof iat === 'number' ? iat : undefined;
-  } catch {
-    return undefined;
+export interface TokenRevocation {
+  /** What this process knows (the websocket hub reads and feeds it too). */
+  cache: RevocationCache;
+  /** Stops tokens: this process at once, the others through Redis pub/sub. */
+  revoker: TokenRevoker;
+  /** Cached for a second at most, and kept current by the subscription in between. */
+  isRevoked(token: VerifiedToken): Promise<boolean>;
+  /** Resolves once the subscription to other processes' revocations is active (tests wait for it). */
+  ready: Promise<void>;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    revocation: TokenRevocation;
   }
 }
 
+export const identityOf = (token: VerifiedToken): TokenIdentity => ({
+  userId: token.id,
+  generation: token.generation,
+  ...(token.sessionId ? { sessionId: token.sessionId } : {}),
+});
+
 /**
- * Refuses access tokens issued before their user was disabled, changed role or reset the password
- * (shared/auth/revocation.ts). Runs after the auth hook, only for requests it signed in: one Redis GET.
+ * Refuses access tokens that were revoked (shared/auth/revocation.ts): a disabled user, a changed role, a
+ * password reset, a revoked session. Runs after the auth hook, only for requests it signed in.
  */
 export default fp(
   async function tokenRevocation(app: FastifyInstance) {
+    const { config, redis } = app;
+    const prefix = config.QUEUE_PREFIX;
+    const cache = new RevocationCache();
+    const revoker = createRevoker(redis, prefix, cache, (err) => app.log.warn({ err }, 'could not publish a token revocation to Redis'));
+
+    // Every revocation made anywhere lands in this process's cache at once. After a reconnect the messages
+    // sent meanwhile are lost: nothing cached as "not revoked" is trusted until asked again.
+    const subscriber = createRedis(config.REDIS_URL, 'worker', 'agape-api-revocations');
+    let connectedBefore = false;
+    subscriber.on('ready', () => {
+      if (connectedBefore) cache.expireAll();
+      connectedBefore = true;
+    });
+    subscriber.on('message', (_channel: string, message: string) => {
+      const revocation = parseRevocation(message);
+      if (revocation) cache.apply(revocation);
+    });
+    // Not awaited: Redis is optional at start; until subscribed, other replicas' revocations apply within
+    // the cache's second.
+    const ready = subscriber.subscribe(revocationKeys(prefix).channel).then(
+      () => undefined,
+      (err: unknown) => app.log.error({ err }, 'revocation subscription failed; other replicas’ revocations apply within a second'),
+    );
+
+    app.decorate('revocation', {
+      cache,
+      revoker,
+      ready,
+      isRevoked: (token: VerifiedToken) => isRevoked(redis, prefix, cache, identityOf(token)),
+    } satisfies TokenRevocation);
+
     app.addHook('onRequest', async (request) => {
       if (!request.auth) return;
-      const iat = issuedAt(request.headers.authorization);
-      if (iat === undefined) return;
-      if (await isAccessTokenRevoked(app.redis, app.config.QUEUE_PREFIX, request.auth.id, iat)) {
+      if (await isRevoked(redis, prefix, cache, identityOf(request.auth))) {
         request.auth = null;
         throw new UnauthorizedError();
       }
+    });
+    app.addHook('onClose', async () => {
+      subscriber.disconnect();
     });
   },
   { name: 'token-revocation', dependencies: ['infra', 'auth'] },

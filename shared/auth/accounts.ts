@@ -4,6 +4,16 @@ import type { Db, DbOrTrx, Trx } from '../db/index.js';
 import type { Users } from '../db/types.js';
 import { BadRequestError, ConflictError, DomainError, isUniqueViolation, NotFoundError, UnauthorizedError } from '../errors.js';
 import { enqueueMail } from '../mail/enqueue.js';
+import { enqueue } from '../outbox.js';
+import {
+  accountLocked,
+  attemptSucceeded,
+  attemptFailed,
+  claimAttempt,
+  invalidCredentials,
+  releaseAttempt,
+  type ObserveAttempt,
+} from './lockout.js';
 import {
   assertEmail,
   assertPasswordPolicy,
@@ -14,7 +24,8 @@ import {
   verifyPassword,
 } from './passwords.js';
 import type { Role } from './permissions.js';
-import { randomToken, tokenHash } from './secrets.js';
+import type { TokenRevoker } from './revocation.js';
+import { decrypt, encrypt, randomToken, tokenHash } from './secrets.js';
 import { openSession, revokeSessions, type ClientMeta } from './sessions.js';
 import { checkSecondFactor } from './two-factor.js';
 
@@ -38,17 +49,38 @@ export function userView(u: Pick<User, 'id' | 'email' | 'name' | 'role' | 'email
 }
 export type UserView = ReturnType<typeof userView>;
 
+/** What an access token is issued for: the user, the session and the user's token generation. */
+export interface TokenSubject {
+  id: string;
+  role: Role;
+  sessionId?: string;
+  generation: number;
+}
+
 const link = (config: Pick<Config, 'PUBLIC_URL'>, path: string, token: string) =>
   `${config.PUBLIC_URL.replace(/\/$/, '')}${path}?token=${encodeURIComponent(token)}`;
 
-/** Issues a single-use token (only its hash is stored) and returns the raw value for the link. */
-async function issueUserToken(trx: Trx, userId: string, purpose: 'verify_email' | 'reset_password', hours: number) {
+/**
+ * Issues a single-use token (only its hash is stored) and returns the raw value for the link; with a
+ * `jobId`, once per job (undefined when that job issued one already).
+ */
+async function issueUserToken(trx: Trx, userId: string, purpose: 'verify_email' | 'reset_password', hours: number): Promise<string>;
+async function issueUserToken(trx: Trx, userId: string, purpose: 'reset_password', hours: number, jobId: string): Promise<string | undefined>;
+async function issueUserToken(trx: Trx, userId: string, purpose: 'verify_email' | 'reset_password', hours: number, jobId?: string) {
   const token = randomToken();
-  await trx
+  const row = await trx
     .insertInto('userTokens')
-    .values({ userId, purpose, tokenHash: tokenHash(token), expiresAt: sql<Date>`now() + make_interval(hours => ${hours})` })
-    .execute();
-  return token;
+    .values({
+      userId,
+      purpose,
+      tokenHash: tokenHash(token),
+      expiresAt: sql<Date>`now() + make_interval(hours => ${hours})`,
+      ...(jobId ? { jobId } : {}),
+    })
+    .onConflict((oc) => oc.column('jobId').where('jobId', 'is not', null).doNothing())
+    .returning('id')
+    .executeTakeFirst();
+  return row ? token : undefined;
 }
 
 /** Spends a token: one conditional UPDATE, so it works once even under a race. */
@@ -89,7 +121,8 @@ export async function register(db: Db, config: AuthConfig, input: RegisterInput,
       const user = await trx.insertInto('users').values({ email, name, passwordHash }).returningAll().executeTakeFirstOrThrow();
       await queueVerification(trx, config, user);
       const session = await openSession(trx, user.id, meta);
-      return { user: userView(user), refreshToken: session.refreshToken };
+      const subject: TokenSubject = { id: user.id, role: user.role as Role, sessionId: session.sessionId, generation: user.tokenGeneration };
+      return { user: userView(user), refreshToken: session.refreshToken, subject };
     });
   } catch (err) {
     if (isUniqueViolation(err)) throw new ConflictError('email_taken', 'An account with this email exists');
@@ -126,70 +159,54 @@ export interface LoginInput {
   totp?: string;
 }
 
-const invalidCredentials = () => new UnauthorizedError('invalid_credentials', 'Email or password is wrong');
-const locked = (until: Date | string) =>
-  new DomainError(423, 'account_locked', 'Too many failed sign-ins: the account is locked for a while', {
-    lockedUntil: new Date(until).toISOString(),
-  });
-
-/**
- * Counts a failure; the one that reaches the threshold locks the account (and starts a new count).
- * Returns the lock's end when this failure locked it.
- */
-async function countFailure(db: DbOrTrx, config: AuthConfig, userId: string) {
-  const threshold = config.LOCKOUT_THRESHOLD;
-  const row = await db
-    .updateTable('users')
-    .set({
-      failedLoginCount: sql`CASE WHEN failed_login_count + 1 >= ${threshold} THEN 0 ELSE failed_login_count + 1 END`,
-      lockedUntil: sql`CASE WHEN failed_login_count + 1 >= ${threshold}
-        THEN now() + make_interval(secs => ${config.LOCKOUT_MINUTES * 60}) ELSE locked_until END`,
-    })
-    .where('id', '=', userId)
-    .returning(['lockedUntil'])
-    .executeTakeFirst();
-  return row?.lockedUntil && new Date(row.lockedUntil) > new Date() ? row.lockedUntil : null;
-}
-
 /**
  * Checks credentials (+ second factor) without opening a session. Unknown emails cost one argon2
- * verification like known ones and get the same answer. A locked account answers 423 before the
- * password is even looked at. Success resets the failure count and upgrades an outdated hash.
+ * verification like known ones and get the same answer. Every guess first claims one of the few the
+ * account allows (shared/auth/lockout.ts), so a locked account answers 423 without the password being
+ * looked at, however many guesses arrive at once. Success resets the count and upgrades an outdated hash.
  */
-export async function authenticate(db: Db, config: AuthConfig, input: LoginInput) {
+export async function authenticate(db: Db, config: AuthConfig, input: LoginInput, observe?: ObserveAttempt) {
   const email = normalizeEmail(input.email);
-  const user = await db.selectFrom('users').selectAll().where('email', '=', email).executeTakeFirst();
-  if (!user) {
+  const attempt = await claimAttempt(db, config, { email });
+  if (attempt.kind === 'unknown') {
     await verifyPassword(await dummyHash(), input.password);
+    observe?.('unknown_account');
     throw invalidCredentials();
   }
-  if (user.lockedUntil && new Date(user.lockedUntil) > new Date()) throw locked(user.lockedUntil);
-  if (!(await verifyPassword(user.passwordHash, input.password))) {
-    const lockedUntil = await countFailure(db, config, user.id);
-    throw lockedUntil ? locked(lockedUntil) : invalidCredentials();
+  if (attempt.kind === 'locked') {
+    observe?.('locked');
+    throw accountLocked(attempt.lockedUntil);
   }
-  if (user.disabledAt) throw new DomainError(403, 'account_disabled', 'This account is disabled');
+  const { user } = attempt;
+  if (!(await verifyPassword(user.passwordHash, input.password))) {
+    observe?.('wrong_password');
+    throw await attemptFailed(db, config, attempt, invalidCredentials());
+  }
+  if (user.disabledAt) {
+    await releaseAttempt(db, attempt);
+    observe?.('disabled');
+    throw new DomainError(403, 'account_disabled', 'This account is disabled');
+  }
   if (user.totpEnabledAt) {
-    if (!input.totp) throw new UnauthorizedError('totp_required', 'Enter the code from your authenticator app');
+    if (!input.totp) {
+      await releaseAttempt(db, attempt);
+      observe?.('code_required');
+      throw new UnauthorizedError('totp_required', 'Enter the code from your authenticator app');
+    }
     if (!(await checkSecondFactor(db, config, user, input.totp))) {
-      const lockedUntil = await countFailure(db, config, user.id);
-      throw lockedUntil ? locked(lockedUntil) : new UnauthorizedError('invalid_totp', 'The code is not valid');
+      observe?.('wrong_code');
+      throw await attemptFailed(db, config, attempt, new UnauthorizedError('invalid_totp', 'The code is not valid'));
     }
   }
   const rehash = needsRehash(user.passwordHash) ? await hashPassword(input.password) : undefined;
-  if (rehash || user.failedLoginCount > 0 || user.lockedUntil) {
-    await db
-      .updateTable('users')
-      .set({ failedLoginCount: 0, lockedUntil: null, ...(rehash ? { passwordHash: rehash } : {}) })
-      .where('id', '=', user.id)
-      .execute();
-  }
+  await attemptSucceeded(db, user.id, rehash ? { passwordHash: rehash } : {});
+  observe?.('success');
   return user;
 }
 
 /** Sign-in: credentials, then a new session (and a notice mail when the device is new). */
-export async function login(db: Db, config: AuthConfig, input: LoginInput, meta: ClientMeta) {
-  const user = await authenticate(db, config, input);
+export async function login(db: Db, config: AuthConfig, input: LoginInput, meta: ClientMeta, observe?: ObserveAttempt) {
+  const user = await authenticate(db, config, input, observe);
   return db.transaction().execute(async (trx) => {
     const knownDevice = await trx
       .selectFrom('sessions')
@@ -207,35 +224,59 @@ export async function login(db: Db, config: AuthConfig, input: LoginInput, meta:
       });
     }
     const session = await openSession(trx, user.id, meta);
-    return { user: userView(user), refreshToken: session.refreshToken };
+    const subject: TokenSubject = { id: user.id, role: user.role as Role, sessionId: session.sessionId, generation: user.tokenGeneration };
+    return { user: userView(user), refreshToken: session.refreshToken, subject };
   });
 }
 
-/** Always succeeds from the caller's view; a reset mail goes out only if the account exists. */
+/**
+ * Always the same work whether the account exists or not (no enumeration by timing): one job, with the
+ * address sealed; the job looks the account up (`sendPasswordReset`).
+ */
 export async function forgotPassword(db: Db, config: AuthConfig, rawEmail: string) {
   const email = normalizeEmail(rawEmail);
-  await db.transaction().execute(async (trx) => {
+  await db.transaction().execute((trx) => enqueue(trx, 'email.password-reset', { emailSealed: encrypt(config.ENCRYPTION_KEY, email) }));
+}
+
+/**
+ * The job behind forgot-password: a reset link for an existing, enabled account, nothing otherwise. The
+ * token is bound to the job, so a retried job neither issues a second link nor mails twice.
+ */
+export async function sendPasswordReset(db: Db, config: AuthConfig, jobId: string, emailSealed: string) {
+  const email = decrypt(config.ENCRYPTION_KEY, emailSealed);
+  return db.transaction().execute(async (trx) => {
     const user = await trx.selectFrom('users').select(['id', 'email', 'name', 'disabledAt']).where('email', '=', email).executeTakeFirst();
-    if (!user || user.disabledAt) return;
-    const token = await issueUserToken(trx, user.id, 'reset_password', RESET_TOKEN_HOURS);
+    if (!user || user.disabledAt) return { sent: false };
+    const token = await issueUserToken(trx, user.id, 'reset_password', RESET_TOKEN_HOURS, jobId);
+    if (!token) return { sent: false };
     await enqueueMail(trx, config, 'reset-password', user.email, { name: user.name }, {
       secret: { link: link(config, '/reset-password', token) },
     });
+    return { sent: true };
   });
 }
 
-/** Sets a new password from a reset link: every session ends and a lockout is lifted. */
-export async function resetPassword(db: Db, config: AuthConfig, token: string, password: string) {
-  return db.transaction().execute(async (trx) => {
+/**
+ * Sets a new password from a reset link: every session ends, every access token issued before stops (a new
+ * token generation) and a lockout is lifted.
+ */
+export async function resetPassword(db: Db, config: AuthConfig, revoker: TokenRevoker, token: string, password: string) {
+  const { userId, generation } = await db.transaction().execute(async (trx) => {
     const userId = await spendUserToken(trx, token, 'reset_password');
     const user = await trx.selectFrom('users').select(['id', 'email', 'name']).where('id', '=', userId).executeTakeFirstOrThrow();
     // A weak password must not burn the link: the throw rolls the spend back.
     assertPasswordPolicy(password, user.email);
-    await trx
+    const { tokenGeneration } = await trx
       .updateTable('users')
-      .set({ passwordHash: await hashPassword(password), failedLoginCount: 0, lockedUntil: null })
+      .set({
+        passwordHash: await hashPassword(password),
+        failedLoginCount: 0,
+        lockedUntil: null,
+        tokenGeneration: sql<number>`token_generation + 1`,
+      })
       .where('id', '=', userId)
-      .execute();
+      .returning('tokenGeneration')
+      .executeTakeFirstOrThrow();
     // Other outstanding reset links die with the old password.
     await trx
       .updateTable('userTokens')
@@ -246,8 +287,10 @@ export async function resetPassword(db: Db, config: AuthConfig, token: string, p
       .execute();
     await revokeSessions(trx, userId, 'password_reset');
     await enqueueMail(trx, config, 'password-changed', user.email, { name: user.name });
-    return { userId };
+    return { userId, generation: tokenGeneration };
   });
+  await revoker.user(userId, generation);
+  return { userId };
 }
 
 export async function getMe(db: DbOrTrx, userId: string): Promise<UserView> {

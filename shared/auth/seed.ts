@@ -14,8 +14,21 @@ interface SeedContext {
 }
 
 /**
+ * A seed step that will not do what the configuration asks because it would be unsafe; nothing was changed.
+ * `npm run seed` stops with the message (exit 1); `npm run dev` reports it and goes on.
+ */
+export class SeedRefusal extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SeedRefusal';
+  }
+}
+
+/**
  * Seed step: the first admin from ADMIN_EMAIL/ADMIN_PASSWORD, with a verified email. Idempotent: an
- * existing account keeps its password and is made a verified, enabled admin.
+ * enabled admin with that address is left as it is. Any other account with that address is refused, never
+ * changed: promoting it would hand the shop to whoever registered the address first (with their password),
+ * and re-enabling a disabled admin would undo a decision staff made.
  */
 export async function seedAdmin({ db, config, log }: SeedContext): Promise<void> {
   let email = config.ADMIN_EMAIL;
@@ -30,25 +43,30 @@ export async function seedAdmin({ db, config, log }: SeedContext): Promise<void>
   }
   email = normalizeEmail(email);
   assertEmail(email);
-  const existing = await db.selectFrom('users').select(['id', 'role', 'emailVerifiedAt', 'disabledAt']).where('email', '=', email).executeTakeFirst();
-  if (existing) {
-    if (existing.role !== 'admin' || !existing.emailVerifiedAt || existing.disabledAt) {
-      await db
-        .updateTable('users')
-        .set({ role: 'admin', emailVerifiedAt: sql`coalesce(email_verified_at, now())`, disabledAt: null })
-        .where('id', '=', existing.id)
-        .execute();
-      log(`${email} exists: made a verified, enabled admin`);
-    } else {
-      log(`${email} exists already`);
-    }
-    return;
-  }
   assertPasswordPolicy(password, email);
-  await db
+  const created = await db
     .insertInto('users')
     .values({ email, name: 'Administrator', role: 'admin', passwordHash: await hashPassword(password), emailVerifiedAt: sql`now()` })
     .onConflict((oc) => oc.column('email').doNothing())
-    .execute();
-  log(`created admin ${email}`);
+    .returning('id')
+    .executeTakeFirst();
+  if (created) {
+    log(`created admin ${email}`);
+    return;
+  }
+  const existing = await db.selectFrom('users').select(['role', 'disabledAt']).where('email', '=', email).executeTakeFirstOrThrow();
+  if (existing.role !== 'admin') {
+    throw new SeedRefusal(
+      `ADMIN_EMAIL ${email} belongs to an existing ${existing.role} account; the seed never promotes an existing account ` +
+        '(it would hand the shop to whoever registered that address). Set ADMIN_EMAIL to an address without an account, ' +
+        'or have an admin change its role (PATCH /api/v1/admin/users/:id).',
+    );
+  }
+  if (existing.disabledAt) {
+    throw new SeedRefusal(
+      `ADMIN_EMAIL ${email} is a disabled admin account; the seed never re-enables an account. ` +
+        'Another admin can enable it (PATCH /api/v1/admin/users/:id {"disabled": false}), or set ADMIN_EMAIL to another address.',
+    );
+  }
+  log(`${email} is an admin already (password unchanged)`);
 }

@@ -3,6 +3,7 @@ import type { Db } from '../db/index.js';
 import { BadRequestError, ConflictError, NotFoundError } from '../errors.js';
 import { writeAudit } from './audit.js';
 import type { Role } from './permissions.js';
+import type { TokenRevoker } from './revocation.js';
 import { revokeSessions } from './sessions.js';
 import { userView } from './accounts.js';
 
@@ -71,22 +72,30 @@ export interface UserPatch {
 
 /**
  * Changes a user's role or disabled state under a row lock, with an audit record of before and after.
- * Disabling also ends every session. Staff cannot change themselves (no locking yourself out).
+ * Disabling also ends every session. A new role or disabling raises the token generation: every access
+ * token issued before stops at once, the next one (a refresh with the new role) works at once. Staff
+ * cannot change themselves (no locking yourself out).
  */
-export async function updateUserByStaff(db: Db, actorId: string, userId: string, patch: UserPatch) {
+export async function updateUserByStaff(db: Db, revoker: TokenRevoker, actorId: string, userId: string, patch: UserPatch) {
   if (patch.role === undefined && patch.disabled === undefined) {
     throw new BadRequestError('validation_failed', 'Give a role or disabled', [{ path: '/', message: 'must have role or disabled' }]);
   }
   if (actorId === userId) throw new ConflictError('cannot_modify_self', 'You cannot change your own role or state');
-  return db.transaction().execute(async (trx) => {
+  const result = await db.transaction().execute(async (trx) => {
     const before = await trx.selectFrom('users').selectAll().where('id', '=', userId).forUpdate().executeTakeFirst();
     if (!before) throw new NotFoundError('User');
     const changes: { role?: Role; disabledAt?: ReturnType<typeof sql<Date>> | null } = {};
     if (patch.role !== undefined && patch.role !== before.role) changes.role = patch.role;
     const wasDisabled = before.disabledAt !== null;
     if (patch.disabled !== undefined && patch.disabled !== wasDisabled) changes.disabledAt = patch.disabled ? sql`now()` : null;
-    if (Object.keys(changes).length === 0) return { user: staffUserView(before), changed: false };
-    const after = await trx.updateTable('users').set(changes).where('id', '=', userId).returningAll().executeTakeFirstOrThrow();
+    if (Object.keys(changes).length === 0) return { user: staffUserView(before), changed: false, revokeUpTo: undefined };
+    const revokes = changes.role !== undefined || patch.disabled === true;
+    const after = await trx
+      .updateTable('users')
+      .set({ ...changes, ...(revokes ? { tokenGeneration: sql<number>`token_generation + 1` } : {}) })
+      .where('id', '=', userId)
+      .returningAll()
+      .executeTakeFirstOrThrow();
     if (patch.disabled === true) await revokeSessions(trx, userId, 'disabled_by_staff');
     const pick = (u: typeof before) => ({ role: u.role, disabled: u.disabledAt !== null });
     await writeAudit(trx, {
@@ -97,6 +106,8 @@ export async function updateUserByStaff(db: Db, actorId: string, userId: string,
       before: pick(before),
       after: pick(after),
     });
-    return { user: staffUserView(after), changed: true };
+    return { user: staffUserView(after), changed: true, revokeUpTo: revokes ? after.tokenGeneration : undefined };
   });
+  if (result.revokeUpTo !== undefined) await revoker.user(userId, result.revokeUpTo);
+  return { user: result.user, changed: result.changed };
 }

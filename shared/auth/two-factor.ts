@@ -6,6 +6,7 @@ import type { Config } from '../config.js';
 import type { Db, DbOrTrx, Trx } from '../db/index.js';
 import { BadRequestError, ConflictError, NotFoundError } from '../errors.js';
 import { enqueueMail } from '../mail/enqueue.js';
+import { attemptFailed, attemptSucceeded, claimWithPassword, releaseAttempt, type ObserveAttempt } from './lockout.js';
 import { decrypt, encrypt, tokenHash } from './secrets.js';
 
 export const RECOVERY_CODE_COUNT = 10;
@@ -13,6 +14,7 @@ export const RECOVERY_CODE_COUNT = 10;
 const EPOCH_TOLERANCE_SECONDS = 30;
 
 type Keys = Pick<Config, 'ENCRYPTION_KEY'>;
+type LockoutConfig = Pick<Config, 'LOCKOUT_THRESHOLD' | 'LOCKOUT_MINUTES'>;
 
 export const invalidTotp = () => new BadRequestError('invalid_totp', 'The code is not valid');
 
@@ -26,18 +28,31 @@ function recoveryCode(): string {
 const normalizeRecovery = (code: string) => code.toLowerCase().replace(/[^a-z0-9]/g, '');
 const isTotpShape = (code: string) => /^\d{6}$/.test(code.trim());
 
-/** Step 1: a fresh secret, kept encrypted as pending until a code proves the app has it. */
-export async function setupTwoFactor(db: Db, config: Keys & Pick<Config, 'SHOP_NAME'>, userId: string) {
-  const user = await db.selectFrom('users').select(['email', 'totpEnabledAt']).where('id', '=', userId).executeTakeFirst();
-  if (!user) throw new NotFoundError('User');
-  if (user.totpEnabledAt) throw new ConflictError('totp_already_enabled', 'Two-factor authentication is already on');
+/**
+ * Step 1: a fresh secret, kept encrypted as pending until a code proves the app has it. Needs the password
+ * (an access token alone must not enrol a thief's authenticator); a wrong one counts towards the lockout.
+ */
+export async function setupTwoFactor(
+  db: Db,
+  config: Keys & LockoutConfig & Pick<Config, 'SHOP_NAME'>,
+  userId: string,
+  password: string,
+  observe?: ObserveAttempt,
+) {
+  const attempt = await claimWithPassword(db, config, userId, password, observe);
+  if (attempt.user.totpEnabledAt) {
+    await releaseAttempt(db, attempt);
+    throw new ConflictError('totp_already_enabled', 'Two-factor authentication is already on');
+  }
   const secret = generateSecret();
+  // Without 2FA the password is the whole credential: proving it starts the failure count again.
   await db
     .updateTable('users')
-    .set({ totpPendingSecretEnc: encrypt(config.ENCRYPTION_KEY, secret) })
+    .set({ totpPendingSecretEnc: encrypt(config.ENCRYPTION_KEY, secret), failedLoginCount: 0, lockedUntil: null })
     .where('id', '=', userId)
     .execute();
-  const otpauthUrl = generateURI({ issuer: config.SHOP_NAME, label: user.email, secret });
+  observe?.('success');
+  const otpauthUrl = generateURI({ issuer: config.SHOP_NAME, label: attempt.user.email, secret });
   const qrCode = await QRCode.toDataURL(otpauthUrl, { type: 'image/png', margin: 1, width: 240 });
   return { secret, otpauthUrl, qrCode };
 }
@@ -121,8 +136,17 @@ export async function enableTwoFactor(db: Db, config: Keys, userId: string, code
   });
 }
 
-export async function disableTwoFactor(db: Db, config: Keys, userId: string, code: string) {
-  await db.transaction().execute(async (trx) => {
+/**
+ * Turns 2FA off: the password and a current code (or a recovery code). Both count towards the lockout like
+ * a sign-in, so a stolen access token gets no more guesses at either than the sign-in form.
+ */
+export async function disableTwoFactor(db: Db, config: Keys & LockoutConfig, userId: string, code: string, password: string, observe?: ObserveAttempt) {
+  const attempt = await claimWithPassword(db, config, userId, password, observe);
+  if (!attempt.user.totpEnabledAt) {
+    await releaseAttempt(db, attempt);
+    throw new ConflictError('totp_not_enabled', 'Two-factor authentication is not on');
+  }
+  const wrongCode = await db.transaction().execute(async (trx) => {
     const user = await trx
       .selectFrom('users')
       .select(['id', 'totpSecretEnc', 'totpLastStep', 'totpEnabledAt'])
@@ -131,12 +155,20 @@ export async function disableTwoFactor(db: Db, config: Keys, userId: string, cod
       .executeTakeFirst();
     if (!user) throw new NotFoundError('User');
     if (!user.totpEnabledAt) throw new ConflictError('totp_not_enabled', 'Two-factor authentication is not on');
-    if (!(await checkSecondFactor(trx, config, user, code))) throw invalidTotp();
+    // The claim was committed before this transaction: a wrong code stays counted.
+    if (!(await checkSecondFactor(trx, config, user, code))) return true;
     await trx
       .updateTable('users')
       .set({ totpSecretEnc: null, totpPendingSecretEnc: null, totpEnabledAt: null, totpLastStep: null })
       .where('id', '=', userId)
       .execute();
     await trx.deleteFrom('recoveryCodes').where('userId', '=', userId).execute();
+    await attemptSucceeded(trx, userId);
+    return false;
   });
+  if (wrongCode) {
+    observe?.('wrong_code');
+    throw await attemptFailed(db, config, attempt, invalidTotp());
+  }
+  observe?.('success');
 }

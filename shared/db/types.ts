@@ -358,6 +358,7 @@ export interface RefreshTokens {
   createdAt: Generated<Timestamp>;
   sessionId: string;
   spentAt: Timestamp | null;
+  successorEnc: string | null;
   tokenHash: string;
 }
 
@@ -434,6 +435,7 @@ export interface Users {
   name: string;
   passwordHash: string;
   role: Generated<string>;
+  tokenGeneration: Generated<number>;
   totpEnabledAt: Timestamp | null;
   totpLastStep: number | null;
   totpPendingSecretEnc: string | null;
@@ -445,6 +447,7 @@ export interface UserTokens {
   createdAt: Generated<Timestamp>;
   expiresAt: Timestamp;
   id: Generated<string>;
+  jobId: string | null;
   purpose: string;
   tokenHash: string;
   usedAt: Timestamp | null;

@@ -66,9 +66,10 @@ t.test('register → verification mail → verify → me → login → refresh �
   t.equal(afterLogout.json().code, 'invalid_token');
   t.equal((await app.inject({ method: 'POST', url: '/api/v1/auth/logout', payload: { refreshToken: 'nope' } })).statusCode, 204);
 
-  const left = await app.inject({ method: 'GET', url: '/api/v1/auth/sessions', headers: bearer(pair.accessToken) });
+  t.equal((await app.inject({ method: 'GET', url: '/api/v1/me', headers: bearer(pair.accessToken) })).statusCode, 401, 'the logged-out session’s access token stops too');
+  const left = await app.inject({ method: 'GET', url: '/api/v1/auth/sessions', headers: bearer(body.accessToken) });
   t.equal(left.json().items.length, 1);
-  const del = await app.inject({ method: 'DELETE', url: `/api/v1/auth/sessions/${left.json().items[0].id}`, headers: bearer(pair.accessToken) });
+  const del = await app.inject({ method: 'DELETE', url: `/api/v1/auth/sessions/${left.json().items[0].id}`, headers: bearer(body.accessToken) });
   t.equal(del.statusCode, 204);
   t.equal((await app.inject({ method: 'POST', url: '/api/v1/auth/refresh', payload: { refreshToken: body.refreshToken } })).statusCode, 401);
 });

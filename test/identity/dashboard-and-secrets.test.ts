@@ -66,7 +66,7 @@ t.test('no password, hash, token, token hash or TOTP secret in any response or l
   secrets.push(verifyToken, tokenHash(verifyToken));
   bodies.push((await app.inject({ method: 'POST', url: '/api/v1/auth/verify-email', payload: { token: verifyToken } })).body);
 
-  const setup = await app.inject({ method: 'POST', url: '/api/v1/auth/2fa/setup', headers: bearer(accessToken) });
+  const setup = await app.inject({ method: 'POST', url: '/api/v1/auth/2fa/setup', headers: bearer(accessToken), payload: { password: PASSWORD } });
   const { secret } = setup.json();
   secrets.push(secret);
   const enable = await app.inject({ method: 'POST', url: '/api/v1/auth/2fa/enable', headers: bearer(accessToken), payload: { code: await generate({ secret }) } });

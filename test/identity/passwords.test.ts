@@ -98,3 +98,43 @@ t.test('verification tokens: resend, expired, wrong', async (t) => {
   }
   t.equal((await app.inject({ method: 'POST', url: '/api/v1/auth/verify-email', payload: { token: 'x' } })).json().code, 'invalid_token');
 });
+
+t.test('forgot-password does the same work for known, unknown and disabled addresses; only the known one gets a mail', async (t) => {
+  const { startSmtpSink } = await import('../support/smtp-sink.js');
+  const { buildTestApp, logCapture, startTestWorker, testEnv } = await import('../support/harness.js');
+  const sink = await startSmtpSink();
+  t.teardown(() => sink.close());
+  const { config, db } = await testEnv(t, { SMTP_URL: sink.url });
+  let queries: string[] | undefined;
+  const app = await buildTestApp(t, config, { logger: logCapture('warn').logger, onQuery: (q) => queries?.push(q) });
+  const known = await createUser(db, { email: 'known@example.com' });
+  const disabled = await createUser(db, { email: 'disabled@example.com' });
+  await db.updateTable('users').set({ disabledAt: new Date() }).where('id', '=', disabled.id).execute();
+
+  const forgot = async (email: string) => {
+    queries = [];
+    const res = await app.inject({ method: 'POST', url: '/api/v1/auth/password/forgot', payload: { email } });
+    t.equal(res.statusCode, 202, email);
+    const seen = queries;
+    queries = undefined;
+    return seen;
+  };
+  const forKnown = await forgot('Known@Example.com');
+  const forUnknown = await forgot('ghost@example.com');
+  const forDisabled = await forgot('disabled@example.com');
+  t.ok(forKnown.length > 0, `${forKnown.length} statements`);
+  t.same(forUnknown, forKnown, 'an unknown address runs exactly the statements a known one does');
+  t.same(forDisabled, forKnown, 'so does a disabled account');
+  t.notOk(forKnown.some((q) => /from "users"|user_tokens/i.test(q)), 'the request does not even look the account up');
+  const outbox = await db.selectFrom('outbox').select(['name', 'payload']).execute();
+  t.equal(outbox.length, 3, 'one job each');
+  t.notOk(JSON.stringify(outbox).includes('known@example.com'), 'the address is sealed in the job payload');
+
+  await startTestWorker(t, config, { queues: ['email'] });
+  const mail = await sink.waitFor((m) => m.to.includes('known@example.com') && /Reset/.test(m.subject));
+  t.ok(mail.links.some((l) => l.startsWith('http://shop.test/reset-password?token=')));
+  await new Promise((r) => setTimeout(r, 500));
+  t.same(sink.messages.map((m) => m.to).flat(), ['known@example.com'], 'nothing for the unknown or disabled address');
+  const tokens = await db.selectFrom('userTokens').select('userId').where('purpose', '=', 'reset_password').execute();
+  t.same(tokens.map((r) => r.userId), [known.id], 'one reset token, for the known account only');
+});

@@ -1,4 +1,5 @@
 import { UnrecoverableError } from 'bullmq';
+import { sendPasswordReset } from '../../shared/auth/accounts.js';
 import type { Config } from '../../shared/config.js';
 import { deliverEmail } from '../../shared/mail/deliver.js';
 import { MailTemplateError } from '../../shared/mail/render.js';
@@ -33,5 +34,6 @@ export const emailProcessor: ProcessorDefinition<'email'> = {
         throw err;
       }
     },
+    'email.password-reset': async (payload, { db, config, job }) => sendPasswordReset(db, config, job.id ?? '', payload.emailSealed),
   },
 };

@@ -1,6 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { revokeAccessTokens } from '../../../shared/auth/revocation.js';
 import { listUsers, updateUserByStaff } from '../../../shared/auth/staff.js';
 import { IdParams, Page, PageQuery, problemResponses } from '../../schemas.js';
 import { RoleSchema, StaffUserSchema } from './schemas.js';
@@ -41,16 +40,7 @@ const adminUserRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: StaffUserSchema, ...problemResponses(400, 401, 403, 404, 409) },
       },
     },
-    async (request) => {
-      const { user, changed } = await updateUserByStaff(app.db, request.auth!.id, request.params.id, request.body);
-      // Tokens already handed out carry the old role (or belong to a now disabled account).
-      if (changed) {
-        await revokeAccessTokens(app.redis, app.config.QUEUE_PREFIX, user.id).catch((err: unknown) =>
-          request.log.warn({ err }, 'could not revoke access tokens in Redis'),
-        );
-      }
-      return user;
-    },
+    async (request) => (await updateUserByStaff(app.db, app.revocation.revoker, request.auth!.id, request.params.id, request.body)).user,
   );
 };
 export default adminUserRoutes;

@@ -8,14 +8,14 @@ import {
   resendVerification,
   resetPassword,
   verifyEmail,
+  type TokenSubject,
 } from '../../../shared/auth/accounts.js';
 import { normalizeEmail } from '../../../shared/auth/passwords.js';
-import type { Role } from '../../../shared/auth/permissions.js';
-import { revokeAccessTokens } from '../../../shared/auth/revocation.js';
 import { listSessions, logout, revokeOwnSession, rotateRefreshToken, type ClientMeta } from '../../../shared/auth/sessions.js';
 import { disableTwoFactor, enableTwoFactor, setupTwoFactor } from '../../../shared/auth/two-factor.js';
 import { ACCESS_TOKEN_TTL_SECONDS } from '../../plugins/auth.js';
 import { IdParams, Page, problemResponses, Timestamp, Uuid } from '../../schemas.js';
+import { attemptCounter } from './attempts.js';
 import { accountLimit, ipLimit } from './limits.js';
 import { Accepted, AuthResult, Email, Password, TokenPair, UserSchema } from './schemas.js';
 
@@ -36,16 +36,17 @@ const SessionSchema = Type.Object({
   createdAt: Timestamp,
   lastUsedAt: Timestamp,
 });
-const Code = Type.Object({ code: Type.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false });
+const CodeField = Type.String({ minLength: 1, maxLength: 64 });
+const Code = Type.Object({ code: CodeField }, { additionalProperties: false });
 const tags = ['auth'];
 
 /** /api/v1/auth: accounts, tokens, sessions, password reset and two-factor authentication. */
 const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { db, config } = app;
-  const tokens = (user: { id: string; role: Role }) => ({
-    accessToken: app.signAccessToken({ id: user.id, role: user.role }),
-    expiresIn: ACCESS_TOKEN_TTL_SECONDS,
-  });
+  const { revoker } = app.revocation;
+  const observe = attemptCounter(app);
+  const tokens = (subject: TokenSubject) => ({ accessToken: app.signAccessToken(subject), expiresIn: ACCESS_TOKEN_TTL_SECONDS });
+  const signedInUser = (request: FastifyRequest) => request.auth?.id;
 
   app.post(
     '/auth/register',
@@ -63,8 +64,8 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const { user, refreshToken } = await register(db, config, request.body, meta(request));
-      return reply.code(201).send({ user, refreshToken, ...tokens(user) });
+      const { user, refreshToken, subject } = await register(db, config, request.body, meta(request));
+      return reply.code(201).send({ user, refreshToken, ...tokens(subject) });
     },
   );
 
@@ -117,8 +118,8 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => {
-      const { user, refreshToken } = await login(db, config, request.body, meta(request));
-      return { user, refreshToken, ...tokens(user) };
+      const { user, refreshToken, subject } = await login(db, config, request.body, meta(request), observe);
+      return { user, refreshToken, ...tokens(subject) };
     },
   );
 
@@ -129,14 +130,18 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       preHandler: accountLimit(app, 'refresh', bodyField('refreshToken')),
       schema: {
         tags,
-        summary: 'Exchange a refresh token for a new pair (the old one is spent)',
+        summary: 'Exchange a refresh token for a new pair (the old one is spent; within the reuse grace it answers the same pair again)',
         body: Type.Object({ refreshToken: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false }),
         response: { 200: TokenPair, ...problemResponses(400, 401, 429) },
       },
     },
     async (request) => {
-      const next = await rotateRefreshToken(db, request.body.refreshToken, meta(request));
-      return { refreshToken: next.refreshToken, ...tokens({ id: next.userId, role: next.role }) };
+      const pair = await rotateRefreshToken(db, request.body.refreshToken, meta(request), {
+        graceSeconds: config.REFRESH_REUSE_GRACE_SECONDS,
+        signAccessToken: (subject) => app.signAccessToken(subject),
+        revoker,
+      });
+      return { ...pair, expiresIn: ACCESS_TOKEN_TTL_SECONDS };
     },
   );
 
@@ -145,13 +150,13 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         tags,
-        summary: 'End the session of this refresh token',
+        summary: 'End the session of this refresh token (its access tokens stop at once)',
         body: Type.Object({ refreshToken: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false }),
         response: { 204: Type.Null(), ...problemResponses(400) },
       },
     },
     async (request, reply) => {
-      await logout(db, request.body.refreshToken);
+      await logout(db, revoker, request.body.refreshToken);
       return reply.code(204).send(null);
     },
   );
@@ -183,7 +188,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      await revokeOwnSession(db, request.auth!.id, request.params.id);
+      await revokeOwnSession(db, revoker, request.auth!.id, request.params.id);
       return reply.code(204).send(null);
     },
   );
@@ -218,10 +223,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const { userId } = await resetPassword(db, config, request.body.token, request.body.password);
-      await revokeAccessTokens(app.redis, config.QUEUE_PREFIX, userId).catch((err: unknown) =>
-        request.log.warn({ err }, 'could not revoke access tokens in Redis'),
-      );
+      await resetPassword(db, config, revoker, request.body.token, request.body.password);
       return reply.code(204).send(null);
     },
   );
@@ -229,18 +231,21 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/auth/2fa/setup',
     {
-      config: { auth: 'required' },
+      config: { auth: 'required', rateLimit: ipLimit('twoFactor') },
+      preHandler: accountLimit(app, 'twoFactor', signedInUser),
       schema: {
         tags,
-        summary: 'Start two-factor setup: secret, otpauth URL and QR code (PNG data URL)',
+        summary: 'Start two-factor setup with the password: secret, otpauth URL and QR code (PNG data URL)',
+        description: 'A wrong password answers 401 invalid_credentials and counts towards the lockout.',
         security: [{ bearerAuth: [] }],
+        body: Type.Object({ password: Password }, { additionalProperties: false }),
         response: {
           200: Type.Object({ secret: Type.String(), otpauthUrl: Type.String(), qrCode: Type.String() }),
-          ...problemResponses(401, 409),
+          ...problemResponses(400, 401, 409, 423, 429),
         },
       },
     },
-    async (request) => setupTwoFactor(db, config, request.auth!.id),
+    async (request) => setupTwoFactor(db, config, request.auth!.id, request.body.password, observe),
   );
 
   app.post(
@@ -261,17 +266,19 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/auth/2fa/disable',
     {
-      config: { auth: 'required' },
+      config: { auth: 'required', rateLimit: ipLimit('twoFactor') },
+      preHandler: accountLimit(app, 'twoFactor', signedInUser),
       schema: {
         tags,
-        summary: 'Turn two-factor off (needs a current code or a recovery code)',
+        summary: 'Turn two-factor off (needs the password and a current code or a recovery code)',
+        description: 'A wrong password (401 invalid_credentials) or code (400 invalid_totp) counts towards the lockout.',
         security: [{ bearerAuth: [] }],
-        body: Code,
-        response: { 204: Type.Null(), ...problemResponses(400, 401, 409) },
+        body: Type.Object({ code: CodeField, password: Password }, { additionalProperties: false }),
+        response: { 204: Type.Null(), ...problemResponses(400, 401, 409, 423, 429) },
       },
     },
     async (request, reply) => {
-      await disableTwoFactor(db, config, request.auth!.id, request.body.code);
+      await disableTwoFactor(db, config, request.auth!.id, request.body.code, request.body.password, observe);
       return reply.code(204).send(null);
     },
   );

@@ -8,6 +8,7 @@ import { DomainError } from '../../../shared/errors.js';
 import { escapeHtml } from '../../../shared/mail/html.js';
 import { ACCESS_TOKEN_TTL_SECONDS } from '../../plugins/auth.js';
 import { DASHBOARD_COOKIE, DASHBOARD_PATH } from '../../plugins/queue-dashboard.js';
+import { attemptCounter } from './attempts.js';
 import { accountLimit, ipLimit } from './limits.js';
 
 const LOGIN_PATH = `${DASHBOARD_PATH}/login`;
@@ -49,6 +50,7 @@ const dashboardLogin: FastifyPluginAsyncTypebox = async (app) => {
     done(null, Object.fromEntries(new URLSearchParams(body as string)));
   });
   const secure = app.config.PUBLIC_URL.startsWith('https://');
+  const observe = attemptCounter(app);
 
   app.get(
     LOGIN_PATH,
@@ -79,20 +81,22 @@ const dashboardLogin: FastifyPluginAsyncTypebox = async (app) => {
       const { email, password, totp } = request.body;
       let user;
       try {
-        user = await authenticate(app.db, app.config, { email, password, ...(totp ? { totp } : {}) });
+        user = await authenticate(app.db, app.config, { email, password, ...(totp ? { totp } : {}) }, observe);
       } catch (err) {
         if (!(err instanceof DomainError)) throw err;
         const messages: Record<string, string> = {
           totp_required: 'Enter the code from your authenticator app.',
           invalid_totp: 'The code is not valid.',
           account_locked: 'Too many failed sign-ins: try again later.',
+          rate_limited: 'Too many attempts: try again in a moment.',
         };
         return sendPage(reply, err.status, messages[err.code] ?? 'Email or password is wrong.');
       }
       if (!can(user.role as Parameters<typeof can>[0], 'queue:admin')) {
         return sendPage(reply, 403, 'The queue dashboard is for admins.');
       }
-      const token = app.signAccessToken({ id: user.id, role: user.role as Parameters<typeof can>[0] });
+      // No session behind this cookie: it stops with the user's token generation (disable, role, reset).
+      const token = app.signAccessToken({ id: user.id, role: user.role as Parameters<typeof can>[0], generation: user.tokenGeneration });
       reply.setCookie(DASHBOARD_COOKIE, token, {
         path: DASHBOARD_PATH,
         httpOnly: true,

@@ -14,6 +14,8 @@ export const AUTH_LIMITS = {
   refresh: { ip: 60, account: 10, windowMs: 60_000 },
   resend: { ip: 5, account: 5, windowMs: 15 * 60_000 },
   dashboard: { ip: 10, account: 10, windowMs: 60_000 },
+  /** 2FA setup and disable (both need the password); the account is the signed-in user. */
+  twoFactor: { ip: 20, account: 10, windowMs: 15 * 60_000 },
 } as const;
 export type LimitName = keyof typeof AUTH_LIMITS;
 
