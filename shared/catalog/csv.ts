@@ -54,6 +54,13 @@ export interface ImportProgress {
 }
 
 export const MAX_REPORTED_ERRORS = 1_000;
+/**
+ * Memory bounds of an import: one record (a row, quoted newlines included) holds at most this many
+ * characters, and one product (its consecutive rows of one Handle) at most this many rows. Shopify itself
+ * allows 2,048 variants and 250 images; a product past the bound is reported and skipped, never buffered.
+ */
+export const MAX_RECORD_CHARS = 1_000_000;
+export const MAX_ROWS_PER_PRODUCT = 2_500;
 const handlePattern = new RegExp(SLUG_PATTERN);
 
 class RowFailure extends Error {
@@ -65,6 +72,24 @@ class RowFailure extends Error {
   }
 }
 
+/** Every bad row of one product: the product is rolled back whole and each row is reported. */
+class ProductFailure extends Error {
+  constructor(readonly failures: RowFailure[]) {
+    super(failures.map((f) => f.message).join('; '));
+  }
+}
+
+/**
+ * Spreadsheet formula injection (CWE-1236): a cell starting with `= + - @` (or a tab or carriage return,
+ * which some spreadsheets skip before reading one) would run as a formula when the export is opened.
+ * Such a cell is written with a leading `'`, which spreadsheets show as text; the import takes it off again,
+ * so an export re-imports to the same catalog.
+ */
+const FORMULA_START = /^[=+\-@\t\r]/;
+export const escapeCsvCell = (value: string): string => (FORMULA_START.test(value) ? `'${value}` : value);
+const unescapeCsvCell = (value: string): string =>
+  value.startsWith("'") && FORMULA_START.test(value.slice(1)) ? value.slice(1) : value;
+
 /** "12,500.50" is not accepted: plain decimals with at most two places, turned into integer kobo without floats. */
 function kobo(value: string, line: number, column: string): number {
   const v = value.trim();
@@ -75,7 +100,8 @@ function kobo(value: string, line: number, column: string): number {
 
 function wholeNumber(value: string, line: number, column: string, allowNegative = false): number {
   const v = value.trim();
-  if (!(allowNegative ? /^-?\d{1,9}$/ : /^\d{1,9}$/).test(v)) throw new RowFailure(line, `${column} must be a whole number (got "${value}")`);
+  if (!(allowNegative ? /^-?\d{1,9}$/ : /^\d{1,9}$/).test(v))
+    throw new RowFailure(line, `${column} must be a whole number (got "${value}")`);
   return Number(v);
 }
 
@@ -107,30 +133,58 @@ interface ParsedProduct {
   images: { line: number; src: string; position: number; alt: string }[];
 }
 
-/** Validates a handle's rows into one product; the first problem fails the whole product. */
-function parseGroup(handle: string, rows: { line: number; row: CsvRow }[]): ParsedProduct {
+/**
+ * Validates a handle's rows into one product, collecting every bad row (one failure per row, its first
+ * problem). `product` is null when the product's own fields (its first row) are unusable.
+ */
+function parseGroup(
+  handle: string,
+  rows: { line: number; row: CsvRow }[],
+): { product: ParsedProduct | null; failures: RowFailure[] } {
+  const failures: RowFailure[] = [];
   const [first] = rows;
   const head = first.row;
-  if (!handlePattern.test(handle)) throw new RowFailure(first.line, `Handle "${handle}" must be lowercase letters, digits and dashes`);
-  if (!present(head.Title)) throw new RowFailure(first.line, 'Title is required on the first row of a product');
   let status: ProductStatus = 'active';
-  if (present(head.Status)) {
-    const s = head.Status.trim().toLowerCase();
-    if (!(productStatuses as readonly string[]).includes(s)) throw new RowFailure(first.line, `Status must be one of ${productStatuses.join(', ')}`);
-    status = s as ProductStatus;
-  } else if (present(head.Published)) {
-    status = head.Published.trim().toLowerCase() === 'true' ? 'active' : 'draft';
-  }
-  const optionNames = [head['Option1 Name'], head['Option2 Name'], head['Option3 Name']].map((n) => n?.trim() ?? '');
+  const headProblem = (): string | null => {
+    if (!handlePattern.test(handle)) return `Handle "${handle}" must be lowercase letters, digits and dashes`;
+    if (!present(head.Title)) return 'Title is required on the first row of a product';
+    if (present(head.Status)) {
+      const s = head.Status.trim().toLowerCase();
+      if (!(productStatuses as readonly string[]).includes(s))
+        return `Status must be one of ${productStatuses.join(', ')}`;
+      status = s as ProductStatus;
+    } else if (present(head.Published)) {
+      status = head.Published.trim().toLowerCase() === 'true' ? 'active' : 'draft';
+    }
+    return null;
+  };
+  const bad = headProblem();
+  if (bad) failures.push(new RowFailure(first.line, bad));
+  const optionNames = [head['Option1 Name'], head['Option2 Name'], head['Option3 Name']].map(
+    (n) => n?.trim() ?? '',
+  );
   const product: ParsedProduct = {
     handle,
     line: first.line,
-    title: head.Title.trim(),
+    title: head.Title?.trim() ?? '',
     description: head['Body (HTML)'] ?? '',
     vendor: present(head.Vendor) ? head.Vendor.trim() : null,
     productType: present(head.Type) ? head.Type.trim() : null,
-    category: present(head['Product Category']) ? head['Product Category'].split('>').map((s) => s.trim()).filter(Boolean) : [],
-    tags: present(head.Tags) ? [...new Set(head.Tags.split(',').map((t) => t.trim()).filter(Boolean))] : [],
+    category: present(head['Product Category'])
+      ? head['Product Category']
+          .split('>')
+          .map((s) => s.trim())
+          .filter(Boolean)
+      : [],
+    tags: present(head.Tags)
+      ? [
+          ...new Set(
+            head.Tags.split(',')
+              .map((t) => t.trim())
+              .filter(Boolean),
+          ),
+        ]
+      : [],
     status,
     seoTitle: present(head['SEO Title']) ? head['SEO Title'].trim() : null,
     seoDescription: present(head['SEO Description']) ? head['SEO Description'].trim() : null,
@@ -139,46 +193,85 @@ function parseGroup(handle: string, rows: { line: number; row: CsvRow }[]): Pars
   };
   const skus = new Set<string>();
   for (const { line, row } of rows) {
-    const isVariant = present(row['Variant SKU']) || present(row['Variant Price']) || present(row['Option1 Value']);
-    if (isVariant) {
-      if (!present(row['Variant SKU'])) throw new RowFailure(line, 'Variant SKU is required');
-      const sku = row['Variant SKU'].trim();
-      if (/\s/.test(sku) || sku.length > 64) throw new RowFailure(line, `Variant SKU "${sku}" must be at most 64 characters without spaces`);
-      if (skus.has(sku)) throw new RowFailure(line, `Variant SKU ${sku} appears twice`);
-      skus.add(sku);
-      if (!present(row['Variant Price'])) throw new RowFailure(line, 'Variant Price is required');
-      const options: Record<string, string> = {};
-      [row['Option1 Value'], row['Option2 Value'], row['Option3 Value']].forEach((value, i) => {
-        if (present(value)) options[optionNames[i] || `Option${i + 1}`] = value.trim();
-      });
-      const qty = present(row['Variant Inventory Qty']) ? wholeNumber(row['Variant Inventory Qty'], line, 'Variant Inventory Qty', true) : null;
-      if (qty !== null && qty < 0) throw new RowFailure(line, 'Variant Inventory Qty cannot be negative');
-      product.variants.push({
-        line,
-        sku,
-        price: kobo(row['Variant Price'], line, 'Variant Price'),
-        compareAtPrice: present(row['Variant Compare At Price']) ? kobo(row['Variant Compare At Price'], line, 'Variant Compare At Price') : null,
-        weightGrams: present(row['Variant Grams']) ? wholeNumber(row['Variant Grams'], line, 'Variant Grams') : null,
-        options,
-        qty,
-      });
-    }
-    if (present(row['Image Src'])) {
-      const src = row['Image Src'].trim();
-      if (!/^https?:\/\/\S+$/.test(src)) throw new RowFailure(line, 'Image Src must be an http(s) URL');
-      product.images.push({
-        line,
-        src,
-        position: present(row['Image Position']) ? wholeNumber(row['Image Position'], line, 'Image Position') : product.images.length + 1,
-        alt: row['Image Alt Text']?.trim() ?? '',
-      });
+    if (line === first.line && bad) continue;
+    try {
+      parseRow(product, optionNames, skus, line, row);
+    } catch (err) {
+      if (!(err instanceof RowFailure)) throw err;
+      failures.push(err);
     }
   }
-  return product;
+  return { product: bad ? null : product, failures };
 }
 
-/** Writes one product (upsert by handle, variants by SKU, images by source URL) in the caller's transaction. */
-async function saveProduct(trx: Trx, p: ParsedProduct): Promise<'created' | 'updated'> {
+/** One row's variant and image into the product; throws the row's first problem (the row adds nothing then). */
+function parseRow(
+  product: ParsedProduct,
+  optionNames: string[],
+  skus: Set<string>,
+  line: number,
+  row: CsvRow,
+) {
+  let variant: ParsedVariant | null = null;
+  const isVariant =
+    present(row['Variant SKU']) || present(row['Variant Price']) || present(row['Option1 Value']);
+  if (isVariant) {
+    if (!present(row['Variant SKU'])) throw new RowFailure(line, 'Variant SKU is required');
+    const sku = row['Variant SKU'].trim();
+    if (/\s/.test(sku) || sku.length > 64)
+      throw new RowFailure(line, `Variant SKU "${sku}" must be at most 64 characters without spaces`);
+    if (skus.has(sku)) throw new RowFailure(line, `Variant SKU ${sku} appears twice`);
+    skus.add(sku);
+    if (!present(row['Variant Price'])) throw new RowFailure(line, 'Variant Price is required');
+    const options: Record<string, string> = {};
+    [row['Option1 Value'], row['Option2 Value'], row['Option3 Value']].forEach((value, i) => {
+      if (present(value)) options[optionNames[i] || `Option${i + 1}`] = value.trim();
+    });
+    const qty = present(row['Variant Inventory Qty'])
+      ? wholeNumber(row['Variant Inventory Qty'], line, 'Variant Inventory Qty', true)
+      : null;
+    if (qty !== null && qty < 0) throw new RowFailure(line, 'Variant Inventory Qty cannot be negative');
+    variant = {
+      line,
+      sku,
+      price: kobo(row['Variant Price'], line, 'Variant Price'),
+      compareAtPrice: present(row['Variant Compare At Price'])
+        ? kobo(row['Variant Compare At Price'], line, 'Variant Compare At Price')
+        : null,
+      weightGrams: present(row['Variant Grams'])
+        ? wholeNumber(row['Variant Grams'], line, 'Variant Grams')
+        : null,
+      options,
+      qty,
+    };
+  }
+  let image: ParsedProduct['images'][number] | null = null;
+  if (present(row['Image Src'])) {
+    const src = row['Image Src'].trim();
+    if (!/^https?:\/\/\S+$/.test(src)) throw new RowFailure(line, 'Image Src must be an http(s) URL');
+    image = {
+      line,
+      src,
+      position: present(row['Image Position'])
+        ? wholeNumber(row['Image Position'], line, 'Image Position')
+        : product.images.length + 1,
+      alt: row['Image Alt Text']?.trim() ?? '',
+    };
+  }
+  if (variant) product.variants.push(variant);
+  if (image) product.images.push(image);
+}
+
+/**
+ * Writes one product (upsert by handle, variants by SKU, images by source URL) in the caller's transaction.
+ * A variant the database refuses is added to `failures` and the rest carries on, so one pass finds every
+ * such row; the caller rolls the transaction back when any row failed.
+ */
+async function saveProduct(
+  trx: Trx,
+  p: ParsedProduct,
+  failures: RowFailure[],
+): Promise<'created' | 'updated'> {
   const categoryId = p.category.length ? await ensureCategoryPath(trx, p.category) : null;
   const fields = {
     title: p.title,
@@ -213,16 +306,33 @@ async function saveProduct(trx: Trx, p: ParsedProduct): Promise<'created' | 'upd
     const saved = await trx
       .insertInto('productVariants')
       .values(values)
-      .onConflict((oc) => oc.column('sku').doUpdateSet(updates).where('productVariants.productId', '=', product.id))
+      .onConflict((oc) =>
+        oc.column('sku').doUpdateSet(updates).where('productVariants.productId', '=', product.id),
+      )
       .returning('id')
       .executeTakeFirst();
-    if (!saved) throw new RowFailure(v.line, `Variant SKU ${v.sku} already belongs to another product`);
-    const stock = await trx.selectFrom('inventory').select(['onHand', 'reserved']).where('variantId', '=', saved.id).executeTakeFirst();
+    if (!saved) {
+      failures.push(new RowFailure(v.line, `Variant SKU ${v.sku} already belongs to another product`));
+      continue;
+    }
+    const stock = await trx
+      .selectFrom('inventory')
+      .select(['onHand', 'reserved'])
+      .where('variantId', '=', saved.id)
+      .executeTakeFirst();
     const target = v.qty ?? stock?.onHand ?? 0;
     if (!stock) {
       await trx.insertInto('inventory').values({ variantId: saved.id, onHand: target }).execute();
     } else if (target !== stock.onHand) {
-      if (target < stock.reserved) throw new RowFailure(v.line, `Variant Inventory Qty ${target} is below the ${stock.reserved} units reserved by open orders`);
+      if (target < stock.reserved) {
+        failures.push(
+          new RowFailure(
+            v.line,
+            `Variant Inventory Qty ${target} is below the ${stock.reserved} units reserved by open orders`,
+          ),
+        );
+        continue;
+      }
       await trx
         .updateTable('inventory')
         .set({ onHand: target, version: sql`version + 1` })
@@ -231,7 +341,10 @@ async function saveProduct(trx: Trx, p: ParsedProduct): Promise<'created' | 'upd
     }
     const delta = target - (stock?.onHand ?? 0);
     if (delta !== 0) {
-      await trx.insertInto('inventoryMovements').values({ variantId: saved.id, deltaOnHand: delta, reason: 'import' }).execute();
+      await trx
+        .insertInto('inventoryMovements')
+        .values({ variantId: saved.id, deltaOnHand: delta, reason: 'import' })
+        .execute();
     }
   }
 
@@ -262,22 +375,51 @@ async function saveProduct(trx: Trx, p: ParsedProduct): Promise<'created' | 'upd
 }
 
 function csvParser() {
-  return parse({ columns: true, bom: true, skip_empty_lines: true, relax_column_count: true, info: true, trim: false });
+  return parse({
+    columns: true,
+    bom: true,
+    skip_empty_lines: true,
+    relax_column_count: true,
+    info: true,
+    trim: false,
+    max_record_size: MAX_RECORD_CHARS,
+  });
 }
 
-/** Counts records (not lines: a quoted description may span several) for progress totals. */
+/** Counts records (not lines: a quoted description may span several) for progress totals; stops at bad CSV (the import reports it). */
 export async function countCsvRecords(path: string): Promise<number> {
   let n = 0;
-  const parser = createReadStream(path).pipe(parse({ bom: true, skip_empty_lines: true, relax_column_count: true, from_line: 2 }));
-  for await (const _ of parser) n++;
+  const parser = createReadStream(path).pipe(
+    parse({
+      bom: true,
+      skip_empty_lines: true,
+      relax_column_count: true,
+      from_line: 2,
+      max_record_size: MAX_RECORD_CHARS,
+    }),
+  );
+  try {
+    for await (const _ of parser) n++;
+  } catch (err) {
+    if (!(err as { code?: string }).code?.startsWith('CSV_')) throw err;
+  }
   return n;
+}
+
+/** What the import tells the user about a file csv-parse refused. */
+function csvProblem(err: Error & { code?: string; lines?: number }): string {
+  if (err.code === 'CSV_MAX_RECORD_SIZE') {
+    return `A record is longer than ${MAX_RECORD_CHARS.toLocaleString('en')} characters (an unclosed quote?); the import stopped there`;
+  }
+  return `The file is not valid CSV: ${err.message}`;
 }
 
 /**
  * Streams a Shopify product CSV into the catalog. Consecutive rows with the same Handle make one product,
- * written in its own transaction: a product is imported whole or not at all, and a bad row fails only
- * its product (reported with its line number and reason). Memory holds one product's rows at a time, and
- * the parser is paused while a product is written (async iteration = backpressure).
+ * written in its own transaction: a product is imported whole or not at all, and a bad row fails its
+ * product. Every bad row of the product is reported (line number and reason), not only the first.
+ * Memory holds one product's rows at a time (at most MAX_ROWS_PER_PRODUCT, each record at most
+ * MAX_RECORD_CHARS), and the parser is paused while a product is written (async iteration = backpressure).
  */
 export async function importProductsCsv(
   db: Db,
@@ -290,20 +432,40 @@ export async function importProductsCsv(
   };
   let group: { line: number; row: CsvRow }[] = [];
   let handle: string | null = null;
+  /** The current handle went past MAX_ROWS_PER_PRODUCT: its rows are counted and dropped. */
+  let overflowed = false;
 
   const flush = async () => {
-    if (!group.length || handle === null) return;
     const rows = group;
     const current = handle;
     group = [];
+    if (!rows.length || current === null) return;
     try {
-      const parsed = parseGroup(current, rows);
-      const outcome = await db.transaction().execute((trx) => saveProduct(trx, parsed));
-      if (outcome === 'created') progress.productsCreated++;
-      else progress.productsUpdated++;
+      const { product, failures } = parseGroup(current, rows);
+      if (product) {
+        const outcome = await db
+          .transaction()
+          .execute(async (trx) => {
+            const saved = await saveProduct(trx, product, failures);
+            // Roll back: the product is all or nothing, and the database's refusals are now known too.
+            if (failures.length) throw new ProductFailure(failures);
+            return saved;
+          })
+          .catch((err: unknown) => {
+            if (err instanceof ProductFailure) return null;
+            throw err;
+          });
+        if (outcome === 'created') progress.productsCreated++;
+        else if (outcome === 'updated') progress.productsUpdated++;
+      }
+      failures.sort((a, b) => a.line - b.line);
+      for (const f of failures) report({ line: f.line, handle: current, reason: f.message });
     } catch (err) {
-      if (err instanceof RowFailure) report({ line: err.line, handle: current, reason: err.message });
-      else report({ line: rows[0].line, handle: current, reason: `could not be saved: ${(err as Error).message}` });
+      report({
+        line: rows[0].line,
+        handle: current,
+        reason: `could not be saved: ${(err as Error).message}`,
+      });
     }
     progress.processedRows += rows.length;
     await opts.onProgress?.(progress);
@@ -312,7 +474,12 @@ export async function importProductsCsv(
   const parser = input.pipe(csvParser());
   input.on('error', (err) => parser.destroy(err));
   try {
-    for await (const { record, info } of parser as AsyncIterable<{ record: CsvRow; info: { lines: number } }>) {
+    for await (const { record, info } of parser as AsyncIterable<{
+      record: CsvRow;
+      info: { lines: number };
+    }>) {
+      for (const [column, value] of Object.entries(record))
+        if (typeof value === 'string') record[column as keyof CsvRow] = unescapeCsvCell(value);
       const h = record.Handle?.trim() ?? '';
       if (!h) {
         await flush();
@@ -324,19 +491,36 @@ export async function importProductsCsv(
       if (h !== handle) {
         await flush();
         handle = h;
+        overflowed = false;
+      }
+      if (overflowed) {
+        progress.processedRows++;
+        continue;
+      }
+      if (group.length >= MAX_ROWS_PER_PRODUCT) {
+        report({
+          line: info.lines,
+          handle: h,
+          reason: `Product ${h} has more than ${MAX_ROWS_PER_PRODUCT} rows; it was not imported`,
+        });
+        progress.processedRows += group.length + 1;
+        group = [];
+        overflowed = true;
+        continue;
       }
       group.push({ line: info.lines, row: record });
     }
   } catch (err) {
-    const e = err as Error & { lines?: number };
-    report({ line: e.lines ?? 0, reason: `The file is not valid CSV: ${e.message}` });
+    const e = err as Error & { code?: string; lines?: number };
+    report({ line: e.lines ?? 0, reason: csvProblem(e) });
     return progress;
   }
   await flush();
   return progress;
 }
 
-const money = (k: number | null | undefined) => (k === null || k === undefined ? '' : `${Math.floor(k / 100)}.${String(k % 100).padStart(2, '0')}`);
+const money = (k: number | null | undefined) =>
+  k === null || k === undefined ? '' : `${Math.floor(k / 100)}.${String(k % 100).padStart(2, '0')}`;
 
 /**
  * Streams the catalog back in the same format, products in creation order, 200 at a time (keyset), so
@@ -347,9 +531,12 @@ export function exportProductsCsv(db: Db, opts: { publicUrl: string; batchSize?:
   const body = new PassThrough();
   out.pipe(body);
   const batchSize = opts.batchSize ?? 200;
-  const absolute = (url: string) => (url.startsWith('/') ? `${opts.publicUrl.replace(/\/$/, '')}${url}` : url);
+  const absolute = (url: string) =>
+    url.startsWith('/') ? `${opts.publicUrl.replace(/\/$/, '')}${url}` : url;
 
   const write = async (row: CsvRow) => {
+    for (const [column, value] of Object.entries(row))
+      if (typeof value === 'string') row[column as keyof CsvRow] = escapeCsvCell(value);
     if (!out.write(row)) await new Promise((resolve) => out.once('drain', resolve));
   };
 
@@ -357,15 +544,15 @@ export function exportProductsCsv(db: Db, opts: { publicUrl: string; batchSize?:
     const paths = await categoryPaths(db);
     let after: { createdAt: Date; id: string } | null = null;
     for (;;) {
-      let q = db
-        .selectFrom('products')
-        .selectAll()
-        .orderBy('createdAt')
-        .orderBy('id')
-        .limit(batchSize);
+      let q = db.selectFrom('products').selectAll().orderBy('createdAt').orderBy('id').limit(batchSize);
       if (after) {
         const a = after;
-        q = q.where((eb) => eb.or([eb('createdAt', '>', a.createdAt), eb.and([eb('createdAt', '=', a.createdAt), eb('id', '>', a.id)])]));
+        q = q.where((eb) =>
+          eb.or([
+            eb('createdAt', '>', a.createdAt),
+            eb.and([eb('createdAt', '=', a.createdAt), eb('id', '>', a.id)]),
+          ]),
+        );
       }
       // created_at has microseconds; compare on the text form to keep the keyset exact.
       const products = await q.select(sql<string>`created_at::text`.as('createdAtText')).execute();
@@ -392,7 +579,9 @@ export function exportProductsCsv(db: Db, opts: { publicUrl: string; batchSize?:
       for (const p of products) {
         const vs = variants.filter((v) => v.productId === p.id);
         const ims = images.filter((m) => m.productId === p.id);
-        const optionNames = [...new Set(vs.flatMap((v) => Object.keys(JSON.parse(v.optionsText) as object)))].slice(0, 3);
+        const optionNames = [
+          ...new Set(vs.flatMap((v) => Object.keys(JSON.parse(v.optionsText) as object))),
+        ].slice(0, 3);
         const rows = Math.max(vs.length, ims.length, 1);
         for (let i = 0; i < rows; i++) {
           const v = vs[i];
@@ -430,7 +619,11 @@ export function exportProductsCsv(db: Db, opts: { publicUrl: string; batchSize?:
           }
           if (m) {
             const urls = m.urls as { zoom: string };
-            Object.assign(row, { 'Image Src': m.sourceUrl ?? absolute(urls.zoom), 'Image Position': String(m.position + 1), 'Image Alt Text': m.alt });
+            Object.assign(row, {
+              'Image Src': m.sourceUrl ?? absolute(urls.zoom),
+              'Image Position': String(m.position + 1),
+              'Image Alt Text': m.alt,
+            });
           }
           await write(row);
         }
