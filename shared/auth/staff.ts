@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/index.js';
+import { decodeCursor, encodeCursor } from '../db/cursor.js';
 import { BadRequestError, ConflictError, NotFoundError } from '../errors.js';
 import { writeAudit } from './audit.js';
 import type { Role } from './permissions.js';
@@ -14,21 +15,6 @@ export function staffUserView(u: Parameters<typeof userView>[0] & { disabledAt: 
     disabled: u.disabledAt !== null,
     lockedUntil: u.lockedUntil && new Date(u.lockedUntil) > new Date() ? new Date(u.lockedUntil).toISOString() : null,
   };
-}
-
-interface Cursor {
-  c: string;
-  i: string;
-}
-const encodeCursor = (c: Cursor) => Buffer.from(JSON.stringify(c)).toString('base64url');
-function decodeCursor(raw: string): Cursor {
-  try {
-    const c = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as Cursor;
-    if (typeof c.c !== 'string' || typeof c.i !== 'string' || Number.isNaN(Date.parse(c.c))) throw new Error('bad');
-    return c;
-  } catch {
-    throw new BadRequestError('invalid_cursor', 'The cursor is invalid');
-  }
 }
 
 export interface ListUsersQuery {
@@ -48,7 +34,7 @@ export async function listUsers(db: Db, query: ListUsersQuery) {
   }
   if (query.role) select = select.where('role', '=', query.role);
   if (query.cursor) {
-    const { c, i } = decodeCursor(query.cursor);
+    const [c, i] = decodeCursor(query.cursor, ['timestamptz', 'uuid']);
     select = select.where(sql<boolean>`(created_at, id) < (${c}::timestamptz, ${i}::uuid)`);
   }
   const rows = await select
@@ -61,7 +47,7 @@ export async function listUsers(db: Db, query: ListUsersQuery) {
   return {
     items: page.map(staffUserView),
     nextCursor:
-      rows.length > query.limit && last ? encodeCursor({ c: new Date(last.createdAt).toISOString(), i: last.id }) : null,
+      rows.length > query.limit && last ? encodeCursor([new Date(last.createdAt).toISOString(), last.id]) : null,
   };
 }
 

@@ -1,4 +1,5 @@
 import { sql, type RawBuilder } from 'kysely';
+import { decodeCursor, encodeCursor, InvalidCursorError } from '../db/cursor.js';
 import type { DbOrTrx } from '../db/index.js';
 import { BadRequestError } from '../errors.js';
 import type { ProductStatus } from './products.js';
@@ -78,17 +79,13 @@ function sortSpec(sort: ProductSort, tsquery: RawBuilder<unknown> | null): SortS
   }
 }
 
-/** The cursor is opaque to clients: base64url of [sort, key, id]; a cursor from another sort is refused. */
-const encodeCursor = (sort: ProductSort, key: string, id: string) => Buffer.from(JSON.stringify([sort, key, id])).toString('base64url');
+const cursorKeyType = (sort: ProductSort) => (sort === 'newest' ? 'timestamptz' : sort === 'price_asc' || sort === 'price_desc' ? 'bigint' : 'decimal');
 
-function decodeCursor(cursor: string, sort: ProductSort): { key: string; id: string } {
-  try {
-    const [s, key, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [string, string, string];
-    if (s === sort && typeof key === 'string' && /^[0-9a-f-]{36}$/.test(id)) return { key, id };
-  } catch {
-    // fall through
-  }
-  throw new BadRequestError('invalid_cursor', 'The cursor is not valid for this query', [{ path: '/cursor', message: 'is invalid' }]);
+/** The cursor is [sort, key, id] (shared/db/cursor.ts); a cursor from another sort is refused. */
+function decodeListCursor(cursor: string, sort: ProductSort): { key: string; id: string } {
+  const [s, key, id] = decodeCursor(cursor, ['text', cursorKeyType(sort), 'uuid']);
+  if (s !== sort) throw new InvalidCursorError();
+  return { key, id };
 }
 
 /** Every filter except the cursor: shared by the page and its facets. */
@@ -127,7 +124,7 @@ export async function listProducts(db: DbOrTrx, query: ListQuery): Promise<ListP
   const where = filters(query, tsquery, sort);
   const pageWhere = [...where];
   if (query.cursor) {
-    const { key, id } = decodeCursor(query.cursor, sort);
+    const { key, id } = decodeListCursor(query.cursor, sort);
     pageWhere.push(spec.desc ? sql`(${spec.key}, p.id) < (${key}::${spec.cast}, ${id}::uuid)` : sql`(${spec.key}, p.id) > (${key}::${spec.cast}, ${id}::uuid)`);
   }
   const dir = spec.desc ? sql`DESC` : sql`ASC`;
@@ -202,7 +199,7 @@ export async function listProducts(db: DbOrTrx, query: ListQuery): Promise<ListP
   }));
   return {
     items,
-    nextCursor: more && last ? encodeCursor(sort, last.sortKey, last.id!) : null,
+    nextCursor: more && last ? encodeCursor([sort, last.sortKey, last.id!]) : null,
     ...(facets ? { facets } : {}),
   };
 }

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { Db, DbOrTrx, Trx } from '../db/index.js';
 import { ConflictError, DomainError, isUniqueViolation, NotFoundError, ValidationError } from '../errors.js';
-import { decodeCursor, encodeCursor } from '../orders/cursor.js';
+import { decodeCursor, encodeCursor } from '../db/cursor.js';
 import type { CouponKind, PricingCoupon } from '../pricing/index.js';
 
 /**
@@ -275,7 +275,7 @@ export async function deleteCoupon(db: Db, id: string): Promise<void> {
 
 export async function listCoupons(db: DbOrTrx, q: { limit: number; cursor?: string; q?: string }) {
   let query = db.selectFrom('coupons').select(couponColumns).orderBy(sql`lower(code)`).limit(q.limit + 1);
-  if (q.cursor) query = query.where(sql<boolean>`lower(code) > ${decodeCursor<[string]>(q.cursor, 1)[0]}`);
+  if (q.cursor) query = query.where(sql<boolean>`lower(code) > ${decodeCursor(q.cursor, ['text'])[0]}`);
   if (q.q) query = query.where(sql<boolean>`code ILIKE ${`%${q.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`}`);
   const rows = await query.execute();
   const page = rows.slice(0, q.limit);

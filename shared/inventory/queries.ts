@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { DbOrTrx } from '../db/index.js';
-import { decodeCursor, encodeCursor } from '../orders/cursor.js';
+import { decodeCursor, encodeCursor } from '../db/cursor.js';
 import { expiredHeldSql } from './availability.js';
 
 export interface InventoryItem {
@@ -28,7 +28,7 @@ export interface InventoryQuery {
 
 /** Per variant, ordered by SKU (keyset cursor). `lowStock` keeps variants at or below their threshold. */
 export async function listInventory(db: DbOrTrx, q: InventoryQuery): Promise<{ items: InventoryItem[]; nextCursor: string | null }> {
-  const after = q.cursor ? decodeCursor<[string]>(q.cursor, 1)[0] : undefined;
+  const after = q.cursor ? decodeCursor(q.cursor, ['text'])[0] : undefined;
   const available = sql<number>`greatest(i.on_hand - i.reserved + ${expiredHeldSql(sql.ref('i.variant_id'))}, 0)`;
   let query = db
     .selectFrom('inventory as i')

@@ -9,7 +9,6 @@
  *  - orderView(db, id): the read model of GET /orders/:id (payments, refunds, invoice included).
  *  - orderLink / orderLinkToken / verifyOrderLinkToken: signed links for guests' mail.
  */
-export { decodeCursor, encodeCursor } from './cursor.js';
 export {
   cancelOrder,
   expireOrder,

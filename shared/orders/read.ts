@@ -6,7 +6,7 @@ import type { Config } from '../config.js';
 import type { DbOrTrx } from '../db/index.js';
 import { NotFoundError } from '../errors.js';
 import { hashCartToken } from '../cart/index.js';
-import { decodeCursor, encodeCursor } from './cursor.js';
+import { decodeCursor, encodeCursor } from '../db/cursor.js';
 import { verifyOrderLinkToken } from './links.js';
 
 /**
@@ -158,7 +158,7 @@ export async function listOrders(db: DbOrTrx, query: OrderListQuery) {
     q = q.where((eb) => eb.or([eb('o.number', 'ilike', like), eb(sql`o.email::text`, 'ilike', like), eb('o.customerName', 'ilike', like)]));
   }
   if (query.cursor) {
-    const [at, id] = decodeCursor<[string, string]>(query.cursor, 2);
+    const [at, id] = decodeCursor(query.cursor, ['timestamptz', 'uuid']);
     q = q.where(sql<boolean>`(o.created_at, o.id) < (${at}::timestamptz, ${id}::uuid)`);
   }
   const rows = await q.execute();

@@ -1,9 +1,8 @@
 import { sql } from 'kysely';
 import type { Db, DbOrTrx, Trx } from '../db/index.js';
 import type { PaystackClient } from '../integrations/paystack/client.js';
-import { ValidationError } from '../errors.js';
 import { enqueue } from '../outbox.js';
-import { decodeCursor, encodeCursor } from '../orders/cursor.js';
+import { decodeCursor, encodeCursor } from '../db/cursor.js';
 import { enqueuePaymentProblem } from './notices.js';
 import { applyVerification, type VerificationOutcome } from './verify.js';
 
@@ -310,12 +309,7 @@ export async function listReconciliationRuns(db: DbOrTrx, q: { limit: number; cu
     .orderBy('id', 'desc')
     .limit(q.limit + 1);
   if (q.cursor) {
-    const [startedAt, id] = decodeCursor<[string, string]>(q.cursor, 2);
-    if (Number.isNaN(Date.parse(startedAt)) || !/^[0-9a-f-]{36}$/.test(id)) {
-      throw new ValidationError('The cursor is invalid', [
-        { path: '/cursor', message: 'is not a cursor this list produced' },
-      ]);
-    }
+    const [startedAt, id] = decodeCursor(q.cursor, ['timestamptz', 'uuid']);
     query = query.where(sql<boolean>`(started_at, id) < (${startedAt}::timestamptz, ${id}::uuid)`);
   }
   const rows = await query.execute();
