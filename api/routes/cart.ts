@@ -59,6 +59,7 @@ const cartRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { auth: 'optional' },
       schema: {
         tags,
+        operationId: 'createCart',
         summary: 'Create a cart (guests get a token), or get the signed-in user’s cart',
         security,
         headers: CartTokenHeaders,
@@ -85,6 +86,7 @@ const cartRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { auth: 'optional' },
       schema: {
         tags,
+        operationId: 'getCart',
         summary: 'The cart with current prices, totals and the coupon (and why it stopped applying)',
         security,
         headers: CartTokenHeaders,
@@ -106,6 +108,7 @@ const cartRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { auth: 'optional' },
       schema: {
         tags,
+        operationId: 'addCartItem',
         summary: 'Add a variant (quantities add up; 409 insufficient_stock beyond what is available)',
         security,
         headers: CartTokenHeaders,
@@ -122,6 +125,7 @@ const cartRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { auth: 'optional' },
       schema: {
         tags,
+        operationId: 'updateCartItem',
         summary: 'Set a line’s quantity',
         security,
         headers: CartTokenHeaders,
@@ -139,6 +143,7 @@ const cartRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { auth: 'optional' },
       schema: {
         tags,
+        operationId: 'removeCartItem',
         summary: 'Remove a line',
         security,
         headers: CartTokenHeaders,
@@ -155,6 +160,7 @@ const cartRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { auth: 'optional' },
       schema: {
         tags,
+        operationId: 'applyCartCoupon',
         summary: 'Apply a coupon (400 invalid_coupon with a reason)',
         security,
         headers: CartTokenHeaders,
@@ -169,7 +175,7 @@ const cartRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/cart/coupon',
     {
       config: { auth: 'optional' },
-      schema: { tags, summary: 'Remove the coupon', security, headers: CartTokenHeaders, response: { 200: Cart, ...problemResponses(401, 404) } },
+      schema: { tags, operationId: 'removeCartCoupon', summary: 'Remove the coupon', security, headers: CartTokenHeaders, response: { 200: Cart, ...problemResponses(401, 404) } },
     },
     async (request) => mutate(request, (trx, cart) => removeCoupon(trx, cart)),
   );

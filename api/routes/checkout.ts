@@ -20,6 +20,7 @@ const checkoutRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { auth: 'optional' },
       schema: {
         tags: ['checkout'],
+        operationId: 'createCheckout',
         summary: 'Place the cart as an order (reserves stock) and start the Paystack payment',
         security: [{}, { bearerAuth: [] }],
         headers: Type.Object({

@@ -50,6 +50,7 @@ const couponRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config,
       schema: {
         tags,
+        operationId: 'listCoupons',
         summary: 'Coupons by code',
         security,
         querystring: Type.Object({ ...PageQuery, q: Type.Optional(Type.String({ minLength: 1, maxLength: 40 })) }, { additionalProperties: false }),
@@ -64,7 +65,7 @@ const couponRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     '/coupons/:id',
-    { config, schema: { tags, summary: 'One coupon', security, params: IdParams, response: { 200: Coupon, ...problemResponses(400, 401, 403, 404) } } },
+    { config, schema: { tags, operationId: 'getCoupon', summary: 'One coupon', security, params: IdParams, response: { 200: Coupon, ...problemResponses(400, 401, 403, 404) } } },
     async (request) => {
       const coupon = await findCoupon(db, request.params.id);
       if (!coupon) throw new NotFoundError('Coupon');
@@ -78,6 +79,7 @@ const couponRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config,
       schema: {
         tags,
+        operationId: 'createCoupon',
         summary: 'Create a coupon (409 code_taken)',
         security,
         body: Type.Object({ ...fields, value: Type.Optional(fields.value) }, { additionalProperties: false }),
@@ -93,6 +95,7 @@ const couponRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config,
       schema: {
         tags,
+        operationId: 'updateCoupon',
         summary: 'Change a coupon',
         security,
         params: IdParams,
@@ -122,6 +125,7 @@ const couponRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config,
       schema: {
         tags,
+        operationId: 'deleteCoupon',
         summary: 'Delete a coupon (one that was ever redeemed is deactivated instead)',
         security,
         params: IdParams,

@@ -33,7 +33,7 @@ const inventoryRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/inventory',
     {
       config: { auth: 'required' },
-      schema: { tags, summary: 'Stock per variant', security, querystring: ListQuery, response: { 200: Page(InventoryItem), ...problemResponses(400, 401, 403) } },
+      schema: { tags, operationId: 'listInventory', summary: 'Stock per variant', security, querystring: ListQuery, response: { 200: Page(InventoryItem), ...problemResponses(400, 401, 403) } },
     },
     async (request) => {
       requireStaff(request);
@@ -47,6 +47,7 @@ const inventoryRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { auth: 'required' },
       schema: {
         tags,
+        operationId: 'listInventoryAlerts',
         summary: 'Variants at or below their low-stock threshold',
         security,
         querystring: Type.Object({ ...PageQuery }, { additionalProperties: false }),
@@ -65,6 +66,7 @@ const inventoryRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { permission: 'inventory:write' },
       schema: {
         tags,
+        operationId: 'updateInventory',
         summary: 'Set a count ({onHand, version}; stale version → 409 version_conflict) or adjust ({delta, reason})',
         security,
         params: Type.Object({ variantId: Uuid }),
@@ -92,6 +94,7 @@ const inventoryRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { permission: 'inventory:write' },
       schema: {
         tags,
+        operationId: 'bulkAdjustInventory',
         summary: 'Adjust many SKUs at once, all or nothing (409 bulk_adjust_failed names the failing SKUs)',
         security,
         body: Type.Object(

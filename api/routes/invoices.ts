@@ -17,6 +17,7 @@ const invoices: FastifyPluginAsyncTypebox = async (app) => {
       config: { auth: 'optional' },
       schema: {
         tags: ['orders'],
+        operationId: 'getOrderInvoice',
         summary: 'The order’s invoice PDF (owner, staff, or the signed link from the order mail)',
         description:
           '200 `application/pdf` once the order is paid and its invoice rendered. 409 `order_not_paid` before payment; ' +

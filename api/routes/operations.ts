@@ -14,7 +14,7 @@ const operations: FastifyPluginAsyncTypebox = async (app) => {
     '/health/live',
     {
       logLevel: 'warn',
-      schema: { tags: ['operations'], summary: 'The process runs', response: { 200: Type.Object({ status: Type.String() }) } },
+      schema: { tags: ['operations'], operationId: 'checkLiveness', security: [], summary: 'The process runs', response: { 200: Type.Object({ status: Type.String() }) } },
     },
     async () => ({ status: 'ok' }),
   );
@@ -25,6 +25,8 @@ const operations: FastifyPluginAsyncTypebox = async (app) => {
       logLevel: 'warn',
       schema: {
         tags: ['operations'],
+        operationId: 'checkReadiness',
+        security: [],
         summary: 'Postgres and Redis answer (503 names the one that does not)',
         response: { 200: Report, 503: Report },
       },
@@ -48,6 +50,8 @@ const operations: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         tags: ['operations'],
+        operationId: 'getJwks',
+        security: [],
         summary: 'Public keys that verify access tokens',
         response: { 200: Type.Object({ keys: Type.Array(Jwk) }) },
       },

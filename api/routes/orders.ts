@@ -47,6 +47,7 @@ const orderRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { auth: 'required' },
       schema: {
         tags,
+        operationId: 'listOrders',
         summary: 'My orders, newest first',
         security: bearer,
         querystring: Type.Object({ ...PageQuery }, { additionalProperties: false }),
@@ -62,6 +63,7 @@ const orderRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { auth: 'optional' },
       schema: {
         tags,
+        operationId: 'getOrder',
         summary: 'An order with items, totals, history, payments, refunds and invoice',
         security: optional,
         params: IdParams,
@@ -82,6 +84,7 @@ const orderRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { auth: 'optional' },
       schema: {
         tags,
+        operationId: 'cancelOrder',
         summary: 'Cancel: the customer while unpaid, staff (order:write) also once paid; releases stock and coupon',
         security: optional,
         params: IdParams,
@@ -115,6 +118,7 @@ const orderRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { auth: 'optional' },
       schema: {
         tags,
+        operationId: 'payOrder',
         summary: 'Start a new payment attempt for an unpaid order (never reserves stock again)',
         security: optional,
         params: IdParams,
@@ -138,6 +142,7 @@ const orderRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { permission: 'order:read:any' },
       schema: {
         tags,
+        operationId: 'adminListOrders',
         summary: 'All orders, filtered by status and by q (number, email or name)',
         security: bearer,
         querystring: Type.Object(
@@ -160,6 +165,7 @@ const orderRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { permission: 'order:write' },
       schema: {
         tags,
+        operationId: 'adminUpdateOrderStatus',
         summary: 'Move an order along (processing, shipped with tracking, delivered, cancelled); paid and refunds come from payments',
         security: bearer,
         params: IdParams,

@@ -32,6 +32,8 @@ const payments: FastifyPluginAsyncTypebox = async (app) => {
       },
       schema: {
         tags: ['payments'],
+        operationId: 'verifyPayment',
+        security: [],
         summary: 'Ask Paystack about a payment and apply the result (safe to call many times)',
         params: Type.Object({ reference: Reference }),
         response: { 200: VerificationAnswer, ...problemResponses(400, 404, 429, 502) },

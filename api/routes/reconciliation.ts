@@ -49,6 +49,7 @@ const reconciliation: FastifyPluginAsyncTypebox = async (app) => {
       config: { permission: 'payment:reconcile', rateLimit: { max: 10, timeWindow: '1 minute' } },
       schema: {
         tags: ['payments'],
+        operationId: 'adminRunReconciliation',
         summary: 'Start a reconciliation with Paystack (the same job the daily schedule runs)',
         security: [{ bearerAuth: [] }],
         body: Type.Optional(
@@ -86,6 +87,7 @@ const reconciliation: FastifyPluginAsyncTypebox = async (app) => {
       config: { permission: 'payment:reconcile' },
       schema: {
         tags: ['payments'],
+        operationId: 'adminListReconciliationRuns',
         summary: "Reconciliation runs, newest first, with each run's counts and discrepancies",
         security: [{ bearerAuth: [] }],
         querystring: Type.Object(PageQuery, { additionalProperties: false }),

@@ -71,6 +71,7 @@ const refunds: FastifyPluginAsyncTypebox = async (app) => {
       config: { permission: 'refund:create' },
       schema: {
         tags: ['payments'],
+        operationId: 'adminCreateRefund',
         summary: 'Refund (part of) a paid order through Paystack',
         description:
           'Needs an `Idempotency-Key` header (same key + same body replays the first answer; other body → 422 ' +

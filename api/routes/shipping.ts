@@ -37,6 +37,8 @@ const shippingRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         tags,
+        operationId: 'listShippingMethods',
+        security: [],
         summary: 'Active shipping methods',
         response: { 200: Type.Object({ items: Type.Array(ShippingMethod), nextCursor: Type.Null() }) },
       },
@@ -50,6 +52,7 @@ const shippingRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: staff,
       schema: {
         tags,
+        operationId: 'createShippingMethod',
         summary: 'Create a shipping method',
         security,
         body: Type.Object(fields, { additionalProperties: false }),
@@ -65,6 +68,7 @@ const shippingRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: staff,
       schema: {
         tags,
+        operationId: 'updateShippingMethod',
         summary: 'Change a shipping method',
         security,
         params: IdParams,
@@ -82,7 +86,7 @@ const shippingRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/shipping-methods/:id',
     {
       config: staff,
-      schema: { tags, summary: 'Delete a shipping method (orders keep its name)', security, params: IdParams, response: { 204: Type.Null(), ...problemResponses(400, 401, 403, 404) } },
+      schema: { tags, operationId: 'deleteShippingMethod', summary: 'Delete a shipping method (orders keep its name)', security, params: IdParams, response: { 204: Type.Null(), ...problemResponses(400, 401, 403, 404) } },
     },
     async (request, reply) => {
       await deleteShippingMethod(db, request.params.id);

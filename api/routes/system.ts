@@ -10,6 +10,7 @@ const system: FastifyPluginAsyncTypebox = async (app) => {
       config: { permission: 'system:ping' },
       schema: {
         tags: ['operations'],
+        operationId: 'sendSystemPing',
         summary: 'Send a ping job through outbox → Redis → worker',
         security: [{ bearerAuth: [] }],
         body: Type.Object({ message: Type.String({ minLength: 1, maxLength: 200, default: 'ping' }) }, { additionalProperties: false }),

@@ -29,6 +29,8 @@ const webhooks: FastifyPluginAsyncTypebox = async (app) => {
       },
       schema: {
         tags: ['payments'],
+        operationId: 'receivePaystackWebhook',
+        security: [{ paystackSignature: [] }],
         summary: 'Paystack webhook: signature-checked, stored once, processed in the worker',
         description:
           'The raw body must carry `x-paystack-signature` = hex HMAC-SHA512 of the body with the secret key. ' +

@@ -38,6 +38,7 @@ const admin: FastifyPluginAsyncTypebox = async (app) => {
       config: staffOnly,
       schema: {
         tags: ['catalog'],
+        operationId: 'adminImportProducts',
         summary: 'Upload a Shopify product CSV (multipart field `file`); imported by a worker job',
         security: bearer,
         consumes: ['multipart/form-data'],
@@ -75,6 +76,7 @@ const admin: FastifyPluginAsyncTypebox = async (app) => {
       config: staffOnly,
       schema: {
         tags: ['catalog'],
+        operationId: 'adminGetProductImport',
         summary: "An import's status, progress and row errors (line numbers and reasons)",
         security: bearer,
         params: IdParams,
@@ -94,6 +96,7 @@ const admin: FastifyPluginAsyncTypebox = async (app) => {
       config: staffOnly,
       schema: {
         tags: ['catalog'],
+        operationId: 'adminExportProductsCsv',
         summary: 'The whole catalog as a Shopify product CSV (streamed)',
         security: bearer,
         produces: ['text/csv'],

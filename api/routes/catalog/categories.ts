@@ -13,6 +13,8 @@ const categories: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         tags: ['catalog'],
+        operationId: 'listCategories',
+        security: [],
         summary: 'The category tree (each node has `children`)',
         response: { 200: Type.Object({ items: Type.Array(CategoryNode) }) },
       },
@@ -26,6 +28,7 @@ const categories: FastifyPluginAsyncTypebox = async (app) => {
       config: staffOnly,
       schema: {
         tags: ['catalog'],
+        operationId: 'createCategory',
         summary: 'Create a category',
         security: bearer,
         body: CategoryInput,
@@ -45,6 +48,7 @@ const categories: FastifyPluginAsyncTypebox = async (app) => {
       config: staffOnly,
       schema: {
         tags: ['catalog'],
+        operationId: 'updateCategory',
         summary: 'Rename, move or reorder a category',
         security: bearer,
         params: IdParams,
@@ -65,6 +69,7 @@ const categories: FastifyPluginAsyncTypebox = async (app) => {
       config: staffOnly,
       schema: {
         tags: ['catalog'],
+        operationId: 'deleteCategory',
         summary: 'Delete an empty category (409 while it has products or sub-categories)',
         security: bearer,
         params: IdParams,

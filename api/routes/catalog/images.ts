@@ -85,6 +85,7 @@ const images: FastifyPluginAsyncTypebox = async (app) => {
       config: staffOnly,
       schema: {
         tags: ['catalog'],
+        operationId: 'uploadProductImage',
         summary: 'Upload an image (multipart field `file`, optional `alt`); or attach a signed direct upload (JSON)',
         description: 'JPEG, PNG, WebP, AVIF or GIF, decided by the bytes; at most 10 MB.',
         security: bearer,
@@ -116,6 +117,7 @@ const images: FastifyPluginAsyncTypebox = async (app) => {
       config: staffOnly,
       schema: {
         tags: ['catalog'],
+        operationId: 'updateProductImage',
         summary: 'Change alt text or move an image (position 0 is the one list pages show)',
         security: bearer,
         params: Type.Object({ id: Uuid, imageId: Uuid }),
@@ -139,6 +141,7 @@ const images: FastifyPluginAsyncTypebox = async (app) => {
       config: staffOnly,
       schema: {
         tags: ['catalog'],
+        operationId: 'deleteProductImage',
         summary: 'Delete an image, from the media host too',
         security: bearer,
         params: Type.Object({ id: Uuid, imageId: Uuid }),
@@ -158,6 +161,7 @@ const images: FastifyPluginAsyncTypebox = async (app) => {
       config: staffOnly,
       schema: {
         tags: ['catalog'],
+        operationId: 'createMediaSignature',
         summary: 'Signed parameters for a direct browser upload to the media host (Cloudinary only)',
         security: bearer,
         body: Type.Optional(Type.Object({ productId: Type.Optional(Uuid) }, { additionalProperties: false })),

@@ -35,6 +35,8 @@ const products: FastifyPluginAsyncTypebox = async (app) => {
       config: { auth: 'optional' },
       schema: {
         tags: ['catalog'],
+        operationId: 'listProducts',
+        security: [{}, ...bearer],
         summary: 'List, filter, sort and search products (cursor pages, optional facets)',
         querystring: ListQuery,
         response: { 200: ProductPage, ...problemResponses(400, 401, 403) },
@@ -55,18 +57,21 @@ const products: FastifyPluginAsyncTypebox = async (app) => {
   );
 
   app.get(
-    '/products/:idOrSlug',
+    // One parameter name per position under /products (OpenAPI treats /products/{a} and /products/{b} as one path).
+    '/products/:id',
     {
       config: { auth: 'optional' },
       schema: {
         tags: ['catalog'],
+        operationId: 'getProduct',
+        security: [{}, ...bearer],
         summary: 'A product with its variants (stock as `available`), images and category',
-        params: Type.Object({ idOrSlug: Type.String({ minLength: 1, maxLength: 120 }) }),
+        params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 120, description: 'The product id (UUID) or its slug' }) }),
         response: { 200: Product, ...problemResponses(401, 404) },
       },
     },
     async (request, reply) => {
-      const { idOrSlug } = request.params;
+      const { id: idOrSlug } = request.params;
       if (isCatalogStaff(request)) {
         const found = await findProductJson(app.db, idOrSlug, { publicOnly: false });
         if (!found) throw new NotFoundError('Product');
@@ -84,6 +89,7 @@ const products: FastifyPluginAsyncTypebox = async (app) => {
       config: staffOnly,
       schema: {
         tags: ['catalog'],
+        operationId: 'createProduct',
         summary: 'Create a product (optionally with variants)',
         security: bearer,
         body: ProductInput,
@@ -103,6 +109,7 @@ const products: FastifyPluginAsyncTypebox = async (app) => {
       config: staffOnly,
       schema: {
         tags: ['catalog'],
+        operationId: 'updateProduct',
         summary: 'Change a product',
         security: bearer,
         params: IdParams,
@@ -123,6 +130,7 @@ const products: FastifyPluginAsyncTypebox = async (app) => {
       config: staffOnly,
       schema: {
         tags: ['catalog'],
+        operationId: 'archiveProduct',
         summary: 'Archive a product (orders keep referring to it)',
         security: bearer,
         params: IdParams,
@@ -142,6 +150,7 @@ const products: FastifyPluginAsyncTypebox = async (app) => {
       config: staffOnly,
       schema: {
         tags: ['catalog'],
+        operationId: 'createVariant',
         summary: 'Add a variant (its stock row starts at onHand 0)',
         security: bearer,
         params: IdParams,
@@ -162,6 +171,7 @@ const products: FastifyPluginAsyncTypebox = async (app) => {
       config: staffOnly,
       schema: {
         tags: ['catalog'],
+        operationId: 'updateVariant',
         summary: 'Change a variant (price, SKU, options, ...)',
         security: bearer,
         params: IdParams,
@@ -181,6 +191,8 @@ const products: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         tags: ['catalog'],
+        operationId: 'listSearchSuggestions',
+        security: [],
         summary: 'Type-ahead suggestions (typo tolerant) from product titles and category names',
         querystring: Type.Object({ q: Type.String({ minLength: 1, maxLength: 100 }) }, { additionalProperties: false }),
         response: { 200: Type.Object({ items: Type.Array(Suggestion) }), ...problemResponses(400) },

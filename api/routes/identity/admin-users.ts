@@ -11,7 +11,8 @@ const adminUserRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       config: { permission: 'user:manage' },
       schema: {
-        tags: ['admin'],
+        tags: ['users'],
+        operationId: 'adminListUsers',
         summary: 'Find accounts by email or name, and by role',
         security: [{ bearerAuth: [] }],
         querystring: Type.Object(
@@ -29,7 +30,8 @@ const adminUserRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       config: { permission: 'user:manage' },
       schema: {
-        tags: ['admin'],
+        tags: ['users'],
+        operationId: 'adminUpdateUser',
         summary: "Change an account's role or disable/enable it",
         security: [{ bearerAuth: [] }],
         params: IdParams,

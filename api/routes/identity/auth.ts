@@ -55,6 +55,8 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       preHandler: accountLimit(app, 'register', emailOf),
       schema: {
         tags,
+        operationId: 'register',
+        security: [],
         summary: 'Create an account (a verification email is sent)',
         body: Type.Object(
           { email: Email, password: Password, name: Type.String({ minLength: 1, maxLength: 200 }) },
@@ -74,6 +76,8 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         tags,
+        operationId: 'verifyEmail',
+        security: [],
         summary: 'Confirm the email address with the token from the verification mail',
         body: Type.Object({ token: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false }),
         response: { 200: Type.Object({ user: UserSchema }), ...problemResponses(400) },
@@ -91,6 +95,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
       schema: {
         tags,
+        operationId: 'resendVerificationEmail',
         summary: 'Send a new verification mail (nothing happens once verified)',
         security: [{ bearerAuth: [] }],
         response: { 202: Accepted, ...problemResponses(401, 429) },
@@ -109,6 +114,8 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       preHandler: accountLimit(app, 'login', emailOf),
       schema: {
         tags,
+        operationId: 'login',
+        security: [],
         summary: 'Sign in with email and password (and a TOTP or recovery code when 2FA is on)',
         body: Type.Object(
           { email: Email, password: Password, totp: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })) },
@@ -130,6 +137,8 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       preHandler: accountLimit(app, 'refresh', bodyField('refreshToken')),
       schema: {
         tags,
+        operationId: 'refreshTokens',
+        security: [],
         summary: 'Exchange a refresh token for a new pair (the old one is spent; within the reuse grace it answers the same pair again)',
         body: Type.Object({ refreshToken: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false }),
         response: { 200: TokenPair, ...problemResponses(400, 401, 429) },
@@ -150,6 +159,8 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         tags,
+        operationId: 'logout',
+        security: [],
         summary: 'End the session of this refresh token (its access tokens stop at once)',
         body: Type.Object({ refreshToken: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false }),
         response: { 204: Type.Null(), ...problemResponses(400) },
@@ -167,6 +178,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { auth: 'required' },
       schema: {
         tags,
+        operationId: 'listSessions',
         summary: "The caller's active sessions",
         security: [{ bearerAuth: [] }],
         response: { 200: Page(SessionSchema), ...problemResponses(401) },
@@ -181,6 +193,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { auth: 'required' },
       schema: {
         tags,
+        operationId: 'revokeSession',
         summary: 'Revoke one of your sessions (signs that device out)',
         security: [{ bearerAuth: [] }],
         params: IdParams,
@@ -200,6 +213,8 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       preHandler: accountLimit(app, 'forgot', emailOf),
       schema: {
         tags,
+        operationId: 'forgotPassword',
+        security: [],
         summary: 'Send a password reset mail if the account exists (always 202)',
         body: Type.Object({ email: Email }, { additionalProperties: false }),
         response: { 202: Accepted, ...problemResponses(400, 429) },
@@ -217,6 +232,8 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { rateLimit: ipLimit('forgot') },
       schema: {
         tags,
+        operationId: 'resetPassword',
+        security: [],
         summary: 'Set a new password with the token from the reset mail; every session ends',
         body: Type.Object({ token: Type.String({ minLength: 1, maxLength: 200 }), password: Password }, { additionalProperties: false }),
         response: { 204: Type.Null(), ...problemResponses(400, 429) },
@@ -235,6 +252,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       preHandler: accountLimit(app, 'twoFactor', signedInUser),
       schema: {
         tags,
+        operationId: 'setupTwoFactor',
         summary: 'Start two-factor setup with the password: secret, otpauth URL and QR code (PNG data URL)',
         description: 'A wrong password answers 401 invalid_credentials and counts towards the lockout.',
         security: [{ bearerAuth: [] }],
@@ -254,6 +272,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { auth: 'required' },
       schema: {
         tags,
+        operationId: 'enableTwoFactor',
         summary: 'Turn two-factor on with a code from the app; returns 10 single-use recovery codes',
         security: [{ bearerAuth: [] }],
         body: Code,
@@ -270,6 +289,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       preHandler: accountLimit(app, 'twoFactor', signedInUser),
       schema: {
         tags,
+        operationId: 'disableTwoFactor',
         summary: 'Turn two-factor off (needs the password and a current code or a recovery code)',
         description: 'A wrong password (401 invalid_credentials) or code (400 invalid_totp) counts towards the lockout.',
         security: [{ bearerAuth: [] }],

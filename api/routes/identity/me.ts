@@ -12,6 +12,7 @@ const meRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { auth: 'required' },
       schema: {
         tags: ['auth'],
+        operationId: 'getMe',
         summary: 'The signed-in account',
         security: [{ bearerAuth: [] }],
         response: { 200: UserSchema, ...problemResponses(401, 404) },
@@ -26,6 +27,7 @@ const meRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { auth: 'required' },
       schema: {
         tags: ['auth'],
+        operationId: 'updateMe',
         summary: 'Change your name',
         security: [{ bearerAuth: [] }],
         body: Type.Object({ name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })) }, { additionalProperties: false }),
