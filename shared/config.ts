@@ -44,6 +44,8 @@ export const ConfigSchema = Type.Object({
   ADMIN_EMAIL: Type.Optional(Type.String({ format: 'email' })),
   ADMIN_PASSWORD: Optional('first admin password (seed)'),
   RATE_LIMIT_ALLOWLIST: Type.String({ default: '', description: 'comma-separated addresses exempt from rate limits' }),
+  MAX_OPEN_ORDERS_PER_CLIENT: Int('unpaid orders one client address or email may hold at once', 5, 1, 10_000),
+  ORDER_LINK_TTL_DAYS: Int('life of the signed order links in guests’ mail', 90, 1, 3650),
   TRUST_PROXY: Type.String({ default: 'off', description: "'off', or comma-separated proxy addresses/CIDRs" }),
   CORS_ORIGINS: Type.String({ default: '', description: "comma-separated allowed origins; '*' for any" }),
   BODY_LIMIT_BYTES: Int('JSON body limit', 1_048_576, 1024, 100 * 1024 * 1024),

@@ -189,6 +189,7 @@ export interface Orders {
   cancelledAt: Timestamp | null;
   carrier: string | null;
   cartId: string | null;
+  clientAddress: string | null;
   couponCode: string | null;
   couponId: string | null;
   createdAt: Generated<Timestamp>;
