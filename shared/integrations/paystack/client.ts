@@ -123,13 +123,24 @@ export function createPaystackClient(opts: PaystackClientOptions) {
       });
     } catch (err) {
       const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
-      throw new PaystackError(
-        timedOut
-          ? `Paystack ${method} ${path} timed out after ${timeoutMs} ms`
-          : `Paystack ${method} ${path} unreachable`,
-        0,
-        timedOut ? 'timeout' : 'network_error',
-        true,
+      // Refused: the request never reached Paystack, so it cannot have done anything (a timeout or a
+      // connection dropped mid-call may have).
+      const cause = (err as { cause?: { code?: unknown; errors?: { code?: unknown }[] } } | undefined)?.cause;
+      const refused =
+        cause?.code === 'ECONNREFUSED' ||
+        (Array.isArray(cause?.errors) &&
+          cause.errors.length > 0 &&
+          cause.errors.every((e) => e.code === 'ECONNREFUSED'));
+      throw Object.assign(
+        new PaystackError(
+          timedOut
+            ? `Paystack ${method} ${path} timed out after ${timeoutMs} ms`
+            : `Paystack ${method} ${path} unreachable`,
+          0,
+          timedOut ? 'timeout' : 'network_error',
+          true,
+        ),
+        { unsent: refused },
       );
     }
     let json: unknown;
