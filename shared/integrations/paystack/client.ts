@@ -336,12 +336,13 @@ export function verifyWebhookSignature(
  * not started, or a test that does not pay) calls fail with a clear, non-retryable error.
  */
 export function paystackFromConfig(
-  config: { PAYSTACK_SECRET_KEY?: string; PAYSTACK_BASE_URL: string },
+  config: { PAYSTACK_SECRET_KEY?: string; PAYSTACK_BASE_URL: string; PAYSTACK_TIMEOUT_MS?: number },
   opts: Partial<PaystackClientOptions> = {},
 ) {
   return createPaystackClient({
     secretKey: config.PAYSTACK_SECRET_KEY ?? 'sk_test_missing',
     baseUrl: config.PAYSTACK_BASE_URL,
+    timeoutMs: config.PAYSTACK_TIMEOUT_MS,
     ...opts,
   });
 }
