@@ -54,6 +54,8 @@ export const ConfigSchema = Type.Object({
   SHOP_NAME: Type.String({ default: 'Agape Fashion', minLength: 1 }),
   SHOP_ADDRESS: Type.String({ default: '12 Broad Street, Lagos Island, Lagos, Nigeria' }),
   REFUND_POLL_MS: Int('first wait before polling an unsettled refund at Paystack (doubles per poll)', 60_000, 10, 86_400_000),
+  PAYSTACK_TIMEOUT_MS: Int('how long one Paystack API call may take before it is given up (a timeout)', 10_000, 100, 120_000),
+  REFUND_RECREATE_AFTER_MS: Int('after a create-refund call with no answer, wait this long for that refund to show at Paystack before creating it again', 60_000, 0, 86_400_000),
   PAYSTACK_RETRY_HOURS: Type.Number({ default: 24, minimum: 0.001, maximum: 720, description: 'jobs that call Paystack keep retrying this long' }),
   PAYSTACK_RETRY_MAX_DELAY_MS: Int('longest wait between retries of a job that calls Paystack (doubles from 2 s up to this)', 60_000, 10, 3_600_000),
   PAYMENT_SWEEP_MS: Int('interval of the payments sweep (re-drives stuck refunds, unverified payments, unhandled webhooks)', 60_000, 100, 3_600_000),
