@@ -26,6 +26,8 @@ export async function createCloudinaryFiles(cloudinaryUrl: string, opts: { chunk
   const signedUrl = (key: string, { ttlSeconds }: { ttlSeconds: number }) =>
     cloudinary.utils.private_download_url(checkKey(key), '', {
       ...asset,
+      // Browsers save it as a file rather than open it inline.
+      attachment: true,
       expires_at: Math.floor(Date.now() / 1000) + ttlSeconds,
     });
 
