@@ -18,6 +18,7 @@ import {
 import type { Trx } from '../../shared/db/index.js';
 import { problemResponses, Uuid } from '../schemas.js';
 import { Cart, CartTokenHeaders } from './commerce-schemas.js';
+import { addressLimit, cartCouponLimit } from './guest-limits.js';
 
 /** Who is calling: the signed-in user (if any) and the guest cart token (if sent). */
 export function cartCaller(request: FastifyRequest): CartCaller {
@@ -56,14 +57,14 @@ const cartRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/cart',
     {
-      config: { auth: 'optional' },
+      config: { auth: 'optional', rateLimit: addressLimit('cart') },
       schema: {
         tags,
         operationId: 'createCart',
         summary: 'Create a cart (guests get a token), or get the signed-in user’s cart',
         security,
         headers: CartTokenHeaders,
-        response: { 201: Cart, ...problemResponses(400, 401) },
+        response: { 201: Cart, ...problemResponses(400, 401, 429) },
       },
     },
     async (request, reply) => {
@@ -105,7 +106,7 @@ const cartRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/cart/items',
     {
-      config: { auth: 'optional' },
+      config: { auth: 'optional', rateLimit: addressLimit('addItem') },
       schema: {
         tags,
         operationId: 'addCartItem',
@@ -113,7 +114,7 @@ const cartRoutes: FastifyPluginAsyncTypebox = async (app) => {
         security,
         headers: CartTokenHeaders,
         body: Type.Object({ variantId: Uuid, quantity: Quantity }, { additionalProperties: false }),
-        response: { 200: Cart, ...problemResponses(400, 401, 404, 409) },
+        response: { 200: Cart, ...problemResponses(400, 401, 404, 409, 429) },
       },
     },
     async (request) => mutate(request, (trx, cart) => addItem(trx, cart, request.body.variantId, request.body.quantity)),
@@ -157,7 +158,8 @@ const cartRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/cart/coupon',
     {
-      config: { auth: 'optional' },
+      config: { auth: 'optional', rateLimit: addressLimit('coupon') },
+      preHandler: cartCouponLimit(app),
       schema: {
         tags,
         operationId: 'applyCartCoupon',
@@ -165,7 +167,7 @@ const cartRoutes: FastifyPluginAsyncTypebox = async (app) => {
         security,
         headers: CartTokenHeaders,
         body: Type.Object({ code: Type.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false }),
-        response: { 200: Cart, ...problemResponses(400, 401, 404) },
+        response: { 200: Cart, ...problemResponses(400, 401, 404, 429) },
       },
     },
     async (request) => mutate(request, async (trx, cart, caller) => applyCoupon(trx, cart, request.body.code, await who(trx, caller))),

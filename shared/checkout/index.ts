@@ -12,7 +12,8 @@ import { enqueue } from '../outbox.js';
 import { expireUnpaidOrders } from '../payments/expiry.js';
 import { computeTotals } from '../pricing/index.js';
 import { findActiveShippingMethod } from '../shipping/index.js';
-import { initializeAttempt, latestAttempt, type PaymentDeps, type PaymentStart } from './payment.js';
+import { claimOpenOrderSlot, type CheckoutClient } from './open-orders.js';
+import { initializeAttempt, latestAttempt, newPaymentReference, type PaymentDeps, type PaymentStart } from './payment.js';
 
 /**
  * Checkout: Idempotency-Key → one transaction (lock cart, reserve every line with a conditional UPDATE,
@@ -35,7 +36,10 @@ export interface CheckoutInput {
 }
 
 export interface CheckoutDeps extends PaymentDeps {
-  config: Pick<Config, 'PUBLIC_URL' | 'ENCRYPTION_KEY' | 'VAT_RATE' | 'CURRENCY' | 'RESERVATION_TTL_MINUTES' | 'PAYMENT_HOLD_MINUTES'>;
+  config: Pick<
+    Config,
+    'PUBLIC_URL' | 'ENCRYPTION_KEY' | 'ORDER_LINK_TTL_DAYS' | 'VAT_RATE' | 'CURRENCY' | 'RESERVATION_TTL_MINUTES' | 'PAYMENT_HOLD_MINUTES' | 'MAX_OPEN_ORDERS_PER_CLIENT'
+  >;
 }
 
 export interface CheckoutAnswerBody {
@@ -61,7 +65,7 @@ async function ownerOf(db: Db, caller: CartCaller): Promise<string> {
   return `cart:${cart.id}`;
 }
 
-async function placeOrder(trx: Trx, deps: CheckoutDeps, caller: CartCaller, input: CheckoutInput, claimId: string): Promise<Placed> {
+async function placeOrder(trx: Trx, deps: CheckoutDeps, caller: CartCaller, input: CheckoutInput, claimId: string, client: CheckoutClient | undefined): Promise<Placed> {
   const { config } = deps;
   const cart = await lockCallerCart(trx, caller, config.CURRENCY);
   if (!cart) throw new NotFoundError('Cart');
@@ -78,6 +82,8 @@ async function placeOrder(trx: Trx, deps: CheckoutDeps, caller: CartCaller, inpu
     email ??= user?.email;
   }
   if (!email) throw new ValidationError('An email is required to check out as a guest', [{ path: '/email', message: 'is required for guests' }]);
+  // Held until this transaction ends: parallel checkouts of one client count one after the other.
+  await claimOpenOrderSlot(trx, client, email, config.MAX_OPEN_ORDERS_PER_CLIENT);
 
   const method = await findActiveShippingMethod(trx, input.shippingMethodId);
   if (!method) throw new ValidationError('The shipping method is invalid', [{ path: '/shippingMethodId', message: 'is not an available shipping method' }]);
@@ -109,6 +115,7 @@ async function placeOrder(trx: Trx, deps: CheckoutDeps, caller: CartCaller, inpu
       ...totals,
       couponId: coupon?.id ?? null,
       couponCode: coupon?.code ?? null,
+      clientAddress: client?.address ?? null,
       shippingMethodId: method.id,
       shippingMethodName: method.name,
       shippingAddress: JSON.stringify(input.shippingAddress),
@@ -140,7 +147,7 @@ async function placeOrder(trx: Trx, deps: CheckoutDeps, caller: CartCaller, inpu
     .values({ orderId, fromStatus: null, toStatus: 'pending_payment', actorId: caller.userId })
     .returning(orderViewColumns.history)
     .execute();
-  const reference = `${order.number}-1`;
+  const reference = newPaymentReference();
   const payment = await trx
     .insertInto('payments')
     .values({ orderId, reference, attempt: 1, amount: totals.total, currency: cart.currency, status: 'initializing' })
@@ -180,14 +187,15 @@ async function retryOnDeadlock<T>(fn: () => Promise<T>, attempts = 4): Promise<T
   }
 }
 
-export async function checkout(deps: CheckoutDeps, caller: CartCaller, input: CheckoutInput, idempotencyKey: string) {
+/** `client`: the caller's address, for MAX_OPEN_ORDERS_PER_CLIENT (the API always passes it). */
+export async function checkout(deps: CheckoutDeps, caller: CartCaller, input: CheckoutInput, idempotencyKey: string, client?: CheckoutClient) {
   const owner = await ownerOf(deps.db, caller);
   return withIdempotency(
     deps.db,
     { scope: 'checkout', owner, key: idempotencyKey, request: input },
     {
       run: async (claimId) => {
-        const attempt = () => retryOnDeadlock(() => deps.db.transaction().execute((trx) => placeOrder(trx, deps, caller, input, claimId)));
+        const attempt = () => retryOnDeadlock(() => deps.db.transaction().execute((trx) => placeOrder(trx, deps, caller, input, claimId, client)));
         let placed: Placed;
         try {
           placed = await attempt();
@@ -225,4 +233,5 @@ export async function checkout(deps: CheckoutDeps, caller: CartCaller, input: Ch
   );
 }
 
-export { initializeAttempt, latestAttempt, retryPayment, PAYSTACK_INIT_TIMEOUT_MS, type PaymentStart, type PaystackFactory } from './payment.js';
+export { claimOpenOrderSlot, TooManyOpenOrdersError, type CheckoutClient } from './open-orders.js';
+export { newPaymentReference, initializeAttempt, latestAttempt, retryPayment, PAYSTACK_INIT_TIMEOUT_MS, type PaymentStart, type PaystackFactory } from './payment.js';
