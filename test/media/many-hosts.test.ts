@@ -14,12 +14,17 @@ import { address, createShipping, createUser } from '../support/commerce-fixture
 import { eventually, testEnv } from '../support/harness.js';
 import { until } from '../support/payment-fixtures.js';
 import { startPaystackEmulator } from '../support/paystack-emulator.js';
+import { startSmtpSink } from '../support/smtp-sink.js';
 
 /**
  * Two API processes and two workers, each in its own working directory with its own MEDIA_DIR (no disk
  * in common), sharing only PostgreSQL, Redis and the media host (the Cloudinary stand-in). What one host
  * writes, another serves.
  */
+
+// Four processes load the whole code base at once: on a loaded two-core machine that alone can take
+// minutes (the flows themselves take seconds), so the file gets more than the default 180 s.
+t.setTimeout(420_000);
 
 const support = (file: string) => fileURLToPath(new URL(`../support/${file}`, import.meta.url));
 // The children run elsewhere, so tsx is loaded by path, not resolved from their working directory.
@@ -51,10 +56,13 @@ async function startHost(t: Test, name: string, script: string, config: Config, 
     await Promise.race([exited, new Promise((r) => setTimeout(r, 5_000))]);
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
+  // Generous: four processes load the TypeScript sources at once, on a machine other tests share.
   const match = await until(async () => {
     if (child.exitCode !== null) throw new Error(`${name} exited: ${out}`);
     return ready.exec(out) ?? false;
-  }, 90_000);
+  }, 240_000).catch((err: unknown) => {
+    throw new Error(`${name} did not start: ${(err as Error).message}\n${out}`);
+  });
   return { name, dir, child, output: () => out, match };
 }
 
@@ -67,20 +75,24 @@ function accessToken(config: Config, user: { id: string; role: string }) {
 }
 
 t.test('two APIs and two workers without a shared disk: imports and invoices cross hosts', async (t) => {
-  t.setTimeout(180_000);
+  t.setTimeout(420_000);
   const started = Date.now();
   const media = await startCloudinaryStub();
   t.teardown(() => media.close());
   const secretKey = `sk_test_${randomUUID().replace(/-/g, '')}`;
   const emu = await startPaystackEmulator({ secretKey, webhookRetryMs: 50 });
   t.teardown(() => emu.close());
+  const sink = await startSmtpSink();
+  t.teardown(() => sink.close());
   const { config, db } = await testEnv(t, {
+    SMTP_URL: sink.url,
     PAYSTACK_SECRET_KEY: secretKey,
     PAYSTACK_BASE_URL: emu.url,
     CLOUDINARY_URL: media.cloudinaryUrl,
     MEDIA_URL_TTL_SECONDS: '60',
   });
 
+  const booting = Date.now();
   const [apiA, apiB, worker1, worker2] = await Promise.all([
     startHost(t, 'api-a', 'api-child.ts', config, {}, /listening (\d+)/),
     startHost(t, 'api-b', 'api-child.ts', config, {}, /listening (\d+)/),
@@ -89,6 +101,7 @@ t.test('two APIs and two workers without a shared disk: imports and invoices cro
     startHost(t, 'worker-2', 'worker-child.ts', config, { WORKER_QUEUES: 'invoices,mail' }, /ready (\S+)/),
   ]);
   t.equal(worker2.match[1], 'email,invoice,imports', 'WORKER_QUEUES from the environment');
+  t.comment(`four processes up in ${((Date.now() - booting) / 1000).toFixed(1)} s`);
   const a = `http://127.0.0.1:${apiA.match[1]}/api/v1`;
   const b = `http://127.0.0.1:${apiB.match[1]}/api/v1`;
   const json = async (res: Response) => ({ status: res.status, body: (await res.json()) as any });
@@ -160,6 +173,9 @@ t.test('two APIs and two workers without a shared disk: imports and invoices cro
   const through = await fetch(`${a}/orders/${order.id}/invoice`, { headers: { 'x-cart-token': cartToken } });
   t.equal(through.status, 200, 'a client that follows redirects just gets the PDF, through either API');
   t.equal(Buffer.from(await through.arrayBuffer()).subarray(0, 5).toString(), '%PDF-');
+  const receipt = await sink.waitFor((m) => m.to.includes('guest@example.test') && /Receipt/.test(m.subject), 30_000);
+  t.match(receipt.attachments, [{ contentType: 'application/pdf' }], 'the receipt mail carries the PDF, read back from the media host');
+  t.equal(receipt.attachments[0].size, Buffer.byteLength(Buffer.from(await (await fetch(location)).arrayBuffer())), 'the same file');
   const stranger = await fetch(`${b}/orders/${order.id}/invoice`, { redirect: 'manual' });
   t.equal(stranger.status, 404, 'no signed URL for a caller who may not see the order');
 
