@@ -6,7 +6,10 @@ import fp from 'fastify-plugin';
 type JsonSchema = { properties?: Record<string, JsonSchema>; required?: string[]; items?: JsonSchema; default?: unknown } & Record<string, unknown>;
 type Operation = { parameters?: { in: string; required?: boolean; schema?: JsonSchema }[]; requestBody?: { content?: Record<string, { schema?: JsonSchema }> } };
 
-/** Properties with a default leave `required`, at every depth (combinators included). */
+/**
+ * Properties with a default leave `required`, at every depth ajv fills defaults in: properties, items
+ * and allOf. Not inside anyOf/oneOf/not: ajv ignores defaults there, so the client must send them.
+ */
 function relaxDefaults(schema: JsonSchema | undefined) {
   if (!schema || typeof schema !== 'object') return;
   const { properties } = schema;
@@ -18,7 +21,7 @@ function relaxDefaults(schema: JsonSchema | undefined) {
     for (const child of Object.values(properties)) relaxDefaults(child);
   }
   relaxDefaults(schema.items);
-  for (const key of ['allOf', 'anyOf', 'oneOf'] as const) for (const child of (schema[key] as JsonSchema[] | undefined) ?? []) relaxDefaults(child);
+  for (const child of (schema.allOf as JsonSchema[] | undefined) ?? []) relaxDefaults(child);
 }
 
 /**

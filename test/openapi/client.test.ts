@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- walking the OpenAPI document as JSON */
 /**
  * The TypeScript client in clients/typescript/ as a client developer uses it: a checkout driven through
  * the generated types against a real API on a socket (Paystack is the emulator), and a check that the
@@ -145,6 +146,23 @@ t.test(
       generated === committed,
       'the committed file is current; if not, run npm run client:generate and commit it',
       { diagnostic: generated !== committed, ...where },
+    );
+
+    // A request value with a default is optional in the document (the server fills it in); answers
+    // keep their required lists.
+    const doc = live as any;
+    const limit = doc.paths['/api/v1/products'].get.parameters.find((p: any) => p.name === 'limit');
+    t.match(limit, { required: false, schema: { default: 20 } });
+    const body = doc.paths['/api/v1/checkout'].post.requestBody.content['application/json'].schema;
+    t.notOk(
+      body.properties.shippingAddress.required.includes('country'),
+      'country (default NG) is optional to send',
+    );
+    t.ok(body.required.includes('shippingAddress'), 'what has no default stays required');
+    const answer = doc.paths['/api/v1/checkout'].post.responses['201'].content['application/json'].schema;
+    t.ok(
+      answer.properties.order.properties.shippingAddress.required.includes('country'),
+      'answers keep theirs',
     );
 
     // The comparison sees a change a route would make.
