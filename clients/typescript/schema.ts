@@ -745,7 +745,7 @@ export interface paths {
         };
         /**
          * The order’s invoice PDF (owner, staff, or the signed link from the order mail)
-         * @description 200 `application/pdf` once the order is paid and its invoice rendered. 409 `order_not_paid` before payment; 409 `invoice_pending` (with Retry-After) for the seconds between payment and rendering. Another customer’s order is 404.
+         * @description 200 `application/pdf` once the order is paid and its invoice rendered, or a 302 to a signed URL on the media host that expires after MEDIA_URL_TTL_SECONDS. 409 `order_not_paid` before payment; 409 `invoice_pending` (with Retry-After) for the seconds between payment and rendering. Another customer’s order is 404.
          */
         get: operations["getOrderInvoice"];
         put?: never;
@@ -3911,6 +3911,28 @@ export interface operations {
                     };
                 };
             };
+            /** @description application/problem+json */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
         };
     };
     applyCartCoupon: {
@@ -4048,6 +4070,28 @@ export interface operations {
             };
             /** @description application/problem+json */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4358,6 +4402,28 @@ export interface operations {
             };
             /** @description application/problem+json */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5394,6 +5460,28 @@ export interface operations {
             };
             /** @description application/problem+json */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7441,6 +7529,16 @@ export interface operations {
                 };
                 content: {
                     "application/pdf": string;
+                };
+            };
+            /** @description The invoice is on the media host: `Location` is a signed URL that expires in minutes */
+            302: {
+                headers: {
+                    location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
                 };
             };
             /** @description application/problem+json */
