@@ -14,21 +14,35 @@ import { buildDocument } from '../../scripts/openapi.js';
 
 interface LintReport {
   totals: { errors: number; warnings: number; ignored: number };
-  problems: { ruleId: string; severity: string; message: string; location: { source: { ref: string }; pointer: string }[] }[];
+  problems: {
+    ruleId: string;
+    severity: string;
+    message: string;
+    location: { source: { ref: string }; pointer: string }[];
+  }[];
 }
 
-const cli = path.join(path.dirname(createRequire(import.meta.url).resolve('@redocly/cli/package.json')), 'bin/cli.js');
+const cli = path.join(
+  path.dirname(createRequire(import.meta.url).resolve('@redocly/cli/package.json')),
+  'bin/cli.js',
+);
 
 /** Lints documents beside a copy of the repository's Redocly configuration; one report per document. */
 function lint(documents: Record<string, unknown>): LintReport[] {
   const dir = mkdtempSync(path.join(tmpdir(), 'agape-openapi-'));
   try {
-    for (const file of ['redocly.yaml', '.redocly.lint-ignore.yaml']) copyFileSync(path.join(repoRoot, file), path.join(dir, file));
-    for (const [name, doc] of Object.entries(documents)) writeFileSync(path.join(dir, name), JSON.stringify(doc));
-    const run = spawnSync(process.execPath, [cli, 'lint', ...Object.keys(documents), '--format=json'], { cwd: dir, encoding: 'utf8' });
+    for (const file of ['redocly.yaml', '.redocly.lint-ignore.yaml'])
+      copyFileSync(path.join(repoRoot, file), path.join(dir, file));
+    for (const [name, doc] of Object.entries(documents))
+      writeFileSync(path.join(dir, name), JSON.stringify(doc));
+    const run = spawnSync(process.execPath, [cli, 'lint', ...Object.keys(documents), '--format=json'], {
+      cwd: dir,
+      encoding: 'utf8',
+    });
     // One JSON object per document, back to back (`}{`).
     const reports = run.stdout.split(/(?<=^\})(?=\{)/m).map((part) => JSON.parse(part) as LintReport);
-    if (reports.length !== Object.keys(documents).length) throw new Error(`redocly exited ${run.status}: ${run.stderr}`);
+    if (reports.length !== Object.keys(documents).length)
+      throw new Error(`redocly exited ${run.status}: ${run.stderr}`);
     return reports;
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -36,7 +50,9 @@ function lint(documents: Record<string, unknown>): LintReport[] {
 }
 
 t.test('Redocly finds no problem in the document the API serves', async (t) => {
-  const document = (await buildDocument()) as { paths: Record<string, Record<string, { operationId?: string }>> };
+  const document = (await buildDocument()) as {
+    paths: Record<string, Record<string, { operationId?: string }>>;
+  };
   // A copy with a defect, linted in the same run, shows the check can fail.
   const broken = structuredClone(document);
   delete broken.paths['/api/v1/checkout'].post.operationId;
@@ -50,7 +66,12 @@ t.test('Redocly finds no problem in the document the API serves', async (t) => {
   );
   t.equal(served.totals.ignored, 5, 'the listed exceptions are still needed (drop stale ones)');
   t.ok(
-    defective.problems.some((p) => p.ruleId === 'operation-operationId' && p.severity === 'error' && p.location[0]?.pointer.startsWith('#/paths/~1api~1v1~1checkout/post')),
+    defective.problems.some(
+      (p) =>
+        p.ruleId === 'operation-operationId' &&
+        p.severity === 'error' &&
+        p.location[0]?.pointer.startsWith('#/paths/~1api~1v1~1checkout/post'),
+    ),
     'an operation without operationId is an error',
   );
 });
