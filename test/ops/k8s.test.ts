@@ -20,9 +20,13 @@ import * as networkingV1 from 'kubernetes-models/networking.k8s.io/v1';
 import * as policyV1 from 'kubernetes-models/policy/v1';
 import * as coreV1 from 'kubernetes-models/v1';
 import { ConfigSchema, repoRoot } from '../../shared/config.js';
-import { queueNames } from '../../shared/queues.js';
+import * as queuesModule from '../../shared/queues.js';
 import { onPath } from '../../scripts/dev-services.js';
 
+const { queueNames } = queuesModule;
+/** The worker's own group → queues table (shared/queues.ts `queueGroups`, read by WORKER_QUEUES), where the code has one. */
+const codeGroups = (queuesModule as Record<string, unknown>).queueGroups as
+  Record<string, readonly string[]> | undefined;
 const k8sDir = path.join(repoRoot, 'deploy', 'k8s');
 const overlays = readdirSync(path.join(k8sDir, 'overlays')).sort();
 const kubectl = onPath('kubectl');
@@ -328,13 +332,21 @@ for (const overlay of overlays) {
         scaled.spec.minReplicaCount >= 1,
         `${group}: never scaled to zero (delayed jobs need a running worker)`,
       );
+      const groupQueues: string[] = [];
       for (const tr of scaled.spec.triggers as Obj[]) {
         t.equal(tr.type, 'redis');
         const m = /^(.+):([^:]+):wait$/.exec(tr.metadata.listName as string);
         t.ok(m, `${tr.metadata.listName} is a BullMQ wait list`);
         t.equal(m![1], config.QUEUE_PREFIX, `${tr.metadata.listName} is under QUEUE_PREFIX`);
         queuesSeen.push(m![2]);
+        groupQueues.push(m![2]);
       }
+      if (codeGroups)
+        t.same(
+          [...groupQueues].sort(),
+          [...(codeGroups[group] ?? [])].sort(),
+          `${group}: KEDA watches the queues WORKER_QUEUES=${group} runs`,
+        );
     }
     t.same([...queuesSeen].sort(), [...queueNames].sort(), 'every queue is scaled on, in exactly one group');
 
