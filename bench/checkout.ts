@@ -62,11 +62,13 @@ async function makeCarts(ctx: BenchContext, count: number, pool: number): Promis
 
 function checkoutLoad(target: Target, tokens: string[], shippingMethodId: string, opts: { connections: number; duration: number; rate?: number }): Promise<LoadResult> {
   let i = 0;
-  const body = JSON.stringify({
-    email: 'bench@example.test',
-    shippingMethodId,
-    shippingAddress: { name: 'Bench', phone: '+2348030000000', line1: '1 Bench Rd', city: 'Lagos', state: 'Lagos', country: 'NG' },
-  });
+  // One email per cart: MAX_OPEN_ORDERS_PER_CLIENT caps unpaid orders per email even for allow-listed addresses.
+  const bodyFor = (n: number) =>
+    JSON.stringify({
+      email: `bench${n}@example.test`,
+      shippingMethodId,
+      shippingAddress: { name: 'Bench', phone: '+2348030000000', line1: '1 Bench Rd', city: 'Lagos', state: 'Lagos', country: 'NG' },
+    });
   return new Promise((resolve, reject) => {
     autocannon(
       {
@@ -79,8 +81,9 @@ function checkoutLoad(target: Target, tokens: string[], shippingMethodId: string
             method: 'POST',
             path: '/api/v1/checkout',
             setupRequest: (req: autocannon.Request) => {
-              const token = tokens[i++ % tokens.length];
-              return { ...req, body, headers: { ...req.headers, 'content-type': 'application/json', 'x-cart-token': token, 'idempotency-key': randomUUID() } };
+              const n = i++ % tokens.length;
+              const token = tokens[n];
+              return { ...req, body: bodyFor(n), headers: { ...req.headers, 'content-type': 'application/json', 'x-cart-token': token, 'idempotency-key': randomUUID() } };
             },
           },
         ],

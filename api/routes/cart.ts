@@ -16,8 +16,10 @@ import {
   type CartRow,
 } from '../../shared/cart/index.js';
 import type { Trx } from '../../shared/db/index.js';
+import { retryAfterLazyExpiry } from '../../shared/payments/expiry.js';
 import { problemResponses, Uuid } from '../schemas.js';
 import { Cart, CartTokenHeaders } from './commerce-schemas.js';
+import { addressLimit, cartCouponLimit } from './guest-limits.js';
 
 /** Who is calling: the signed-in user (if any) and the guest cart token (if sent). */
 export function cartCaller(request: FastifyRequest): CartCaller {
@@ -53,17 +55,23 @@ const cartRoutes: FastifyPluginAsyncTypebox = async (app) => {
       return cartView(trx, fresh, { vatRate: config.VAT_RATE, who: await who(trx, caller) });
     });
 
+  // Stock held by a reservation that expired but is not released yet is not available; a buyer who needs it
+  // gets those holds released (Paystack asked first), as at checkout, instead of waiting for the minute job.
+  const expiry = { paystack: app.paystack, publicUrl: config.PUBLIC_URL, holdMinutes: config.PAYMENT_HOLD_MINUTES, log: app.log };
+  const mutateStock = (request: FastifyRequest, change: (trx: Trx, cart: CartRow, caller: CartCaller) => Promise<void>) =>
+    retryAfterLazyExpiry(db, expiry, () => mutate(request, change));
+
   app.post(
     '/cart',
     {
-      config: { auth: 'optional' },
+      config: { auth: 'optional', rateLimit: addressLimit('cart') },
       schema: {
         tags,
         operationId: 'createCart',
         summary: 'Create a cart (guests get a token), or get the signed-in user’s cart',
         security,
         headers: CartTokenHeaders,
-        response: { 201: Cart, ...problemResponses(400, 401) },
+        response: { 201: Cart, ...problemResponses(400, 401, 429) },
       },
     },
     async (request, reply) => {
@@ -105,7 +113,7 @@ const cartRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/cart/items',
     {
-      config: { auth: 'optional' },
+      config: { auth: 'optional', rateLimit: addressLimit('addItem') },
       schema: {
         tags,
         operationId: 'addCartItem',
@@ -113,10 +121,10 @@ const cartRoutes: FastifyPluginAsyncTypebox = async (app) => {
         security,
         headers: CartTokenHeaders,
         body: Type.Object({ variantId: Uuid, quantity: Quantity }, { additionalProperties: false }),
-        response: { 200: Cart, ...problemResponses(400, 401, 404, 409) },
+        response: { 200: Cart, ...problemResponses(400, 401, 404, 409, 429) },
       },
     },
-    async (request) => mutate(request, (trx, cart) => addItem(trx, cart, request.body.variantId, request.body.quantity)),
+    async (request) => mutateStock(request, (trx, cart) => addItem(trx, cart, request.body.variantId, request.body.quantity)),
   );
 
   app.patch(
@@ -134,7 +142,7 @@ const cartRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: Cart, ...problemResponses(400, 401, 404, 409) },
       },
     },
-    async (request) => mutate(request, (trx, cart) => setItemQuantity(trx, cart, request.params.itemId, request.body.quantity)),
+    async (request) => mutateStock(request, (trx, cart) => setItemQuantity(trx, cart, request.params.itemId, request.body.quantity)),
   );
 
   app.delete(
@@ -157,7 +165,8 @@ const cartRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/cart/coupon',
     {
-      config: { auth: 'optional' },
+      config: { auth: 'optional', rateLimit: addressLimit('coupon') },
+      preHandler: cartCouponLimit(app),
       schema: {
         tags,
         operationId: 'applyCartCoupon',
@@ -165,7 +174,7 @@ const cartRoutes: FastifyPluginAsyncTypebox = async (app) => {
         security,
         headers: CartTokenHeaders,
         body: Type.Object({ code: Type.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false }),
-        response: { 200: Cart, ...problemResponses(400, 401, 404) },
+        response: { 200: Cart, ...problemResponses(400, 401, 404, 429) },
       },
     },
     async (request) => mutate(request, async (trx, cart, caller) => applyCoupon(trx, cart, request.body.code, await who(trx, caller))),

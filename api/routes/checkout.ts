@@ -5,6 +5,7 @@ import { assertIdempotencyKey } from '../../shared/idempotency/index.js';
 import { problemResponses, Uuid } from '../schemas.js';
 import { cartCaller } from './cart.js';
 import { Address, Order, PaymentStart } from './commerce-schemas.js';
+import { addressLimit, isAllowlisted } from './guest-limits.js';
 
 /**
  * POST /checkout. The answer of the first call with a key is stored and replayed (header
@@ -17,7 +18,7 @@ const checkoutRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/checkout',
     {
-      config: { auth: 'optional' },
+      config: { auth: 'optional', rateLimit: addressLimit('checkout') },
       schema: {
         tags: ['checkout'],
         operationId: 'createCheckout',
@@ -37,13 +38,14 @@ const checkoutRoutes: FastifyPluginAsyncTypebox = async (app) => {
         ),
         response: {
           201: Type.Object({ order: Order, payment: Type.Union([Type.Null(), PaymentStart]) }),
-          ...problemResponses(400, 401, 404, 409, 422),
+          ...problemResponses(400, 401, 404, 409, 422, 429),
         },
       },
     },
     async (request, reply) => {
       const key = assertIdempotencyKey(request.headers['idempotency-key']);
-      const result = await checkout(deps, cartCaller(request), request.body, key);
+      const client = { address: request.ip, exempt: isAllowlisted(app.config.RATE_LIMIT_ALLOWLIST, request.ip) };
+      const result = await checkout(deps, cartCaller(request), request.body, key, client);
       if (result.replayed) reply.header('idempotent-replayed', 'true');
       return reply.code(result.status as 201).send(result.body as never);
     },

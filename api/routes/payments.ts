@@ -4,6 +4,7 @@ import { DomainError, NotFoundError } from '../../shared/errors.js';
 import { PaystackError } from '../../shared/integrations/paystack/client.js';
 import { applyVerification } from '../../shared/payments/verify.js';
 import { problemResponses } from '../schemas.js';
+import { addressLimit } from './guest-limits.js';
 
 const Reference = Type.String({
   pattern: '^[A-Za-z0-9._=-]{1,100}$',
@@ -26,10 +27,7 @@ const payments: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/payments/:reference/verify',
     {
-      config: {
-        // Anyone holding a reference may ask; each call costs a Paystack round trip, so keep it modest.
-        rateLimit: { max: 30, timeWindow: '1 minute' },
-      },
+      config: { rateLimit: addressLimit('verify') },
       schema: {
         tags: ['payments'],
         operationId: 'verifyPayment',

@@ -9,21 +9,21 @@ import { withIdempotency, saveProvisional, type StoredAnswer } from '../idempote
 import { reserveLines } from '../inventory/reservations.js';
 import { buildOrderView, orderView, orderViewColumns, type OrderViewParts, type ShippingAddress } from '../orders/read.js';
 import { enqueue } from '../outbox.js';
-import { expireUnpaidOrders } from '../payments/expiry.js';
+import { retryAfterLazyExpiry } from '../payments/expiry.js';
 import { computeTotals } from '../pricing/index.js';
 import { findActiveShippingMethod } from '../shipping/index.js';
-import { initializeAttempt, latestAttempt, type PaymentDeps, type PaymentStart } from './payment.js';
+import { claimOpenOrderSlot, type CheckoutClient } from './open-orders.js';
+import { initializeAttempt, latestAttempt, newPaymentReference, type PaymentDeps, type PaymentStart } from './payment.js';
 
 /**
  * Checkout: Idempotency-Key → one transaction (lock cart, reserve every line with a conditional UPDATE,
  * redeem the coupon with a conditional UPDATE, order + items + history + first payment attempt + outbox,
  * empty the cart) → after the commit, initialize the Paystack transaction.
  *
- * Expired reservations: a reservation past its expiry is never counted as held. Reads add such units back
- * (shared/inventory/availability.ts); the reserve statement cannot (CHECK reserved <= on_hand), so when a
- * line comes up short, checkout expires the unpaid, expired orders holding those variants (each in its own
- * short transaction, exactly what the minute job does, Paystack asked first) and tries once more. The
- * fast path pays nothing.
+ * Expired reservations hold their units until released (shared/inventory/availability.ts: one rule for
+ * "available", the same as the reserve statement's). When a line comes up short, checkout expires the
+ * unpaid, expired orders holding those variants (each in its own short transaction, exactly what the minute
+ * job does, Paystack asked first) and tries once more. The fast path pays nothing.
  */
 
 export type { ShippingAddress };
@@ -35,7 +35,10 @@ export interface CheckoutInput {
 }
 
 export interface CheckoutDeps extends PaymentDeps {
-  config: Pick<Config, 'PUBLIC_URL' | 'ENCRYPTION_KEY' | 'VAT_RATE' | 'CURRENCY' | 'RESERVATION_TTL_MINUTES' | 'PAYMENT_HOLD_MINUTES'>;
+  config: Pick<
+    Config,
+    'PUBLIC_URL' | 'ENCRYPTION_KEY' | 'ORDER_LINK_TTL_DAYS' | 'VAT_RATE' | 'CURRENCY' | 'RESERVATION_TTL_MINUTES' | 'PAYMENT_HOLD_MINUTES' | 'MAX_OPEN_ORDERS_PER_CLIENT'
+  >;
 }
 
 export interface CheckoutAnswerBody {
@@ -61,7 +64,7 @@ async function ownerOf(db: Db, caller: CartCaller): Promise<string> {
   return `cart:${cart.id}`;
 }
 
-async function placeOrder(trx: Trx, deps: CheckoutDeps, caller: CartCaller, input: CheckoutInput, claimId: string): Promise<Placed> {
+async function placeOrder(trx: Trx, deps: CheckoutDeps, caller: CartCaller, input: CheckoutInput, claimId: string, client: CheckoutClient | undefined): Promise<Placed> {
   const { config } = deps;
   const cart = await lockCallerCart(trx, caller, config.CURRENCY);
   if (!cart) throw new NotFoundError('Cart');
@@ -78,6 +81,8 @@ async function placeOrder(trx: Trx, deps: CheckoutDeps, caller: CartCaller, inpu
     email ??= user?.email;
   }
   if (!email) throw new ValidationError('An email is required to check out as a guest', [{ path: '/email', message: 'is required for guests' }]);
+  // Held until this transaction ends: parallel checkouts of one client count one after the other.
+  await claimOpenOrderSlot(trx, client, email, config.MAX_OPEN_ORDERS_PER_CLIENT);
 
   const method = await findActiveShippingMethod(trx, input.shippingMethodId);
   if (!method) throw new ValidationError('The shipping method is invalid', [{ path: '/shippingMethodId', message: 'is not an available shipping method' }]);
@@ -109,6 +114,7 @@ async function placeOrder(trx: Trx, deps: CheckoutDeps, caller: CartCaller, inpu
       ...totals,
       couponId: coupon?.id ?? null,
       couponCode: coupon?.code ?? null,
+      clientAddress: client?.address ?? null,
       shippingMethodId: method.id,
       shippingMethodName: method.name,
       shippingAddress: JSON.stringify(input.shippingAddress),
@@ -140,7 +146,7 @@ async function placeOrder(trx: Trx, deps: CheckoutDeps, caller: CartCaller, inpu
     .values({ orderId, fromStatus: null, toStatus: 'pending_payment', actorId: caller.userId })
     .returning(orderViewColumns.history)
     .execute();
-  const reference = `${order.number}-1`;
+  const reference = newPaymentReference();
   const payment = await trx
     .insertInto('payments')
     .values({ orderId, reference, attempt: 1, amount: totals.total, currency: cart.currency, status: 'initializing' })
@@ -180,29 +186,21 @@ async function retryOnDeadlock<T>(fn: () => Promise<T>, attempts = 4): Promise<T
   }
 }
 
-export async function checkout(deps: CheckoutDeps, caller: CartCaller, input: CheckoutInput, idempotencyKey: string) {
+/** `client`: the caller's address, for MAX_OPEN_ORDERS_PER_CLIENT (the API always passes it). */
+export async function checkout(deps: CheckoutDeps, caller: CartCaller, input: CheckoutInput, idempotencyKey: string, client?: CheckoutClient) {
   const owner = await ownerOf(deps.db, caller);
   return withIdempotency(
     deps.db,
     { scope: 'checkout', owner, key: idempotencyKey, request: input },
     {
       run: async (claimId) => {
-        const attempt = () => retryOnDeadlock(() => deps.db.transaction().execute((trx) => placeOrder(trx, deps, caller, input, claimId)));
-        let placed: Placed;
-        try {
-          placed = await attempt();
-        } catch (err) {
-          if (!(err instanceof InsufficientStockError)) throw err;
-          // Lazy expiry: free what expired reservations still hold on the short variants, then retry once.
-          // It asks Paystack first, like the minute job: an order paid at the last second is not cancelled.
-          const { expired } = await expireUnpaidOrders(
-            deps.db,
-            { paystack: deps.paystack(), publicUrl: deps.config.PUBLIC_URL, holdMinutes: deps.config.PAYMENT_HOLD_MINUTES },
-            { variantIds: err.lines.map((l) => l.variantId), batchSize: 50, maxBatches: 2 },
-          );
-          if (expired === 0) throw err;
-          placed = await attempt();
-        }
+        // Lazy expiry: a line short only because of holds the minute job has not released yet gets them
+        // released (Paystack asked first: an order paid at the last second is not cancelled) and one more try.
+        const placed: Placed = await retryAfterLazyExpiry(
+          deps.db,
+          { paystack: deps.paystack(), publicUrl: deps.config.PUBLIC_URL, holdMinutes: deps.config.PAYMENT_HOLD_MINUTES },
+          () => retryOnDeadlock(() => deps.db.transaction().execute((trx) => placeOrder(trx, deps, caller, input, claimId, client))),
+        );
         const { order, parts } = placed.view;
         const p = parts.payments[0];
         const payment = await initializeAttempt(deps, placed.paymentId, {
@@ -225,4 +223,5 @@ export async function checkout(deps: CheckoutDeps, caller: CartCaller, input: Ch
   );
 }
 
-export { initializeAttempt, latestAttempt, retryPayment, PAYSTACK_INIT_TIMEOUT_MS, type PaymentStart, type PaystackFactory } from './payment.js';
+export { claimOpenOrderSlot, TooManyOpenOrdersError, type CheckoutClient } from './open-orders.js';
+export { newPaymentReference, initializeAttempt, latestAttempt, retryPayment, PAYSTACK_INIT_TIMEOUT_MS, type PaymentStart, type PaystackFactory } from './payment.js';

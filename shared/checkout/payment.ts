@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Config } from '../config.js';
 import type { Db } from '../db/index.js';
@@ -6,13 +7,19 @@ import { PaystackError, type PaystackClient } from '../integrations/paystack/cli
 import { orderLink } from '../orders/links.js';
 
 /**
- * Starting a Paystack transaction for an order: one `payments` row per attempt with a deterministic
- * reference (`<order number>-<attempt>`), written BEFORE the call, so a crash or timeout leaves a row that
+ * Starting a Paystack transaction for an order: one `payments` row per attempt with its own reference,
+ * written BEFORE the call, so a crash or timeout leaves a row that
  * verify/reconciliation can find. Initialize never retries on its own (Paystack has no idempotency key):
  * a new attempt (POST /orders/:id/pay) gets a new reference. Never inside a database transaction.
  */
 
 export const PAYSTACK_INIT_TIMEOUT_MS = 8_000;
+
+/**
+ * A payment reference: `AGP-` and 128 random bits in hex. Holding a reference is what lets anyone call
+ * POST /payments/:reference/verify, so it must not be guessable from the order number or another reference.
+ */
+export const newPaymentReference = () => `AGP-${randomBytes(16).toString('hex')}`;
 
 export interface PaymentStart {
   reference: string;
@@ -126,7 +133,7 @@ export async function retryPayment(deps: PaymentDeps, orderId: string): Promise<
     const attempt = last.n + 1;
     const row = await trx
       .insertInto('payments')
-      .values({ orderId, reference: `${order.number}-${attempt}`, attempt, amount: order.total, currency: order.currency, status: 'initializing' })
+      .values({ orderId, reference: newPaymentReference(), attempt, amount: order.total, currency: order.currency, status: 'initializing' })
       .returning('id')
       .executeTakeFirstOrThrow();
     return row.id;

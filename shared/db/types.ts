@@ -189,6 +189,7 @@ export interface Orders {
   cancelledAt: Timestamp | null;
   carrier: string | null;
   cartId: string | null;
+  clientAddress: string | null;
   couponCode: string | null;
   couponId: string | null;
   createdAt: Generated<Timestamp>;
@@ -372,6 +373,7 @@ export interface RefundItems {
 export interface RefundParts {
   amount: number;
   createdAt: Generated<Timestamp>;
+  createUncertainSince: Timestamp | null;
   currency: string;
   failureReason: string | null;
   id: Generated<string>;
