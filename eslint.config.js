@@ -3,7 +3,7 @@ import { defineConfig } from 'eslint/config';
 import tseslint from 'typescript-eslint';
 
 export default defineConfig(
-  { ignores: ['dist/**', 'node_modules/**', '.tap/**', '.data/**', 'media/**', 'eslint.config.js'] },
+  { ignores: ['dist/**', 'node_modules/**', '.tap/**', '.data/**', 'media/**', 'eslint.config.js', 'clients/typescript/schema.ts'] },
   js.configs.recommended,
   tseslint.configs.recommendedTypeChecked,
   {
@@ -13,6 +13,40 @@ export default defineConfig(
       '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: { arguments: false } }],
       '@typescript-eslint/require-await': 'off',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+    },
+  },
+  // Layer boundaries (docs/architecture.md): api/ and worker/ never import each other; shared/ holds the
+  // rules and knows nothing of Fastify, api/ or worker/. test/ops/boundaries.test.ts shows they bite.
+  {
+    files: ['api/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ regex: '^(\\.\\./)+worker(/|$)', message: 'api/ never imports worker/: what both need belongs in shared/.' }] },
+      ],
+    },
+  },
+  {
+    files: ['worker/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ regex: '^(\\.\\./)+api(/|$)', message: 'worker/ never imports api/: what both need belongs in shared/.' }] },
+      ],
+    },
+  },
+  {
+    files: ['shared/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { regex: '^(\\.\\./)+(api|worker)(/|$)', message: 'shared/ never imports api/ or worker/: they call it, not the other way.' },
+            { regex: '^(fastify(/.*)?|fastify-plugin|@fastify/.*)$', message: 'shared/ knows nothing of Fastify: take plain values, return plain values.' },
+          ],
+        },
+      ],
     },
   },
   {

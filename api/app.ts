@@ -8,6 +8,7 @@ import { listOf } from '../shared/config.js';
 import { workContext } from '../shared/context.js';
 import { loggerOptions, logSerializers } from '../shared/logger.js';
 import auth from './plugins/auth.js';
+import bodies from './plugins/bodies.js';
 import catalogCache from './plugins/catalog-cache.js';
 import media from './plugins/media.js';
 import docs from './plugins/docs.js';
@@ -93,6 +94,7 @@ export async function buildApp(config: Config, opts: BuildAppOptions = {}) {
   // 1. Infrastructure
   await app.register(infra, { config, skipMigrationCheck: opts.skipMigrationCheck, onQuery: opts.onQuery });
   await app.register(errors);
+  await app.register(bodies);
   await app.register(metrics);
   // A JSON API: CSP matters only for the HTML pages (docs, dashboard), which ship their own.
   await app.register(helmet, { contentSecurityPolicy: false, crossOriginResourcePolicy: { policy: 'cross-origin' } });

@@ -3,6 +3,7 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Type, type Static, type TSchema } from 'typebox';
 import { Value } from 'typebox/value';
+import { resolveWorkerQueues } from './queues.js';
 
 /** The repository root, found from this file (works for `shared/` under tsx and `dist/shared/` when built). */
 export const repoRoot = fileURLToPath(new URL(import.meta.url.includes('/dist/') ? '../../' : '../', import.meta.url));
@@ -41,6 +42,10 @@ export const ConfigSchema = Type.Object({
   RESERVATION_TTL_MINUTES: Int('minutes an unpaid order holds stock', 15, 1, 10080),
   QUEUE_PREFIX: Type.String({ pattern: '^\\{[A-Za-z0-9_:-]+\\}$', default: '{agape}', description: 'BullMQ prefix, a Redis Cluster hash tag' }),
   WORKER_PORT: Int('worker health/metrics port', 3001, 0, 65535),
+  WORKER_QUEUES: Type.String({
+    default: 'all',
+    description: "queues this worker process runs: 'all', or comma-separated groups (mail, invoices, payments, scheduled) and queue names",
+  }),
   ADMIN_EMAIL: Type.Optional(Type.String({ format: 'email' })),
   ADMIN_PASSWORD: Optional('first admin password (seed)'),
   RATE_LIMIT_ALLOWLIST: Type.String({ default: '', description: 'comma-separated addresses exempt from rate limits' }),
@@ -50,10 +55,13 @@ export const ConfigSchema = Type.Object({
   CORS_ORIGINS: Type.String({ default: '', description: "comma-separated allowed origins; '*' for any" }),
   BODY_LIMIT_BYTES: Int('JSON body limit', 1_048_576, 1024, 100 * 1024 * 1024),
   MEDIA_DIR: Type.String({ default: 'media', minLength: 1, description: 'local media storage folder' }),
+  MEDIA_URL_TTL_SECONDS: Int('life of the signed media-host URLs the API redirects private files (invoices) to', 300, 10, 86_400),
   CATALOG_CACHE: Bool('serve catalog lists and details from Redis (off: benchmarks of the uncached path)', true),
   SHOP_NAME: Type.String({ default: 'Agape Fashion', minLength: 1 }),
   SHOP_ADDRESS: Type.String({ default: '12 Broad Street, Lagos Island, Lagos, Nigeria' }),
   REFUND_POLL_MS: Int('first wait before polling an unsettled refund at Paystack (doubles per poll)', 60_000, 10, 86_400_000),
+  PAYSTACK_TIMEOUT_MS: Int('how long one Paystack API call may take before it is given up (a timeout)', 10_000, 100, 120_000),
+  REFUND_RECREATE_AFTER_MS: Int('after a create-refund call with no answer, wait this long for that refund to show at Paystack before creating it again', 60_000, 0, 86_400_000),
   PAYSTACK_RETRY_HOURS: Type.Number({ default: 24, minimum: 0.001, maximum: 720, description: 'jobs that call Paystack keep retrying this long' }),
   PAYSTACK_RETRY_MAX_DELAY_MS: Int('longest wait between retries of a job that calls Paystack (doubles from 2 s up to this)', 60_000, 10, 3_600_000),
   PAYMENT_SWEEP_MS: Int('interval of the payments sweep (re-drives stuck refunds, unverified payments, unhandled webhooks)', 60_000, 100, 3_600_000),
@@ -177,6 +185,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     problems.push(`${name}: ${choices ? `must be one of ${JSON.stringify(choices)}` : (Value.Errors(schema, value)[0]?.message ?? 'is invalid')}`);
   }
   problems.push(...keyProblems(raw));
+  if (typeof raw.WORKER_QUEUES === 'string') {
+    try {
+      resolveWorkerQueues(raw.WORKER_QUEUES);
+    } catch (err) {
+      problems.push(`WORKER_QUEUES: ${(err as Error).message}`);
+    }
+  }
   if (production && raw.LOG_PRETTY === true) problems.push('LOG_PRETTY: not allowed in production');
   if (problems.length) throw new ConfigError(problems);
   return Object.freeze(raw) as Config;

@@ -17,6 +17,45 @@ export const queueNames = [
 ] as const;
 export type QueueName = (typeof queueNames)[number];
 
+/**
+ * Queue groups, the unit a worker deployment is scaled by (WORKER_QUEUES): every queue is in exactly
+ * one group, so one deployment per group runs everything. `invoices` holds the CPU- and media-host-bound
+ * document work (PDF rendering, product imports); `payments` everything that calls Paystack (and shares
+ * its retry policy); `scheduled` the light, frequent jobs (reservation expiry every minute, websocket
+ * notices).
+ */
+export const queueGroups = {
+  mail: ['email'],
+  invoices: ['invoice', 'imports'],
+  payments: ['payment', 'refund', 'reconciliation'],
+  scheduled: ['inventory', 'system'],
+} as const satisfies Record<string, readonly QueueName[]>;
+export type QueueGroup = keyof typeof queueGroups;
+
+/**
+ * The queues a WORKER_QUEUES value names: `all`, or a comma-separated list of groups and single queues
+ * (`payments,imports`). Throws naming every unknown entry.
+ */
+export function resolveWorkerQueues(spec: string): QueueName[] {
+  const names = spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (names.length === 0) throw new Error('names no queue (use "all", or groups: mail, invoices, payments, scheduled)');
+  const chosen = new Set<QueueName>();
+  const unknown: string[] = [];
+  for (const name of names) {
+    if (name === 'all') queueNames.forEach((q) => chosen.add(q));
+    else if (Object.hasOwn(queueGroups, name)) queueGroups[name as QueueGroup].forEach((q) => chosen.add(q));
+    else if ((queueNames as readonly string[]).includes(name)) chosen.add(name as QueueName);
+    else unknown.push(name);
+  }
+  if (unknown.length) {
+    throw new Error(`unknown queue group or queue ${unknown.map((u) => JSON.stringify(u)).join(', ')} (groups: ${Object.keys(queueGroups).join(', ')}; queues: ${queueNames.join(', ')}; or all)`);
+  }
+  return queueNames.filter((q) => chosen.has(q));
+}
+
 const Id = Type.String({ format: 'uuid' });
 
 export const EmailPayload = Type.Object({

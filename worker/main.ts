@@ -7,7 +7,7 @@ import { createDb } from '../shared/db/index.js';
 import { assertMigrationsCurrent } from '../shared/db/migrate.js';
 import { createLogger, type Logger } from '../shared/logger.js';
 import { closeQueues, createQueues, paystackBackoffStrategy } from '../shared/queue-registry.js';
-import { queueNames, type JobData, type QueueName } from '../shared/queues.js';
+import { resolveWorkerQueues, type JobData, type QueueName } from '../shared/queues.js';
 import { closeRedis, createRedis } from '../shared/redis.js';
 import { checkDependencies } from '../shared/health.js';
 import { paystackFromConfig } from '../shared/integrations/paystack/client.js';
@@ -21,7 +21,7 @@ export interface StartWorkerOptions {
   /** Serve /health and /metrics on this port (WORKER_PORT by default; 0 picks a free one). */
   port?: number;
   relay?: RelayOptions;
-  /** Only run these queues (tests, or a fleet split by queue). Default: all. */
+  /** Only run these queues (tests). Default: the groups and queues WORKER_QUEUES names (all by default). */
   queues?: readonly QueueName[];
   logger?: Logger;
   /** How long shutdown waits for active jobs before closing anyway. */
@@ -55,7 +55,9 @@ export async function startWorker(config: Config, opts: StartWorkerOptions = {})
   const active = new Set<string>();
   const backoffStrategy = paystackBackoffStrategy(config);
   const definitions: [string, ExtraQueue][] = [
-    ...(opts.queues ?? queueNames).map((queue): [string, ExtraQueue] => [queue, processors[queue] as unknown as ExtraQueue]),
+    // A fleet split by queue group (one deployment per group, each scaled on its own queues' depth)
+    // runs the processors of its groups only; the outbox relay and the schedules run in every process.
+    ...(opts.queues ?? resolveWorkerQueues(config.WORKER_QUEUES)).map((queue): [string, ExtraQueue] => [queue, processors[queue] as unknown as ExtraQueue]),
     ...Object.entries(opts.extraQueues ?? {}),
   ];
   const workers = definitions.map(([queue, def]) => {

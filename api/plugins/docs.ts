@@ -3,10 +3,51 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 
+type JsonSchema = { properties?: Record<string, JsonSchema>; required?: string[]; items?: JsonSchema; default?: unknown } & Record<string, unknown>;
+type Operation = { parameters?: { in: string; required?: boolean; schema?: JsonSchema }[]; requestBody?: { content?: Record<string, { schema?: JsonSchema }> } };
+
+/**
+ * Properties with a default leave `required`, at every depth ajv fills defaults in: properties, items
+ * and allOf. Not inside anyOf/oneOf/not: ajv ignores defaults there, so the client must send them.
+ */
+function relaxDefaults(schema: JsonSchema | undefined) {
+  if (!schema || typeof schema !== 'object') return;
+  const { properties } = schema;
+  if (properties) {
+    if (schema.required) {
+      schema.required = schema.required.filter((key) => properties[key]?.default === undefined);
+      if (!schema.required.length) delete schema.required;
+    }
+    for (const child of Object.values(properties)) relaxDefaults(child);
+  }
+  relaxDefaults(schema.items);
+  for (const child of (schema.allOf as JsonSchema[] | undefined) ?? []) relaxDefaults(child);
+}
+
+/**
+ * A request value with a default is optional to clients: validation fills it in (ajv useDefaults).
+ * TypeBox lists such fields as required, because handlers always see them, so without this every
+ * generated client would have to send `limit` or `country`. Responses keep theirs: there it holds.
+ * Works on a copy: the route schemas that validate requests stay as they are.
+ */
+export function optionalRequestDefaults<T>(document: T): T {
+  const copy = structuredClone(document) as T & { paths?: Record<string, Record<string, Operation>> };
+  for (const item of Object.values(copy.paths ?? {})) {
+    for (const operation of Object.values(item)) {
+      for (const parameter of operation.parameters ?? []) {
+        if (parameter.in !== 'path' && parameter.schema?.default !== undefined) parameter.required = false;
+      }
+      for (const media of Object.values(operation.requestBody?.content ?? {})) relaxDefaults(media.schema);
+    }
+  }
+  return copy;
+}
+
 /** OpenAPI 3 generated from the route schemas; UI at /docs, document at /docs/json. */
 export default fp(
   async function docs(app: FastifyInstance) {
     await app.register(swagger, {
+      transformObject: (documents) => ('openapiObject' in documents ? optionalRequestDefaults(documents.openapiObject) : documents.swaggerObject),
       openapi: {
         openapi: '3.0.3',
         info: {

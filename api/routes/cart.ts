@@ -16,6 +16,7 @@ import {
   type CartRow,
 } from '../../shared/cart/index.js';
 import type { Trx } from '../../shared/db/index.js';
+import { retryAfterLazyExpiry } from '../../shared/payments/expiry.js';
 import { problemResponses, Uuid } from '../schemas.js';
 import { Cart, CartTokenHeaders } from './commerce-schemas.js';
 import { addressLimit, cartCouponLimit } from './guest-limits.js';
@@ -53,6 +54,12 @@ const cartRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const fresh = await trx.selectFrom('carts').select(['id', 'userId', 'couponId', 'currency', 'createdAt', 'updatedAt']).where('id', '=', cart.id).executeTakeFirstOrThrow();
       return cartView(trx, fresh, { vatRate: config.VAT_RATE, who: await who(trx, caller) });
     });
+
+  // Stock held by a reservation that expired but is not released yet is not available; a buyer who needs it
+  // gets those holds released (Paystack asked first), as at checkout, instead of waiting for the minute job.
+  const expiry = { paystack: app.paystack, publicUrl: config.PUBLIC_URL, holdMinutes: config.PAYMENT_HOLD_MINUTES, log: app.log };
+  const mutateStock = (request: FastifyRequest, change: (trx: Trx, cart: CartRow, caller: CartCaller) => Promise<void>) =>
+    retryAfterLazyExpiry(db, expiry, () => mutate(request, change));
 
   app.post(
     '/cart',
@@ -117,7 +124,7 @@ const cartRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: Cart, ...problemResponses(400, 401, 404, 409, 429) },
       },
     },
-    async (request) => mutate(request, (trx, cart) => addItem(trx, cart, request.body.variantId, request.body.quantity)),
+    async (request) => mutateStock(request, (trx, cart) => addItem(trx, cart, request.body.variantId, request.body.quantity)),
   );
 
   app.patch(
@@ -135,7 +142,7 @@ const cartRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: Cart, ...problemResponses(400, 401, 404, 409) },
       },
     },
-    async (request) => mutate(request, (trx, cart) => setItemQuantity(trx, cart, request.params.itemId, request.body.quantity)),
+    async (request) => mutateStock(request, (trx, cart) => setItemQuantity(trx, cart, request.params.itemId, request.body.quantity)),
   );
 
   app.delete(

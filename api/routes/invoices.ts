@@ -1,15 +1,15 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { ConflictError } from '../../shared/errors.js';
-import { loadInvoicePdf, OrderNotPaidError } from '../../shared/invoices/service.js';
-import { createInvoiceStore } from '../../shared/invoices/storage.js';
+import { findRenderedInvoice, OrderNotPaidError } from '../../shared/invoices/service.js';
+import { privateFiles } from '../../shared/media/files.js';
 import { findAccessibleOrder } from '../../shared/orders/read.js';
 import { IdParams, problemResponses } from '../schemas.js';
 
 const PAID_STATES = new Set(['paid', 'processing', 'shipped', 'delivered', 'partially_refunded', 'refunded']);
 
 const invoices: FastifyPluginAsyncTypebox = async (app) => {
-  const store = createInvoiceStore(app.config.MEDIA_DIR);
+  const files = await privateFiles(app.config);
 
   app.get(
     '/orders/:id/invoice',
@@ -20,7 +20,8 @@ const invoices: FastifyPluginAsyncTypebox = async (app) => {
         operationId: 'getOrderInvoice',
         summary: 'The order’s invoice PDF (owner, staff, or the signed link from the order mail)',
         description:
-          '200 `application/pdf` once the order is paid and its invoice rendered. 409 `order_not_paid` before payment; ' +
+          '200 `application/pdf` once the order is paid and its invoice rendered, or a 302 to a signed URL on the ' +
+          'media host that expires after MEDIA_URL_TTL_SECONDS. 409 `order_not_paid` before payment; ' +
           '409 `invoice_pending` (with Retry-After) for the seconds between payment and rendering. Another ' +
           'customer’s order is 404.',
         security: [{ bearerAuth: [] }, {}],
@@ -30,6 +31,10 @@ const invoices: FastifyPluginAsyncTypebox = async (app) => {
           200: {
             description: 'The invoice PDF',
             content: { 'application/pdf': { schema: { type: 'string', format: 'binary' } } },
+          },
+          302: {
+            description: 'The invoice is on the media host: `Location` is a signed URL that expires in minutes',
+            headers: { location: { type: 'string' } },
           },
           ...problemResponses(401, 404, 409),
         },
@@ -42,25 +47,29 @@ const invoices: FastifyPluginAsyncTypebox = async (app) => {
           typeof request.headers['x-cart-token'] === 'string' ? request.headers['x-cart-token'] : undefined,
         linkToken: request.query.token,
       });
-      const pdf = await loadInvoicePdf(app.db, store, order.id);
-      if (!pdf) {
-        if (!PAID_STATES.has(order.status)) throw new OrderNotPaidError();
-        throw new ConflictError(
-          'invoice_pending',
-          'The invoice is being prepared; try again in a few seconds',
-          {
-            headers: { 'retry-after': '5' },
-          },
-        );
+      const invoice = await findRenderedInvoice(app.db, order.id);
+      const pending = () => {
+        if (!PAID_STATES.has(order.status)) return new OrderNotPaidError();
+        return new ConflictError('invoice_pending', 'The invoice is being prepared; try again in a few seconds', {
+          headers: { 'retry-after': '5' },
+        });
+      };
+      if (!invoice) throw pending();
+      reply.header('cache-control', 'private, no-store');
+      if (files.signedUrl) {
+        // The media host serves the bytes; the URL is checked by its signature and dies in minutes, so
+        // a leaked link (logs, history) stops working soon. Nothing is cached: each request signs anew.
+        return reply.redirect(files.signedUrl(invoice.key, { ttlSeconds: app.config.MEDIA_URL_TTL_SECONDS }), 302);
       }
+      const stream = await files.stream?.(invoice.key);
+      if (!stream) throw pending();
       return (
         reply
           .header('content-type', 'application/pdf')
-          .header('content-disposition', `attachment; filename="${pdf.filename}"`)
-          .header('cache-control', 'private, no-store')
+          .header('content-disposition', `attachment; filename="${invoice.filename}"`)
           .header('x-content-type-options', 'nosniff')
           // The declared 200 schema is binary; the TypeBox provider only knows JSON bodies.
-          .send(pdf.content as unknown as string)
+          .send(stream)
       );
     },
   );

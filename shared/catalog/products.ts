@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Db, DbOrTrx, Trx } from '../db/index.js';
 import { BadRequestError, ConflictError, NotFoundError, isUniqueViolation } from '../errors.js';
+import { availableSql } from '../inventory/availability.js';
 import { isUuid, slugify } from './slug.js';
 
 export const productStatuses = ['draft', 'active', 'archived'] as const;
@@ -95,7 +96,7 @@ export async function findProductJson(db: DbOrTrx, idOrSlug: string, opts: { pub
         SELECT json_agg(json_build_object(
           'id', v.id, 'sku', v.sku, 'title', v.title, 'options', v.options, 'price', v.price,
           'compareAtPrice', v.compare_at_price, 'currency', v.currency, 'weightGrams', v.weight_grams,
-          'available', GREATEST(COALESCE(i.on_hand - i.reserved, 0), 0)) ORDER BY v.position, v.sku)
+          'available', ${availableSql('i')}) ORDER BY v.position, v.sku)
         FROM product_variants v LEFT JOIN inventory i ON i.variant_id = v.id WHERE v.product_id = p.id), '[]'::json),
       'images', COALESCE((
         SELECT json_agg(json_build_object('id', m.id, 'urls', m.urls, 'alt', m.alt, 'position', m.position) ORDER BY m.position, m.id)
@@ -260,7 +261,7 @@ export async function getVariant(db: DbOrTrx, id: string): Promise<VariantView &
       'v.compareAtPrice',
       'v.currency',
       'v.weightGrams',
-      sql<number>`GREATEST(COALESCE(i.on_hand - i.reserved, 0), 0)::int`.as('available'),
+      availableSql('i').as('available'),
     ])
     .where('v.id', '=', id)
     .executeTakeFirst();

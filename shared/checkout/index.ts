@@ -9,7 +9,7 @@ import { withIdempotency, saveProvisional, type StoredAnswer } from '../idempote
 import { reserveLines } from '../inventory/reservations.js';
 import { buildOrderView, orderView, orderViewColumns, type OrderViewParts, type ShippingAddress } from '../orders/read.js';
 import { enqueue } from '../outbox.js';
-import { expireUnpaidOrders } from '../payments/expiry.js';
+import { retryAfterLazyExpiry } from '../payments/expiry.js';
 import { computeTotals } from '../pricing/index.js';
 import { findActiveShippingMethod } from '../shipping/index.js';
 import { claimOpenOrderSlot, type CheckoutClient } from './open-orders.js';
@@ -20,11 +20,10 @@ import { initializeAttempt, latestAttempt, newPaymentReference, type PaymentDeps
  * redeem the coupon with a conditional UPDATE, order + items + history + first payment attempt + outbox,
  * empty the cart) → after the commit, initialize the Paystack transaction.
  *
- * Expired reservations: a reservation past its expiry is never counted as held. Reads add such units back
- * (shared/inventory/availability.ts); the reserve statement cannot (CHECK reserved <= on_hand), so when a
- * line comes up short, checkout expires the unpaid, expired orders holding those variants (each in its own
- * short transaction, exactly what the minute job does, Paystack asked first) and tries once more. The
- * fast path pays nothing.
+ * Expired reservations hold their units until released (shared/inventory/availability.ts: one rule for
+ * "available", the same as the reserve statement's). When a line comes up short, checkout expires the
+ * unpaid, expired orders holding those variants (each in its own short transaction, exactly what the minute
+ * job does, Paystack asked first) and tries once more. The fast path pays nothing.
  */
 
 export type { ShippingAddress };
@@ -195,22 +194,13 @@ export async function checkout(deps: CheckoutDeps, caller: CartCaller, input: Ch
     { scope: 'checkout', owner, key: idempotencyKey, request: input },
     {
       run: async (claimId) => {
-        const attempt = () => retryOnDeadlock(() => deps.db.transaction().execute((trx) => placeOrder(trx, deps, caller, input, claimId, client)));
-        let placed: Placed;
-        try {
-          placed = await attempt();
-        } catch (err) {
-          if (!(err instanceof InsufficientStockError)) throw err;
-          // Lazy expiry: free what expired reservations still hold on the short variants, then retry once.
-          // It asks Paystack first, like the minute job: an order paid at the last second is not cancelled.
-          const { expired } = await expireUnpaidOrders(
-            deps.db,
-            { paystack: deps.paystack(), publicUrl: deps.config.PUBLIC_URL, holdMinutes: deps.config.PAYMENT_HOLD_MINUTES },
-            { variantIds: err.lines.map((l) => l.variantId), batchSize: 50, maxBatches: 2 },
-          );
-          if (expired === 0) throw err;
-          placed = await attempt();
-        }
+        // Lazy expiry: a line short only because of holds the minute job has not released yet gets them
+        // released (Paystack asked first: an order paid at the last second is not cancelled) and one more try.
+        const placed: Placed = await retryAfterLazyExpiry(
+          deps.db,
+          { paystack: deps.paystack(), publicUrl: deps.config.PUBLIC_URL, holdMinutes: deps.config.PAYMENT_HOLD_MINUTES },
+          () => retryOnDeadlock(() => deps.db.transaction().execute((trx) => placeOrder(trx, deps, caller, input, claimId, client))),
+        );
         const { order, parts } = placed.view;
         const p = parts.payments[0];
         const payment = await initializeAttempt(deps, placed.paymentId, {

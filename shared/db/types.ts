@@ -373,6 +373,7 @@ export interface RefundItems {
 export interface RefundParts {
   amount: number;
   createdAt: Generated<Timestamp>;
+  createUncertainSince: Timestamp | null;
   currency: string;
   failureReason: string | null;
   id: Generated<string>;

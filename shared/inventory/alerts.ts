@@ -2,6 +2,7 @@ import type { Config } from '../config.js';
 import type { Trx } from '../db/index.js';
 import { enqueueMail } from '../mail/enqueue.js';
 import { enqueue } from '../outbox.js';
+import { availableUnits, isLowStock } from './availability.js';
 
 /** Mail template enqueued to managers when a variant crosses its low-stock threshold downwards. */
 export const LOW_STOCK_TEMPLATE = 'low-stock' as const;
@@ -22,7 +23,7 @@ export interface StockAfterChange {
  * not spam managers: one mail per crossing.
  */
 export async function alertLowStock(trx: Trx, rows: readonly StockAfterChange[], publicUrl?: string): Promise<string[]> {
-  const crossing = rows.filter((r) => !r.lowStockAlerted && r.onHand - r.reserved <= r.lowStockThreshold);
+  const crossing = rows.filter((r) => !r.lowStockAlerted && isLowStock(r));
   if (crossing.length === 0) return [];
   const flagged = await trx
     .updateTable('inventory')
@@ -55,7 +56,7 @@ export async function alertLowStock(trx: Trx, rows: readonly StockAfterChange[],
       variantTitle: d?.variantTitle ?? '',
       onHand: row.onHand,
       reserved: row.reserved,
-      available: row.onHand - row.reserved,
+      available: availableUnits(row),
       threshold: row.lowStockThreshold,
       ...(publicUrl ? { inventoryUrl: `${publicUrl.replace(/\/+$/, '')}/admin/inventory?sku=${encodeURIComponent(d?.sku ?? '')}` } : {}),
     };

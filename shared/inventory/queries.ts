@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { DbOrTrx } from '../db/index.js';
 import { decodeCursor, encodeCursor } from '../db/cursor.js';
-import { expiredHeldSql } from './availability.js';
+import { availableSql, lowStockSql } from './availability.js';
 
 export interface InventoryItem {
   variantId: string;
@@ -29,7 +29,6 @@ export interface InventoryQuery {
 /** Per variant, ordered by SKU (keyset cursor). `lowStock` keeps variants at or below their threshold. */
 export async function listInventory(db: DbOrTrx, q: InventoryQuery): Promise<{ items: InventoryItem[]; nextCursor: string | null }> {
   const after = q.cursor ? decodeCursor(q.cursor, ['text'])[0] : undefined;
-  const available = sql<number>`greatest(i.on_hand - i.reserved + ${expiredHeldSql(sql.ref('i.variant_id'))}, 0)`;
   let query = db
     .selectFrom('inventory as i')
     .innerJoin('productVariants as v', 'v.id', 'i.variantId')
@@ -42,7 +41,7 @@ export async function listInventory(db: DbOrTrx, q: InventoryQuery): Promise<{ i
       'v.sku',
       'i.onHand',
       'i.reserved',
-      available.as('available'),
+      availableSql('i').as('available'),
       'i.lowStockThreshold',
       'i.lowStockAlerted',
       'i.version',
@@ -51,7 +50,7 @@ export async function listInventory(db: DbOrTrx, q: InventoryQuery): Promise<{ i
     .orderBy('v.sku')
     .limit(q.limit + 1);
   if (q.sku) query = query.where(sql<boolean>`v.sku ILIKE ${`${q.sku.replace(/[\\%_]/g, (c) => `\\${c}`)}%`}`);
-  if (q.lowStock) query = query.where(sql<boolean>`${available} <= i.low_stock_threshold`);
+  if (q.lowStock) query = query.where(lowStockSql('i'));
   if (after !== undefined) query = query.where('v.sku', '>', after);
   const rows = await query.execute();
   const page = rows.slice(0, q.limit);

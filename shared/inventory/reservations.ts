@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Trx } from '../db/index.js';
 import { alertLowStock, type StockAfterChange } from './alerts.js';
+import { availableSql } from './availability.js';
 
 /**
  * Reservations of an order's stock. Every function here runs inside the caller's transaction and touches
@@ -44,7 +45,7 @@ export async function reserveLines(trx: Trx, orderId: string, lines: readonly Re
     // Only for the error message: what is there now (the transaction is about to roll back).
     const now = await trx
       .selectFrom('inventory')
-      .select(['variantId', sql<number>`greatest(on_hand - reserved, 0)`.as('available')])
+      .select(['variantId', availableSql().as('available')])
       .where('variantId', 'in', shortfalls.map((s) => s.variantId))
       .execute();
     for (const s of shortfalls) s.available = now.find((r) => r.variantId === s.variantId)?.available ?? 0;

@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type { Trx } from '../db/index.js';
 import { ConflictError, DomainError, NotFoundError } from '../errors.js';
 import { alertLowStock } from './alerts.js';
+import { availableUnits, isLowStock } from './availability.js';
 
 /**
  * Staff stock changes. Each one locks the inventory row (FOR UPDATE), checks, updates, writes an
@@ -54,7 +55,6 @@ async function writeChange(
   publicUrl?: string,
 ): Promise<StockRow> {
   const threshold = next.lowStockThreshold ?? row.lowStockThreshold;
-  const available = next.onHand - row.reserved;
   const updated = await trx
     .updateTable('inventory')
     .set({
@@ -62,7 +62,7 @@ async function writeChange(
       lowStockThreshold: threshold,
       version: row.version + 1,
       // Raised above the threshold again: re-arm the alert for the next crossing.
-      lowStockAlerted: row.lowStockAlerted && available <= threshold,
+      lowStockAlerted: row.lowStockAlerted && isLowStock({ onHand: next.onHand, reserved: row.reserved, lowStockThreshold: threshold }),
       updatedAt: sql`now()`,
     })
     .where('variantId', '=', row.variantId)
@@ -78,7 +78,7 @@ async function writeChange(
   return {
     ...updated,
     sku: row.sku,
-    available: updated.onHand - updated.reserved,
+    available: availableUnits(updated),
     lowStockAlerted: updated.lowStockAlerted || alerted.includes(updated.variantId),
   };
 }

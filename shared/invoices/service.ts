@@ -109,6 +109,13 @@ export async function findInvoice(db: DbOrTrx, orderId: string) {
   return db.selectFrom('invoices').selectAll().where('orderId', '=', orderId).executeTakeFirst();
 }
 
+/** Where an order's rendered invoice is stored and the name to download it as; undefined until rendered. */
+export async function findRenderedInvoice(db: DbOrTrx, orderId: string) {
+  const invoice = await findInvoice(db, orderId);
+  if (!invoice?.storageKey || !invoice.renderedAt) return undefined;
+  return { key: invoice.storageKey, filename: `${invoice.number}.pdf`, number: invoice.number };
+}
+
 /** The stored PDF of an order's invoice, for mail attachments and downloads; undefined until rendered. */
 export async function loadInvoicePdf(db: DbOrTrx, store: InvoiceStore, orderId: string) {
   const invoice = await findInvoice(db, orderId);

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/index.js';
+import { InsufficientStockError } from '../errors.js';
 import { PaystackError, type PaystackClient } from '../integrations/paystack/client.js';
 import type { Logger } from '../logger.js';
 import { expireOrder } from '../orders/lifecycle.js';
@@ -150,4 +151,26 @@ export async function expireUnpaidOrders(
     if (orders.length < batchSize) break;
   }
   return counts;
+}
+
+/**
+ * Runs `attempt` (a whole transaction: an add to the cart, a checkout); if it comes up short, releases the
+ * expired, unpaid holds on the short variants (each in its own short transaction, exactly what the minute
+ * job does, Paystack asked first) and tries once more. "Available" counts a hold until it is released
+ * (shared/inventory/availability.ts); this is how a buyer gets stock whose hold the job has not released
+ * yet, without counting holds that may still be paid as free. The fast path pays nothing.
+ */
+export async function retryAfterLazyExpiry<T>(db: Db, deps: ExpiryDeps, attempt: () => Promise<T>): Promise<T> {
+  try {
+    return await attempt();
+  } catch (err) {
+    if (!(err instanceof InsufficientStockError)) throw err;
+    const { expired } = await expireUnpaidOrders(db, deps, {
+      variantIds: err.lines.map((l) => l.variantId),
+      batchSize: 50,
+      maxBatches: 2,
+    });
+    if (expired === 0) throw err;
+    return attempt();
+  }
 }

@@ -549,7 +549,12 @@ export function ownProviderRefund<P extends ProviderRefund>(
 export async function bindPart(trx: Trx, refundId: string, partId: string, provider: ProviderRefund) {
   await trx
     .updateTable('refundParts')
-    .set({ providerRefundId: provider.id, providerStatus: provider.status, status: 'processing' })
+    .set({
+      providerRefundId: provider.id,
+      providerStatus: provider.status,
+      status: 'processing',
+      createUncertainSince: null,
+    })
     .where('id', '=', partId)
     .execute();
   await trx
@@ -580,6 +585,12 @@ export async function lockPart(trx: Trx, refundId: string, partId: string) {
       'refundParts.providerRefundId',
       'payments.reference',
       'payments.providerTransactionId',
+      // Milliseconds since a create call for this part went unanswered (null: none did, or it was settled since).
+      sql<
+        number | null
+      >`(extract(epoch from clock_timestamp() - refund_parts.create_uncertain_since) * 1000)::float8`.as(
+        'uncertainForMs',
+      ),
     ])
     .where('refundParts.id', '=', partId)
     .where('refundParts.refundId', '=', refundId)
@@ -590,6 +601,39 @@ export async function lockPart(trx: Trx, refundId: string, partId: string) {
 /** An error the provider will answer the same way however often we ask (bad request, reversed, ...). */
 const isFinalProviderError = (err: unknown) =>
   typeof err === 'object' && err !== null && 'retryable' in err && err.retryable === false;
+
+/**
+ * Whether a create call that failed may still have made the refund. Only a refused connection (the
+ * call never left) and Paystack's own "not now" (429, 503) say it did not; a timeout, a dropped
+ * connection or another 5xx leave it open: Paystack may be working on it still.
+ */
+function createMayHaveLanded(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return true;
+  const e = err as { status?: unknown; unsent?: unknown };
+  if (e.unsent === true) return false;
+  return !(e.status === 429 || e.status === 503);
+}
+
+/** The retry of a part whose create may still land at Paystack: not created again yet (the job retries). */
+export class RefundCreateUnsettledError extends Error {
+  constructor(
+    readonly partId: string,
+    readonly waitMs: number,
+  ) {
+    super(
+      `refund part ${partId}: an earlier create call got no answer and may still land at Paystack; not created again for ${Math.ceil(waitMs)} ms`,
+    );
+    this.name = 'RefundCreateUnsettledError';
+  }
+}
+
+export interface ExecuteRefundOptions {
+  /**
+   * After a create call with no answer, how long the part is only claimed by our note, never created
+   * again (REFUND_RECREATE_AFTER_MS; default a minute).
+   */
+  recreateAfterMs?: number;
+}
 
 export type PartResult = { partId: string } & (
   | { outcome: 'already_settled' }
@@ -605,7 +649,9 @@ export type ExecuteResult = { outcome: 'unknown_refund' } | { outcome: 'executed
  * idempotency key, so a part's rows are locked for the duration of its calls (a second runner waits,
  * then finds the provider id) and, before creating anything, the transaction's refunds are listed: one
  * carrying our note is ours from an earlier attempt whose answer was lost, and is claimed instead of
- * refunding again. A bound part is only polled. Settling (processed/failed) happens in
+ * refunding again. A call with no answer may also land AFTER the retry's list (Paystack still working
+ * through it): such a part is marked and, for `recreateAfterMs`, only claimed, never created again. A
+ * bound part is only polled. Settling (processed/failed) happens in
  * `settleRefundPart`, which the caller runs after this when a status is final. A part whose calls fail
  * does not stop the others; its error comes back in its result.
  */
@@ -613,6 +659,7 @@ export async function executeRefund(
   db: Db,
   gateway: RefundGateway,
   refundId: string,
+  opts: ExecuteRefundOptions = {},
 ): Promise<ExecuteResult> {
   const parts = await db
     .selectFrom('refundParts')
@@ -625,7 +672,7 @@ export async function executeRefund(
   const results: PartResult[] = [];
   for (const { id } of parts) {
     try {
-      results.push({ partId: id, ...(await executePart(db, gateway, refundId, id)) });
+      results.push({ partId: id, ...(await executePart(db, gateway, refundId, id, opts)) });
     } catch (error) {
       results.push({ partId: id, outcome: 'error', error });
     }
@@ -644,7 +691,9 @@ async function executePart(
   gateway: RefundGateway,
   refundId: string,
   partId: string,
+  opts: ExecuteRefundOptions,
 ): Promise<PartOutcome> {
+  const recreateAfterMs = opts.recreateAfterMs ?? 60_000;
   return db.transaction().execute(async (trx): Promise<PartOutcome> => {
     const part = await lockPart(trx, refundId, partId);
     if (!part || isFinalRefundStatus(part.status)) return { outcome: 'already_settled' };
@@ -668,6 +717,10 @@ async function executePart(
     const transaction = part.providerTransactionId ?? part.reference;
     const own = ownProviderRefund(await gateway.listRefunds({ transaction }), refundId);
     if (own) return bind(own, 'claimed');
+    // An earlier call may still land: the list not showing it yet proves nothing until it has had time.
+    if (part.uncertainForMs !== null && part.uncertainForMs < recreateAfterMs) {
+      throw new RefundCreateUnsettledError(part.id, recreateAfterMs - part.uncertainForMs);
+    }
 
     try {
       const created = await gateway.createRefund({
@@ -678,8 +731,18 @@ async function executePart(
       });
       return await bind(created, 'created');
     } catch (err) {
-      if (!isFinalProviderError(err)) throw err; // timeouts, 5xx, 429: the job retries (and lists first)
-      return { outcome: 'refused', reason: err instanceof Error ? err.message : String(err) };
+      if (isFinalProviderError(err)) {
+        return { outcome: 'refused', reason: err instanceof Error ? err.message : String(err) };
+      }
+      // Timeouts, 5xx, 429: the job retries (and lists first). When the call may have made the refund,
+      // that is recorded (committed with this transaction, so the error is returned, not thrown).
+      if (!createMayHaveLanded(err)) throw err;
+      await trx
+        .updateTable('refundParts')
+        .set({ createUncertainSince: sql<Date>`clock_timestamp()` })
+        .where('id', '=', part.id)
+        .execute();
+      return { outcome: 'error', error: err };
     }
   });
 }

@@ -43,10 +43,16 @@ function isRateLimited(t: Test, res: HttpAnswer, code = 'rate_limited') {
   t.ok(Number(res.headers.get('retry-after')) >= 1, `Retry-After ${res.headers.get('retry-after')}`);
 }
 
-/** Calls `fn` n times in a row and answers the statuses. */
+/**
+ * Calls `fn` n times, ten at a time, and answers the statuses. Not one by one: on a loaded machine
+ * 120 calls in a row can outlast the 60 s window and the limit would never be reached.
+ */
 async function times(n: number, fn: (i: number) => Promise<HttpAnswer>) {
   const statuses: number[] = [];
-  for (let i = 0; i < n; i++) statuses.push((await fn(i)).status);
+  for (let i = 0; i < n; i += 10) {
+    const batch = Array.from({ length: Math.min(10, n - i) }, (_, j) => fn(i + j));
+    for (const res of await Promise.all(batch)) statuses.push(res.status);
+  }
   return statuses;
 }
 

@@ -159,7 +159,7 @@ t.test('cancel: the owner while unpaid releases stock and the coupon; staff canc
   t.same(reasons, ['reserve', 'sale', 'restock']);
 });
 
-t.test('reservation expiry: the minute job releases stock and coupons; available never counts an expired hold', async (t) => {
+t.test('reservation expiry: the minute job releases stock and coupons; a hold counts until released', async (t) => {
   const { db, call, bearer, guestOrder, config } = await setup(t);
   const coupon = await createCoupon(db, { kind: 'percent', value: 5, maxRedemptions: 10 });
   const a = await guestOrder({ onHand: 4, quantity: 3, couponCode: coupon.code });
@@ -168,9 +168,9 @@ t.test('reservation expiry: the minute job releases stock and coupons; available
   t.match(await inventory(), { onHand: 4, reserved: 3, available: 1 });
 
   await expireReservationOf(db, a.order.id);
-  t.match(await inventory(), { reserved: 3, available: 4 }, 'expired but not yet released: available already counts it');
+  t.match(await inventory(), { reserved: 3, available: 1 }, 'expired but not yet released: still held (available = onHand - reserved)');
 
-  // Lazy expiry: a checkout that needs the units releases the expired reservation itself.
+  // Lazy expiry: a buyer who needs the units (adding to the cart) releases the expired reservation itself.
   const b = await guestOrder({ variantId: a.variantId, quantity: 4 });
   t.equal(b.order.status, 'pending_payment');
   t.match(await stockOf(db, a.variantId), { onHand: 4, reserved: 4 });

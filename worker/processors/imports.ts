@@ -1,5 +1,6 @@
 import { bumpCatalogVersion } from '../../shared/catalog/cache.js';
 import { runImport } from '../../shared/catalog/import-job.js';
+import { privateFiles } from '../../shared/media/files.js';
 import type { ProcessorDefinition } from '../context.js';
 
 /** `import.products`: the same streaming import as `npm run import:products`, progress on the imports row. */
@@ -8,7 +9,7 @@ export const importsProcessor: ProcessorDefinition<'imports'> = {
   concurrency: 1,
   handlers: {
     'import.products': async ({ importId }, { db, redis, config, log }) => {
-      const result = await runImport(db, importId);
+      const result = await runImport(db, importId, await privateFiles(config));
       await bumpCatalogVersion(redis, config.QUEUE_PREFIX);
       log.info(
         { importId, processedRows: result?.processedRows, created: result?.productsCreated, updated: result?.productsUpdated, errors: result?.errors.length },

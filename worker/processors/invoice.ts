@@ -1,6 +1,6 @@
 import { UnrecoverableError } from 'bullmq';
 import { OrderNotPaidError, renderOrderInvoice } from '../../shared/invoices/service.js';
-import { createInvoiceStore } from '../../shared/invoices/storage.js';
+import { privateFiles } from '../../shared/media/files.js';
 import type { ProcessorDefinition } from '../context.js';
 
 /**
@@ -9,14 +9,14 @@ import type { ProcessorDefinition } from '../context.js';
  * any two turns of the event loop, far below the 30 s lock duration of the other queues' jobs, so they
  * keep renewing locks and running. A BullMQ sandboxed processor would need its own Worker construction
  * in worker/main.ts for one queue; at these render times concurrency 1 gives the same guarantee, and
- * more PDFs per second come from more worker replicas (`--queues invoice`).
+ * more PDFs per second come from more worker replicas (`WORKER_QUEUES=invoices`).
  */
 export const invoiceProcessor: ProcessorDefinition<'invoice'> = {
   concurrency: 1,
   handlers: {
     'invoice.render': async ({ orderId }, { db, config, log }) => {
       try {
-        const out = await renderOrderInvoice(db, createInvoiceStore(config.MEDIA_DIR), config, orderId);
+        const out = await renderOrderInvoice(db, await privateFiles(config), config, orderId);
         log.info({ orderId, ...out }, 'invoice rendered');
         return out;
       } catch (err) {

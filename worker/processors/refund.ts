@@ -12,7 +12,9 @@ export const refundProcessor: ProcessorDefinition<'refund'> = {
   concurrency: 2,
   handlers: {
     'refund.execute': async ({ refundId, poll = 0 }, { db, paystack, config, log }) => {
-      const result = await executeRefund(db, paystack, refundId);
+      const result = await executeRefund(db, paystack, refundId, {
+        recreateAfterMs: config.REFUND_RECREATE_AFTER_MS,
+      });
       if (result.outcome === 'unknown_refund') return result;
       let open = false;
       let failure: Error | undefined;

@@ -2,13 +2,15 @@ import multipart from '@fastify/multipart';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Type } from 'typebox';
 import { exportProductsCsv } from '../../../shared/catalog/csv.js';
-import { getImport, queueImport } from '../../../shared/catalog/import-job.js';
+import { getImport, importFileKey, queueImport } from '../../../shared/catalog/import-job.js';
 import { BadRequestError, DomainError, NotFoundError } from '../../../shared/errors.js';
+import { privateFiles } from '../../../shared/media/files.js';
 import { IdParams, problemResponses, Timestamp, Uuid } from '../../schemas.js';
 
 const MAX_IMPORT_BYTES = 200 * 1024 * 1024;
@@ -49,22 +51,25 @@ const admin: FastifyPluginAsyncTypebox = async (app) => {
       if (!request.isMultipart()) throw new BadRequestError('file_required', 'Send the CSV in the multipart field `file`');
       const part = await request.file();
       if (!part || part.fieldname !== 'file') throw new BadRequestError('file_required', 'Send the CSV in the multipart field `file`');
-      // Kept in MEDIA_DIR (a volume the worker shares), never under the public /media/products/ route.
-      const dir = path.resolve(app.config.MEDIA_DIR, 'imports');
-      await mkdir(dir, { recursive: true });
-      const file = path.join(dir, `${randomUUID()}.csv`);
+      // Spooled on this replica's own disk (the size limit is enforced while streaming), then handed to
+      // the private file store: the media host in production, so whichever worker takes the job can read
+      // it. Never under the public /media/products/ route.
+      const spool = path.join(tmpdir(), `agape-upload-${randomUUID()}.csv`);
+      const key = importFileKey();
       try {
-        await pipeline(part.file, createWriteStream(file));
+        await pipeline(part.file, createWriteStream(spool));
         if (part.file.truncated) throw new DomainError(413, 'file_too_large', `Imports may be at most ${MAX_IMPORT_BYTES / 1024 / 1024} MB`);
+        await (await privateFiles(app.config)).put(key, { path: spool });
       } catch (err) {
-        await rm(file, { force: true });
         if ((err as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE') {
           reply.header('connection', 'close');
           throw new DomainError(413, 'file_too_large', `Imports may be at most ${MAX_IMPORT_BYTES / 1024 / 1024} MB`);
         }
         throw err;
+      } finally {
+        await rm(spool, { force: true });
       }
-      const id = await queueImport(app.db, { filename: part.filename || 'products.csv', path: file }, request.auth?.id ?? null);
+      const id = await queueImport(app.db, { filename: part.filename || 'products.csv', path: key }, request.auth?.id ?? null);
       const view = await getImport(app.db, id);
       return reply.code(202).header('location', `/api/v1/admin/imports/${id}`).send(view! as never);
     },

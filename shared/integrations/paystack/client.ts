@@ -123,13 +123,24 @@ export function createPaystackClient(opts: PaystackClientOptions) {
       });
     } catch (err) {
       const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
-      throw new PaystackError(
-        timedOut
-          ? `Paystack ${method} ${path} timed out after ${timeoutMs} ms`
-          : `Paystack ${method} ${path} unreachable`,
-        0,
-        timedOut ? 'timeout' : 'network_error',
-        true,
+      // Refused: the request never reached Paystack, so it cannot have done anything (a timeout or a
+      // connection dropped mid-call may have).
+      const cause = (err as { cause?: { code?: unknown; errors?: { code?: unknown }[] } } | undefined)?.cause;
+      const refused =
+        cause?.code === 'ECONNREFUSED' ||
+        (Array.isArray(cause?.errors) &&
+          cause.errors.length > 0 &&
+          cause.errors.every((e) => e.code === 'ECONNREFUSED'));
+      throw Object.assign(
+        new PaystackError(
+          timedOut
+            ? `Paystack ${method} ${path} timed out after ${timeoutMs} ms`
+            : `Paystack ${method} ${path} unreachable`,
+          0,
+          timedOut ? 'timeout' : 'network_error',
+          true,
+        ),
+        { unsent: refused },
       );
     }
     let json: unknown;
@@ -325,12 +336,13 @@ export function verifyWebhookSignature(
  * not started, or a test that does not pay) calls fail with a clear, non-retryable error.
  */
 export function paystackFromConfig(
-  config: { PAYSTACK_SECRET_KEY?: string; PAYSTACK_BASE_URL: string },
+  config: { PAYSTACK_SECRET_KEY?: string; PAYSTACK_BASE_URL: string; PAYSTACK_TIMEOUT_MS?: number },
   opts: Partial<PaystackClientOptions> = {},
 ) {
   return createPaystackClient({
     secretKey: config.PAYSTACK_SECRET_KEY ?? 'sk_test_missing',
     baseUrl: config.PAYSTACK_BASE_URL,
+    timeoutMs: config.PAYSTACK_TIMEOUT_MS,
     ...opts,
   });
 }

@@ -73,6 +73,12 @@ export interface RefundCreateFault {
   answer?: 'normal' | 'late' | 'drop';
   /** For `late` (default 30 s) and `drop` (default 0). */
   delayMs?: number;
+  /**
+   * Paystack takes the call but makes the refund only this long after it arrived (a slow provider
+   * working through its queue): a client that gives up first, lists and finds nothing, has not lost it.
+   * The answer follows the creation.
+   */
+  createAfterMs?: number;
 }
 
 /** How refund events leave the emulator: at once, held for `releaseRefundWebhooks`, or not at all. */
@@ -600,6 +606,8 @@ export async function startPaystackEmulator(opts: PaystackEmulatorOptions) {
 
   async function createRefund(req: IncomingMessage, res: ServerResponse) {
     const body = await readBody(req);
+    const fault = refundCreateFaults.shift();
+    if (fault?.createAfterMs) await new Promise((done) => setTimeout(done, fault.createAfterMs).unref());
     const key =
       typeof body.transaction === 'string' || typeof body.transaction === 'number'
         ? String(body.transaction)
@@ -645,7 +653,6 @@ export async function startPaystackEmulator(opts: PaystackEmulatorOptions) {
     refunds.set(r.id, r);
     // The answer describes the refund as created, whatever happens to it before the answer leaves.
     const answer = { status: true, message: 'Refund has been queued for processing', data: refundView(r) };
-    const fault = refundCreateFaults.shift();
     if (fault) {
       await fault.beforeAnswer?.({ ...r });
       const mode = fault.answer ?? 'normal';
