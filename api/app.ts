@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { Config } from '../shared/config.js';
 import { listOf } from '../shared/config.js';
 import { workContext } from '../shared/context.js';
-import { loggerOptions } from '../shared/logger.js';
+import { loggerOptions, logSerializers } from '../shared/logger.js';
 import auth from './plugins/auth.js';
 import bodies from './plugins/bodies.js';
 import catalogCache from './plugins/catalog-cache.js';
@@ -64,7 +64,8 @@ function trustProxy(value: string): FastifyServerOptions['trustProxy'] {
 /** Builds the whole API without listening: the server and the tests use exactly this. */
 export async function buildApp(config: Config, opts: BuildAppOptions = {}) {
   const app = Fastify({
-    ...(opts.logger ? { loggerInstance: opts.logger } : { logger: loggerOptions(config, 'api') }),
+    // An injected logger (tests) gets the same request serializer: logged URLs never carry a token.
+    ...(opts.logger ? { loggerInstance: opts.logger.child({}, { serializers: logSerializers }) } : { logger: loggerOptions(config, 'api') }),
     genReqId: (req) => requestIdFrom(req.headers['x-request-id']),
     logController: new LogController({ requestIdLogLabel: 'requestId' }),
     trustProxy: trustProxy(config.TRUST_PROXY),

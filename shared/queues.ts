@@ -65,6 +65,8 @@ export const EmailPayload = Type.Object({
   data: Type.Record(Type.String(), Type.Unknown()),
   /** Attachments are referenced, never embedded: e.g. an invoice by order id. */
   attachInvoiceOf: Type.Optional(Id),
+  /** An order whose signed link the worker puts in `data.orderUrl` when rendering: no token in the payload. */
+  orderLinkOf: Type.Optional(Id),
 });
 
 export const jobs = {

@@ -182,7 +182,7 @@ const orderRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => {
-      await db.transaction().execute((trx) => setOrderStatusByStaff(trx, config, request.params.id, request.body, request.auth!.id));
+      await db.transaction().execute((trx) => setOrderStatusByStaff(trx, request.params.id, request.body, request.auth!.id));
       return orderView(db, request.params.id);
     },
   );

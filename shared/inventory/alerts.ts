@@ -1,10 +1,11 @@
 import type { Config } from '../config.js';
 import type { Trx } from '../db/index.js';
+import { enqueueMail } from '../mail/enqueue.js';
 import { enqueue } from '../outbox.js';
 import { availableUnits, isLowStock } from './availability.js';
 
 /** Mail template enqueued to managers when a variant crosses its low-stock threshold downwards. */
-export const LOW_STOCK_TEMPLATE = 'low-stock';
+export const LOW_STOCK_TEMPLATE = 'low-stock' as const;
 
 export interface StockAfterChange {
   variantId: string;
@@ -60,7 +61,7 @@ export async function alertLowStock(trx: Trx, rows: readonly StockAfterChange[],
       ...(publicUrl ? { inventoryUrl: `${publicUrl.replace(/\/+$/, '')}/admin/inventory?sku=${encodeURIComponent(d?.sku ?? '')}` } : {}),
     };
     if (managers.length) {
-      await enqueue(trx, 'email.send', { template: LOW_STOCK_TEMPLATE, to: managers.map((m) => m.email).join(', '), data });
+      await enqueueMail(trx, null, LOW_STOCK_TEMPLATE, managers.map((m) => m.email).join(', '), data);
     }
     await enqueue(trx, 'system.notify', { type: 'inventory.low_stock', staff: true, data });
   }

@@ -1,7 +1,7 @@
 import type { Config } from '../config.js';
 import type { Db, DbOrTrx } from '../db/index.js';
 import { ConflictError, NotFoundError } from '../errors.js';
-import { enqueue } from '../outbox.js';
+import { enqueueMail } from '../mail/enqueue.js';
 import { assignInvoiceNumber } from './numbering.js';
 import { addressLines, renderInvoicePdf } from './pdf.js';
 import { invoiceKey, type InvoiceStore } from './storage.js';
@@ -85,10 +85,12 @@ export async function renderOrderInvoice(
       .where('renderedAt', 'is', null)
       .executeTakeFirst();
     if (Number(marked.numUpdatedRows) === 0) return false;
-    await enqueue(trx, 'email.send', {
-      template: 'payment-receipt',
-      to: order.email,
-      data: {
+    await enqueueMail(
+      trx,
+      null,
+      'payment-receipt',
+      order.email,
+      {
         name: order.customerName ?? '',
         orderId: order.id,
         orderNumber: order.number,
@@ -96,8 +98,8 @@ export async function renderOrderInvoice(
         amount: order.amountPaid || order.total,
         currency: order.currency,
       },
-      attachInvoiceOf: order.id,
-    });
+      { attachInvoiceOf: order.id },
+    );
     return true;
   });
   return { result: first ? 'rendered' : 'already_rendered', number: invoice.number };

@@ -7,6 +7,7 @@ import type { EmailPayload } from '../queues.js';
 import { resolveAttachments, type AttachmentResolvers } from './attachments.js';
 import { renderMail } from './render.js';
 import type { MailTransport } from './transport.js';
+import { orderLink } from '../orders/links.js';
 
 export interface DeliverDeps {
   db: Db;
@@ -67,7 +68,9 @@ export async function deliverEmail(
 
   let transportId: string;
   try {
-    const rendered = renderMail(config, payload.template, payload.data);
+    // The order link is signed here, at send time, by the one link builder: the payload only names the order.
+    const data = payload.orderLinkOf ? { ...payload.data, orderUrl: orderLink(config, payload.orderLinkOf) } : payload.data;
+    const rendered = renderMail(config, payload.template, data);
     const attachments = await resolveAttachments(payload, { db, config, log }, deps.resolvers);
     transportId = await transport.send({
       from: config.MAIL_FROM,

@@ -15,6 +15,8 @@
  *   await enqueueMail(trx, config, 'order-confirmation', user.email, { name, orderNumber });
  *   // secrets (links carrying tokens) go in `secret`: sealed with ENCRYPTION_KEY in the outbox and job data
  *   await enqueueMail(trx, config, 'reset-password', email, { name }, { secret: { link } });
+ *   // link to an order: the worker puts the signed, expiring link in `orderUrl` when it sends
+ *   await enqueueMail(trx, null, 'order-shipped', email, data, { orderLinkOf: orderId });
  *   // attach the invoice PDF of an order (resolved in the worker, see shared/mail/attachments.ts)
  *   await enqueueMail(trx, config, 'receipt', email, data, { attachInvoiceOf: orderId });
  *

@@ -7,7 +7,7 @@
  *  - expireOrder: cancels one expired unpaid order (the expiry loop, which asks Paystack first, is
  *    shared/payments/expiry.ts: the minute job and checkout's lazy expiry).
  *  - orderView(db, id): the read model of GET /orders/:id (payments, refunds, invoice included).
- *  - orderLink / orderLinkToken / verifyOrderLinkToken: signed links for guests' mail.
+ *  - orderLink / orderLinkToken / checkOrderLinkToken: signed, expiring links for guests' mail.
  */
 export {
   cancelOrder,
@@ -16,6 +16,6 @@ export {
   setOrderStatusByStaff,
   type StaffStatusInput,
 } from './lifecycle.js';
-export { orderLink, orderLinkToken, verifyOrderLinkToken } from './links.js';
+export { checkOrderLinkToken, orderLink, orderLinkToken, type OrderLinkCheck, type OrderLinkConfig } from './links.js';
 export { findAccessibleOrder, isOwner, listOrders, orderView, type OrderCaller, type OrderListQuery, type OrderView } from './read.js';
 export { canTransition, orderStatuses, paidStatuses, transitionOrder, transitions, type OrderStatus, type TransitionOptions, type TransitionResult } from './state.js';

@@ -1,16 +1,14 @@
 import { sql } from 'kysely';
-import type { Config } from '../config.js';
 import type { Db, Trx } from '../db/index.js';
 import { releaseCouponRedemption } from '../coupons/index.js';
 import { releaseOrderReservation, restockOrderItems } from '../inventory/reservations.js';
 import { InvalidTransitionError, NotFoundError } from '../errors.js';
-import { enqueue } from '../outbox.js';
+import { enqueueMail } from '../mail/enqueue.js';
 import { refundRemainder } from '../payments/refunds.js';
-import { orderLink } from './links.js';
 import { transitionOrder, type OrderStatus, type TransitionResult } from './state.js';
 
 /** Mail template enqueued when staff mark an order shipped. */
-export const ORDER_SHIPPED_TEMPLATE = 'order-shipped';
+export const ORDER_SHIPPED_TEMPLATE = 'order-shipped' as const;
 
 /**
  * Cancels an order: the transition, then what cancelling means. Unpaid: the reservation and the coupon
@@ -74,7 +72,7 @@ export interface StaffStatusInput {
 }
 
 /** PATCH /admin/orders/:id/status. `shipped` records tracking and enqueues the shipment email. */
-export async function setOrderStatusByStaff(trx: Trx, config: Pick<Config, 'PUBLIC_URL' | 'ENCRYPTION_KEY'>, orderId: string, input: StaffStatusInput, actorId: string) {
+export async function setOrderStatusByStaff(trx: Trx, orderId: string, input: StaffStatusInput, actorId: string) {
   if (input.status === 'cancelled') return cancelOrder(trx, orderId, { actorId, note: input.note ?? 'cancelled by staff', reason: 'cancelled_by_staff' });
   const set = {
     ...(input.trackingNumber !== undefined ? { trackingNumber: input.trackingNumber } : {}),
@@ -87,10 +85,12 @@ export async function setOrderStatusByStaff(trx: Trx, config: Pick<Config, 'PUBL
       .select(['number', 'email', 'customerName', 'trackingNumber', 'carrier', 'shippingMethodName', 'shippingAddress'])
       .where('id', '=', orderId)
       .executeTakeFirstOrThrow();
-    await enqueue(trx, 'email.send', {
-      template: ORDER_SHIPPED_TEMPLATE,
-      to: order.email,
-      data: {
+    await enqueueMail(
+      trx,
+      null,
+      ORDER_SHIPPED_TEMPLATE,
+      order.email,
+      {
         orderId,
         number: order.number,
         customerName: order.customerName,
@@ -98,9 +98,9 @@ export async function setOrderStatusByStaff(trx: Trx, config: Pick<Config, 'PUBL
         carrier: order.carrier,
         shippingMethod: order.shippingMethodName,
         shippingAddress: order.shippingAddress,
-        orderUrl: orderLink(config, orderId),
       },
-    });
+      { orderLinkOf: orderId },
+    );
   }
   return result;
 }

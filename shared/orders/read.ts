@@ -2,12 +2,11 @@ import { sql, type Selectable } from 'kysely';
 import type { OrderItems, Orders, OrderStatusHistory, Payments, Refunds } from '../db/types.js';
 import type { Role } from '../auth/permissions.js';
 import { can } from '../auth/permissions.js';
-import type { Config } from '../config.js';
 import type { DbOrTrx } from '../db/index.js';
-import { NotFoundError } from '../errors.js';
+import { DomainError, NotFoundError } from '../errors.js';
 import { hashCartToken } from '../cart/index.js';
 import { decodeCursor, encodeCursor } from '../db/cursor.js';
-import { verifyOrderLinkToken } from './links.js';
+import { checkOrderLinkToken, type OrderLinkConfig } from './links.js';
 
 /**
  * The order read model (GET /orders/:id): the order with items, totals, status history, payment attempts,
@@ -38,15 +37,18 @@ export interface OrderCaller {
 }
 
 /** The order if this caller may see it, else 404 (never 403: other people's orders do not exist for you). */
-export async function findAccessibleOrder(db: DbOrTrx, config: Pick<Config, 'ENCRYPTION_KEY'>, orderId: string, caller: OrderCaller) {
+export async function findAccessibleOrder(db: DbOrTrx, config: OrderLinkConfig, orderId: string, caller: OrderCaller) {
   const order = await db.selectFrom('orders').select(['id', 'userId', 'cartId', 'status']).where('id', '=', orderId).executeTakeFirst();
   if (!order) throw new NotFoundError('Order');
   if (caller.auth && (order.userId === caller.auth.id || can(caller.auth.role, 'order:read:any'))) return { ...order, via: 'user' as const };
-  if (caller.linkToken && verifyOrderLinkToken(config, order.id, caller.linkToken)) return { ...order, via: 'link' as const };
+  const link = caller.linkToken ? checkOrderLinkToken(config, order.id, caller.linkToken) : 'invalid';
+  if (link === 'valid') return { ...order, via: 'link' as const };
   if (caller.cartToken && order.cartId) {
     const cart = await db.selectFrom('carts').select('id').where('id', '=', order.cartId).where('tokenHash', '=', hashCartToken(caller.cartToken)).executeTakeFirst();
     if (cart) return { ...order, via: 'cart' as const };
   }
+  // Still a 404 (the contract's answer for what the caller may not see); only a genuine link learns why.
+  if (link === 'expired') throw new DomainError(404, 'not_found', 'This order link has expired; sign in, or use the link in a newer mail');
   throw new NotFoundError('Order');
 }
 

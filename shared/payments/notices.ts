@@ -1,4 +1,5 @@
 import type { Trx } from '../db/index.js';
+import { enqueueMail } from '../mail/enqueue.js';
 import { enqueue } from '../outbox.js';
 import { staffEmails } from './refund-events.js';
 
@@ -13,7 +14,6 @@ export interface OrderConfirmationData {
   name: string;
   total: number;
   currency: string;
-  orderUrl: string;
 }
 
 export type PaymentProblemKind =
@@ -73,18 +73,18 @@ interface PaidOrder {
 
 /**
  * Confirmation mail, invoice, and the staff websocket notice for an order that became paid (the
- * customer's own `order.status_changed` notice comes with transitionOrder).
+ * customer's own `order.status_changed` notice comes with transitionOrder). The mail's "view your order"
+ * is the signed link a guest can open, made by the worker when it sends (`orderLinkOf`).
  */
-export async function enqueuePaidJobs(trx: Trx, order: PaidOrder, publicUrl: string) {
+export async function enqueuePaidJobs(trx: Trx, order: PaidOrder) {
   const data: OrderConfirmationData = {
     orderId: order.id,
     orderNumber: order.number,
     name: order.customerName ?? '',
     total: order.total,
     currency: order.currency,
-    orderUrl: `${publicUrl}/orders/${order.id}`,
   };
-  await enqueue(trx, 'email.send', { template: 'order-confirmation', to: order.email, data: { ...data } });
+  await enqueueMail(trx, null, 'order-confirmation', order.email, data, { orderLinkOf: order.id });
   await enqueue(trx, 'invoice.render', { orderId: order.id });
   const notice = { orderId: order.id, number: order.number, from: 'pending_payment', to: 'paid' };
   await enqueue(trx, 'system.notify', { type: 'order.status_changed', staff: true, data: notice });
@@ -117,7 +117,7 @@ export async function enqueuePaymentProblem(
     adminUrl: `${publicUrl}/admin/orders${problem.orderId ? `/${problem.orderId}` : ''}`,
   };
   for (const to of await staffEmails(trx))
-    await enqueue(trx, 'email.send', { template: 'payment-problem', to, data: { ...data } });
+    await enqueueMail(trx, null, 'payment-problem', to, data);
   await enqueue(trx, 'system.notify', { type: 'payment.problem', staff: true, data: { ...data } });
   return true;
 }

@@ -1,6 +1,7 @@
 import type { Db, Trx } from '../db/index.js';
 import { restockUnits } from '../inventory/reservations.js';
 import { transitionOrder } from '../orders/state.js';
+import { enqueueMail } from '../mail/enqueue.js';
 import { enqueue } from '../outbox.js';
 import {
   bindPart,
@@ -115,17 +116,13 @@ export async function settleRefundPart(
   let amountRefunded = order.amountRefunded;
   if (outcome === 'failed') {
     for (const to of await staffEmails(trx)) {
-      await enqueue(trx, 'email.send', {
-        template: 'payment-problem',
-        to,
-        data: {
-          kind: 'refund_failed',
-          orderId: order.id,
-          orderNumber: order.number,
-          refundId: refund.id,
-          ...money,
-          detail: info.failureReason ?? 'The payment provider refused the refund',
-        },
+      await enqueueMail(trx, null, 'payment-problem', to, {
+        kind: 'refund_failed',
+        orderId: order.id,
+        orderNumber: order.number,
+        refundId: refund.id,
+        ...money,
+        detail: info.failureReason ?? 'The payment provider refused the refund',
       });
     }
     await enqueue(trx, 'system.notify', {
@@ -195,18 +192,14 @@ export async function settleRefundPart(
   }
   const returned = processed.reduce((sum, p) => sum + p.amount, 0);
   if (returned > 0) {
-    await enqueue(trx, 'email.send', {
-      template: 'refund',
-      to: order.email,
-      data: {
-        name: order.customerName ?? '',
-        orderId: order.id,
-        orderNumber: order.number,
-        amount: returned,
-        currency: refund.currency,
-        reason: refund.reason,
-        fullyRefunded: order.amountPaid > 0 && amountRefunded >= order.amountPaid,
-      },
+    await enqueueMail(trx, null, 'refund', order.email, {
+      name: order.customerName ?? '',
+      orderId: order.id,
+      orderNumber: order.number,
+      amount: returned,
+      currency: refund.currency,
+      reason: refund.reason,
+      fullyRefunded: order.amountPaid > 0 && amountRefunded >= order.amountPaid,
     });
   }
   return 'settled';

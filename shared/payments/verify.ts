@@ -196,7 +196,7 @@ export async function applyVerifiedTransaction(
       .set({ amountPaid: tx.amount, paidAt: paidFields.paidAt })
       .where('id', '=', order.id)
       .execute();
-    await enqueuePaidJobs(trx, order, deps.publicUrl);
+    await enqueuePaidJobs(trx, order);
     return result('paid', 'paid', 'success');
   }
 
