@@ -219,10 +219,16 @@ export async function startPaymentStack(
     queues?: QueueName[];
     env?: Record<string, string>;
     webhookRetryMs?: number;
+    /** How often the emulator re-sends a webhook not answered 200 (default 5). */
+    webhookMaxAttempts?: number;
   } = {},
 ) {
   const secretKey = `sk_test_${randomUUID().replace(/-/g, '')}`;
-  const emu = await startPaystackEmulator({ secretKey, webhookRetryMs: opts.webhookRetryMs ?? 50 });
+  const emu = await startPaystackEmulator({
+    secretKey,
+    webhookRetryMs: opts.webhookRetryMs ?? 50,
+    webhookMaxAttempts: opts.webhookMaxAttempts,
+  });
   t.teardown(() => emu.close());
   const { config, db } = await testEnv(t, {
     PAYSTACK_SECRET_KEY: secretKey,
