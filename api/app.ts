@@ -37,6 +37,7 @@ import inventoryRoutes from './routes/inventory.js';
 import orderRoutes from './routes/orders.js';
 import shippingRoutes from './routes/shipping.js';
 import reportRoutes from './routes/reports.js';
+import auditRoutes from './routes/audit.js';
 
 export interface BuildAppOptions {
   /** A pino logger or options (tests pass one that writes to a buffer). */
@@ -137,6 +138,7 @@ export async function buildApp(config: Config, opts: BuildAppOptions = {}) {
       await api.register(checkoutRoutes);
       await api.register(orderRoutes);
       await api.register(reportRoutes);
+      await api.register(auditRoutes);
     },
     { prefix: '/api/v1' },
   );

@@ -213,16 +213,14 @@ t.test('top products: revenue after discount, units, refunded units', async (t) 
     .select(['id', 'productId'])
     .where('orderId', '=', b.orderId)
     .execute();
-  const refund = await db
-    .transaction()
-    .execute((trx) =>
-      createRefund(trx, {
-        orderId: b.orderId,
-        amount: 600_000,
-        reason: 'two returned',
-        items: [{ orderItemId: items[0].id, quantity: 2 }],
-      }),
-    );
+  const refund = await db.transaction().execute((trx) =>
+    createRefund(trx, {
+      orderId: b.orderId,
+      amount: 600_000,
+      reason: 'two returned',
+      items: [{ orderItemId: items[0].id, quantity: 2 }],
+    }),
+  );
   await db.transaction().execute(async (trx) => {
     for (const p of refund.parts) await settleRefundPart(trx, p.id, 'processed');
   });
