@@ -38,6 +38,7 @@ import orderRoutes from './routes/orders.js';
 import shippingRoutes from './routes/shipping.js';
 import reportRoutes from './routes/reports.js';
 import auditRoutes from './routes/audit.js';
+import exportRoutes from './routes/exports.js';
 
 export interface BuildAppOptions {
   /** A pino logger or options (tests pass one that writes to a buffer). */
@@ -139,6 +140,7 @@ export async function buildApp(config: Config, opts: BuildAppOptions = {}) {
       await api.register(orderRoutes);
       await api.register(reportRoutes);
       await api.register(auditRoutes);
+      await api.register(exportRoutes);
     },
     { prefix: '/api/v1' },
   );

@@ -31,7 +31,7 @@ async function readOn<T>(
   db: Db,
   source: SnapshotInfo['source'],
   maxLag: number | null,
-  fn: (trx: Trx) => Promise<T>,
+  fn: (trx: Trx, info: SnapshotInfo) => Promise<T>,
 ): Promise<{ value: T } & SnapshotInfo> {
   return db
     .transaction()
@@ -45,19 +45,18 @@ async function readOn<T>(
       }>`SELECT replica_lag_seconds() AS lag, now() AS now`.execute(trx);
       const { lag, now } = rows[0];
       if (maxLag !== null && !(lag <= maxLag)) throw new ReplicaLagging(lag);
-      const value = await fn(trx);
-      return {
-        value,
+      const info = {
         asOf: new Date(now.getTime() - (Number.isFinite(lag) ? lag : 0) * 1000).toISOString(),
         source,
       };
+      return { value: await fn(trx, info), ...info };
     });
 }
 
 /** Runs `fn` in one read-only snapshot on the replica if it may be used, else on the primary. */
 export async function readSnapshot<T>(
   src: ReadSource,
-  fn: (trx: Trx) => Promise<T>,
+  fn: (trx: Trx, info: SnapshotInfo) => Promise<T>,
 ): Promise<{ value: T } & SnapshotInfo> {
   if (src.replica) {
     try {
