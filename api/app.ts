@@ -20,6 +20,7 @@ import queueDashboard from './plugins/queue-dashboard.js';
 import rateLimit from './plugins/rate-limit.js';
 import tokenRevocation from './plugins/token-revocation.js';
 import realtime from './plugins/realtime.js';
+import readReplica from './plugins/read-replica.js';
 import identityRoutes, { dashboardLogin } from './routes/identity/index.js';
 import catalog from './routes/catalog/index.js';
 import operations from './routes/operations.js';
@@ -36,6 +37,9 @@ import couponRoutes from './routes/coupons.js';
 import inventoryRoutes from './routes/inventory.js';
 import orderRoutes from './routes/orders.js';
 import shippingRoutes from './routes/shipping.js';
+import reportRoutes from './routes/reports.js';
+import auditRoutes from './routes/audit.js';
+import exportRoutes from './routes/exports.js';
 
 export interface BuildAppOptions {
   /** A pino logger or options (tests pass one that writes to a buffer). */
@@ -82,7 +86,7 @@ export async function buildApp(config: Config, opts: BuildAppOptions = {}) {
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
     // Everything this request does (including outbox rows it writes) sees its id.
-    workContext.run({ requestId: request.id }, done);
+    workContext.run({ requestId: request.id, ip: request.ip }, done);
   });
   // server.close() only drops connections idle at that moment: a keep-alive socket whose request was in
   // flight would hold the shutdown until its keep-alive timeout. From now on, end sockets once answered.
@@ -115,6 +119,7 @@ export async function buildApp(config: Config, opts: BuildAppOptions = {}) {
   await app.register(realtime);
   await app.register(media);
   await app.register(catalogCache);
+  await app.register(readReplica);
 
   // 3. Routes
   await app.register(operations);
@@ -136,6 +141,9 @@ export async function buildApp(config: Config, opts: BuildAppOptions = {}) {
       await api.register(shippingRoutes);
       await api.register(checkoutRoutes);
       await api.register(orderRoutes);
+      await api.register(reportRoutes);
+      await api.register(auditRoutes);
+      await api.register(exportRoutes);
     },
     { prefix: '/api/v1' },
   );

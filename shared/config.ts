@@ -22,6 +22,9 @@ export const ConfigSchema = Type.Object({
   }),
   DATABASE_URL: Url('PostgreSQL connection string', 'postgres://postgres@127.0.0.1:5432/agape'),
   DATABASE_POOL_SIZE: Int('connections per process', 10, 1, 200),
+  DATABASE_REPLICA_URL: Type.Optional(Url('read replica for reports, exports and audit reads; unset: the primary')),
+  REPLICA_MAX_LAG_SECONDS: Type.Number({ default: 60, minimum: 0, maximum: 86_400, description: 'a replica further behind than this is skipped for the primary' }),
+  SHOP_TIMEZONE: Type.String({ default: 'Africa/Lagos', minLength: 1, description: 'IANA time zone of report days and schedules' }),
   REDIS_URL: Url('Redis (queues, rate limits, cache, pub/sub)', 'redis://127.0.0.1:6379'),
   PORT: Int('API port', 3000, 0, 65535),
   HOST: Type.String({ default: '0.0.0.0', minLength: 1 }),
@@ -147,6 +150,15 @@ function keyProblems(raw: Record<string, unknown>): string[] {
   return problems;
 }
 
+function validTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const raw: Record<string, unknown> = {};
   for (const key of Object.keys(ConfigSchema.properties)) {
@@ -191,6 +203,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     } catch (err) {
       problems.push(`WORKER_QUEUES: ${(err as Error).message}`);
     }
+  }
+  if (typeof raw.SHOP_TIMEZONE === 'string' && !validTimeZone(raw.SHOP_TIMEZONE)) {
+    problems.push('SHOP_TIMEZONE: is not an IANA time zone (e.g. Africa/Lagos)');
   }
   if (production && raw.LOG_PRETTY === true) problems.push('LOG_PRETTY: not allowed in production');
   if (problems.length) throw new ConfigError(problems);

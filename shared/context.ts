@@ -8,8 +8,12 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 export interface WorkContext {
   requestId?: string;
   actorId?: string;
+  /** The client address of the request (audit rows record it). */
+  ip?: string;
 }
 
 export const workContext = new AsyncLocalStorage<WorkContext>();
 
 export const currentRequestId = () => workContext.getStore()?.requestId;
+
+export const currentClientIp = () => workContext.getStore()?.ip;

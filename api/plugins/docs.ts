@@ -69,6 +69,8 @@ export default fp(
           { name: 'checkout', description: 'Placing an order and starting its payment' },
           { name: 'orders', description: 'Orders, their payment retries, cancellation and invoices' },
           { name: 'payments', description: 'Payment verification, Paystack webhooks, refunds and reconciliation' },
+          { name: 'reports', description: 'Sales, best sellers, stock, the dashboard and exports, from the payment ledger' },
+          { name: 'audit', description: 'Who changed what: the audit log of staff mutations' },
         ],
         components: {
           securitySchemes: {

@@ -1,4 +1,4 @@
-import { currentRequestId } from '../context.js';
+import { currentClientIp, currentRequestId } from '../context.js';
 import type { Trx } from '../db/index.js';
 
 export interface AuditEntry {
@@ -28,6 +28,7 @@ export async function writeAudit(trx: Trx, entry: AuditEntry): Promise<void> {
       before: entry.before === undefined ? null : JSON.stringify(entry.before),
       after: entry.after === undefined ? null : JSON.stringify(entry.after),
       requestId: currentRequestId() ?? null,
+      ip: currentClientIp() ?? null,
     })
     .execute();
 }

@@ -14,6 +14,9 @@ export const permissions = [
   'user:manage',
   'queue:admin',
   'system:ping',
+  'report:read',
+  'report:export',
+  'audit:read',
 ] as const;
 export type Permission = (typeof permissions)[number];
 
@@ -30,6 +33,8 @@ const manager: readonly Permission[] = [
   'order:write',
   'refund:create',
   'payment:reconcile',
+  'report:read',
+  'report:export',
 ];
 
 export const rolePermissions: Record<Role, ReadonlySet<Permission>> = {

@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import { writeAudit } from '../auth/audit.js';
 import type { Db, DbOrTrx, Trx } from '../db/index.js';
 import { BadRequestError, ConflictError, NotFoundError, isUniqueViolation } from '../errors.js';
 import { availableSql } from '../inventory/availability.js';
@@ -232,14 +233,32 @@ export async function createVariant(db: Db, productId: string, input: VariantInp
 
 export type VariantPatch = Partial<VariantInput>;
 
-export async function updateVariant(db: Db, id: string, patch: VariantPatch): Promise<VariantView & { productId: string }> {
+export async function updateVariant(
+  db: Db,
+  id: string,
+  patch: VariantPatch,
+  actorId: string | null = null,
+): Promise<VariantView & { productId: string }> {
   const { options, ...rest } = patch;
   const changes: Record<string, unknown> = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
   if (options !== undefined) changes.options = JSON.stringify(options);
   try {
     if (Object.keys(changes).length) {
-      const row = await db.updateTable('productVariants').set(changes).where('id', '=', id).returning('id').executeTakeFirst();
-      if (!row) throw new NotFoundError('Variant');
+      await db.transaction().execute(async (trx) => {
+        const before = await trx.selectFrom('productVariants').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
+        if (!before) throw new NotFoundError('Variant');
+        await trx.updateTable('productVariants').set(changes).where('id', '=', id).execute();
+        const keys = Object.keys(changes) as (keyof typeof before)[];
+        await writeAudit(trx, {
+          actorId,
+          // Price changes are what owners look for most: their own action, under the same prefix.
+          action: 'price' in changes || 'compareAtPrice' in changes ? 'variant.price_changed' : 'variant.updated',
+          targetType: 'variant',
+          targetId: id,
+          before: Object.fromEntries(keys.map((k) => [k, before[k]])),
+          after: { ...rest, ...(options !== undefined ? { options } : {}) },
+        });
+      });
     }
   } catch (err) {
     uniqueViolationToConflict(err, patch.sku);

@@ -32,6 +32,7 @@ export interface AuditLog {
   before: Json | null;
   createdAt: Generated<Timestamp>;
   id: Generated<string>;
+  ip: string | null;
   requestId: string | null;
   targetId: string | null;
   targetType: string;
@@ -401,6 +402,19 @@ export interface Refunds {
   updatedAt: Generated<Timestamp>;
 }
 
+export interface SalesRollup {
+  currency: string;
+  discount: Generated<number>;
+  gross: Generated<number>;
+  orders: Generated<number>;
+  refunded: Generated<number>;
+  refunds: Generated<number>;
+  shipping: Generated<number>;
+  slot: Timestamp;
+  subtotal: Generated<number>;
+  tax: Generated<number>;
+}
+
 export interface Sessions {
   createdAt: Generated<Timestamp>;
   expiresAt: Timestamp;
@@ -497,6 +511,7 @@ export interface DB {
   refundItems: RefundItems;
   refundParts: RefundParts;
   refunds: Refunds;
+  salesRollup: SalesRollup;
   sessions: Sessions;
   shippingMethods: ShippingMethods;
   users: Users;

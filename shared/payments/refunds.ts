@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import { writeAudit } from '../auth/audit.js';
 import type { Db, DbOrTrx, Trx } from '../db/index.js';
 import { BadRequestError, ConflictError, NotFoundError } from '../errors.js';
 import { enqueue } from '../outbox.js';
@@ -471,6 +472,21 @@ export async function createRefund(trx: Trx, req: RefundRequest): Promise<Refund
       )
       .execute();
   }
+  await writeAudit(trx, {
+    // No actor: the system refunding money that reached a cancelled order.
+    actorId: req.actorId ?? null,
+    action: 'refund.created',
+    targetType: 'order',
+    targetId: order.id,
+    after: {
+      refundId: refund.id,
+      amount: refund.amount,
+      currency: refund.currency,
+      reason: refund.reason,
+      restock: refund.restock,
+      items,
+    },
+  });
   await enqueue(trx, 'refund.execute', { refundId: refund.id });
   const referenceOf = new Map(shares.map((s) => [s.source.id, s.source.reference]));
   return buildRefundView(

@@ -180,7 +180,7 @@ const products: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => {
-      const variant = await updateVariant(app.db, request.params.id, request.body);
+      const variant = await updateVariant(app.db, request.params.id, request.body, request.auth?.id ?? null);
       await app.catalogCache.bump();
       return variant;
     },
