@@ -21,6 +21,159 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/audit-log": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Who did what: staff mutations, newest first */
+        get: operations["adminListAuditLog"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/audit-log/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One audit entry */
+        get: operations["adminGetAuditEntry"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/dashboard": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Today vs yesterday, the last 7 days, orders to pay and to ship, stock alerts (at most 30 s old) */
+        get: operations["adminDashboard"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/exports/customers.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Customers as CSV, streamed (money in integer *_kobo columns) */
+        get: operations["adminExportCustomersCsv"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/exports/customers.xlsx": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Customers as XLSX, streamed (money in integer *_kobo columns) */
+        get: operations["adminExportCustomersXlsx"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/exports/inventory.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Inventory as CSV, streamed (money in integer *_kobo columns) */
+        get: operations["adminExportInventoryCsv"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/exports/inventory.xlsx": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Inventory as XLSX, streamed (money in integer *_kobo columns) */
+        get: operations["adminExportInventoryXlsx"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/exports/orders.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Orders as CSV, streamed (money in integer *_kobo columns) */
+        get: operations["adminExportOrdersCsv"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/exports/orders.xlsx": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Orders as XLSX, streamed (money in integer *_kobo columns) */
+        get: operations["adminExportOrdersXlsx"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/admin/exports/products.csv": {
         parameters: {
             query?: never;
@@ -152,6 +305,57 @@ export interface paths {
         };
         /** Reconciliation runs, newest first, with each run's counts and discrepancies */
         get: operations["adminListReconciliationRuns"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/reports/inventory": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Stock now (per category) and stock movements of a range by reason */
+        get: operations["adminInventoryReport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/reports/sales": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Sales by day, ISO week or month from the payment ledger (cash basis), optionally with the previous period */
+        get: operations["adminSalesReport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/reports/top-products": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Best sellers of a range by revenue (after discount, before VAT) or units */
+        get: operations["adminTopProductsReport"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1059,6 +1263,1072 @@ export interface operations {
                             n: string;
                             use: string;
                         }[];
+                    };
+                };
+            };
+        };
+    };
+    adminListAuditLog: {
+        parameters: {
+            query?: {
+                /** @description prefix of the action */
+                action?: string;
+                actorId?: string;
+                cursor?: string;
+                /** @description a date YYYY-MM-DD in SHOP_TIMEZONE */
+                from?: string;
+                limit?: number;
+                targetId?: string;
+                targetType?: string;
+                /** @description inclusive; default today (from: 29 days earlier) */
+                to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** Format: date-time */
+                        asOf: string;
+                        items: {
+                            /** @description `<domain>.<verb>`, e.g. `variant.price_changed`, `refund.created` */
+                            action: string;
+                            actor: {
+                                email: string | null;
+                                /** Format: uuid */
+                                id: string;
+                                name: string | null;
+                                role: string | null;
+                            } | null;
+                            /** @description the changed fields after */
+                            after: unknown;
+                            /** Format: date-time */
+                            at: string;
+                            /** @description the changed fields before (never hashes, tokens or secrets) */
+                            before: unknown;
+                            /** Format: uuid */
+                            id: string;
+                            ip: string | null;
+                            requestId: string | null;
+                            targetId: string | null;
+                            targetType: string;
+                        }[];
+                        nextCursor: string | null;
+                        source: "primary" | "replica";
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    adminGetAuditEntry: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description `<domain>.<verb>`, e.g. `variant.price_changed`, `refund.created` */
+                        action: string;
+                        actor: {
+                            email: string | null;
+                            /** Format: uuid */
+                            id: string;
+                            name: string | null;
+                            role: string | null;
+                        } | null;
+                        /** @description the changed fields after */
+                        after: unknown;
+                        /** Format: date-time */
+                        at: string;
+                        /** @description the changed fields before (never hashes, tokens or secrets) */
+                        before: unknown;
+                        /** Format: uuid */
+                        id: string;
+                        ip: string | null;
+                        requestId: string | null;
+                        targetId: string | null;
+                        targetType: string;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    adminDashboard: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** Format: date-time */
+                        asOf: string;
+                        currency: string;
+                        last7Days: {
+                            buckets: {
+                                /** @description a date YYYY-MM-DD in SHOP_TIMEZONE */
+                                end: string;
+                                /** @description kobo (minor units of `currency`) */
+                                gross: number;
+                                /** @description kobo (minor units of `currency`) */
+                                net: number;
+                                orders: number;
+                                /** @description kobo (minor units of `currency`) */
+                                refunded: number;
+                                /** @description a date YYYY-MM-DD in SHOP_TIMEZONE */
+                                start: string;
+                            }[];
+                            /** @description a date YYYY-MM-DD in SHOP_TIMEZONE */
+                            from: string;
+                            /** @description a date YYYY-MM-DD in SHOP_TIMEZONE */
+                            to: string;
+                            totals: {
+                                /** @description kobo (minor units of `currency`) */
+                                averageOrderValue: number;
+                                /** @description kobo (minor units of `currency`) */
+                                discount: number;
+                                /** @description kobo (minor units of `currency`) */
+                                gross: number;
+                                /** @description kobo (minor units of `currency`) */
+                                net: number;
+                                orders: number;
+                                /** @description kobo (minor units of `currency`) */
+                                paystack: number;
+                                /** @description kobo (minor units of `currency`) */
+                                refunded: number;
+                                /** @description kobo (minor units of `currency`) */
+                                shipping: number;
+                                /** @description kobo (minor units of `currency`) */
+                                storeCredit: number;
+                                /** @description kobo (minor units of `currency`) */
+                                subtotal: number;
+                                /** @description kobo (minor units of `currency`) */
+                                tax: number;
+                            };
+                        };
+                        lowStock: number;
+                        openConversations: number | null;
+                        openReturns: number | null;
+                        ordersToPay: number;
+                        ordersToShip: number;
+                        outOfStock: number;
+                        pendingApprovals: number | null;
+                        source: "primary" | "replica";
+                        today: {
+                            /** @description a date YYYY-MM-DD in SHOP_TIMEZONE */
+                            date: string;
+                            /** @description kobo (minor units of `currency`) */
+                            gross: number;
+                            /** @description kobo (minor units of `currency`) */
+                            net: number;
+                            orders: number;
+                            /** @description kobo (minor units of `currency`) */
+                            refunded: number;
+                        };
+                        yesterday: {
+                            /** @description a date YYYY-MM-DD in SHOP_TIMEZONE */
+                            date: string;
+                            /** @description kobo (minor units of `currency`) */
+                            gross: number;
+                            /** @description kobo (minor units of `currency`) */
+                            net: number;
+                            orders: number;
+                            /** @description kobo (minor units of `currency`) */
+                            refunded: number;
+                        };
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    adminExportCustomersCsv: {
+        parameters: {
+            query?: {
+                /** @description a date YYYY-MM-DD in SHOP_TIMEZONE */
+                from?: string;
+                /** @description ignored */
+                status?: string;
+                /** @description inclusive; default today (from: 29 days earlier) */
+                to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the CSV file (text/csv; charset=utf-8) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": string;
+                };
+            };
+            /** @description application/problem+json */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    adminExportCustomersXlsx: {
+        parameters: {
+            query?: {
+                /** @description a date YYYY-MM-DD in SHOP_TIMEZONE */
+                from?: string;
+                /** @description ignored */
+                status?: string;
+                /** @description inclusive; default today (from: 29 days earlier) */
+                to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the XLSX file (application/vnd.openxmlformats-officedocument.spreadsheetml.sheet) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": string;
+                };
+            };
+            /** @description application/problem+json */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    adminExportInventoryCsv: {
+        parameters: {
+            query?: {
+                /** @description a date YYYY-MM-DD in SHOP_TIMEZONE */
+                from?: string;
+                /** @description product status */
+                status?: string;
+                /** @description inclusive; default today (from: 29 days earlier) */
+                to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the CSV file (text/csv; charset=utf-8) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": string;
+                };
+            };
+            /** @description application/problem+json */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    adminExportInventoryXlsx: {
+        parameters: {
+            query?: {
+                /** @description a date YYYY-MM-DD in SHOP_TIMEZONE */
+                from?: string;
+                /** @description product status */
+                status?: string;
+                /** @description inclusive; default today (from: 29 days earlier) */
+                to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the XLSX file (application/vnd.openxmlformats-officedocument.spreadsheetml.sheet) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": string;
+                };
+            };
+            /** @description application/problem+json */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    adminExportOrdersCsv: {
+        parameters: {
+            query?: {
+                /** @description a date YYYY-MM-DD in SHOP_TIMEZONE */
+                from?: string;
+                /** @description order status */
+                status?: string;
+                /** @description inclusive; default today (from: 29 days earlier) */
+                to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the CSV file (text/csv; charset=utf-8) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": string;
+                };
+            };
+            /** @description application/problem+json */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    adminExportOrdersXlsx: {
+        parameters: {
+            query?: {
+                /** @description a date YYYY-MM-DD in SHOP_TIMEZONE */
+                from?: string;
+                /** @description order status */
+                status?: string;
+                /** @description inclusive; default today (from: 29 days earlier) */
+                to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the XLSX file (application/vnd.openxmlformats-officedocument.spreadsheetml.sheet) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": string;
+                };
+            };
+            /** @description application/problem+json */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
                     };
                 };
             };
@@ -2116,6 +3386,439 @@ export interface operations {
                             windowTo: string;
                         }[];
                         nextCursor: string | null;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    adminInventoryReport: {
+        parameters: {
+            query?: {
+                categoryId?: string;
+                /** @description a date YYYY-MM-DD in SHOP_TIMEZONE */
+                from?: string;
+                /** @description inclusive; default today (from: 29 days earlier) */
+                to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** Format: date-time */
+                        asOf: string;
+                        categories: {
+                            /** Format: uuid */
+                            categoryId: string | null;
+                            lowStock: number;
+                            name: string | null;
+                            outOfStock: number;
+                            /** @description kobo (minor units of `currency`) */
+                            retailValue: number;
+                            unitsOnHand: number;
+                            unitsReserved: number;
+                            variants: number;
+                        }[];
+                        currency: string;
+                        lowStock: number;
+                        movements: {
+                            movements: number;
+                            onHand: number;
+                            reason: string;
+                            reserved: number;
+                        }[];
+                        outOfStock: number;
+                        /** @description kobo (minor units of `currency`) */
+                        retailValue: number;
+                        source: "primary" | "replica";
+                        unitsOnHand: number;
+                        unitsReserved: number;
+                        variants: number;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    adminSalesReport: {
+        parameters: {
+            query?: {
+                compare?: "previous_period";
+                /** @description a date YYYY-MM-DD in SHOP_TIMEZONE */
+                from?: string;
+                interval?: "day" | "week" | "month";
+                /** @description inclusive; default today (from: 29 days earlier) */
+                to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** Format: date-time */
+                        asOf: string;
+                        buckets: {
+                            /** @description a date YYYY-MM-DD in SHOP_TIMEZONE */
+                            end: string;
+                            /** @description kobo (minor units of `currency`) */
+                            gross: number;
+                            /** @description kobo (minor units of `currency`) */
+                            net: number;
+                            orders: number;
+                            /** @description kobo (minor units of `currency`) */
+                            refunded: number;
+                            /** @description a date YYYY-MM-DD in SHOP_TIMEZONE */
+                            start: string;
+                        }[];
+                        currency: string;
+                        /** @description a date YYYY-MM-DD in SHOP_TIMEZONE */
+                        from: string;
+                        interval: string;
+                        previous?: {
+                            buckets: {
+                                /** @description a date YYYY-MM-DD in SHOP_TIMEZONE */
+                                end: string;
+                                /** @description kobo (minor units of `currency`) */
+                                gross: number;
+                                /** @description kobo (minor units of `currency`) */
+                                net: number;
+                                orders: number;
+                                /** @description kobo (minor units of `currency`) */
+                                refunded: number;
+                                /** @description a date YYYY-MM-DD in SHOP_TIMEZONE */
+                                start: string;
+                            }[];
+                            /** @description a date YYYY-MM-DD in SHOP_TIMEZONE */
+                            from: string;
+                            /** @description a date YYYY-MM-DD in SHOP_TIMEZONE */
+                            to: string;
+                            totals: {
+                                /** @description kobo (minor units of `currency`) */
+                                averageOrderValue: number;
+                                /** @description kobo (minor units of `currency`) */
+                                discount: number;
+                                /** @description kobo (minor units of `currency`) */
+                                gross: number;
+                                /** @description kobo (minor units of `currency`) */
+                                net: number;
+                                orders: number;
+                                /** @description kobo (minor units of `currency`) */
+                                paystack: number;
+                                /** @description kobo (minor units of `currency`) */
+                                refunded: number;
+                                /** @description kobo (minor units of `currency`) */
+                                shipping: number;
+                                /** @description kobo (minor units of `currency`) */
+                                storeCredit: number;
+                                /** @description kobo (minor units of `currency`) */
+                                subtotal: number;
+                                /** @description kobo (minor units of `currency`) */
+                                tax: number;
+                            };
+                        };
+                        source: "primary" | "replica";
+                        /** @description a date YYYY-MM-DD in SHOP_TIMEZONE */
+                        to: string;
+                        totals: {
+                            /** @description kobo (minor units of `currency`) */
+                            averageOrderValue: number;
+                            /** @description kobo (minor units of `currency`) */
+                            discount: number;
+                            /** @description kobo (minor units of `currency`) */
+                            gross: number;
+                            /** @description kobo (minor units of `currency`) */
+                            net: number;
+                            orders: number;
+                            /** @description kobo (minor units of `currency`) */
+                            paystack: number;
+                            /** @description kobo (minor units of `currency`) */
+                            refunded: number;
+                            /** @description kobo (minor units of `currency`) */
+                            shipping: number;
+                            /** @description kobo (minor units of `currency`) */
+                            storeCredit: number;
+                            /** @description kobo (minor units of `currency`) */
+                            subtotal: number;
+                            /** @description kobo (minor units of `currency`) */
+                            tax: number;
+                        };
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    adminTopProductsReport: {
+        parameters: {
+            query?: {
+                by?: "revenue" | "units";
+                /** @description a date YYYY-MM-DD in SHOP_TIMEZONE */
+                from?: string;
+                limit?: number;
+                /** @description inclusive; default today (from: 29 days earlier) */
+                to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** Format: date-time */
+                        asOf: string;
+                        items: {
+                            /** Format: uuid */
+                            productId: string;
+                            refundedUnits: number;
+                            /** @description kobo (minor units of `currency`) */
+                            revenue: number;
+                            title: string;
+                            units: number;
+                        }[];
+                        /** @enum {object|null} */
+                        nextCursor: never | null;
+                        source: "primary" | "replica";
                     };
                 };
             };

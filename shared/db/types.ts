@@ -409,6 +409,7 @@ export interface SalesRollup {
   orders: Generated<number>;
   refunded: Generated<number>;
   refunds: Generated<number>;
+  shard: Generated<number>;
   shipping: Generated<number>;
   slot: Timestamp;
   subtotal: Generated<number>;
