@@ -193,7 +193,7 @@ t.test(
       env: {
         RATE_LIMIT_ALLOWLIST: '127.0.0.1',
         LOG_LEVEL: process.env.CHAOS_LOG_LEVEL ?? 'silent',
-        MAX_OPEN_ORDERS_PER_CLIENT: '100000',
+        MAX_OPEN_ORDERS_PER_CLIENT: '10000',
         PAYSTACK_TIMEOUT_MS: '2000',
         PAYSTACK_RETRY_MAX_DELAY_MS: '400',
         PAYSTACK_RETRY_HOURS: '0.5',
