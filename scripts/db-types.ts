@@ -5,24 +5,10 @@
  *   npm run db:types -- --verify  fail if the file is out of date
  */
 import { execFileSync } from 'node:child_process';
-import pg from 'pg';
 import { repoRoot } from '../shared/config.js';
-import { createDb } from '../shared/db/index.js';
-import { migrateToLatest } from '../shared/db/migrate.js';
+import { withScratchDatabase } from './scratch-database.js';
 
-const admin = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const name = `agape_codegen_${process.pid}`;
-const url = new URL(admin);
-url.pathname = `/${name}`;
-
-const client = new pg.Client({ connectionString: admin });
-await client.connect();
-await client.query(`CREATE DATABASE ${name}`);
-try {
-  const db = createDb(url.toString(), { poolSize: 1 });
-  const { error } = await migrateToLatest(db);
-  await db.destroy();
-  if (error) throw error instanceof Error ? error : new Error(JSON.stringify(error));
+await withScratchDatabase('agape_codegen', async (url) => {
   execFileSync(
     'npx',
     [
@@ -30,7 +16,7 @@ try {
       '--dialect',
       'postgres',
       '--url',
-      url.toString(),
+      url,
       '--camel-case',
       '--numeric-parser',
       'number',
@@ -44,7 +30,4 @@ try {
     ],
     { cwd: repoRoot, stdio: 'inherit' },
   );
-} finally {
-  await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-  await client.end();
-}
+});

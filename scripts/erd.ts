@@ -10,8 +10,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { repoRoot } from '../shared/config.js';
-import { createDb } from '../shared/db/index.js';
-import { migrateToLatest } from '../shared/db/migrate.js';
+import { withScratchDatabase } from './scratch-database.js';
 
 export const erdFile = path.join(repoRoot, 'docs/erd.md');
 
@@ -121,31 +120,15 @@ ${lines.join('\n')}
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const admin = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-  const name = `agape_erd_${process.pid}`;
-  const url = new URL(admin);
-  url.pathname = `/${name}`;
-  const client = new pg.Client({ connectionString: admin });
-  await client.connect();
-  await client.query(`CREATE DATABASE ${name}`);
-  try {
-    const db = createDb(url.toString(), { poolSize: 1 });
-    const { error } = await migrateToLatest(db);
-    await db.destroy();
-    if (error) throw error instanceof Error ? error : new Error(JSON.stringify(error));
-    const markdown = await renderErd(url.toString());
-    const relative = path.relative(repoRoot, erdFile);
-    if (process.argv.includes('--check')) {
-      if (readFileSync(erdFile, 'utf8') !== markdown) {
-        console.error(`${relative} is out of date: run npm run docs:erd`);
-        process.exitCode = 1;
-      } else console.log(`${relative} is up to date`);
-    } else {
-      writeFileSync(erdFile, markdown);
-      console.log(`wrote ${relative}`);
-    }
-  } finally {
-    await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await client.end();
+  const markdown = await withScratchDatabase('agape_erd', renderErd);
+  const relative = path.relative(repoRoot, erdFile);
+  if (process.argv.includes('--check')) {
+    if (readFileSync(erdFile, 'utf8') !== markdown) {
+      console.error(`${relative} is out of date: run npm run docs:erd`);
+      process.exitCode = 1;
+    } else console.log(`${relative} is up to date`);
+  } else {
+    writeFileSync(erdFile, markdown);
+    console.log(`wrote ${relative}`);
   }
 }

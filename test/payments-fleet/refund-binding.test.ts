@@ -1,10 +1,16 @@
 import t from 'tap';
-import { createPaystackClient } from '../../shared/integrations/paystack/client.js';
 import { executeRefund, merchantNoteOf } from '../../shared/payments/refunds.js';
 import { createPaidOrder } from '../support/fleet-fixtures.js';
 import { startTestWorker } from '../support/harness.js';
 import { providerIdsOf, startPaymentStack, until } from '../support/payment-fixtures.js';
-import { orderRow, providerRefundOf, refundRequest, refundRow } from '../support/refund-fixtures.js';
+import {
+  idOf,
+  impatient,
+  orderRow,
+  providerRefundOf,
+  refundRequest,
+  refundRow,
+} from '../support/refund-fixtures.js';
 
 /**
  * Which of our refunds a Paystack refund settles. Refund webhooks carry no refund id, amounts repeat,
@@ -15,19 +21,6 @@ import { orderRow, providerRefundOf, refundRequest, refundRow } from '../support
  */
 
 type Stack = Awaited<ReturnType<typeof startPaymentStack>>;
-const idOf = async (res: Promise<{ json: <T>() => T; statusCode: number }>) => {
-  const r = await res;
-  if (r.statusCode !== 202) throw new Error(`refund not accepted: ${r.statusCode}`);
-  return r.json<{ id: string }>().id;
-};
-/** A client that gives up quickly: a create answer slower than this is a timeout. */
-const impatient = (stack: Stack) =>
-  createPaystackClient({
-    secretKey: stack.secretKey,
-    baseUrl: stack.emu.url,
-    timeoutMs: 300,
-    retryBaseMs: 5,
-  });
 /** Waits until `count` stored webhook events whose name starts with `prefix` were handled by the worker. */
 const eventsHandled = (stack: Stack, prefix: string, count: number) =>
   until(async () => {

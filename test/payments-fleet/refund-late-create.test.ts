@@ -5,7 +5,7 @@ import { createPaystackClient } from '../../shared/integrations/paystack/client.
 import { executeRefund } from '../../shared/payments/refunds.js';
 import { createPaidOrder } from '../support/fleet-fixtures.js';
 import { providerIdsOf, startPaymentStack, until } from '../support/payment-fixtures.js';
-import { providerRefundOf, refundRequest, refundRow } from '../support/refund-fixtures.js';
+import { idOf, impatient, providerRefundOf, refundRequest, refundRow } from '../support/refund-fixtures.js';
 
 /**
  * A create-refund call whose answer never came may still be worked on at Paystack: the refund can
@@ -15,19 +15,6 @@ import { providerRefundOf, refundRequest, refundRow } from '../support/refund-fi
  */
 
 type Stack = Awaited<ReturnType<typeof startPaymentStack>>;
-const idOf = async (res: Promise<{ json: <T>() => T; statusCode: number }>) => {
-  const r = await res;
-  if (r.statusCode !== 202) throw new Error(`refund not accepted: ${r.statusCode}`);
-  return r.json<{ id: string }>().id;
-};
-/** The worker's client, but giving up after 300 ms. */
-const impatient = (stack: Stack) =>
-  createPaystackClient({
-    secretKey: stack.secretKey,
-    baseUrl: stack.emu.url,
-    timeoutMs: 300,
-    retryBaseMs: 5,
-  });
 const ours = (stack: Stack, refundId: string) =>
   [...stack.emu.refunds.values()].filter(
     (p) => p.merchantNote === providerRefundOf(stack.emu, refundId)?.merchantNote,

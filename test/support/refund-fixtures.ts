@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Db } from '../../shared/db/index.js';
+import { createPaystackClient } from '../../shared/integrations/paystack/client.js';
 import { merchantNoteOf } from '../../shared/payments/refunds.js';
 import { applyVerification } from '../../shared/payments/verify.js';
 import { tokenFor } from './harness.js';
@@ -8,6 +9,22 @@ import { providerIdsOf, until, type startPaymentStack } from './payment-fixtures
 import type { PaystackEmulator } from './paystack-emulator.js';
 
 type Stack = Awaited<ReturnType<typeof startPaymentStack>>;
+
+/** The refund id of an accepted (202) refund request. */
+export const idOf = async (res: Promise<{ json: <T>() => T; statusCode: number }>) => {
+  const r = await res;
+  if (r.statusCode !== 202) throw new Error(`refund not accepted: ${r.statusCode}`);
+  return r.json<{ id: string }>().id;
+};
+
+/** The worker's Paystack client, but giving up after 300 ms: a create answer slower than this is a timeout. */
+export const impatient = (stack: Pick<Stack, 'secretKey' | 'emu'>) =>
+  createPaystackClient({
+    secretKey: stack.secretKey,
+    baseUrl: stack.emu.url,
+    timeoutMs: 300,
+    retryBaseMs: 5,
+  });
 
 /** POST /admin/orders/:id/refunds as a manager, with a fresh Idempotency-Key unless one is given. */
 export function refundRequest(
