@@ -382,14 +382,12 @@ t.test(
       .executeTakeFirstOrThrow();
 
     await registerSchedules(stack.worker!.deps.queues, config, stack.worker!.deps.log);
-    const refund = await until(async () => {
-      const r = await db
-        .selectFrom('refunds')
-        .selectAll()
-        .where('id', '=', lost.id)
-        .executeTakeFirstOrThrow();
-      return (await providerIdsOf(db, r.id)).length ? r : undefined;
-    });
+    // Provider ids first, then the row: read the other way round, the row could predate the binding's commit.
+    const refund = await until(async () =>
+      (await providerIdsOf(db, lost.id)).length
+        ? await db.selectFrom('refunds').selectAll().where('id', '=', lost.id).executeTakeFirstOrThrow()
+        : undefined,
+    );
     t.equal(refund.status, 'processing', 'the refund reached Paystack');
     t.equal(
       [...emu.refunds.values()].filter((r) => r.transactionReference === paid.reference).length,
