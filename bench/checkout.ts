@@ -14,7 +14,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
-import { startPaystackEmulator } from '../shared/integrations/paystack/emulator.js';
+import { startPaystackEmulator } from '../test/support/paystack-emulator.js';
 import type { BenchContext, LoadResult, Target } from './lib.js';
 
 const VARIANTS = 10_000;

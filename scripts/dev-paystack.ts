@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { startPaystackEmulator } from '../shared/integrations/paystack/emulator.js';
+import { startPaystackEmulator } from '../test/support/paystack-emulator.js';
 import type { DevStandIn } from './dev-services.js';
 
 /**

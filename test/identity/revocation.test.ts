@@ -163,7 +163,7 @@ t.test('the queue dashboard refuses a token or cookie issued before a revocation
 
   const patch = await app.inject({ method: 'PATCH', url: `/api/v1/admin/users/${admin.id}`, headers: bearer(rootToken), payload: { disabled: true } });
   t.equal(patch.statusCode, 200);
-  // A token that is not (or no longer) an admin's answers 403, like a forged one (test/foundation/operations.test.ts).
+  // A token that is not (or no longer) an admin's answers 403, like a forged one (test/platform/operations.test.ts).
   t.equal((await board({ cookie })).statusCode, 403, 'the dashboard cookie of a disabled admin is refused');
   t.equal((await board(bearer(bearerToken))).statusCode, 403, 'so is the bearer token');
   const page = await app.inject({ method: 'GET', url: '/admin/queues/', headers: { cookie, accept: 'text/html' } });

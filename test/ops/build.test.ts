@@ -110,6 +110,7 @@ t.test('the production build migrates, serves and stops like the images do', asy
   for (const file of ['api/server.js', 'worker/main.js', 'scripts/migrate.js', 'scripts/seed.js']) {
     t.ok(existsSync(path.join(outDir, file)), `dist/${file} built`);
   }
+  t.notOk(existsSync(path.join(outDir, 'test')), 'no test code (stand-ins, fixtures) in the build');
   const sources = readdirSync(path.join(repoRoot, 'migrations')).filter((f) => f.endsWith('.ts'));
   const built = readdirSync(path.join(outDir, 'migrations'));
   t.same(

@@ -23,7 +23,7 @@ t.test('a crash between the commit and the Paystack call leaves a payable order,
   const { variants } = await createProduct(db, [{ onHand: 5 }]);
   const ship = await createShipping(db);
 
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/commerce/crash-server.ts'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'test/checkout/crash-server.ts'], {
     cwd: repoRoot,
     env: {
       ...process.env,

@@ -57,7 +57,7 @@ function run(t: Test, file: string, env: Record<string, string>): Child {
 // Both processes start at once: each spends most of its start-up loading TypeScript.
 const apiPort = await freePort();
 const api = run(t, 'api/server.ts', { PORT: String(apiPort) });
-const slowWorker = run(t, 'test/foundation/fixtures/slow-worker.ts', { WORKER_PORT: '0' });
+const slowWorker = run(t, 'test/platform/fixtures/slow-worker.ts', { WORKER_PORT: '0' });
 
 const exitWithin = (child: Child, ms: number) =>
   Promise.race([child.exited, new Promise<'still running'>((r) => setTimeout(() => r('still running'), ms).unref())]);

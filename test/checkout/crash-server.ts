@@ -1,5 +1,5 @@
 /**
- * A real API process for the crash test: `node --import tsx test/commerce/crash-server.ts`, configured by
+ * A real API process for the crash test: `node --import tsx test/checkout/crash-server.ts`, configured by
  * its environment, prints `listening <port>`; the test kills it with SIGKILL mid-request.
  */
 import type { AddressInfo } from 'node:net';
