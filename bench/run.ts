@@ -17,6 +17,7 @@ import checkout from './checkout.js';
 import fleet from './fleet.js';
 import foundation from './foundation.js';
 import payments from './payments.js';
+import reports from './reports.js';
 import {
   benchEnv,
   clearBenchRedis,
@@ -38,6 +39,7 @@ const suites: { name: string; run: BenchSuite }[] = [
   { name: 'fleet', run: fleet },
   { name: 'checkout', run: checkout },
   { name: 'catalog', run: catalog },
+  { name: 'reports', run: reports },
 ];
 
 function parseArgs(argv: string[]) {

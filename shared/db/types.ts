@@ -319,6 +319,17 @@ export interface Products {
   vendor: string | null;
 }
 
+export interface ProductSalesRollup {
+  currency: string;
+  day: Timestamp;
+  productId: string;
+  refundedUnits: Generated<number>;
+  revenue: Generated<number>;
+  shard: Generated<number>;
+  title: string;
+  units: Generated<number>;
+}
+
 export interface ProductVariants {
   compareAtPrice: number | null;
   createdAt: Generated<Timestamp>;
@@ -505,6 +516,7 @@ export interface DB {
   payments: Payments;
   productImages: ProductImages;
   products: Products;
+  productSalesRollup: ProductSalesRollup;
   productVariants: ProductVariants;
   reconciliationRuns: ReconciliationRuns;
   recoveryCodes: RecoveryCodes;

@@ -158,37 +158,67 @@ export interface TopProduct {
  * Best sellers in a range: units and revenue of orders paid in it, units of refunds that succeeded in it.
  * Revenue is after the order's discount (spread over its lines in proportion to their totals) and before
  * VAT (order lines are priced before tax).
+ *
+ * Whole UTC days inside the range come from `product_sales_rollup` (migrations/2026120830_product_sales_rollup.ts);
+ * only the partial UTC days at its two edges (the shop's midnight is not UTC's) are summed from the lines,
+ * with the same arithmetic the rollup's triggers use.
  */
 export async function topProducts(
   db: DbOrTrx,
   opts: { range: DateRange; by: 'revenue' | 'units'; limit: number; timeZone: string; currency: string },
 ): Promise<TopProduct[]> {
   const { range, timeZone: tz, currency } = opts;
-  const start = startOf(range.from, tz);
-  const end = startOf(addDays(range.to, 1), tz);
   const order = opts.by === 'units' ? sql`units DESC, revenue DESC` : sql`revenue DESC, units DESC`;
-  const { rows } = await sql<TopProduct>`
-    WITH sold AS (
-      SELECT oi.product_id, max(oi.title) AS title, sum(oi.quantity)::bigint AS units,
-             sum(oi.line_total - CASE WHEN o.subtotal > 0
-                   THEN round(o.discount::numeric * oi.line_total / o.subtotal) ELSE 0 END)::bigint AS revenue
-      FROM orders o JOIN order_items oi ON oi.order_id = o.id
-      WHERE o.paid_at >= ${start} AND o.paid_at < ${end} AND o.currency = ${currency} AND oi.product_id IS NOT NULL
-      GROUP BY oi.product_id
-    ), returned AS (
-      SELECT oi.product_id, max(oi.title) AS title, sum(ri.quantity)::bigint AS units
-      FROM refunds r
-      JOIN refund_items ri ON ri.refund_id = r.id
-      JOIN order_items oi ON oi.id = ri.order_item_id
-      WHERE r.status = 'processed' AND r.settled_at >= ${start} AND r.settled_at < ${end}
-        AND r.currency = ${currency} AND oi.product_id IS NOT NULL
-      GROUP BY oi.product_id
+  // [start, end) in the shop's zone; [firstDay, endDay) the whole UTC days inside it; lines are read for
+  // [start, edgeStart) and [edgeEnd, end). A range shorter than a whole UTC day is read from lines alone.
+  const { rows: bounds } = await sql<{ start: Date; end: Date; firstDay: string; endDay: string; edgeStart: Date; edgeEnd: Date }>`
+    WITH b AS (
+      SELECT ${startOf(range.from, tz)} AS start, ${startOf(addDays(range.to, 1), tz)} AS "end"
+    ), d AS (
+      SELECT start, "end",
+             ((start AT TIME ZONE 'UTC') + interval '1 day' - interval '1 microsecond')::date AS first_day,
+             ("end" AT TIME ZONE 'UTC')::date AS end_day
+      FROM b
     )
-    SELECT coalesce(s.product_id, r.product_id) AS "productId",
-           coalesce(p.title, s.title, r.title) AS title,
-           coalesce(s.units, 0) AS units, coalesce(s.revenue, 0) AS revenue, coalesce(r.units, 0) AS "refundedUnits"
-    FROM sold s FULL JOIN returned r ON r.product_id = s.product_id
-    LEFT JOIN products p ON p.id = coalesce(s.product_id, r.product_id)
+    SELECT start, "end", to_char(first_day, 'YYYY-MM-DD') AS "firstDay", to_char(end_day, 'YYYY-MM-DD') AS "endDay",
+           CASE WHEN first_day < end_day THEN first_day::timestamp AT TIME ZONE 'UTC' ELSE "end" END AS "edgeStart",
+           CASE WHEN first_day < end_day THEN end_day::timestamp AT TIME ZONE 'UTC' ELSE "end" END AS "edgeEnd"
+    FROM d
+  `.execute(db);
+  const { start, end, firstDay, endDay, edgeStart, edgeEnd } = bounds[0];
+  const { rows } = await sql<TopProduct>`
+    WITH edge_orders AS (
+      SELECT id, subtotal, discount FROM orders
+      WHERE currency = ${currency}
+        AND ((paid_at >= ${start} AND paid_at < ${edgeStart}) OR (paid_at >= ${edgeEnd} AND paid_at < ${end}))
+    ), edge_refunds AS (
+      SELECT id FROM refunds
+      WHERE status = 'processed' AND currency = ${currency}
+        AND ((settled_at >= ${start} AND settled_at < ${edgeStart}) OR (settled_at >= ${edgeEnd} AND settled_at < ${end}))
+    ), lines AS (
+      SELECT product_id, title, units, revenue, refunded_units
+      FROM product_sales_rollup
+      WHERE currency = ${currency} AND day >= ${firstDay}::date AND day < ${endDay}::date
+      UNION ALL
+      SELECT oi.product_id, oi.title, oi.quantity,
+             oi.line_total - CASE WHEN o.subtotal > 0 THEN round(o.discount::numeric * oi.line_total / o.subtotal) ELSE 0 END,
+             0
+      FROM edge_orders o JOIN order_items oi ON oi.order_id = o.id
+      WHERE oi.product_id IS NOT NULL
+      UNION ALL
+      SELECT oi.product_id, oi.title, 0, 0, ri.quantity
+      FROM edge_refunds r JOIN refund_items ri ON ri.refund_id = r.id JOIN order_items oi ON oi.id = ri.order_item_id
+      WHERE oi.product_id IS NOT NULL
+    ), per_product AS (
+      SELECT product_id, max(title) AS title, sum(units)::bigint AS units, sum(revenue)::bigint AS revenue,
+             sum(refunded_units)::bigint AS refunded_units
+      FROM lines GROUP BY product_id
+    )
+    SELECT s.product_id AS "productId", coalesce(p.title, s.title) AS title,
+           s.units, s.revenue, s.refunded_units AS "refundedUnits"
+    FROM per_product s
+    LEFT JOIN products p ON p.id = s.product_id
+    WHERE s.units > 0 OR s.refunded_units > 0
     ORDER BY ${order}, 1
     LIMIT ${opts.limit}
   `.execute(db);
