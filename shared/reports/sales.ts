@@ -171,7 +171,14 @@ export async function topProducts(
   const order = opts.by === 'units' ? sql`units DESC, revenue DESC` : sql`revenue DESC, units DESC`;
   // [start, end) in the shop's zone; [firstDay, endDay) the whole UTC days inside it; lines are read for
   // [start, edgeStart) and [edgeEnd, end). A range shorter than a whole UTC day is read from lines alone.
-  const { rows: bounds } = await sql<{ start: Date; end: Date; firstDay: string; endDay: string; edgeStart: Date; edgeEnd: Date }>`
+  const { rows: bounds } = await sql<{
+    start: Date;
+    end: Date;
+    firstDay: string;
+    endDay: string;
+    edgeStart: Date;
+    edgeEnd: Date;
+  }>`
     WITH b AS (
       SELECT ${startOf(range.from, tz)} AS start, ${startOf(addDays(range.to, 1), tz)} AS "end"
     ), d AS (
