@@ -53,6 +53,7 @@ export const ConfigSchema = Type.Object({
   ADMIN_PASSWORD: Optional('first admin password (seed)'),
   RATE_LIMIT_ALLOWLIST: Type.String({ default: '', description: 'comma-separated addresses exempt from rate limits' }),
   MAX_OPEN_ORDERS_PER_CLIENT: Int('unpaid orders one client address or email may hold at once', 5, 1, 10_000),
+  CREDIT_MANAGER_LIMIT: Int('largest store-credit grant or debit a manager may make, kobo (admins: no limit)', 5_000_000, 0, Number.MAX_SAFE_INTEGER),
   ORDER_LINK_TTL_DAYS: Int('life of the signed order links in guests’ mail', 90, 1, 3650),
   TRUST_PROXY: Type.String({ default: 'off', description: "'off', or comma-separated proxy addresses/CIDRs" }),
   CORS_ORIGINS: Type.String({ default: '', description: "comma-separated allowed origins; '*' for any" }),

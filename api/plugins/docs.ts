@@ -71,6 +71,7 @@ export default fp(
           { name: 'payments', description: 'Payment verification, Paystack webhooks, refunds and reconciliation' },
           { name: 'reports', description: 'Sales, best sellers, stock, the dashboard and exports, from the payment ledger' },
           { name: 'audit', description: 'Who changed what: the audit log of staff mutations' },
+          { name: 'credit', description: 'Store credit: balances, the append-only ledger, statements and staff grants' },
         ],
         components: {
           securitySchemes: {

@@ -17,13 +17,15 @@ export const permissions = [
   'report:read',
   'report:export',
   'audit:read',
+  'credit:read',
+  'credit:grant',
 ] as const;
 export type Permission = (typeof permissions)[number];
 
 export const roles = ['customer', 'support', 'manager', 'admin'] as const;
 export type Role = (typeof roles)[number];
 
-const support: readonly Permission[] = ['order:read:any'];
+const support: readonly Permission[] = ['order:read:any', 'credit:read'];
 const manager: readonly Permission[] = [
   ...support,
   'product:write',
@@ -35,6 +37,7 @@ const manager: readonly Permission[] = [
   'payment:reconcile',
   'report:read',
   'report:export',
+  'credit:grant',
 ];
 
 export const rolePermissions: Record<Role, ReadonlySet<Permission>> = {

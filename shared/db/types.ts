@@ -95,6 +95,28 @@ export interface Coupons {
   value: Generated<number>;
 }
 
+export interface CreditAccounts {
+  balance: Generated<number>;
+  createdAt: Generated<Timestamp>;
+  currency: Generated<string>;
+  lastSeq: Generated<number>;
+  updatedAt: Generated<Timestamp>;
+  userId: string;
+}
+
+export interface CreditEntries {
+  accountId: string;
+  actorId: string | null;
+  amount: number;
+  balanceAfter: number;
+  createdAt: Generated<Timestamp>;
+  id: Generated<string>;
+  kind: string;
+  orderId: string | null;
+  reason: string;
+  seq: number;
+}
+
 export interface EmailDeliveries {
   jobId: string;
   recipient: string;
@@ -500,6 +522,8 @@ export interface DB {
   categories: Categories;
   couponRedemptions: CouponRedemptions;
   coupons: Coupons;
+  creditAccounts: CreditAccounts;
+  creditEntries: CreditEntries;
   emailDeliveries: EmailDeliveries;
   idempotencyKeys: IdempotencyKeys;
   imports: Imports;
