@@ -3,7 +3,8 @@ import type { Db, DbOrTrx } from '../db/index.js';
 import { ConflictError, NotFoundError } from '../errors.js';
 import { enqueueMail } from '../mail/enqueue.js';
 import { assignInvoiceNumber } from './numbering.js';
-import { addressLines, renderInvoicePdf } from './pdf.js';
+import { addressLines } from '../format.js';
+import { renderInvoicePdf } from './pdf.js';
 import { invoiceKey, type InvoiceStore } from './storage.js';
 
 /** Order states that have been paid (an invoice exists for them, whatever happened after). */

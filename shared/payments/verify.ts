@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { Db, Trx } from '../db/index.js';
 import { PaystackError, type PaystackClient, type PaystackTransaction } from '../integrations/paystack/client.js';
 import { commitOrderReservation } from '../inventory/index.js';
-import { formatMoney } from '../invoices/money.js';
+import { formatMoney } from '../format.js';
 import { transitionOrder } from '../orders/state.js';
 import { enqueuePaidJobs, enqueuePaymentProblem, type PaymentProblemKind } from './notices.js';
 import { refundRemainder } from './refunds.js';
