@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Db, DbOrTrx, Trx } from '../db/index.js';
 import type { PaystackClient } from '../integrations/paystack/client.js';
+import { ValidationError } from '../errors.js';
 import { enqueue } from '../outbox.js';
 import { decodeCursor, encodeCursor } from '../db/cursor.js';
 import { enqueuePaymentProblem } from './notices.js';
@@ -71,6 +72,34 @@ export async function startReconciliationRun(
   if (opts.enqueueJob !== false)
     await enqueue(trx, 'reconciliation.run', { runId: run.id, trigger: opts.trigger });
   return run.id;
+}
+
+/** The longest window staff may ask for at once. */
+export const MAX_WINDOW_DAYS = 31;
+
+/**
+ * `POST /admin/reconciliation/run`: checks the window (default: the last DEFAULT_WINDOW_HOURS up to now),
+ * then creates the run and its job in one transaction.
+ */
+export async function requestReconciliationRun(
+  db: Db,
+  req: { requestedBy: string | null; from?: Date; to?: Date },
+): Promise<string> {
+  const to = req.to ?? new Date();
+  const { from } = req;
+  if (from && (from >= to || to.getTime() - from.getTime() > MAX_WINDOW_DAYS * 86_400_000)) {
+    throw new ValidationError('The window is invalid', [
+      { path: '/from', message: `must be before "to" and at most ${MAX_WINDOW_DAYS} days earlier` },
+    ]);
+  }
+  return db
+    .transaction()
+    .execute((trx) => startReconciliationRun(trx, { trigger: 'manual', requestedBy: req.requestedBy, from, to }));
+}
+
+/** The scheduled run's row (its job is the one running): one transaction, no second job. */
+export async function createScheduledRun(db: Db, trigger: 'schedule' | 'manual'): Promise<string> {
+  return db.transaction().execute((trx) => startReconciliationRun(trx, { trigger, enqueueJob: false }));
 }
 
 const MISMATCH_OUTCOMES: Partial<Record<VerificationOutcome, true>> = {

@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import { writeAudit } from '../auth/audit.js';
 import type { Db, DbOrTrx, Trx } from '../db/index.js';
 import { BadRequestError, ConflictError, NotFoundError } from '../errors.js';
+import { saveProvisional, withIdempotency } from '../idempotency/index.js';
 import { enqueue } from '../outbox.js';
 
 /**
@@ -496,6 +497,34 @@ export async function createRefund(trx: Trx, req: RefundRequest): Promise<Refund
       .map((i) => ({ refundId: refund.id, ...i }))
       .sort((a, b) => (a.orderItemId < b.orderItemId ? -1 : a.orderItemId > b.orderItemId ? 1 : 0)),
   );
+}
+
+/** `POST /admin/orders/:id/refunds`: the request as staff send it, under their Idempotency-Key. */
+export interface RefundCommand extends Omit<RefundRequest, 'actorId'> {
+  actorId: string;
+  idempotencyKey: string;
+}
+
+/**
+ * Creates a refund once per Idempotency-Key: the refund, its job and the answer to replay commit in one
+ * transaction, so a retry after a crash replays the answer instead of refunding again.
+ */
+export async function requestRefund(db: Db, cmd: RefundCommand): Promise<{ refund: RefundView; replayed: boolean }> {
+  const { idempotencyKey, actorId, orderId, ...body } = cmd;
+  const result = await withIdempotency(
+    db,
+    { scope: 'refund', owner: `user:${actorId}`, key: idempotencyKey, request: { orderId, body } },
+    {
+      run: (claimId) =>
+        db.transaction().execute(async (trx) => {
+          const refund = await createRefund(trx, { orderId, ...body, actorId });
+          const answer = { status: 202, body: refund };
+          await saveProvisional(trx, claimId, answer);
+          return answer;
+        }),
+    },
+  );
+  return { refund: result.body as RefundView, replayed: result.replayed };
 }
 
 /**
