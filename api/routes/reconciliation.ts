@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { listReconciliationRuns, requestReconciliationRun } from '../../shared/payments/reconciliation.js';
+import { listReconciliationRuns, requestReconciliationRun } from '../../shared/payments/reconciliation-runs.js';
 import { Page, PageQuery, problemResponses, Timestamp, Uuid } from '../schemas.js';
 
 const Money = Type.Object({ amount: Type.Integer(), currency: Type.String() });

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { assertIdempotencyKey } from '../../shared/idempotency/index.js';
-import { requestRefund } from '../../shared/payments/refunds.js';
+import { requestRefund } from '../../shared/payments/refund-request.js';
 import { IdParams, problemResponses, Timestamp } from '../schemas.js';
 
 export const RefundSchema = Type.Object({

@@ -1,7 +1,7 @@
 import type { Db, Trx } from '../db/index.js';
 import { advanceOrder, cancelOrder, type AdvanceInput } from '../orders/lifecycle.js';
 import type { TransitionResult } from '../orders/state.js';
-import { refundRemainder } from './refunds.js';
+import { refundRemainder } from './refund-request.js';
 
 /**
  * Order status changes that may give money back. Cancelling a paid order refunds it, so these use cases

@@ -5,7 +5,7 @@ import { commitOrderReservation } from '../inventory/index.js';
 import { formatMoney } from '../format.js';
 import { transitionOrder } from '../orders/state.js';
 import { enqueuePaidJobs, enqueuePaymentProblem, type PaymentProblemKind } from './notices.js';
-import { refundRemainder } from './refunds.js';
+import { refundRemainder } from './refund-request.js';
 
 /**
  * The one path that gives value for a payment. The callback, the webhook, the on-demand verify endpoint

@@ -3,7 +3,7 @@ import type { Db } from '../db/index.js';
 import type { PaystackClient } from '../integrations/paystack/client.js';
 import type { Logger } from '../logger.js';
 import { handleRefundEvent } from './refund-events.js';
-import type { RefundGateway } from './refunds.js';
+import type { RefundGateway } from './refund-binding.js';
 import { applyVerification } from './verify.js';
 
 /**

@@ -1,6 +1,7 @@
 import { UnrecoverableError } from 'bullmq';
 import { PaystackError } from '../../shared/integrations/paystack/client.js';
-import { createScheduledRun, runReconciliation } from '../../shared/payments/reconciliation.js';
+import { createScheduledRun } from '../../shared/payments/reconciliation-runs.js';
+import { runReconciliation } from '../../shared/payments/reconciliation.js';
 import type { ProcessorDefinition } from '../context.js';
 
 /**
