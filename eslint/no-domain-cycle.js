@@ -79,7 +79,8 @@ export const noDomainCycle = {
     docs: { description: 'Forbid import cycles between the domain folders of shared/' },
     schema: [],
     messages: {
-      cycle: 'shared/{{from}} → shared/{{to}} closes an import cycle between domains; the way back: {{back}}. Move what both need to a lower module (shared/db/, shared/format.ts, ...) or let the higher domain call the lower one.',
+      cycle:
+        'shared/{{from}} → shared/{{to}} closes an import cycle between domains; the way back: {{back}}. Move what both need to a lower module (shared/db/, shared/format.ts, ...) or let the higher domain call the lower one.',
     },
   },
   create(context) {
@@ -88,7 +89,13 @@ export const noDomainCycle = {
     if (!from) return {};
     const check = (node) => {
       const source = node.source;
-      if (!source || source.type !== 'Literal' || typeof source.value !== 'string' || !source.value.startsWith('.')) return;
+      if (
+        !source ||
+        source.type !== 'Literal' ||
+        typeof source.value !== 'string' ||
+        !source.value.startsWith('.')
+      )
+        return;
       const to = domainOf(sharedDir, path.resolve(path.dirname(context.filename), source.value));
       if (!to || to === from) return;
       const back = pathBetween(domainGraph(sharedDir), to, from);

@@ -1,5 +1,5 @@
 /**
- * Orders. Exposed to other domains (payments, refunds, mail):
+ * Orders. Exposed to other domains (payments, checkout) and to the API:
  *  - transitionOrder(trx, orderId, to, {actorId?, note?, set?}): the one state machine (row lock, history,
  *    owner notice); canTransition / transitions / paidStatuses.
  *  - cancelOrder(trx, orderId, {actorId?, note?, reason?}): transition + stock/coupon release (+ restock and

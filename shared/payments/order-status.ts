@@ -23,14 +23,23 @@ export interface CancelOptions {
  * "Cancelled, with a refund": the order's cancel (stock, coupon, needs_refund), then whatever is still
  * refundable goes back through the refund flow (pending → Paystack → settled), in the caller's transaction.
  */
-export async function cancelOrderWithRefund(trx: Trx, orderId: string, opts: CancelOptions = {}): Promise<TransitionResult> {
+export async function cancelOrderWithRefund(
+  trx: Trx,
+  orderId: string,
+  opts: CancelOptions = {},
+): Promise<TransitionResult> {
   const result = await cancelOrder(trx, orderId, opts);
-  if (REFUNDED_ON_CANCEL.has(result.from)) await refundRemainder(trx, orderId, opts.note ?? 'order cancelled', opts.actorId);
+  if (REFUNDED_ON_CANCEL.has(result.from))
+    await refundRemainder(trx, orderId, opts.note ?? 'order cancelled', opts.actorId);
   return result;
 }
 
 /** POST /orders/:id/cancel: one transaction. */
-export async function requestOrderCancel(db: Db, orderId: string, opts: CancelOptions): Promise<TransitionResult> {
+export async function requestOrderCancel(
+  db: Db,
+  orderId: string,
+  opts: CancelOptions,
+): Promise<TransitionResult> {
   return db.transaction().execute((trx) => cancelOrderWithRefund(trx, orderId, opts));
 }
 
@@ -42,10 +51,19 @@ export interface StaffStatusInput {
 }
 
 /** PATCH /admin/orders/:id/status: one transaction; a cancel refunds what was paid. */
-export async function setOrderStatusByStaff(db: Db, orderId: string, input: StaffStatusInput, actorId: string): Promise<TransitionResult> {
+export async function setOrderStatusByStaff(
+  db: Db,
+  orderId: string,
+  input: StaffStatusInput,
+  actorId: string,
+): Promise<TransitionResult> {
   return db.transaction().execute((trx) => {
     if (input.status === 'cancelled')
-      return cancelOrderWithRefund(trx, orderId, { actorId, note: input.note ?? 'cancelled by staff', reason: 'cancelled_by_staff' });
+      return cancelOrderWithRefund(trx, orderId, {
+        actorId,
+        note: input.note ?? 'cancelled by staff',
+        reason: 'cancelled_by_staff',
+      });
     return advanceOrder(trx, orderId, { ...input, status: input.status }, actorId);
   });
 }

@@ -53,7 +53,9 @@ export async function requestReconciliationRun(
   }
   return db
     .transaction()
-    .execute((trx) => startReconciliationRun(trx, { trigger: 'manual', requestedBy: req.requestedBy, from, to }));
+    .execute((trx) =>
+      startReconciliationRun(trx, { trigger: 'manual', requestedBy: req.requestedBy, from, to }),
+    );
 }
 
 /** The scheduled run's row (its job is the one running): one transaction, no second job. */

@@ -2,7 +2,14 @@ import { sql } from 'kysely';
 import type { Db } from '../db/index.js';
 import type { Logger } from '../logger.js';
 import { enqueue } from '../outbox.js';
-import { bindPart, lockPart, merchantNoteOf, ownProviderRefund, type ProviderRefund, type RefundGateway } from './refund-binding.js';
+import {
+  bindPart,
+  lockPart,
+  merchantNoteOf,
+  ownProviderRefund,
+  type ProviderRefund,
+  type RefundGateway,
+} from './refund-binding.js';
 import { settleRefundPart } from './refund-events.js';
 import { isFinalRefundStatus } from './refund-states.js';
 
@@ -171,7 +178,13 @@ export interface RefundJobOptions {
  * status is final, and, while any is still open, schedules the next status poll. Throws (the job retries,
  * listing first, so nothing is refunded twice) when a part's Paystack call failed.
  */
-export async function runRefundJob(db: Db, gateway: RefundGateway, refundId: string, poll: number, opts: RefundJobOptions) {
+export async function runRefundJob(
+  db: Db,
+  gateway: RefundGateway,
+  refundId: string,
+  poll: number,
+  opts: RefundJobOptions,
+) {
   const { log } = opts;
   const result = await executeRefund(db, gateway, refundId, { recreateAfterMs: opts.recreateAfterMs });
   if (result.outcome === 'unknown_refund') return result;
@@ -186,12 +199,16 @@ export async function runRefundJob(db: Db, gateway: RefundGateway, refundId: str
     log.info({ refundId, ...part }, 'refund part executed');
     if (part.outcome === 'already_settled') continue;
     if (part.outcome === 'refused') {
-      await db.transaction().execute((trx) => settleRefundPart(trx, partId, 'failed', { failureReason: part.reason }));
+      await db
+        .transaction()
+        .execute((trx) => settleRefundPart(trx, partId, 'failed', { failureReason: part.reason }));
       continue;
     }
     const status = part.providerStatus;
     if (status === 'processed' || status === 'failed') {
-      await db.transaction().execute((trx) => settleRefundPart(trx, partId, status, { providerStatus: status }));
+      await db
+        .transaction()
+        .execute((trx) => settleRefundPart(trx, partId, status, { providerStatus: status }));
     } else open = true;
   }
   if (failure) throw failure;
@@ -200,7 +217,9 @@ export async function runRefundJob(db: Db, gateway: RefundGateway, refundId: str
   if (open) {
     if (poll < REFUND_MAX_POLLS) {
       const delayMs = Math.min(opts.pollMs * 2 ** poll, MAX_POLL_DELAY_MS);
-      await db.transaction().execute((trx) => enqueue(trx, 'refund.execute', { refundId, poll: poll + 1 }, { delayMs }));
+      await db
+        .transaction()
+        .execute((trx) => enqueue(trx, 'refund.execute', { refundId, poll: poll + 1 }, { delayMs }));
     } else {
       log.warn({ refundId }, 'refund still not settled after the last poll; left for staff');
     }

@@ -287,7 +287,10 @@ export interface RefundCommand extends Omit<RefundRequest, 'actorId'> {
  * Creates a refund once per Idempotency-Key: the refund, its job and the answer to replay commit in one
  * transaction, so a retry after a crash replays the answer instead of refunding again.
  */
-export async function requestRefund(db: Db, cmd: RefundCommand): Promise<{ refund: RefundView; replayed: boolean }> {
+export async function requestRefund(
+  db: Db,
+  cmd: RefundCommand,
+): Promise<{ refund: RefundView; replayed: boolean }> {
   const { idempotencyKey, actorId, orderId, ...body } = cmd;
   const result = await withIdempotency(
     db,

@@ -91,7 +91,10 @@ export async function refundableAmount(db: Db, orderId: string): Promise<number>
   });
 }
 
-export function assertOrderRefundable(order: { status: string; amountPaid: number }, flagged: readonly Source[]) {
+export function assertOrderRefundable(
+  order: { status: string; amountPaid: number },
+  flagged: readonly Source[],
+) {
   if (REFUNDABLE_STATES.has(order.status) && order.amountPaid > 0) return;
   throw new ConflictError(
     'order_not_refundable',

@@ -49,7 +49,11 @@ export async function processWebhookEvent(db: Db, eventId: string, deps: Webhook
       return { ignored: true };
     }
     // The webhook only says "look": the amount and status come from the verify API.
-    const result = await applyVerification(db, reference, { paystack: deps.paystack, publicUrl: deps.publicUrl, source: 'webhook' });
+    const result = await applyVerification(db, reference, {
+      paystack: deps.paystack,
+      publicUrl: deps.publicUrl,
+      source: 'webhook',
+    });
     await markProcessed(db, eventId, result.outcome);
     deps.log.info({ reference, outcome: result.outcome, orderId: result.orderId }, 'charge.success handled');
     return result;

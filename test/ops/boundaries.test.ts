@@ -66,18 +66,30 @@ t.test('tests and scripts may import every layer', async (t) => {
 });
 
 /** The boundary rules; the type-aware ones are left out (probe files need no type information). */
-const BOUNDARY_RULES = ['no-restricted-imports', 'no-restricted-syntax', 'import-x/no-cycle', 'boundaries/no-domain-cycle'];
+const BOUNDARY_RULES = [
+  'no-restricted-imports',
+  'no-restricted-syntax',
+  'import-x/no-cycle',
+  'boundaries/no-domain-cycle',
+];
 
 /**
  * Writes probe files (paths relative to the repository), lints each with the boundary rules the
  * repository configures for its path (plugins and resolver settings included), then removes them.
  * Answers the rule ids reported per file.
  */
-async function lintProbes(t: Test, files: Record<string, string>): Promise<Record<string, (string | null)[]>> {
+async function lintProbes(
+  t: Test,
+  files: Record<string, string>,
+): Promise<Record<string, (string | null)[]>> {
   const found: Record<string, (string | null)[]> = {};
   // A probe is a file or a folder of its own named zz-probe-*: remove that, whichever it is.
-  const probes = new Set(Object.keys(files).map((f) => path.join(repoRoot, f.replace(/(zz-probe-[^/]+).*$/, '$1'))));
-  t.teardown(() => Promise.all([...probes].map((p) => rm(p, { force: true, recursive: true }))).then(() => undefined));
+  const probes = new Set(
+    Object.keys(files).map((f) => path.join(repoRoot, f.replace(/(zz-probe-[^/]+).*$/, '$1'))),
+  );
+  t.teardown(() =>
+    Promise.all([...probes].map((p) => rm(p, { force: true, recursive: true }))).then(() => undefined),
+  );
   for (const [file, source] of Object.entries(files)) {
     await mkdir(path.dirname(path.join(repoRoot, file)), { recursive: true });
     await writeFile(path.join(repoRoot, file), source);
@@ -97,7 +109,9 @@ async function lintProbes(t: Test, files: Record<string, string>): Promise<Recor
       overrideConfig: {
         files: ['**/*.ts'],
         languageOptions: { parser: tseslint.parser, sourceType: 'module', ecmaVersion: 'latest' },
-        plugins: Object.fromEntries(['import-x', 'boundaries'].flatMap((p) => (config.plugins?.[p] ? [[p, config.plugins[p]]] : []))),
+        plugins: Object.fromEntries(
+          ['import-x', 'boundaries'].flatMap((p) => (config.plugins?.[p] ? [[p, config.plugins[p]]] : [])),
+        ),
         settings: config.settings ?? {},
         rules,
       },
@@ -117,7 +131,8 @@ t.test('an import cycle between files fails the lint', async (t) => {
     [`shared/${a}/one.ts`]: "import { two } from './two.js';\nexport const one = () => two();\n",
     [`shared/${a}/two.ts`]: "import { one } from './one.js';\nexport const two = (): unknown => one;\n",
   });
-  for (const [file, rules] of Object.entries(found)) t.same(rules, ['import-x/no-cycle'], `${file} is in the cycle`);
+  for (const [file, rules] of Object.entries(found))
+    t.same(rules, ['import-x/no-cycle'], `${file} is in the cycle`);
 
   const c = probeName();
   const acyclic = await lintProbes(t, {
@@ -166,8 +181,7 @@ t.test('SQL or a transaction in a route fails the lint; calling a domain functio
       "export const list = (app: { db: any }) => app.db.selectFrom('orders').selectAll().execute();\n",
     [`api/routes/${name}-update.ts`]:
       "export const touch = (db: any) => db.updateTable('orders').set({ note: 'x' }).execute();\n",
-    [`api/routes/${name}-trx.ts`]:
-      'export const run = (db: any, f: any) => db.transaction().execute(f);\n',
+    [`api/routes/${name}-trx.ts`]: 'export const run = (db: any, f: any) => db.transaction().execute(f);\n',
     [`api/routes/${name}-raw.ts`]: 'declare const sql: any;\nexport const q = sql`select 1`;\n',
     [`api/routes/${name}-ok.ts`]:
       "import { listOrders } from '../../shared/orders/read.js';\nexport const list = (db: any) => listOrders(db, { limit: 10 });\n",
