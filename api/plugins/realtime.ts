@@ -5,7 +5,7 @@ import type { IncomingMessage } from 'node:http';
 import type { WebSocket } from 'ws';
 import { isStaff } from '../../shared/auth/permissions.js';
 import { parseRevocation, readRevocationState, revocationKeys, revokes, type Revocation } from '../../shared/auth/revocation.js';
-import type { Config } from '../../shared/config.js';
+import { noticesChannel, parseNotice, type Notice } from '../../shared/realtime/notices.js';
 import { createRedis } from '../../shared/redis.js';
 import type { VerifiedToken } from './auth.js';
 import { identityOf } from './token-revocation.js';
@@ -24,17 +24,6 @@ import { identityOf } from './token-revocation.js';
  * authenticates, on every heartbeat, and after the subscription reconnects (messages may have been lost;
  * notices wait until every socket was checked again).
  */
-
-/** What the worker publishes (see worker/processors/system.ts `system.notify`). */
-export interface Notice {
-  type: string;
-  userId?: string;
-  staff?: boolean;
-  data: Record<string, unknown>;
-  at: string;
-}
-
-export const noticesChannel = (config: Pick<Config, 'QUEUE_PREFIX'>) => `${config.QUEUE_PREFIX}:notices`;
 
 /** Close codes (4000–4999 are ours). */
 export const WsClose = { unauthenticated: 4401, tooSlow: 4408, shuttingDown: 1001 } as const;
@@ -286,8 +275,8 @@ export default fp(
         return;
       }
       try {
-        const notice = JSON.parse(message) as Notice;
-        if (typeof notice.type === 'string') deliver(notice);
+        const notice = parseNotice(message);
+        if (notice) deliver(notice);
       } catch (err) {
         app.log.warn({ err }, 'unreadable notice ignored');
       }

@@ -1,12 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { ConflictError } from '../../shared/errors.js';
-import { findRenderedInvoice, OrderNotPaidError } from '../../shared/invoices/service.js';
+import { invoiceForDownload, invoiceNotReady } from '../../shared/invoices/service.js';
 import { privateFiles } from '../../shared/media/files.js';
 import { findAccessibleOrder } from '../../shared/orders/read.js';
 import { IdParams, problemResponses } from '../schemas.js';
-
-const PAID_STATES = new Set(['paid', 'processing', 'shipped', 'delivered', 'partially_refunded', 'refunded']);
 
 const invoices: FastifyPluginAsyncTypebox = async (app) => {
   const files = await privateFiles(app.config);
@@ -47,14 +44,7 @@ const invoices: FastifyPluginAsyncTypebox = async (app) => {
           typeof request.headers['x-cart-token'] === 'string' ? request.headers['x-cart-token'] : undefined,
         linkToken: request.query.token,
       });
-      const invoice = await findRenderedInvoice(app.db, order.id);
-      const pending = () => {
-        if (!PAID_STATES.has(order.status)) return new OrderNotPaidError();
-        return new ConflictError('invoice_pending', 'The invoice is being prepared; try again in a few seconds', {
-          headers: { 'retry-after': '5' },
-        });
-      };
-      if (!invoice) throw pending();
+      const invoice = await invoiceForDownload(app.db, order);
       reply.header('cache-control', 'private, no-store');
       if (files.signedUrl) {
         // The media host serves the bytes; the URL is checked by its signature and dies in minutes, so
@@ -62,7 +52,7 @@ const invoices: FastifyPluginAsyncTypebox = async (app) => {
         return reply.redirect(files.signedUrl(invoice.key, { ttlSeconds: app.config.MEDIA_URL_TTL_SECONDS }), 302);
       }
       const stream = await files.stream?.(invoice.key);
-      if (!stream) throw pending();
+      if (!stream) throw invoiceNotReady(order.status);
       return (
         reply
           .header('content-type', 'application/pdf')

@@ -4,16 +4,8 @@ import { Type } from 'typebox';
 import { can } from '../../shared/auth/permissions.js';
 import { retryPayment } from '../../shared/checkout/index.js';
 import { ForbiddenError, NotFoundError } from '../../shared/errors.js';
-import {
-  cancelOrder,
-  findAccessibleOrder,
-  isOwner,
-  listOrders,
-  orderStatuses,
-  orderView,
-  setOrderStatusByStaff,
-  type OrderCaller,
-} from '../../shared/orders/index.js';
+import { findAccessibleOrder, isOwner, listOrders, orderStatuses, orderView, type OrderCaller } from '../../shared/orders/index.js';
+import { requestOrderCancel, setOrderStatusByStaff } from '../../shared/payments/order-status.js';
 import { IdParams, Page, PageQuery, problemResponses } from '../schemas.js';
 import { Order, OrderSummary, PaymentStart } from './commerce-schemas.js';
 
@@ -101,13 +93,11 @@ const orderRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if (!staff && !owner) throw new ForbiddenError('Only staff with order:write can cancel other customers’ orders');
       // The customer may cancel only while unpaid, decided under the order lock (409 invalid_transition
       // once paid); only staff cancel paid orders, with a refund.
-      await db.transaction().execute((trx) =>
-        cancelOrder(trx, order.id, {
-          actorId: caller.auth?.id ?? null,
-          note: staff && !owner ? 'cancelled by staff' : 'cancelled by customer',
-          unpaidOnly: !staff,
-        }),
-      );
+      await requestOrderCancel(db, order.id, {
+        actorId: caller.auth?.id ?? null,
+        note: staff && !owner ? 'cancelled by staff' : 'cancelled by customer',
+        unpaidOnly: !staff,
+      });
       return orderView(db, order.id);
     },
   );
@@ -182,7 +172,7 @@ const orderRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => {
-      await db.transaction().execute((trx) => setOrderStatusByStaff(trx, request.params.id, request.body, request.auth!.id));
+      await setOrderStatusByStaff(db, request.params.id, request.body, request.auth!.id);
       return orderView(db, request.params.id);
     },
   );

@@ -1,7 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { ValidationError } from '../../shared/errors.js';
-import { listReconciliationRuns, startReconciliationRun } from '../../shared/payments/reconciliation.js';
+import { listReconciliationRuns, requestReconciliationRun } from '../../shared/payments/reconciliation-runs.js';
 import { Page, PageQuery, problemResponses, Timestamp, Uuid } from '../schemas.js';
 
 const Money = Type.Object({ amount: Type.Integer(), currency: Type.String() });
@@ -40,8 +39,6 @@ const Run = Type.Object({
   finishedAt: Type.Union([Timestamp, Type.Null()]),
 });
 
-const MAX_WINDOW_DAYS = 31;
-
 const reconciliation: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/admin/reconciliation/run',
@@ -65,18 +62,11 @@ const reconciliation: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const to = request.body?.to ? new Date(request.body.to) : new Date();
-      const from = request.body?.from ? new Date(request.body.from) : undefined;
-      if (from && (from >= to || to.getTime() - from.getTime() > MAX_WINDOW_DAYS * 86_400_000)) {
-        throw new ValidationError('The window is invalid', [
-          { path: '/from', message: `must be before "to" and at most ${MAX_WINDOW_DAYS} days earlier` },
-        ]);
-      }
-      const runId = await app.db
-        .transaction()
-        .execute((trx) =>
-          startReconciliationRun(trx, { trigger: 'manual', requestedBy: request.auth?.id ?? null, from, to }),
-        );
+      const runId = await requestReconciliationRun(app.db, {
+        requestedBy: request.auth?.id ?? null,
+        from: request.body?.from ? new Date(request.body.from) : undefined,
+        to: request.body?.to ? new Date(request.body.to) : undefined,
+      });
       return reply.code(202).send({ runId });
     },
   );

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { assertIdempotencyKey, saveProvisional, withIdempotency } from '../../shared/idempotency/index.js';
-import { createRefund, type RefundView } from '../../shared/payments/refunds.js';
+import { assertIdempotencyKey } from '../../shared/idempotency/index.js';
+import { requestRefund } from '../../shared/payments/refund-request.js';
 import { IdParams, problemResponses, Timestamp } from '../schemas.js';
 
 export const RefundSchema = Type.Object({
@@ -89,34 +89,14 @@ const refunds: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const key = assertIdempotencyKey(request.headers['idempotency-key']);
-      const actorId = request.auth!.id;
-      const { id: orderId } = request.params;
-      const body = request.body;
-      const result = await withIdempotency(
-        app.db,
-        { scope: 'refund', owner: `user:${actorId}`, key, request: { orderId, body } },
-        {
-          run: (claimId) =>
-            app.db.transaction().execute(async (trx) => {
-              const refund = await createRefund(trx, {
-                orderId,
-                amount: body.amount,
-                reason: body.reason,
-                restock: body.restock,
-                items: body.items,
-                paymentReference: body.paymentReference,
-                actorId,
-              });
-              const answer = { status: 202, body: refund };
-              // Committed with the refund: a retry after a crash replays it instead of refunding again.
-              await saveProvisional(trx, claimId, answer);
-              return answer;
-            }),
-        },
-      );
-      if (result.replayed) reply.header('idempotent-replayed', 'true');
-      return reply.code(202).send(result.body as RefundView);
+      const { refund, replayed } = await requestRefund(app.db, {
+        ...request.body,
+        orderId: request.params.id,
+        actorId: request.auth!.id,
+        idempotencyKey: assertIdempotencyKey(request.headers['idempotency-key']),
+      });
+      if (replayed) reply.header('idempotent-replayed', 'true');
+      return reply.code(202).send(refund);
     },
   );
 };

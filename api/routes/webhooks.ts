@@ -1,8 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { BadRequestError, UnauthorizedError } from '../../shared/errors.js';
-import { verifyWebhookSignature } from '../../shared/integrations/paystack/client.js';
-import { parseWebhookBody, storeWebhookEvent } from '../../shared/payments/webhooks.js';
+import { receivePaystackWebhook } from '../../shared/payments/webhooks.js';
 import { problemResponses } from '../schemas.js';
 
 /** Paystack's bodies are small; a larger one is not from Paystack. */
@@ -44,20 +42,15 @@ const webhooks: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
-      const secret = app.config.PAYSTACK_SECRET_KEY;
       const signature = request.headers['x-paystack-signature'];
-      if (
-        !secret ||
-        !verifyWebhookSignature(raw, typeof signature === 'string' ? signature : undefined, secret)
-      ) {
-        throw new UnauthorizedError('invalid_signature', 'The webhook signature does not match');
-      }
-      const body = parseWebhookBody(raw);
-      if (!body)
-        throw new BadRequestError('validation_failed', 'A webhook body is a JSON object {event, data}');
-      const stored = await storeWebhookEvent(app.db, body, raw);
+      const stored = await receivePaystackWebhook(
+        app.db,
+        raw,
+        typeof signature === 'string' ? signature : undefined,
+        app.config.PAYSTACK_SECRET_KEY,
+      );
       request.log.info(
-        { event: body.event, duplicate: stored.duplicate, eventId: stored.eventId },
+        { event: stored.event, duplicate: stored.duplicate, eventId: stored.eventId },
         'paystack webhook stored',
       );
       return { received: true, duplicate: stored.duplicate };

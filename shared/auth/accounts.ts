@@ -25,7 +25,7 @@ import {
 } from './passwords.js';
 import type { Role } from './permissions.js';
 import type { TokenRevoker } from './revocation.js';
-import { decrypt, encrypt, randomToken, tokenHash } from './secrets.js';
+import { decrypt, encrypt, randomToken, tokenHash } from '../crypto.js';
 import { openSession, revokeSessions, type ClientMeta } from './sessions.js';
 import { checkSecondFactor } from './two-factor.js';
 

@@ -4,7 +4,7 @@ import type { Db, DbOrTrx, Trx } from '../db/index.js';
 import { NotFoundError, UnauthorizedError } from '../errors.js';
 import type { Role } from './permissions.js';
 import type { TokenRevoker } from './revocation.js';
-import { decrypt, encrypt, randomToken, tokenHash } from './secrets.js';
+import { decrypt, encrypt, randomToken, tokenHash } from '../crypto.js';
 
 /** A session (one sign-in on one device) lives this long at most; refreshes rotate within it. */
 export const SESSION_DAYS = 30;

@@ -7,7 +7,7 @@ import type { Db, DbOrTrx, Trx } from '../db/index.js';
 import { BadRequestError, ConflictError, NotFoundError } from '../errors.js';
 import { enqueueMail } from '../mail/enqueue.js';
 import { attemptFailed, attemptSucceeded, claimWithPassword, releaseAttempt, type ObserveAttempt } from './lockout.js';
-import { decrypt, encrypt, tokenHash } from './secrets.js';
+import { decrypt, encrypt, tokenHash } from '../crypto.js';
 
 export const RECOVERY_CODE_COUNT = 10;
 /** Accept the previous and next 30-second step too (clock drift). */

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import PDFDocument from 'pdfkit';
-import { formatMoney } from './money.js';
+import { formatMoney } from '../format.js';
 
 /**
  * The invoice PDF. Text is set in DejaVu Sans (embedded, subset) because PDFKit's built-in Helvetica
@@ -63,16 +63,6 @@ const dateFmt = new Intl.DateTimeFormat('en-GB', {
   year: 'numeric',
 });
 const percent = (rate: number) => `${Number((rate * 100).toFixed(2))}%`;
-
-/** Turns a stored shipping address (free-form JSON) into printable lines. */
-export function addressLines(address: unknown): string[] {
-  if (!address || typeof address !== 'object') return typeof address === 'string' ? [address] : [];
-  const a = address as Record<string, unknown>;
-  const keys = ['name', 'line1', 'line2', 'street', 'city', 'state', 'postalCode', 'country', 'phone'];
-  const known = keys.map((k) => a[k]).filter((v): v is string => typeof v === 'string' && v.trim() !== '');
-  if (known.length) return known;
-  return Object.values(a).filter((v): v is string => typeof v === 'string' && v.trim() !== '');
-}
 
 export function renderInvoicePdf(inv: InvoiceDocument): Promise<Buffer> {
   const { regular, bold } = loadFonts();

@@ -3,7 +3,8 @@ import type { Db, DbOrTrx } from '../db/index.js';
 import { ConflictError, NotFoundError } from '../errors.js';
 import { enqueueMail } from '../mail/enqueue.js';
 import { assignInvoiceNumber } from './numbering.js';
-import { addressLines, renderInvoicePdf } from './pdf.js';
+import { addressLines } from '../format.js';
+import { renderInvoicePdf } from './pdf.js';
 import { invoiceKey, type InvoiceStore } from './storage.js';
 
 /** Order states that have been paid (an invoice exists for them, whatever happened after). */
@@ -114,6 +115,24 @@ export async function findRenderedInvoice(db: DbOrTrx, orderId: string) {
   const invoice = await findInvoice(db, orderId);
   if (!invoice?.storageKey || !invoice.renderedAt) return undefined;
   return { key: invoice.storageKey, filename: `${invoice.number}.pdf`, number: invoice.number };
+}
+
+/**
+ * Why an order has no invoice to hand out yet: 409 `order_not_paid` before payment, 409 `invoice_pending`
+ * (with Retry-After) for the seconds between payment and rendering.
+ */
+export function invoiceNotReady(orderStatus: string): ConflictError {
+  if (!PAID_STATES.has(orderStatus)) return new OrderNotPaidError();
+  return new ConflictError('invoice_pending', 'The invoice is being prepared; try again in a few seconds', {
+    headers: { 'retry-after': '5' },
+  });
+}
+
+/** GET /orders/:id/invoice, for an order the caller may see: its rendered invoice, or the 409 saying why not yet. */
+export async function invoiceForDownload(db: DbOrTrx, order: { id: string; status: string }) {
+  const invoice = await findRenderedInvoice(db, order.id);
+  if (!invoice) throw invoiceNotReady(order.status);
+  return invoice;
 }
 
 /** The stored PDF of an order's invoice, for mail attachments and downloads; undefined until rendered. */

@@ -1,7 +1,6 @@
 import type { Config } from '../config.js';
 import type { Db } from '../db/index.js';
 import type { Logger } from '../logger.js';
-import { invoiceAttachment } from '../invoices/mail.js';
 
 export interface MailAttachment {
   filename: string;
@@ -18,16 +17,12 @@ export interface AttachmentContext {
 /**
  * Turns an `email.send` payload's references into files, in the worker. `invoice` answers the payload's
  * `attachInvoiceOf` (an order id) with the invoice PDF, or null while the invoice is not rendered yet
- * (the mail job then retries with backoff). The payments domain plugs its loader in here:
- *
- *   import { invoiceAttachment } from '../payments/invoice-mail.js';
- *   export const attachmentResolvers: AttachmentResolvers = { invoice: invoiceAttachment };
+ * (the mail job then retries with backoff). The worker plugs in the invoices domain's loader
+ * (shared/invoices/mail.ts): mail sits below the domains that send mail, so it never imports them.
  */
 export interface AttachmentResolvers {
   invoice?: (orderId: string, ctx: AttachmentContext) => Promise<MailAttachment | null>;
 }
-
-export const attachmentResolvers: AttachmentResolvers = { invoice: invoiceAttachment };
 
 /** Thrown while an attachment is not available yet: the job retries. */
 export class AttachmentNotReadyError extends Error {
@@ -37,7 +32,7 @@ export class AttachmentNotReadyError extends Error {
 export async function resolveAttachments(
   payload: { attachInvoiceOf?: string },
   ctx: AttachmentContext,
-  resolvers: AttachmentResolvers = attachmentResolvers,
+  resolvers: AttachmentResolvers = {},
 ): Promise<MailAttachment[]> {
   const files: MailAttachment[] = [];
   if (payload.attachInvoiceOf) {

@@ -7,7 +7,6 @@ import type { EmailPayload } from '../queues.js';
 import { resolveAttachments, type AttachmentResolvers } from './attachments.js';
 import { renderMail } from './render.js';
 import type { MailTransport } from './transport.js';
-import { orderLink } from '../orders/links.js';
 
 export interface DeliverDeps {
   db: Db;
@@ -15,6 +14,11 @@ export interface DeliverDeps {
   log: Logger;
   transport: MailTransport;
   resolvers?: AttachmentResolvers;
+  /**
+   * The signed link to an order (shared/orders/links.ts), for a payload's `orderLinkOf`. Handed in by the
+   * worker rather than imported: orders send mail, so mail never imports orders.
+   */
+  orderUrl?: (orderId: string) => string;
 }
 
 /** Another attempt of the same job holds the claim right now: retry later rather than send twice. */
@@ -69,7 +73,11 @@ export async function deliverEmail(
   let transportId: string;
   try {
     // The order link is signed here, at send time, by the one link builder: the payload only names the order.
-    const data = payload.orderLinkOf ? { ...payload.data, orderUrl: orderLink(config, payload.orderLinkOf) } : payload.data;
+    let data = payload.data;
+    if (payload.orderLinkOf) {
+      if (!deps.orderUrl) throw new Error('deliverEmail: a mail with orderLinkOf needs the orderUrl builder');
+      data = { ...data, orderUrl: deps.orderUrl(payload.orderLinkOf) };
+    }
     const rendered = renderMail(config, payload.template, data);
     const attachments = await resolveAttachments(payload, { db, config, log }, deps.resolvers);
     transportId = await transport.send({

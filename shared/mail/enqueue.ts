@@ -2,7 +2,7 @@ import type { Static } from 'typebox';
 import type { Config } from '../config.js';
 import type { Trx } from '../db/index.js';
 import { enqueue } from '../outbox.js';
-import { encrypt } from '../auth/secrets.js';
+import { encrypt } from '../crypto.js';
 import { templates, type TemplateName } from './registry.js';
 import { SEALED_KEY } from './render.js';
 

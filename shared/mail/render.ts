@@ -1,7 +1,7 @@
 import type { Static, TObject } from 'typebox';
 import { Value } from 'typebox/value';
 import type { Config } from '../config.js';
-import { decrypt } from '../auth/secrets.js';
+import { decrypt } from '../crypto.js';
 import type { MailContext, MailTemplate } from './define.js';
 import { layoutHtml, layoutText } from './layout.js';
 import { templates } from './registry.js';

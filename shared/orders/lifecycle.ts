@@ -4,16 +4,17 @@ import { releaseCouponRedemption } from '../coupons/index.js';
 import { releaseOrderReservation, restockOrderItems } from '../inventory/reservations.js';
 import { InvalidTransitionError, NotFoundError } from '../errors.js';
 import { enqueueMail } from '../mail/enqueue.js';
-import { refundRemainder } from '../payments/refunds.js';
 import { transitionOrder, type OrderStatus, type TransitionResult } from './state.js';
 
 /** Mail template enqueued when staff mark an order shipped. */
 export const ORDER_SHIPPED_TEMPLATE = 'order-shipped' as const;
 
 /**
- * Cancels an order: the transition, then what cancelling means. Unpaid: the reservation and the coupon
- * redemption are given back. Paid or processing (staff only): the sold units go back on the shelf and the
- * order is flagged `needs_refund` for the payments domain, which refunds it.
+ * Cancels an order: the transition, then what cancelling means for the order and its stock. Unpaid: the
+ * reservation and the coupon redemption are given back. Paid or processing (staff only): the sold units go
+ * back on the shelf and the order is flagged `needs_refund`. The money is the payments domain's: a route
+ * cancels through `cancelOrderWithRefund` (shared/payments/order-status.ts), which calls this and then
+ * refunds, so orders never call into payments while payments call the order state machine.
  *
  * `unpaidOnly` (the customer's own cancel) is decided here, under the order's row lock: a payment applied
  * a moment earlier (verify holds the same lock) makes it 409 `invalid_transition`, never a refund. A
@@ -36,8 +37,6 @@ export async function cancelOrder(
   await releaseOrderReservation(trx, orderId, opts.reason ?? 'cancelled');
   await releaseCouponRedemption(trx, orderId);
   if (wasPaid) await restockOrderItems(trx, orderId, opts.actorId ?? null);
-  // "cancelled, with a refund": the money goes back through the refund flow (pending → Paystack → settled).
-  if (wasPaid) await refundRemainder(trx, orderId, opts.note ?? 'order cancelled', opts.actorId);
   return result;
 }
 
@@ -64,16 +63,15 @@ export async function expireOrder(db: Db, orderId: string): Promise<boolean> {
   });
 }
 
-export interface StaffStatusInput {
-  status: Extract<OrderStatus, 'processing' | 'shipped' | 'delivered' | 'cancelled'>;
+export interface AdvanceInput {
+  status: Extract<OrderStatus, 'processing' | 'shipped' | 'delivered'>;
   trackingNumber?: string;
   carrier?: string;
   note?: string;
 }
 
-/** PATCH /admin/orders/:id/status. `shipped` records tracking and enqueues the shipment email. */
-export async function setOrderStatusByStaff(trx: Trx, orderId: string, input: StaffStatusInput, actorId: string) {
-  if (input.status === 'cancelled') return cancelOrder(trx, orderId, { actorId, note: input.note ?? 'cancelled by staff', reason: 'cancelled_by_staff' });
+/** Staff move an order along (a cancel goes through payments). `shipped` records tracking and enqueues the shipment email. */
+export async function advanceOrder(trx: Trx, orderId: string, input: AdvanceInput, actorId: string): Promise<TransitionResult> {
   const set = {
     ...(input.trackingNumber !== undefined ? { trackingNumber: input.trackingNumber } : {}),
     ...(input.carrier !== undefined ? { carrier: input.carrier } : {}),

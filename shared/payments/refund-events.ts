@@ -3,14 +3,8 @@ import { restockUnits } from '../inventory/reservations.js';
 import { transitionOrder } from '../orders/state.js';
 import { enqueueMail } from '../mail/enqueue.js';
 import { enqueue } from '../outbox.js';
-import {
-  bindPart,
-  isFinalRefundStatus,
-  lockPart,
-  ownProviderRefund,
-  type ProviderRefund,
-  type RefundGateway,
-} from './refunds.js';
+import { bindPart, lockPart, ownProviderRefund, type ProviderRefund, type RefundGateway } from './refund-binding.js';
+import { isFinalRefundStatus } from './refund-states.js';
 
 /**
  * Settling a refund: the one place where a provider's final word about one of our provider refunds

@@ -2,10 +2,10 @@ import { sql } from 'kysely';
 import type { Db, Trx } from '../db/index.js';
 import { PaystackError, type PaystackClient, type PaystackTransaction } from '../integrations/paystack/client.js';
 import { commitOrderReservation } from '../inventory/index.js';
-import { formatMoney } from '../invoices/money.js';
+import { formatMoney } from '../format.js';
 import { transitionOrder } from '../orders/state.js';
 import { enqueuePaidJobs, enqueuePaymentProblem, type PaymentProblemKind } from './notices.js';
-import { refundRemainder } from './refunds.js';
+import { refundRemainder } from './refund-request.js';
 
 /**
  * The one path that gives value for a payment. The callback, the webhook, the on-demand verify endpoint

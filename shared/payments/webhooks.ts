@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Db } from '../db/index.js';
 import { currentRequestId } from '../context.js';
+import { BadRequestError, UnauthorizedError } from '../errors.js';
+import { verifyWebhookSignature } from '../integrations/paystack/client.js';
 import { OUTBOX_CHANNEL } from '../outbox.js';
 import { jobs } from '../queues.js';
 
@@ -84,4 +86,22 @@ export async function storeWebhookEvent(db: Db, body: WebhookBody, rawBody: Buff
   );
   const row = rows[0];
   return row ? { eventId: row.id, duplicate: false } : { eventId: null, duplicate: true };
+}
+
+/**
+ * `POST /webhooks/paystack`: the signature is an HMAC of exactly the raw bytes, checked before anything
+ * is parsed; then the event is stored once (`storeWebhookEvent`). Without a secret key nothing is accepted.
+ */
+export async function receivePaystackWebhook(
+  db: Db,
+  raw: Buffer,
+  signature: string | undefined,
+  secretKey: string | undefined,
+): Promise<StoreResult & { event: string }> {
+  if (!secretKey || !verifyWebhookSignature(raw, signature, secretKey)) {
+    throw new UnauthorizedError('invalid_signature', 'The webhook signature does not match');
+  }
+  const body = parseWebhookBody(raw);
+  if (!body) throw new BadRequestError('validation_failed', 'A webhook body is a JSON object {event, data}');
+  return { event: body.event, ...(await storeWebhookEvent(db, body, raw)) };
 }

@@ -1,6 +1,6 @@
 import { generate } from 'otplib';
 import t from 'tap';
-import { tokenHash } from '../../shared/auth/secrets.js';
+import { tokenHash } from '../../shared/crypto.js';
 import { bearer, createUser, identityStack, loginAs, PASSWORD, tokenOfLink } from './helpers.js';
 
 const form = (fields: Record<string, string>) => new URLSearchParams(fields).toString();

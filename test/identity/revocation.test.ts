@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap';
-import { tokenHash } from '../../shared/auth/secrets.js';
+import { tokenHash } from '../../shared/crypto.js';
 import { buildTestApp } from '../support/harness.js';
 import { bearer, createUser, identityStack, loginAs, PASSWORD } from './helpers.js';
 

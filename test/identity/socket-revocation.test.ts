@@ -2,7 +2,7 @@ import { createSign } from 'node:crypto';
 import t from 'tap';
 import WebSocket from 'ws';
 import { publicJwk } from '../../api/plugins/auth.js';
-import { noticesChannel } from '../../api/plugins/realtime.js';
+import { noticesChannel } from '../../shared/realtime/notices.js';
 import { eventually } from '../support/harness.js';
 import { bearer, createUser, identityStack, loginAs, type Stack } from './helpers.js';
 

@@ -157,7 +157,7 @@ t.test('reuse grace: two tabs refreshing at once both get the same new pair; aft
   t.notOk(stored.includes(first.json().refreshToken) || stored.includes(first.json().accessToken), 'no token stored in clear');
 
   // After the grace: the spent token is a leak; the whole family ends, access tokens included.
-  const { tokenHash } = await import('../../shared/auth/secrets.js');
+  const { tokenHash } = await import('../../shared/crypto.js');
   await db
     .updateTable('refreshTokens')
     .set({ spentAt: new Date(Date.now() - 11_000) })

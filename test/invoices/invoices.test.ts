@@ -3,7 +3,7 @@ import { PDFParse } from 'pdf-parse';
 import t from 'tap';
 import { createDb, type Db } from '../../shared/db/index.js';
 import { assignInvoiceNumber, invoiceYear } from '../../shared/invoices/numbering.js';
-import { formatMoney } from '../../shared/invoices/money.js';
+import { formatMoney } from '../../shared/format.js';
 import { renderOrderInvoice } from '../../shared/invoices/service.js';
 import { createInvoiceStore } from '../../shared/invoices/storage.js';
 import { testEnv, tokenFor } from '../support/harness.js';

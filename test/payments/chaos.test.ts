@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import t from 'tap';
-import { merchantNoteOf } from '../../shared/payments/refunds.js';
+import { merchantNoteOf } from '../../shared/payments/refund-binding.js';
 import { registerPaymentSweep } from '../../worker/schedules.js';
 import { address, createProduct, createShipping } from '../support/commerce-fixtures.js';
 import { startTestWorker, tokenFor } from '../support/harness.js';

@@ -6,7 +6,7 @@ import t from 'tap';
 import type { Db } from '../../shared/db/index.js';
 import { createPaystackClient, PaystackError } from '../../shared/integrations/paystack/client.js';
 import { enqueue } from '../../shared/outbox.js';
-import { createRefund } from '../../shared/payments/refunds.js';
+import { createRefund } from '../../shared/payments/refund-request.js';
 import {
   paystackBackoffStrategy,
   paystackRetryDelay,

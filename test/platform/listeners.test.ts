@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import t, { type Test } from 'tap';
 import { buildApp } from '../../api/app.js';
-import { noticesChannel } from '../../api/plugins/realtime.js';
+import { noticesChannel } from '../../shared/realtime/notices.js';
 import type { Config } from '../../shared/config.js';
 import type { Db } from '../../shared/db/index.js';
 import { closeQueues, createQueues } from '../../shared/queue-registry.js';

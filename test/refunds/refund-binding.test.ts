@@ -1,5 +1,6 @@
 import t from 'tap';
-import { executeRefund, merchantNoteOf } from '../../shared/payments/refunds.js';
+import { merchantNoteOf } from '../../shared/payments/refund-binding.js';
+import { executeRefund } from '../../shared/payments/refund-execution.js';
 import { createPaidOrder } from '../support/fleet-fixtures.js';
 import { startTestWorker } from '../support/harness.js';
 import { providerIdsOf, startPaymentStack, until } from '../support/payment-fixtures.js';

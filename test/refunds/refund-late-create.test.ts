@@ -2,7 +2,7 @@ import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import t from 'tap';
 import { createPaystackClient } from '../../shared/integrations/paystack/client.js';
-import { executeRefund } from '../../shared/payments/refunds.js';
+import { executeRefund } from '../../shared/payments/refund-execution.js';
 import { createPaidOrder } from '../support/fleet-fixtures.js';
 import { providerIdsOf, startPaymentStack, until } from '../support/payment-fixtures.js';
 import { idOf, impatient, providerRefundOf, refundRequest, refundRow } from '../support/refund-fixtures.js';

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import t from 'tap';
 import type { Db } from '../../shared/db/index.js';
-import { merchantNoteOf } from '../../shared/payments/refunds.js';
+import { merchantNoteOf } from '../../shared/payments/refund-binding.js';
 import { startTestWorker, tokenFor } from '../support/harness.js';
 import { createStaffUser, providerIdsOf, startPaymentStack, until } from '../support/payment-fixtures.js';
 import { createPaidOrder } from '../support/fleet-fixtures.js';

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { Db } from '../../shared/db/index.js';
 import { settleRefundPart } from '../../shared/payments/refund-events.js';
-import { createRefund } from '../../shared/payments/refunds.js';
+import { createRefund } from '../../shared/payments/refund-request.js';
 import { applyVerifiedTransaction } from '../../shared/payments/verify.js';
 import { createPendingOrder, type PendingOrderOptions } from '../support/payment-fixtures.js';
 

@@ -5,7 +5,7 @@ import { createDb } from '../../shared/db/index.js';
 import { addDays, todayIn } from '../../shared/reports/range.js';
 import { createProduct } from '../support/commerce-fixtures.js';
 import { settleRefundPart } from '../../shared/payments/refund-events.js';
-import { createRefund } from '../../shared/payments/refunds.js';
+import { createRefund } from '../../shared/payments/refund-request.js';
 import { buildTestApp, testDatabase, testEnv, tokenFor } from '../support/harness.js';
 import { createPendingOrder } from '../support/payment-fixtures.js';
 import { ledger, paidOrder, payOrder, refundOrder } from './helpers.js';

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Db } from '../../shared/db/index.js';
 import { createPaystackClient } from '../../shared/integrations/paystack/client.js';
-import { merchantNoteOf } from '../../shared/payments/refunds.js';
+import { merchantNoteOf } from '../../shared/payments/refund-binding.js';
 import { applyVerification } from '../../shared/payments/verify.js';
 import { tokenFor } from './harness.js';
 import { providerIdsOf, until, type startPaymentStack } from './payment-fixtures.js';

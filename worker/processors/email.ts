@@ -1,10 +1,12 @@
 import { UnrecoverableError } from 'bullmq';
 import { sendPasswordReset } from '../../shared/auth/accounts.js';
 import type { Config } from '../../shared/config.js';
+import { invoiceAttachment } from '../../shared/invoices/mail.js';
 import { deliverEmail } from '../../shared/mail/deliver.js';
 import { MailTemplateError } from '../../shared/mail/render.js';
 import { createMailTransport, PermanentMailError, type MailTransport } from '../../shared/mail/transport.js';
 import type { Logger } from '../../shared/logger.js';
+import { orderLink } from '../../shared/orders/links.js';
 import type { ProcessorDefinition } from '../context.js';
 
 // One transport per worker configuration (tests run several workers in one process).
@@ -28,7 +30,15 @@ export const emailProcessor: ProcessorDefinition<'email'> = {
   handlers: {
     'email.send': async (payload, { db, config, log, job }) => {
       try {
-        return await deliverEmail({ db, config, log, transport: transportFor(config, log) }, job.id ?? '', payload);
+        const deps = {
+          db,
+          config,
+          log,
+          transport: transportFor(config, log),
+          resolvers: { invoice: invoiceAttachment },
+          orderUrl: (orderId: string) => orderLink(config, orderId),
+        };
+        return await deliverEmail(deps, job.id ?? '', payload);
       } catch (err) {
         if (err instanceof MailTemplateError || err instanceof PermanentMailError) throw new UnrecoverableError(err.message);
         throw err;

@@ -1,9 +1,8 @@
 import { UnrecoverableError, type JobsOptions, type Queue } from 'bullmq';
-import { sql } from 'kysely';
 import { PaystackError } from '../../shared/integrations/paystack/client.js';
-import { handleRefundEvent } from '../../shared/payments/refund-events.js';
 import { paymentsToReverify, refundsToRedrive, reportStuck, webhooksToRedrive } from '../../shared/payments/sweep.js';
 import { applyVerification } from '../../shared/payments/verify.js';
+import { processWebhookEvent, WebhookEventMissingError } from '../../shared/payments/webhook-events.js';
 import type { JobData } from '../../shared/queues.js';
 import type { JobContext, ProcessorDefinition } from '../context.js';
 
@@ -25,14 +24,6 @@ async function verify(reference: string, ctx: JobContext, source: 'webhook' | 'j
     if (err instanceof PaystackError && !err.retryable) throw new UnrecoverableError(err.message);
     throw err;
   }
-}
-
-async function markProcessed(ctx: JobContext, eventId: string, result: string) {
-  await ctx.db
-    .updateTable('webhookEvents')
-    .set({ processedAt: sql<Date>`now()`, result })
-    .where('id', '=', eventId)
-    .execute();
 }
 
 /**
@@ -82,47 +73,13 @@ export const paymentProcessor: ProcessorDefinition<'payment'> = {
   concurrency: 8,
   handlers: {
     'payment.webhook': async ({ eventId }, ctx) => {
-      const row = await ctx.db
-        .selectFrom('webhookEvents')
-        .select(['id', 'event', 'payload', 'processedAt'])
-        .where('id', '=', eventId)
-        .executeTakeFirst();
-      if (!row) throw new UnrecoverableError(`webhook event ${eventId} not found`);
-      if (row.processedAt) return { skipped: 'already processed' };
-      const payload = row.payload as { event?: string; data?: Record<string, unknown> };
-      const data = payload.data ?? {};
-
-      if (row.event === 'charge.success') {
-        const reference = typeof data.reference === 'string' ? data.reference : undefined;
-        if (!reference) {
-          await markProcessed(ctx, eventId, 'ignored: no reference');
-          return { ignored: true };
-        }
-        // The webhook only says "look": the amount and status come from the verify API.
-        const result = await verify(reference, ctx, 'webhook');
-        await markProcessed(ctx, eventId, result.outcome);
-        ctx.log.info(
-          { reference, outcome: result.outcome, orderId: result.orderId },
-          'charge.success handled',
-        );
-        return result;
+      try {
+        return await processWebhookEvent(ctx.db, eventId, { paystack: ctx.paystack, publicUrl: ctx.config.PUBLIC_URL, log: ctx.log });
+      } catch (err) {
+        if (err instanceof WebhookEventMissingError) throw new UnrecoverableError(err.message);
+        if (err instanceof PaystackError && !err.retryable) throw new UnrecoverableError(err.message);
+        throw err;
       }
-
-      if (row.event.startsWith('refund.')) {
-        // Only a signal: which of our refunds it is about is read from Paystack's list of the transaction's refunds.
-        const outcome = await handleRefundEvent(ctx.db, ctx.paystack, { event: row.event, data }).catch(
-          (err: unknown) => {
-            if (err instanceof PaystackError && !err.retryable) throw new UnrecoverableError(err.message);
-            throw err;
-          },
-        );
-        await markProcessed(ctx, eventId, outcome);
-        ctx.log.info({ event: row.event, outcome }, 'refund event handled');
-        return { outcome };
-      }
-
-      await markProcessed(ctx, eventId, 'ignored');
-      return { ignored: true };
     },
 
     'payment.verify': async ({ reference }, ctx) => {

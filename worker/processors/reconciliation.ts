@@ -1,6 +1,7 @@
 import { UnrecoverableError } from 'bullmq';
 import { PaystackError } from '../../shared/integrations/paystack/client.js';
-import { runReconciliation, startReconciliationRun } from '../../shared/payments/reconciliation.js';
+import { createScheduledRun } from '../../shared/payments/reconciliation-runs.js';
+import { runReconciliation } from '../../shared/payments/reconciliation.js';
 import type { ProcessorDefinition } from '../context.js';
 
 /**
@@ -18,9 +19,7 @@ export const reconciliationProcessor: ProcessorDefinition<'reconciliation'> = {
         const remembered = (ctx.job.data as { runId?: string }).runId;
         runId =
           remembered ??
-          (await ctx.db
-            .transaction()
-            .execute((trx) => startReconciliationRun(trx, { trigger: payload.trigger, enqueueJob: false })));
+(await createScheduledRun(ctx.db, payload.trigger));
         if (!remembered) await ctx.job.updateData({ ...ctx.job.data, runId });
       }
       try {

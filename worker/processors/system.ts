@@ -1,3 +1,4 @@
+import { publishNotice } from '../../shared/realtime/notices.js';
 import type { ProcessorDefinition } from '../context.js';
 
 export const systemProcessor: ProcessorDefinition<'system'> = {
@@ -8,8 +9,7 @@ export const systemProcessor: ProcessorDefinition<'system'> = {
       return { pong: payload.message };
     },
     'system.notify': async (payload, { redis, config, log }) => {
-      // Websocket hub in each API replica subscribes to this channel.
-      await redis.publish(`${config.QUEUE_PREFIX}:notices`, JSON.stringify({ ...payload, at: new Date().toISOString() }));
+      await publishNotice(redis, config, payload);
       log.debug({ type: payload.type }, 'notice published');
     },
   },

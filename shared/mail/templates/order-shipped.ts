@@ -1,5 +1,5 @@
 import { Type } from 'typebox';
-import { addressLines } from '../../invoices/pdf.js';
+import { addressLines } from '../../format.js';
 import { defineTemplate } from '../define.js';
 import { button, html, paragraph } from '../html.js';
 

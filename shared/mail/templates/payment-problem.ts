@@ -1,5 +1,5 @@
 import { Type } from 'typebox';
-import { formatMoney } from '../../invoices/money.js';
+import { formatMoney } from '../../format.js';
 import { defineTemplate } from '../define.js';
 import { button, html, paragraph } from '../html.js';
 
