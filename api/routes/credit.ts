@@ -6,7 +6,7 @@ import { accountCredit, grantCredit } from '../../shared/credit/grants.js';
 import {
   STATEMENT_CSV_COLUMNS,
   creditBalance,
-  creditStatement,
+  creditStatementSnapshot,
   listEntries,
   statementLines,
 } from '../../shared/credit/ledger.js';
@@ -89,13 +89,7 @@ const creditRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const { from, to, format } = request.query;
       const range = resolveRange({ from, to }, timeZone);
       const userId = request.auth!.id;
-      if (format === 'json') {
-        // One snapshot: the opening balance and the range's entries agree.
-        return app.db
-          .transaction()
-          .setIsolationLevel('repeatable read')
-          .execute((trx) => creditStatement(trx, userId, range, timeZone));
-      }
+      if (format === 'json') return creditStatementSnapshot(app.db, userId, range, timeZone);
       const csv = Readable.from(statementLines(app.db, userId, range, timeZone)).pipe(
         stringify({ header: true, columns: [...STATEMENT_CSV_COLUMNS] }),
       );

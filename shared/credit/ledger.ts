@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { DbOrTrx, Trx } from '../db/index.js';
+import type { Db, DbOrTrx, Trx } from '../db/index.js';
 import { decodeCursor, encodeCursor } from '../db/cursor.js';
 import { ConflictError } from '../errors.js';
 import { addDays, type DateRange } from '../reports/range.js';
@@ -186,6 +186,19 @@ export async function creditStatement(
   };
 }
 
+/** The statement in one REPEATABLE READ snapshot, so the opening balance and the range's entries agree. */
+export function creditStatementSnapshot(
+  db: Db,
+  userId: string,
+  range: DateRange,
+  timeZone: string,
+): Promise<CreditStatement> {
+  return db
+    .transaction()
+    .setIsolationLevel('repeatable read')
+    .execute((trx) => creditStatement(trx, userId, range, timeZone));
+}
+
 /** Columns of the CSV statement; money in integer kobo (`*_kobo`). */
 export const STATEMENT_CSV_COLUMNS = [
   'seq',
@@ -236,9 +249,7 @@ export async function* statementLines(
 }
 
 /** Nightly check (CONTRACT: "all checked nightly"): accounts whose balance is not Σ entries or the last balance_after, or whose seq has a gap. */
-export async function ledgerDiscrepancies(
-  db: DbOrTrx,
-): Promise<
+export async function ledgerDiscrepancies(db: DbOrTrx): Promise<
   {
     userId: string;
     balance: number;
