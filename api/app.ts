@@ -40,6 +40,7 @@ import shippingRoutes from './routes/shipping.js';
 import reportRoutes from './routes/reports.js';
 import auditRoutes from './routes/audit.js';
 import exportRoutes from './routes/exports.js';
+import reviewRoutes from './routes/reviews.js';
 
 export interface BuildAppOptions {
   /** A pino logger or options (tests pass one that writes to a buffer). */
@@ -144,6 +145,7 @@ export async function buildApp(config: Config, opts: BuildAppOptions = {}) {
       await api.register(reportRoutes);
       await api.register(auditRoutes);
       await api.register(exportRoutes);
+      await api.register(reviewRoutes);
     },
     { prefix: '/api/v1' },
   );

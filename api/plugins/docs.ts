@@ -71,6 +71,8 @@ export default fp(
           { name: 'payments', description: 'Payment verification, Paystack webhooks, refunds and reconciliation' },
           { name: 'reports', description: 'Sales, best sellers, stock, the dashboard and exports, from the payment ledger' },
           { name: 'audit', description: 'Who changed what: the audit log of staff mutations' },
+          { name: 'reviews', description: 'Verified-purchase reviews, ratings, helpful votes, reports and moderation' },
+          { name: 'recommendations', description: 'Bought together, similar products and personal recommendations' },
         ],
         components: {
           securitySchemes: {

@@ -17,13 +17,14 @@ export const permissions = [
   'report:read',
   'report:export',
   'audit:read',
+  'review:moderate',
 ] as const;
 export type Permission = (typeof permissions)[number];
 
 export const roles = ['customer', 'support', 'manager', 'admin'] as const;
 export type Role = (typeof roles)[number];
 
-const support: readonly Permission[] = ['order:read:any'];
+const support: readonly Permission[] = ['order:read:any', 'review:moderate'];
 const manager: readonly Permission[] = [
   ...support,
   'product:write',
