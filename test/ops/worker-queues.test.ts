@@ -9,7 +9,7 @@ t.test('WORKER_QUEUES: groups, single queues and all; every queue in exactly one
   t.same(resolveWorkerQueues('all'), [...queueNames]);
   t.same(resolveWorkerQueues('mail'), ['email']);
   t.same(resolveWorkerQueues('invoices'), ['invoice', 'imports']);
-  t.same(resolveWorkerQueues(' payments , scheduled '), ['system', 'payment', 'refund', 'reconciliation', 'inventory']);
+  t.same(resolveWorkerQueues(' payments , scheduled '), ['system', 'payment', 'refund', 'reconciliation', 'inventory', 'recommendations', 'reviews-recount']);
   t.same(resolveWorkerQueues('mail,imports,email'), ['email', 'imports'], 'groups and queue names mix; no queue twice');
 
   const grouped = Object.values(queueGroups).flat();
