@@ -7,7 +7,8 @@ import { sql, type Kysely } from 'kysely';
  *   increments in the transaction of every change into or out of `published` (shared/reviews). `rating`
  *   becomes a generated column (one-decimal average, NULL without reviews), so nothing can store an
  *   average that disagrees with its counters; the CHECK holds the pair to what five stars allow. The demo
- *   seed's invented counts are cleared: ratings now come only from reviews.
+ *   seed's invented counts are cleared: ratings now come only from reviews. Type-ahead puts unrated
+ *   products after rated ones of the same similarity.
  * - `reviews`: one live review per (author, product) by a partial unique index (deleted ones step aside);
  *   `version` is the optimistic lock moderators send. Votes and reports have one row per (review, user),
  *   so a repeat is a no-op by the primary key; `helpful_count` / `report_count` move with those inserts.
@@ -18,6 +19,25 @@ import { sql, type Kysely } from 'kysely';
  *   its cached answers.
  * - `user_addresses` (one default per user by a partial unique index) and `users.phone` (E.164).
  */
+
+/** migrations/202611231_catalog_suggest.ts's function with the rating order given (NULL ratings exist from here on). */
+const suggestFunction = (ratingOrder: 'p.rating DESC' | 'p.rating DESC NULLS LAST') =>
+  sql.raw(`
+    CREATE OR REPLACE FUNCTION catalog_suggest(term text, max_results integer)
+    RETURNS TABLE (type text, text text, slug text, score real)
+    LANGUAGE sql STABLE
+    SET pg_trgm.word_similarity_threshold = 0.45
+    AS $$
+      SELECT s.type, s.text, s.slug, s.score FROM (
+        SELECT 'category'::text AS type, c.name AS text, c.slug, word_similarity(term, c.name) + 0.01 AS score
+        FROM categories c WHERE term <% c.name
+        UNION ALL
+        (SELECT 'product'::text, p.title, p.slug, word_similarity(term, p.title)
+         FROM products p WHERE p.status = 'active' AND term <% p.title
+         ORDER BY word_similarity(term, p.title) DESC, ${ratingOrder}, p.title LIMIT max_results * 3)
+      ) s ORDER BY s.score DESC, s.text LIMIT max_results
+    $$;`);
+
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export async function up(db: Kysely<any>): Promise<void> {
   await sql`
@@ -30,6 +50,8 @@ export async function up(db: Kysely<any>): Promise<void> {
         CASE WHEN rating_count > 0 THEN round(rating_sum::numeric / rating_count, 1) END) STORED,
       ADD CONSTRAINT products_rating_counters CHECK (
         rating_count >= 0 AND rating_sum >= rating_count AND rating_sum <= 5 * rating_count::bigint);
+
+    ${suggestFunction('p.rating DESC NULLS LAST')}
 
     CREATE TABLE reviews (
       id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
@@ -172,5 +194,6 @@ export async function down(db: Kysely<any>): Promise<void> {
     ALTER TABLE products DROP CONSTRAINT products_rating_counters, DROP COLUMN rating, DROP COLUMN rating_sum;
     ALTER TABLE products ADD COLUMN rating numeric(3, 2) NOT NULL DEFAULT 0;
     CREATE INDEX products_status_rating_idx ON products (status, rating DESC, id DESC);
+    ${suggestFunction('p.rating DESC')}
   `.execute(db);
 }
