@@ -45,8 +45,11 @@ const reviews: FastifyPluginAsyncTypebox = async (app) => {
         tags,
         operationId: 'listProductReviews',
         security: [],
-        summary: 'Published reviews of a product; the first page adds the summary (average, count, distribution)',
-        params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 120, description: 'The product id (UUID) or its slug' }) }),
+        summary:
+          'Published reviews of a product; the first page adds the summary (average, count, distribution)',
+        params: Type.Object({
+          id: Type.String({ minLength: 1, maxLength: 120, description: 'The product id (UUID) or its slug' }),
+        }),
         querystring: ProductReviewQuery,
         response: { 200: PublicReviewPage, ...problemResponses(400, 404) },
       },
@@ -70,7 +73,9 @@ const reviews: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       if (request.auth!.role !== 'customer') throw new ForbiddenError('Only customer accounts write reviews');
-      const review = await afterWrite(await createReview(app.db, app.config, request.auth!.id, request.params.id, request.body));
+      const review = await afterWrite(
+        await createReview(app.db, app.config, request.auth!.id, request.params.id, request.body),
+      );
       return reply.code(201).header('location', `/api/v1/reviews/${review.id}`).send(review);
     },
   );
@@ -83,13 +88,15 @@ const reviews: FastifyPluginAsyncTypebox = async (app) => {
         tags,
         operationId: 'updateReview',
         security: bearer,
-        summary: 'Edit your review; it goes back to moderation (REVIEW_MODERATION=post: published again at once)',
+        summary:
+          'Edit your review; it goes back to moderation (REVIEW_MODERATION=post: published again at once)',
         params: IdParams,
         body: ReviewPatch,
         response: { 200: OwnReview, ...problemResponses(400, 401, 404) },
       },
     },
-    async (request) => afterWrite(await editReview(app.db, app.config, request.auth!.id, request.params.id, request.body)),
+    async (request) =>
+      afterWrite(await editReview(app.db, app.config, request.auth!.id, request.params.id, request.body)),
   );
 
   app.delete(
@@ -140,7 +147,9 @@ const reviews: FastifyPluginAsyncTypebox = async (app) => {
         tags,
         operationId: helpful ? 'voteReviewHelpful' : 'unvoteReviewHelpful',
         security: bearer,
-        summary: helpful ? 'Mark a published review helpful (idempotent)' : 'Take your helpful vote back (idempotent)',
+        summary: helpful
+          ? 'Mark a published review helpful (idempotent)'
+          : 'Take your helpful vote back (idempotent)',
         params: IdParams,
         response: { 204: Type.Null(), ...problemResponses(401, 404, 409) },
       },
@@ -159,14 +168,20 @@ const reviews: FastifyPluginAsyncTypebox = async (app) => {
         tags,
         operationId: 'reportReview',
         security: bearer,
-        summary: 'Report a review; at REVIEW_REPORT_THRESHOLD distinct reporters it is hidden for a moderator. A repeat is a no-op',
+        summary:
+          'Report a review; at REVIEW_REPORT_THRESHOLD distinct reporters it is hidden for a moderator. A repeat is a no-op',
         params: IdParams,
         body: ReportInput,
-        response: { 202: Type.Object({ status: Type.Literal('accepted') }), ...problemResponses(400, 401, 404, 409) },
+        response: {
+          202: Type.Object({ status: Type.Literal('accepted') }),
+          ...problemResponses(400, 401, 404, 409),
+        },
       },
     },
     async (request, reply) => {
-      await afterWrite(await reportReview(app.db, app.config, request.auth!.id, request.params.id, request.body.reason));
+      await afterWrite(
+        await reportReview(app.db, app.config, request.auth!.id, request.params.id, request.body.reason),
+      );
       return reply.code(202).send({ status: 'accepted' as const });
     },
   );
@@ -201,7 +216,8 @@ const reviews: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: AdminReview, ...problemResponses(400, 401, 403, 404, 409) },
       },
     },
-    async (request) => afterWrite(await moderateReview(app.db, request.auth!.id, request.params.id, request.body)),
+    async (request) =>
+      afterWrite(await moderateReview(app.db, request.auth!.id, request.params.id, request.body)),
   );
 
   app.put(
@@ -218,7 +234,8 @@ const reviews: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: AdminReview, ...problemResponses(400, 401, 403, 404) },
       },
     },
-    async (request) => afterWrite(await replyToReview(app.db, request.auth!.id, request.params.id, request.body.body)),
+    async (request) =>
+      afterWrite(await replyToReview(app.db, request.auth!.id, request.params.id, request.body.body)),
   );
 };
 export default reviews;

@@ -33,14 +33,23 @@ function view(a: Selectable<UserAddresses>): SavedAddress {
   };
 }
 
-const blankToNull = (v: string | null | undefined) => (v === undefined ? undefined : v === null || v.trim() === '' ? null : v.trim());
+const blankToNull = (v: string | null | undefined) =>
+  v === undefined ? undefined : v === null || v.trim() === '' ? null : v.trim();
 
 async function lockBook(trx: Trx, userId: string) {
-  const user = await trx.selectFrom('users').select('id').where('id', '=', userId).forNoKeyUpdate().executeTakeFirst();
+  const user = await trx
+    .selectFrom('users')
+    .select('id')
+    .where('id', '=', userId)
+    .forNoKeyUpdate()
+    .executeTakeFirst();
   if (!user) throw new NotFoundError('User');
 }
 
-export async function listAddresses(db: DbOrTrx, userId: string): Promise<{ items: SavedAddress[]; nextCursor: null }> {
+export async function listAddresses(
+  db: DbOrTrx,
+  userId: string,
+): Promise<{ items: SavedAddress[]; nextCursor: null }> {
   const rows = await db
     .selectFrom('userAddresses')
     .selectAll()
@@ -62,10 +71,19 @@ export async function createAddress(db: Db, userId: string, input: AddressInput)
       .where('userId', '=', userId)
       .executeTakeFirstOrThrow();
     if (n >= ADDRESS_BOOK_LIMIT) {
-      throw new ConflictError('address_book_full', `The address book holds at most ${ADDRESS_BOOK_LIMIT} addresses; remove one first`);
+      throw new ConflictError(
+        'address_book_full',
+        `The address book holds at most ${ADDRESS_BOOK_LIMIT} addresses; remove one first`,
+      );
     }
     const isDefault = n === 0 || input.isDefault === true;
-    if (isDefault) await trx.updateTable('userAddresses').set({ isDefault: false }).where('userId', '=', userId).where('isDefault', '=', true).execute();
+    if (isDefault)
+      await trx
+        .updateTable('userAddresses')
+        .set({ isDefault: false })
+        .where('userId', '=', userId)
+        .where('isDefault', '=', true)
+        .execute();
     const row = await trx
       .insertInto('userAddresses')
       .values({
@@ -87,19 +105,35 @@ export async function createAddress(db: Db, userId: string, input: AddressInput)
   });
 }
 
-export async function updateAddress(db: Db, userId: string, id: string, patch: AddressPatch): Promise<SavedAddress> {
+export async function updateAddress(
+  db: Db,
+  userId: string,
+  id: string,
+  patch: AddressPatch,
+): Promise<SavedAddress> {
   const phone = patch.phone === undefined ? undefined : assertPhone(patch.phone, '/phone');
   return db.transaction().execute(async (trx) => {
     await lockBook(trx, userId);
-    const current = await trx.selectFrom('userAddresses').select(['id', 'isDefault']).where('id', '=', id).where('userId', '=', userId).executeTakeFirst();
+    const current = await trx
+      .selectFrom('userAddresses')
+      .select(['id', 'isDefault'])
+      .where('id', '=', id)
+      .where('userId', '=', userId)
+      .executeTakeFirst();
     if (!current) throw new NotFoundError('Address');
     if (patch.isDefault === false && current.isDefault) {
-      throw new ValidationError('The default address stays the default until another one is made the default', [
-        { path: '/isDefault', message: 'make another address the default instead' },
-      ]);
+      throw new ValidationError(
+        'The default address stays the default until another one is made the default',
+        [{ path: '/isDefault', message: 'make another address the default instead' }],
+      );
     }
     if (patch.isDefault === true && !current.isDefault) {
-      await trx.updateTable('userAddresses').set({ isDefault: false }).where('userId', '=', userId).where('isDefault', '=', true).execute();
+      await trx
+        .updateTable('userAddresses')
+        .set({ isDefault: false })
+        .where('userId', '=', userId)
+        .where('isDefault', '=', true)
+        .execute();
     }
     const row = await trx
       .updateTable('userAddresses')
@@ -126,19 +160,35 @@ export async function updateAddress(db: Db, userId: string, id: string, patch: A
 export async function deleteAddress(db: Db, userId: string, id: string): Promise<void> {
   await db.transaction().execute(async (trx) => {
     await lockBook(trx, userId);
-    const gone = await trx.deleteFrom('userAddresses').where('id', '=', id).where('userId', '=', userId).returning('isDefault').executeTakeFirst();
+    const gone = await trx
+      .deleteFrom('userAddresses')
+      .where('id', '=', id)
+      .where('userId', '=', userId)
+      .returning('isDefault')
+      .executeTakeFirst();
     if (!gone) throw new NotFoundError('Address');
     if (gone.isDefault) {
       await sql`UPDATE user_addresses SET is_default = true WHERE id = (
-        SELECT id FROM user_addresses WHERE user_id = ${userId} ORDER BY updated_at DESC, id DESC LIMIT 1)`.execute(trx);
+        SELECT id FROM user_addresses WHERE user_id = ${userId} ORDER BY updated_at DESC, id DESC LIMIT 1)`.execute(
+        trx,
+      );
     }
   });
 }
 
 /** A saved address as an order's shipping address (checkout by `shippingAddressId`); another user's is 404. */
-export async function shippingAddressFromBook(db: DbOrTrx, userId: string | null | undefined, id: string): Promise<ShippingAddress> {
+export async function shippingAddressFromBook(
+  db: DbOrTrx,
+  userId: string | null | undefined,
+  id: string,
+): Promise<ShippingAddress> {
   const row = userId
-    ? await db.selectFrom('userAddresses').selectAll().where('id', '=', id).where('userId', '=', userId).executeTakeFirst()
+    ? await db
+        .selectFrom('userAddresses')
+        .selectAll()
+        .where('id', '=', id)
+        .where('userId', '=', userId)
+        .executeTakeFirst()
     : undefined;
   if (!row) throw new NotFoundError('Address');
   return {

@@ -8,7 +8,9 @@ const Timestamp = Type.String({ format: 'date-time' });
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
 
 const addressFields = {
-  label: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 50, description: 'e.g. Home, Office' }))),
+  label: Type.Optional(
+    Nullable(Type.String({ minLength: 1, maxLength: 50, description: 'e.g. Home, Office' })),
+  ),
   name: Type.String({ minLength: 1, maxLength: 200 }),
   line1: Type.String({ minLength: 1, maxLength: 200 }),
   line2: Type.Optional(Nullable(Type.String({ maxLength: 200 }))),
@@ -16,18 +18,30 @@ const addressFields = {
   state: Type.String({ minLength: 1, maxLength: 100 }),
   country: Type.String({ pattern: '^[A-Z]{2}$', description: 'ISO 3166-1 alpha-2' }),
   postalCode: Type.Optional(Nullable(Type.String({ maxLength: 20 }))),
-  phone: Type.String({ minLength: 5, maxLength: 30, description: 'E.164, or a Nigerian number in local form (stored as E.164)' }),
-  isDefault: Type.Optional(Type.Boolean({ description: 'make it the default (the first address always is)' })),
+  phone: Type.String({
+    minLength: 5,
+    maxLength: 30,
+    description: 'E.164, or a Nigerian number in local form (stored as E.164)',
+  }),
+  isDefault: Type.Optional(
+    Type.Boolean({ description: 'make it the default (the first address always is)' }),
+  ),
 };
 
 export const AddressInput = Type.Object(
-  { ...addressFields, country: Type.String({ pattern: '^[A-Z]{2}$', default: 'NG', description: 'ISO 3166-1 alpha-2' }) },
+  {
+    ...addressFields,
+    country: Type.String({ pattern: '^[A-Z]{2}$', default: 'NG', description: 'ISO 3166-1 alpha-2' }),
+  },
   { additionalProperties: false },
 );
 export type AddressInput = Static<typeof AddressInput>;
 
 // No defaults here: a PATCH changes only what it names.
-export const AddressPatch = Type.Partial(Type.Object(addressFields), { additionalProperties: false, minProperties: 1 });
+export const AddressPatch = Type.Partial(Type.Object(addressFields), {
+  additionalProperties: false,
+  minProperties: 1,
+});
 export type AddressPatch = Static<typeof AddressPatch>;
 
 export const SavedAddress = Type.Object({
@@ -50,7 +64,15 @@ export type SavedAddress = Static<typeof SavedAddress>;
 export const ProfilePatch = Type.Object(
   {
     name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
-    phone: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 30, description: 'E.164, or a Nigerian number in local form; null removes it' }))),
+    phone: Type.Optional(
+      Nullable(
+        Type.String({
+          minLength: 1,
+          maxLength: 30,
+          description: 'E.164, or a Nigerian number in local form; null removes it',
+        }),
+      ),
+    ),
   },
   { additionalProperties: false },
 );

@@ -23,7 +23,13 @@ const FILL_DEPTH = 60;
  * tier, inactive and out-of-stock products and the product itself are dropped, and list items are built
  * with the catalog's shape.
  */
-async function answer(db: DbOrTrx, candidates: RawBuilder<unknown>, exclude: RawBuilder<unknown>, computedTiers: number, limit: number): Promise<RecommendationAnswer> {
+async function answer(
+  db: DbOrTrx,
+  candidates: RawBuilder<unknown>,
+  exclude: RawBuilder<unknown>,
+  computedTiers: number,
+  limit: number,
+): Promise<RecommendationAnswer> {
   const { rows } = await sql<{
     computedAt: Date | null;
     tier: number | null;
@@ -97,7 +103,12 @@ export async function findActiveProduct(db: DbOrTrx, idOrSlug: string) {
 }
 
 /** GET /products/:idOrSlug/bought-together and …/similar. */
-export async function productRecommendations(db: DbOrTrx, idOrSlug: string, kind: RecommendationKind, limit: number): Promise<RecommendationAnswer> {
+export async function productRecommendations(
+  db: DbOrTrx,
+  idOrSlug: string,
+  kind: RecommendationKind,
+  limit: number,
+): Promise<RecommendationAnswer> {
   const product = await findActiveProduct(db, idOrSlug);
   const computed = sql`
     (SELECT r.related_id AS id, 0 AS tier, r.rank::int AS ord FROM rec_items r JOIN cur ON r.generation_id = cur.id
@@ -113,7 +124,11 @@ const paid = sql.join(paidStatuses.map((s) => sql.lit(s)));
  * (the best rank over their purchases first), never what they already have; filled from the categories
  * they bought in, then the store's best sellers.
  */
-export async function personalRecommendations(db: DbOrTrx, userId: string, limit: number): Promise<RecommendationAnswer> {
+export async function personalRecommendations(
+  db: DbOrTrx,
+  userId: string,
+  limit: number,
+): Promise<RecommendationAnswer> {
   const owned = sql`SELECT DISTINCT oi.product_id FROM orders o JOIN order_items oi ON oi.order_id = o.id
                     WHERE o.user_id = ${userId} AND o.status IN (${paid}) AND oi.product_id IS NOT NULL`;
   const related = (kind: RecommendationKind, tier: number) => sql`
@@ -121,5 +136,11 @@ export async function personalRecommendations(db: DbOrTrx, userId: string, limit
      WHERE r.kind = ${kind} AND r.product_id IN (${owned}) GROUP BY r.related_id)`;
   const categories = sql`SELECT p.category_id FROM products p WHERE p.id IN (${owned}) AND p.category_id IS NOT NULL`;
   const candidates = sql`${related('bought_together', 0)} UNION ALL ${related('similar', 1)} UNION ALL ${categoryFill(2, categories)} UNION ALL ${bestSellers(3)}`;
-  return answer(db, candidates, sql`SELECT product_id FROM (${owned}) o WHERE product_id IS NOT NULL`, 2, limit);
+  return answer(
+    db,
+    candidates,
+    sql`SELECT product_id FROM (${owned}) o WHERE product_id IS NOT NULL`,
+    2,
+    limit,
+  );
 }

@@ -4,7 +4,14 @@ import { decodeCursor, encodeCursor } from '../db/cursor.js';
 import type { Db, DbOrTrx, Trx } from '../db/index.js';
 import { enqueue } from '../outbox.js';
 import { paidStatuses } from '../orders/state.js';
-import { MIN_DISTINCT_CUSTOMERS, SIMILAR_PRICE_BAND, TOP_PER_PRODUCT, type RecommendationRun, type RunStatus, type RunTrigger } from './schemas.js';
+import {
+  MIN_DISTINCT_CUSTOMERS,
+  SIMILAR_PRICE_BAND,
+  TOP_PER_PRODUCT,
+  type RecommendationRun,
+  type RunStatus,
+  type RunTrigger,
+} from './schemas.js';
 
 /**
  * The recommendation rebuild (`recommendations` queue: nightly at 03:00 SHOP_TIMEZONE and on demand).
@@ -29,7 +36,10 @@ export interface RebuildRequest {
 }
 
 /** Starts a run, or answers the active one: `{runId, created}`. */
-export async function requestRebuild(db: Db, req: RebuildRequest): Promise<{ runId: string; created: boolean }> {
+export async function requestRebuild(
+  db: Db,
+  req: RebuildRequest,
+): Promise<{ runId: string; created: boolean }> {
   return db.transaction().execute(async (trx) => {
     await trx
       .updateTable('recRuns')
@@ -42,12 +52,21 @@ export async function requestRebuild(db: Db, req: RebuildRequest): Promise<{ run
       ON CONFLICT ((true)) WHERE status IN ('queued', 'running') DO NOTHING RETURNING id`.execute(trx);
     const runId = created.rows[0]?.id;
     if (!runId) {
-      const active = await trx.selectFrom('recRuns').select('id').where('status', 'in', ['queued', 'running']).executeTakeFirstOrThrow();
+      const active = await trx
+        .selectFrom('recRuns')
+        .select('id')
+        .where('status', 'in', ['queued', 'running'])
+        .executeTakeFirstOrThrow();
       return { runId: active.id, created: false };
     }
     if (req.enqueueJob) await enqueue(trx, 'recommendations.rebuild', { runId, trigger: req.trigger });
     if (req.requestedBy) {
-      await writeAudit(trx, { actorId: req.requestedBy, action: 'recommendations.rebuild_requested', targetType: 'recommendation_run', targetId: runId });
+      await writeAudit(trx, {
+        actorId: req.requestedBy,
+        action: 'recommendations.rebuild_requested',
+        targetType: 'recommendation_run',
+        targetId: runId,
+      });
     }
     return { runId, created: true };
   });
@@ -79,7 +98,9 @@ async function writeBoughtTogether(trx: Trx, generation: number, windowDays: num
       CROSS JOIN customers c),
     ranked AS (SELECT *, row_number() OVER (PARTITION BY p ORDER BY n DESC, lift DESC, q) AS rank FROM scored)
     INSERT INTO rec_items (generation_id, kind, product_id, rank, related_id, score)
-    SELECT ${generation}, 'bought_together', p, rank, q, n + lift / 1e6 FROM ranked WHERE rank <= ${TOP_PER_PRODUCT}`.execute(trx);
+    SELECT ${generation}, 'bought_together', p, rank, q, n + lift / 1e6 FROM ranked WHERE rank <= ${TOP_PER_PRODUCT}`.execute(
+    trx,
+  );
   return Number(numAffectedRows ?? 0);
 }
 
@@ -100,7 +121,9 @@ async function writeSimilar(trx: Trx, generation: number): Promise<number> {
         AND b.price_from BETWEEN a.price_from * ${1 - SIMILAR_PRICE_BAND}::float8 AND a.price_from * ${1 + SIMILAR_PRICE_BAND}::float8),
     ranked AS (SELECT *, row_number() OVER (PARTITION BY p ORDER BY score DESC, gap, q) AS rank FROM pairs)
     INSERT INTO rec_items (generation_id, kind, product_id, rank, related_id, score)
-    SELECT ${generation}, 'similar', p, rank, q, score - gap FROM ranked WHERE rank <= ${TOP_PER_PRODUCT}`.execute(trx);
+    SELECT ${generation}, 'similar', p, rank, q, score - gap FROM ranked WHERE rank <= ${TOP_PER_PRODUCT}`.execute(
+    trx,
+  );
   return Number(numAffectedRows ?? 0);
 }
 
@@ -119,7 +142,11 @@ async function writeBestSellers(trx: Trx, generation: number, windowDays: number
  * Runs a run: claims it, computes and switches the generation in one transaction. Safe to call twice
  * (a retried job, two workers): the second finds the run completed under the lock and does nothing.
  */
-export async function runRebuild(db: Db, runId: string, windowDays: number): Promise<{ status: RunStatus; generationId: number | null }> {
+export async function runRebuild(
+  db: Db,
+  runId: string,
+  windowDays: number,
+): Promise<{ status: RunStatus; generationId: number | null }> {
   const claimed = await db
     .updateTable('recRuns')
     .set({ status: 'running', startedAt: sql`COALESCE(started_at, now())` })
@@ -128,15 +155,29 @@ export async function runRebuild(db: Db, runId: string, windowDays: number): Pro
     .returning('id')
     .executeTakeFirst();
   if (!claimed) {
-    const run = await db.selectFrom('recRuns').select(['status', 'generationId']).where('id', '=', runId).executeTakeFirst();
+    const run = await db
+      .selectFrom('recRuns')
+      .select(['status', 'generationId'])
+      .where('id', '=', runId)
+      .executeTakeFirst();
     return { status: (run?.status ?? 'failed') as RunStatus, generationId: run?.generationId ?? null };
   }
   try {
     return await db.transaction().execute(async (trx) => {
       await sql`SELECT pg_advisory_xact_lock(${REBUILD_LOCK})`.execute(trx);
-      const run = await trx.selectFrom('recRuns').select(['status', 'generationId']).where('id', '=', runId).forUpdate().executeTakeFirstOrThrow();
-      if (run.status !== 'running') return { status: run.status as RunStatus, generationId: run.generationId };
-      const generation = await trx.insertInto('recGenerations').values({ runId, windowDays }).returning('id').executeTakeFirstOrThrow();
+      const run = await trx
+        .selectFrom('recRuns')
+        .select(['status', 'generationId'])
+        .where('id', '=', runId)
+        .forUpdate()
+        .executeTakeFirstOrThrow();
+      if (run.status !== 'running')
+        return { status: run.status as RunStatus, generationId: run.generationId };
+      const generation = await trx
+        .insertInto('recGenerations')
+        .values({ runId, windowDays })
+        .returning('id')
+        .executeTakeFirstOrThrow();
       const boughtTogether = await writeBoughtTogether(trx, generation.id, windowDays);
       const similar = await writeSimilar(trx, generation.id);
       const bestSellers = await writeBestSellers(trx, generation.id, windowDays);
@@ -181,13 +222,23 @@ export async function failRun(db: Db, runId: string, error: string): Promise<voi
 const iso = (d: Date | string | null) => (d === null ? null : new Date(d).toISOString());
 
 /** GET /admin/recommendations/runs, newest first. */
-export async function listRuns(db: DbOrTrx, q: { limit: number; cursor?: string }): Promise<{ items: RecommendationRun[]; nextCursor: string | null }> {
-  let query = db.selectFrom('recRuns').selectAll().select(sql<string>`created_at::text`.as('cursorAt'));
+export async function listRuns(
+  db: DbOrTrx,
+  q: { limit: number; cursor?: string },
+): Promise<{ items: RecommendationRun[]; nextCursor: string | null }> {
+  let query = db
+    .selectFrom('recRuns')
+    .selectAll()
+    .select(sql<string>`created_at::text`.as('cursorAt'));
   if (q.cursor) {
     const [at, id] = decodeCursor(q.cursor, ['timestamptz', 'uuid'] as const);
     query = query.where(sql<boolean>`(created_at, id) < (${at}::timestamptz, ${id}::uuid)`);
   }
-  const rows = await query.orderBy('createdAt', 'desc').orderBy('id', 'desc').limit(q.limit + 1).execute();
+  const rows = await query
+    .orderBy('createdAt', 'desc')
+    .orderBy('id', 'desc')
+    .limit(q.limit + 1)
+    .execute();
   const page = rows.slice(0, q.limit);
   const last = page.at(-1);
   return {
@@ -199,7 +250,11 @@ export async function listRuns(db: DbOrTrx, q: { limit: number; cursor?: string 
       generationId: r.generationId,
       counts:
         r.status === 'completed'
-          ? { boughtTogether: r.boughtTogetherRows ?? 0, similar: r.similarRows ?? 0, bestSellers: r.bestSellerRows ?? 0 }
+          ? {
+              boughtTogether: r.boughtTogetherRows ?? 0,
+              similar: r.similarRows ?? 0,
+              bestSellers: r.bestSellerRows ?? 0,
+            }
           : null,
       error: r.error,
       createdAt: iso(r.createdAt)!,

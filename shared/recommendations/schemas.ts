@@ -36,7 +36,9 @@ export const RecommendationRun = Type.Object({
   status: Type.Enum(runStatuses),
   requestedBy: Nullable(Uuid),
   generationId: Nullable(Type.Integer()),
-  counts: Nullable(Type.Object({ boughtTogether: Type.Integer(), similar: Type.Integer(), bestSellers: Type.Integer() })),
+  counts: Nullable(
+    Type.Object({ boughtTogether: Type.Integer(), similar: Type.Integer(), bestSellers: Type.Integer() }),
+  ),
   error: Nullable(Type.String()),
   createdAt: Timestamp,
   startedAt: Nullable(Timestamp),

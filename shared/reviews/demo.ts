@@ -15,8 +15,40 @@ export const DEMO_CUSTOMER_DOMAIN = 'customers.demo.agape.local';
 const CUSTOMERS = 40;
 const REVIEWED_PRODUCTS = 120;
 
-const firstNames = ['Ada', 'Bola', 'Chidi', 'Dayo', 'Emeka', 'Funke', 'Gbenga', 'Halima', 'Ifeoma', 'Jide', 'Kemi', 'Lami', 'Musa', 'Ngozi', 'Obi', 'Tolu', 'Uche', 'Yemi', 'Zainab', 'Segun'];
-const lastNames = ['Okafor', 'Adeyemi', 'Bello', 'Eze', 'Ibrahim', 'Nwosu', 'Ogunleye', 'Usman', 'Afolabi', 'Okoro'];
+const firstNames = [
+  'Ada',
+  'Bola',
+  'Chidi',
+  'Dayo',
+  'Emeka',
+  'Funke',
+  'Gbenga',
+  'Halima',
+  'Ifeoma',
+  'Jide',
+  'Kemi',
+  'Lami',
+  'Musa',
+  'Ngozi',
+  'Obi',
+  'Tolu',
+  'Uche',
+  'Yemi',
+  'Zainab',
+  'Segun',
+];
+const lastNames = [
+  'Okafor',
+  'Adeyemi',
+  'Bello',
+  'Eze',
+  'Ibrahim',
+  'Nwosu',
+  'Ogunleye',
+  'Usman',
+  'Afolabi',
+  'Okoro',
+];
 const praise: Record<number, [string, string][]> = {
   5: [
     ['Absolutely beautiful', 'The fabric is rich and the finish is neat. I got compliments all evening.'],
@@ -42,7 +74,12 @@ function random(seed: number) {
 }
 
 export async function seedReviews({ db, log }: DemoSeedContext): Promise<void> {
-  const seeded = await db.selectFrom('orders').select('id').where('email', 'like', `%@${DEMO_CUSTOMER_DOMAIN}`).limit(1).executeTakeFirst();
+  const seeded = await db
+    .selectFrom('orders')
+    .select('id')
+    .where('email', 'like', `%@${DEMO_CUSTOMER_DOMAIN}`)
+    .limit(1)
+    .executeTakeFirst();
   if (seeded) {
     log('demo reviews: already seeded, nothing added');
     return;
@@ -51,15 +88,30 @@ export async function seedReviews({ db, log }: DemoSeedContext): Promise<void> {
   const rows = await db
     .selectFrom('products as p')
     .innerJoin('productVariants as v', 'v.productId', 'p.id')
-    .select(['p.id', 'p.slug', 'p.title', 'v.id as variantId', 'v.sku', 'v.title as variantTitle', 'v.price', 'v.currency'])
-    .where('p.slug', 'in', demo.map((d) => d.slug))
+    .select([
+      'p.id',
+      'p.slug',
+      'p.title',
+      'v.id as variantId',
+      'v.sku',
+      'v.title as variantTitle',
+      'v.price',
+      'v.currency',
+    ])
+    .where(
+      'p.slug',
+      'in',
+      demo.map((d) => d.slug),
+    )
     .where('p.status', '=', 'active')
     .orderBy('p.slug')
     .orderBy('v.position')
     .execute();
   const bySlug = new Map<string, (typeof rows)[number]>();
   for (const r of rows) if (!bySlug.has(r.slug)) bySlug.set(r.slug, r);
-  const products = demo.map((d, i) => ({ index: i, demo: d, row: bySlug.get(d.slug) })).filter((p) => p.row !== undefined);
+  const products = demo
+    .map((d, i) => ({ index: i, demo: d, row: bySlug.get(d.slug) }))
+    .filter((p) => p.row !== undefined);
   if (products.length < 2) {
     log('demo reviews: no demo catalog to buy from (run the demo catalog step first)');
     return;
@@ -111,7 +163,14 @@ export async function seedReviews({ db, log }: DemoSeedContext): Promise<void> {
             amountPaid: subtotal,
             paidAt,
             createdAt: paidAt,
-            shippingAddress: JSON.stringify({ name: customer.name, phone: '+2348030000000', line1: '12 Broad Street', city: 'Lagos', state: 'Lagos', country: 'NG' }),
+            shippingAddress: JSON.stringify({
+              name: customer.name,
+              phone: '+2348030000000',
+              line1: '12 Broad Street',
+              city: 'Lagos',
+              state: 'Lagos',
+              country: 'NG',
+            }),
           })
           .returning(['id', 'number'])
           .executeTakeFirstOrThrow();
@@ -134,12 +193,28 @@ export async function seedReviews({ db, log }: DemoSeedContext): Promise<void> {
           .execute();
         await trx
           .insertInto('payments')
-          .values({ orderId: order.id, reference: `demo-${order.number}`, amount: subtotal, currency: 'NGN', status: 'success', paidAmount: subtotal, paidCurrency: 'NGN', paidAt })
+          .values({
+            orderId: order.id,
+            reference: `demo-${order.number}`,
+            amount: subtotal,
+            currency: 'NGN',
+            status: 'success',
+            paidAmount: subtotal,
+            paidCurrency: 'NGN',
+            paidAt,
+          })
           .execute();
         const path = ['pending_payment', 'paid', 'processing', 'shipped', 'delivered'];
         await trx
           .insertInto('orderStatusHistory')
-          .values(path.map((to, i) => ({ orderId: order.id, fromStatus: i === 0 ? null : path[i - 1], toStatus: to, createdAt: sql<Date>`now() - make_interval(days => ${daysAgo - i})` })))
+          .values(
+            path.map((to, i) => ({
+              orderId: order.id,
+              fromStatus: i === 0 ? null : path[i - 1],
+              toStatus: to,
+              createdAt: sql<Date>`now() - make_interval(days => ${daysAgo - i})`,
+            })),
+          )
           .execute();
         orders++;
         for (const l of lines) {
@@ -150,7 +225,17 @@ export async function seedReviews({ db, log }: DemoSeedContext): Promise<void> {
           const [title, body] = pick(praise[rating]);
           await trx
             .insertInto('reviews')
-            .values({ productId: l.row!.id, authorId: customer.id, orderId: order.id, rating, title, body, state: 'published', publishedAt: sql`now() - make_interval(days => ${Math.max(0, daysAgo - 6)})`, createdAt: sql`now() - make_interval(days => ${Math.max(0, daysAgo - 6)})` })
+            .values({
+              productId: l.row!.id,
+              authorId: customer.id,
+              orderId: order.id,
+              rating,
+              title,
+              body,
+              state: 'published',
+              publishedAt: sql`now() - make_interval(days => ${Math.max(0, daysAgo - 6)})`,
+              createdAt: sql`now() - make_interval(days => ${Math.max(0, daysAgo - 6)})`,
+            })
             .execute();
           reviews++;
         }

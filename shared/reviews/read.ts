@@ -3,7 +3,16 @@ import { isUuid } from '../catalog/slug.js';
 import { decodeCursor, encodeCursor, InvalidCursorError } from '../db/cursor.js';
 import type { DbOrTrx } from '../db/index.js';
 import { NotFoundError } from '../errors.js';
-import type { AdminReview, AdminReviewQuery, OwnReview, ProductReviewQuery, PublicReview, ReviewSort, ReviewState, ReviewSummary } from './schemas.js';
+import type {
+  AdminReview,
+  AdminReviewQuery,
+  OwnReview,
+  ProductReviewQuery,
+  PublicReview,
+  ReviewSort,
+  ReviewState,
+  ReviewSummary,
+} from './schemas.js';
 import { displayName } from './text.js';
 
 const iso = (d: Date | string | null) => (d === null ? null : new Date(d).toISOString());
@@ -44,7 +53,9 @@ const reviewRows = (db: DbOrTrx) =>
 type Row = Awaited<ReturnType<ReturnType<typeof reviewRows>['execute']>>[number];
 
 const staffReplyOf = (r: Pick<Row, 'staffReply' | 'staffReplyAt'>) =>
-  r.staffReply !== null && r.staffReplyAt !== null ? { staffReply: { body: r.staffReply, repliedAt: iso(r.staffReplyAt)! } } : {};
+  r.staffReply !== null && r.staffReplyAt !== null
+    ? { staffReply: { body: r.staffReply, repliedAt: iso(r.staffReplyAt)! } }
+    : {};
 
 export function ownView(r: Row): OwnReview {
   return {
@@ -105,7 +116,10 @@ export async function getAdminReview(db: DbOrTrx, id: string): Promise<AdminRevi
 }
 
 /** [column, direction]: keyset on (key, id) in one direction, so a row comparison pages it. */
-const sortKeys: Record<ReviewSort, { key: 'createdAt' | 'helpfulCount' | 'rating'; desc: boolean; part: 'timestamptz' | 'bigint' }> = {
+const sortKeys: Record<
+  ReviewSort,
+  { key: 'createdAt' | 'helpfulCount' | 'rating'; desc: boolean; part: 'timestamptz' | 'bigint' }
+> = {
   newest: { key: 'createdAt', desc: true, part: 'timestamptz' },
   helpful: { key: 'helpfulCount', desc: true, part: 'bigint' },
   rating_desc: { key: 'rating', desc: true, part: 'bigint' },
@@ -114,7 +128,12 @@ const sortKeys: Record<ReviewSort, { key: 'createdAt' | 'helpfulCount' | 'rating
 const sqlColumn = { createdAt: 'r.created_at', helpfulCount: 'r.helpful_count', rating: 'r.rating' } as const;
 
 /** Product summary from the catalog counters (the average shown on the product) and one GROUP BY. */
-async function summaryOf(db: DbOrTrx, productId: string, average: number | null, count: number): Promise<ReviewSummary> {
+async function summaryOf(
+  db: DbOrTrx,
+  productId: string,
+  average: number | null,
+  count: number,
+): Promise<ReviewSummary> {
   const rows = await db
     .selectFrom('reviews')
     .select(['rating', sql<number>`count(*)::int`.as('n')])
@@ -147,7 +166,9 @@ export async function listProductReviews(db: DbOrTrx, idOrSlug: string, q: Produ
     const cast = spec.part === 'timestamptz' ? sql`timestamptz` : sql`bigint`;
     const column = sql.ref(sqlColumn[spec.key]);
     query = query.where(
-      spec.desc ? sql<boolean>`(${column}, r.id) < (${key}::${cast}, ${id}::uuid)` : sql<boolean>`(${column}, r.id) > (${key}::${cast}, ${id}::uuid)`,
+      spec.desc
+        ? sql<boolean>`(${column}, r.id) < (${key}::${cast}, ${id}::uuid)`
+        : sql<boolean>`(${column}, r.id) > (${key}::${cast}, ${id}::uuid)`,
     );
   }
   const dir = spec.desc ? 'desc' : 'asc';
@@ -183,7 +204,10 @@ async function pageOf<T>(
     .execute();
   const page = rows.slice(0, q.limit);
   const last = page.at(-1);
-  return { items: page.map(view), nextCursor: rows.length > q.limit && last ? encodeCursor([last.cursorAt, last.id]) : null };
+  return {
+    items: page.map(view),
+    nextCursor: rows.length > q.limit && last ? encodeCursor([last.cursorAt, last.id]) : null,
+  };
 }
 
 /** GET /me/reviews: the author's live reviews in every state, newest first. */

@@ -50,14 +50,22 @@ export type ReviewPatch = Static<typeof ReviewPatch>;
 export const ModerationInput = Type.Object(
   {
     state: ReviewStateSchema,
-    note: Type.Optional(Type.String({ maxLength: 2000, description: 'staff only, never shown to the author or the public' })),
-    version: Type.Integer({ minimum: 1, description: 'the version the moderator read; a newer one answers 409 version_conflict' }),
+    note: Type.Optional(
+      Type.String({ maxLength: 2000, description: 'staff only, never shown to the author or the public' }),
+    ),
+    version: Type.Integer({
+      minimum: 1,
+      description: 'the version the moderator read; a newer one answers 409 version_conflict',
+    }),
   },
   { additionalProperties: false },
 );
 export type ModerationInput = Static<typeof ModerationInput>;
 
-export const ReplyInput = Type.Object({ body: Type.String({ minLength: 1, maxLength: BODY_MAX }) }, { additionalProperties: false });
+export const ReplyInput = Type.Object(
+  { body: Type.String({ minLength: 1, maxLength: BODY_MAX }) },
+  { additionalProperties: false },
+);
 export const ReportInput = Type.Object({ reason: ReportReasonSchema }, { additionalProperties: false });
 
 const StaffReply = Type.Object({ body: Type.String(), repliedAt: Timestamp });
@@ -80,7 +88,13 @@ export type PublicReview = Static<typeof PublicReview>;
 export const ReviewSummary = Type.Object({
   average: Nullable(Type.Number({ description: 'one decimal; null without published reviews' })),
   count: Type.Integer({ minimum: 0 }),
-  distribution: Type.Object({ '1': Type.Integer(), '2': Type.Integer(), '3': Type.Integer(), '4': Type.Integer(), '5': Type.Integer() }),
+  distribution: Type.Object({
+    '1': Type.Integer(),
+    '2': Type.Integer(),
+    '3': Type.Integer(),
+    '4': Type.Integer(),
+    '5': Type.Integer(),
+  }),
 });
 export type ReviewSummary = Static<typeof ReviewSummary>;
 
@@ -140,6 +154,9 @@ export const AdminReviewQuery = Type.Object(
 export type AdminReviewQuery = Static<typeof AdminReviewQuery>;
 
 export const PageQuery = Type.Object(
-  { limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }), cursor: Type.Optional(Type.String({ maxLength: 512 })) },
+  {
+    limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
+    cursor: Type.Optional(Type.String({ maxLength: 512 })),
+  },
   { additionalProperties: false },
 );

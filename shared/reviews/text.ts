@@ -7,14 +7,15 @@ const TAG = /<[a-zA-Z/!?][^<>]*>/g;
 // Whatever could still open a tag once the complete ones are gone ("<img src=x onerror=..." cut short).
 const TAG_OPENER = /<(?=[a-zA-Z/!?])/g;
 // C0/C1 controls except tab and newline, zero-width and bidi overrides (text that hides or reorders itself).
-// eslint-disable-next-line no-control-regex -- matching control characters is the point
-const INVISIBLE = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u200B-\u200F\u202A-\u202E\u2066-\u2069\uFEFF]/g;
+const INVISIBLE =
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
+  /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u200B-\u200F\u202A-\u202E\u2066-\u2069\uFEFF]/g;
 
 export function plainText(input: string | null | undefined): string | null {
   if (input === null || input === undefined) return null;
   let text = input.normalize('NFC').replace(/\r\n?/g, '\n');
   // Until nothing changes: "<scr<b>ipt>" must not become "<script>" after one pass.
-  for (let previous = ''; previous !== text; ) {
+  for (let previous = ''; previous !== text;) {
     previous = text;
     text = text.replace(TAG, '');
   }

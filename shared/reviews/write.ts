@@ -39,20 +39,30 @@ export class PurchaseRequiredError extends DomainError {
     super(403, 'purchase_required', 'Only customers who received this product can review it');
   }
 }
-const reviewExists = () => new ConflictError('review_exists', 'You have already reviewed this product; edit that review instead');
-const versionConflict = () => new ConflictError('version_conflict', 'The review changed since you read it; reload it and try again');
+const reviewExists = () =>
+  new ConflictError('review_exists', 'You have already reviewed this product; edit that review instead');
+const versionConflict = () =>
+  new ConflictError('version_conflict', 'The review changed since you read it; reload it and try again');
 const ownReview = () => new ConflictError('own_review', 'You cannot do this to your own review');
 
-const contribution = (state: string, rating: number) => (state === 'published' ? { sum: rating, count: 1 } : { sum: 0, count: 0 });
+const contribution = (state: string, rating: number) =>
+  state === 'published' ? { sum: rating, count: 1 } : { sum: 0, count: 0 };
 
 /** Moves the product's counters by the change of one review's contribution; true when they moved. */
-async function moveCounters(trx: Trx, productId: string, before: { state: string; rating: number } | null, after: { state: string; rating: number } | null) {
+async function moveCounters(
+  trx: Trx,
+  productId: string,
+  before: { state: string; rating: number } | null,
+  after: { state: string; rating: number } | null,
+) {
   const b = before ? contribution(before.state, before.rating) : { sum: 0, count: 0 };
   const a = after ? contribution(after.state, after.rating) : { sum: 0, count: 0 };
   const sum = a.sum - b.sum;
   const count = a.count - b.count;
   if (sum === 0 && count === 0) return false;
-  await sql`UPDATE products SET rating_sum = rating_sum + ${sum}, rating_count = rating_count + ${count} WHERE id = ${productId}`.execute(trx);
+  await sql`UPDATE products SET rating_sum = rating_sum + ${sum}, rating_count = rating_count + ${count} WHERE id = ${productId}`.execute(
+    trx,
+  );
   return true;
 }
 
@@ -74,7 +84,11 @@ async function lockReview(trx: Trx, id: string) {
     .executeTakeFirst();
 }
 
-async function viewInside<T>(trx: DbOrTrx, id: string, view: (r: NonNullable<Awaited<ReturnType<typeof findReviewRow>>>) => T): Promise<T> {
+async function viewInside<T>(
+  trx: DbOrTrx,
+  id: string,
+  view: (r: NonNullable<Awaited<ReturnType<typeof findReviewRow>>>) => T,
+): Promise<T> {
   const row = await findReviewRow(trx, id);
   if (!row) throw new NotFoundError('Review');
   return view(row);
@@ -85,7 +99,13 @@ async function viewInside<T>(trx: DbOrTrx, id: string, view: (r: NonNullable<Awa
  * proves the purchase is read in the same snapshot the review is written in. Two posts at once: the
  * second waits on the partial unique index and fails with 409 review_exists.
  */
-export async function createReview(db: Db, config: ReviewConfig, authorId: string, productId: string, input: ReviewInput): Promise<WriteResult<OwnReview>> {
+export async function createReview(
+  db: Db,
+  config: ReviewConfig,
+  authorId: string,
+  productId: string,
+  input: ReviewInput,
+): Promise<WriteResult<OwnReview>> {
   const state: ReviewState = config.REVIEW_MODERATION === 'post' ? 'published' : 'pending';
   const title = cleanTitle(input.title);
   const body = cleanBody(input.body);
@@ -127,11 +147,18 @@ export async function createReview(db: Db, config: ReviewConfig, authorId: strin
  * REVIEW_MODERATION=post it is published at once, except a review readers reported into `flagged`,
  * which an edit must not free without a moderator.
  */
-export async function editReview(db: Db, config: ReviewConfig, authorId: string, id: string, patch: ReviewPatch): Promise<WriteResult<OwnReview>> {
+export async function editReview(
+  db: Db,
+  config: ReviewConfig,
+  authorId: string,
+  id: string,
+  patch: ReviewPatch,
+): Promise<WriteResult<OwnReview>> {
   return db.transaction().execute(async (trx) => {
     const before = await lockReview(trx, id);
     if (!before || before.authorId !== authorId) throw new NotFoundError('Review');
-    const state: ReviewState = config.REVIEW_MODERATION === 'post' && before.state !== 'flagged' ? 'published' : 'pending';
+    const state: ReviewState =
+      config.REVIEW_MODERATION === 'post' && before.state !== 'flagged' ? 'published' : 'pending';
     const rating = patch.rating ?? before.rating;
     await trx
       .updateTable('reviews')
@@ -151,7 +178,11 @@ export async function editReview(db: Db, config: ReviewConfig, authorId: string,
 }
 
 /** DELETE /reviews/:id by its author, or by a moderator (audited). The row stays, out of every list. */
-export async function deleteReview(db: Db, actor: { id: string; canModerate: boolean }, id: string): Promise<WriteResult<null>> {
+export async function deleteReview(
+  db: Db,
+  actor: { id: string; canModerate: boolean },
+  id: string,
+): Promise<WriteResult<null>> {
   return db.transaction().execute(async (trx) => {
     const before = await lockReview(trx, id);
     if (!before || (before.authorId !== actor.id && !actor.canModerate)) throw new NotFoundError('Review');
@@ -162,7 +193,13 @@ export async function deleteReview(db: Db, actor: { id: string; canModerate: boo
       .execute();
     const catalogChanged = await moveCounters(trx, before.productId, before, null);
     if (before.authorId !== actor.id) {
-      await writeAudit(trx, { actorId: actor.id, action: 'review.deleted', targetType: 'review', targetId: id, before: { state: before.state } });
+      await writeAudit(trx, {
+        actorId: actor.id,
+        action: 'review.deleted',
+        targetType: 'review',
+        targetId: id,
+        before: { state: before.state },
+      });
     }
     return { review: null, productId: before.productId, catalogChanged };
   });
@@ -172,7 +209,12 @@ export async function deleteReview(db: Db, actor: { id: string; canModerate: boo
  * PATCH /admin/reviews/:id. The version is checked before the transition: a moderator who read the
  * review before its author edited it gets 409 version_conflict, never a decision about text they did not see.
  */
-export async function moderateReview(db: Db, actorId: string, id: string, input: ModerationInput): Promise<WriteResult<AdminReview>> {
+export async function moderateReview(
+  db: Db,
+  actorId: string,
+  id: string,
+  input: ModerationInput,
+): Promise<WriteResult<AdminReview>> {
   return db.transaction().execute(async (trx) => {
     const before = await lockReview(trx, id);
     if (!before) throw new NotFoundError('Review');
@@ -194,7 +236,10 @@ export async function moderateReview(db: Db, actorId: string, id: string, input:
       })
       .where('id', '=', id)
       .execute();
-    const catalogChanged = await moveCounters(trx, before.productId, before, { state: input.state, rating: before.rating });
+    const catalogChanged = await moveCounters(trx, before.productId, before, {
+      state: input.state,
+      rating: before.rating,
+    });
     await writeAudit(trx, {
       actorId,
       action: 'review.moderated',
@@ -208,9 +253,17 @@ export async function moderateReview(db: Db, actorId: string, id: string, input:
 }
 
 /** PUT /admin/reviews/:id/reply: the one public staff reply, replaced by the next PUT. */
-export async function replyToReview(db: Db, actorId: string, id: string, body: string): Promise<WriteResult<AdminReview>> {
+export async function replyToReview(
+  db: Db,
+  actorId: string,
+  id: string,
+  body: string,
+): Promise<WriteResult<AdminReview>> {
   const text = plainText(body);
-  if (!text) throw new ValidationError('The reply is empty once markup is removed', [{ path: '/body', message: 'must contain text' }]);
+  if (!text)
+    throw new ValidationError('The reply is empty once markup is removed', [
+      { path: '/body', message: 'must contain text' },
+    ]);
   return db.transaction().execute(async (trx) => {
     const before = await trx
       .selectFrom('reviews')
@@ -220,9 +273,24 @@ export async function replyToReview(db: Db, actorId: string, id: string, body: s
       .forUpdate()
       .executeTakeFirst();
     if (!before) throw new NotFoundError('Review');
-    await trx.updateTable('reviews').set({ staffReply: text, staffReplyBy: actorId, staffReplyAt: sql`now()` }).where('id', '=', id).execute();
-    await writeAudit(trx, { actorId, action: 'review.replied', targetType: 'review', targetId: id, before: { reply: before.staffReply }, after: { reply: text } });
-    return { review: await viewInside(trx, id, adminView), productId: before.productId, catalogChanged: false };
+    await trx
+      .updateTable('reviews')
+      .set({ staffReply: text, staffReplyBy: actorId, staffReplyAt: sql`now()` })
+      .where('id', '=', id)
+      .execute();
+    await writeAudit(trx, {
+      actorId,
+      action: 'review.replied',
+      targetType: 'review',
+      targetId: id,
+      before: { reply: before.staffReply },
+      after: { reply: text },
+    });
+    return {
+      review: await viewInside(trx, id, adminView),
+      productId: before.productId,
+      catalogChanged: false,
+    };
   });
 }
 
@@ -251,10 +319,17 @@ export async function setHelpfulVote(db: Db, userId: string, id: string, helpful
  * after the other: the one that makes REVIEW_REPORT_THRESHOLD distinct reporters hides it (published →
  * flagged, out of the counters), exactly once; a review a moderator published again stays published.
  */
-export async function reportReview(db: Db, config: ReviewConfig, userId: string, id: string, reason: ReportReason): Promise<WriteResult<null>> {
+export async function reportReview(
+  db: Db,
+  config: ReviewConfig,
+  userId: string,
+  id: string,
+  reason: ReportReason,
+): Promise<WriteResult<null>> {
   return db.transaction().execute(async (trx) => {
     const before = await lockReview(trx, id);
-    if (!before || (before.state !== 'published' && before.state !== 'flagged')) throw new NotFoundError('Review');
+    if (!before || (before.state !== 'published' && before.state !== 'flagged'))
+      throw new NotFoundError('Review');
     if (before.authorId === userId) throw ownReview();
     const inserted = await trx
       .insertInto('reviewReports')
@@ -272,9 +347,20 @@ export async function reportReview(db: Db, config: ReviewConfig, userId: string,
     if (before.state !== 'published' || after.reportCount !== config.REVIEW_REPORT_THRESHOLD) {
       return { review: null, productId: before.productId, catalogChanged: false };
     }
-    await trx.updateTable('reviews').set({ state: 'flagged', version: sql`version + 1` }).where('id', '=', id).execute();
-    const catalogChanged = await moveCounters(trx, before.productId, before, { state: 'flagged', rating: before.rating });
-    await enqueue(trx, 'system.notify', { type: 'review.flagged', staff: true, data: { reviewId: id, productId: before.productId, reports: after.reportCount } });
+    await trx
+      .updateTable('reviews')
+      .set({ state: 'flagged', version: sql`version + 1` })
+      .where('id', '=', id)
+      .execute();
+    const catalogChanged = await moveCounters(trx, before.productId, before, {
+      state: 'flagged',
+      rating: before.rating,
+    });
+    await enqueue(trx, 'system.notify', {
+      type: 'review.flagged',
+      staff: true,
+      data: { reviewId: id, productId: before.productId, reports: after.reportCount },
+    });
     return { review: null, productId: before.productId, catalogChanged };
   });
 }

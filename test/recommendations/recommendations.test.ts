@@ -8,19 +8,49 @@ import { buildTestApp, eventually, startTestWorker, testEnv, tokenFor } from '..
 import { pastOrder } from '../support/order-history.js';
 
 let n = 0;
-async function item(db: Db, title: string, o: { category?: string | null; price?: number; tags?: string[]; attributes?: Record<string, string>; onHand?: number } = {}) {
+async function item(
+  db: Db,
+  title: string,
+  o: {
+    category?: string | null;
+    price?: number;
+    tags?: string[];
+    attributes?: Record<string, string>;
+    onHand?: number;
+  } = {},
+) {
   const p = await db
     .insertInto('products')
-    .values({ slug: `rec-${n++}-${title.toLowerCase().replace(/\W+/g, '-')}`, title, status: 'active', categoryId: o.category ?? null, tags: o.tags ?? [], attributes: JSON.stringify(o.attributes ?? {}) })
+    .values({
+      slug: `rec-${n++}-${title.toLowerCase().replace(/\W+/g, '-')}`,
+      title,
+      status: 'active',
+      categoryId: o.category ?? null,
+      tags: o.tags ?? [],
+      attributes: JSON.stringify(o.attributes ?? {}),
+    })
     .returning(['id', 'slug'])
     .executeTakeFirstOrThrow();
-  const v = await db.insertInto('productVariants').values({ productId: p.id, sku: `REC-${n++}`, title: 'M', price: o.price ?? 2_000_000 }).returning('id').executeTakeFirstOrThrow();
-  await db.insertInto('inventory').values({ variantId: v.id, onHand: o.onHand ?? 5 }).execute();
+  const v = await db
+    .insertInto('productVariants')
+    .values({ productId: p.id, sku: `REC-${n++}`, title: 'M', price: o.price ?? 2_000_000 })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  await db
+    .insertInto('inventory')
+    .values({ variantId: v.id, onHand: o.onHand ?? 5 })
+    .execute();
   return { ...p, title, variantId: v.id };
 }
 
 async function category(db: Db, name: string) {
-  return (await db.insertInto('categories').values({ name, slug: name.toLowerCase() }).returning('id').executeTakeFirstOrThrow()).id;
+  return (
+    await db
+      .insertInto('categories')
+      .values({ name, slug: name.toLowerCase() })
+      .returning('id')
+      .executeTakeFirstOrThrow()
+  ).id;
 }
 
 const daysAgo = (d: number) => new Date(Date.now() - d * 86_400_000);
@@ -33,16 +63,35 @@ const daysAgo = (d: number) => new Date(Date.now() - d * 86_400_000);
 async function shop(db: Db) {
   const women = await category(db, 'Women');
   const accessories = await category(db, 'Accessories');
-  const dress = await item(db, 'Kente Dress', { category: women, tags: ['kente', 'owambe'], attributes: { fabric: 'kente' } });
-  const gown = await item(db, 'Kente Gown', { category: women, price: 2_400_000, tags: ['kente'], attributes: { fabric: 'kente' } });
+  const dress = await item(db, 'Kente Dress', {
+    category: women,
+    tags: ['kente', 'owambe'],
+    attributes: { fabric: 'kente' },
+  });
+  const gown = await item(db, 'Kente Gown', {
+    category: women,
+    price: 2_400_000,
+    tags: ['kente'],
+    attributes: { fabric: 'kente' },
+  });
   const pricey = await item(db, 'Kente Mermaid Gown', { category: women, price: 9_000_000, tags: ['kente'] });
   const tunic = await item(db, 'Adire Tunic', { category: women, price: 1_800_000, tags: ['adire'] });
   const gele = await item(db, 'Gele', { category: accessories, price: 500_000 });
   const bag = await item(db, 'Bag', { category: accessories, price: 700_000 });
   const scarf = await item(db, 'Scarf', { category: accessories, price: 300_000 });
   const cap = await item(db, 'Cap', { category: accessories, price: 200_000 });
-  const buy = async (productIds: string[], o: { email?: string; userId?: string; paidAt?: Date; amountRefunded?: number } = {}) =>
-    pastOrder(db, { productIds, status: 'paid', email: o.email ?? `c${n++}@example.com`, userId: o.userId ?? null, paidAt: o.paidAt, amountRefunded: o.amountRefunded });
+  const buy = async (
+    productIds: string[],
+    o: { email?: string; userId?: string; paidAt?: Date; amountRefunded?: number } = {},
+  ) =>
+    pastOrder(db, {
+      productIds,
+      status: 'paid',
+      email: o.email ?? `c${n++}@example.com`,
+      userId: o.userId ?? null,
+      paidAt: o.paidAt,
+      amountRefunded: o.amountRefunded,
+    });
   await buy([dress.id, gele.id], { email: 'one@example.com' });
   await buy([dress.id, gele.id], { email: 'two@example.com' });
   await buy([dress.id, gele.id], { email: 'two@example.com' });
@@ -73,7 +122,11 @@ t.test('rebuild on demand, bought-together and similar, fills, permissions, arch
   const before = await get(`/products/${s.dress.id}/bought-together`);
   t.equal(before.source, 'fallback');
   t.equal(before.computedAt, null);
-  t.same(ids(before).sort(), [s.gown.id, s.pricey.id, s.tunic.id].sort(), 'the same category, the product left out');
+  t.same(
+    ids(before).sort(),
+    [s.gown.id, s.pricey.id, s.tunic.id].sort(),
+    'the same category, the product left out',
+  );
 
   // Permission matrix of the admin routes.
   for (const [method, url] of [
@@ -81,24 +134,48 @@ t.test('rebuild on demand, bought-together and similar, fills, permissions, arch
     ['GET', '/api/v1/admin/recommendations/runs'],
   ] as const) {
     t.equal((await app.inject({ method, url })).statusCode, 401, `${method} ${url} anonymous`);
-    t.equal((await app.inject({ method, url, headers: { authorization: tokenFor(app, 'customer') } })).statusCode, 403);
-    t.equal((await app.inject({ method, url, headers: { authorization: tokenFor(app, 'support') } })).statusCode, 403);
+    t.equal(
+      (await app.inject({ method, url, headers: { authorization: tokenFor(app, 'customer') } })).statusCode,
+      403,
+    );
+    t.equal(
+      (await app.inject({ method, url, headers: { authorization: tokenFor(app, 'support') } })).statusCode,
+      403,
+    );
   }
   const manager = await createUser(db, 'manager');
   const staff = { authorization: `Bearer ${app.signAccessToken({ id: manager.id, role: 'manager' })}` };
 
   // Two requests at once: one run, the same id for both.
-  const [r1, r2] = await Promise.all([1, 2].map(() => app.inject({ method: 'POST', url: '/api/v1/admin/recommendations/rebuild', headers: staff })));
+  const [r1, r2] = await Promise.all(
+    [1, 2].map(() =>
+      app.inject({ method: 'POST', url: '/api/v1/admin/recommendations/rebuild', headers: staff }),
+    ),
+  );
   t.equal(r1.statusCode, 202);
   t.equal(r1.json().runId, r2.json().runId, 'the running rebuild is answered');
-  t.equal((await db.selectFrom('auditLog').select('id').where('action', '=', 'recommendations.rebuild_requested').execute()).length, 1, 'audited once');
+  t.equal(
+    (
+      await db
+        .selectFrom('auditLog')
+        .select('id')
+        .where('action', '=', 'recommendations.rebuild_requested')
+        .execute()
+    ).length,
+    1,
+    'audited once',
+  );
   await startTestWorker(t, config, { queues: ['recommendations'] });
   const runs = await eventually(async () => {
     const page = (await app.inject({ url: '/api/v1/admin/recommendations/runs', headers: staff })).json();
     return page.items[0]?.status === 'completed' ? page : null;
   });
   t.equal(runs.items.length, 1);
-  t.match(runs.items[0], { id: r1.json().runId, trigger: 'manual', counts: { boughtTogether: 2 } }, 'dress→gele and gele→dress');
+  t.match(
+    runs.items[0],
+    { id: r1.json().runId, trigger: 'manual', counts: { boughtTogether: 2 } },
+    'dress→gele and gele→dress',
+  );
 
   const together = await get(`/products/${s.dress.slug}/bought-together?limit=1`);
   t.same(ids(together), [s.gele.id], 'the pair two customers bought');
@@ -110,11 +187,39 @@ t.test('rebuild on demand, bought-together and similar, fills, permissions, arch
   t.notOk(ids(full).includes(s.dress.id), 'never itself');
   t.equal(new Set(ids(full)).size, full.items.length, 'no duplicates');
   t.notOk(ids(full).slice(0, 1).includes(s.bag.id), 'a lone basket is not a recommendation');
-  t.notOk((await db.selectFrom('recItems').select('relatedId').where('productId', '=', s.dress.id).where('kind', '=', 'bought_together').execute()).some((r) => [s.bag.id, s.scarf.id, s.cap.id].includes(r.relatedId)), 'lone, refunded and old baskets not computed');
-  t.match(full.items[0], { id: s.gele.id, slug: s.gele.slug, title: 'Gele', priceFrom: 500_000, currency: 'NGN', inStock: true, rating: null, reviewCount: 0, images: [] }, 'catalog list items');
+  t.notOk(
+    (
+      await db
+        .selectFrom('recItems')
+        .select('relatedId')
+        .where('productId', '=', s.dress.id)
+        .where('kind', '=', 'bought_together')
+        .execute()
+    ).some((r) => [s.bag.id, s.scarf.id, s.cap.id].includes(r.relatedId)),
+    'lone, refunded and old baskets not computed',
+  );
+  t.match(
+    full.items[0],
+    {
+      id: s.gele.id,
+      slug: s.gele.slug,
+      title: 'Gele',
+      priceFrom: 500_000,
+      currency: 'NGN',
+      inStock: true,
+      rating: null,
+      reviewCount: 0,
+      images: [],
+    },
+    'catalog list items',
+  );
 
   const similar = await get(`/products/${s.dress.id}/similar?limit=3`);
-  t.same(ids(similar).slice(0, 2), [s.gown.id, s.tunic.id], 'same category, shared tag and attribute first; the ±30 % band holds');
+  t.same(
+    ids(similar).slice(0, 2),
+    [s.gown.id, s.tunic.id],
+    'same category, shared tag and attribute first; the ±30 % band holds',
+  );
   t.notOk(ids(similar).slice(0, 2).includes(s.pricey.id));
 
   t.equal((await app.inject(`/api/v1/products/${s.dress.id}/similar?limit=21`)).statusCode, 400);
@@ -124,23 +229,44 @@ t.test('rebuild on demand, bought-together and similar, fills, permissions, arch
   // Out of stock and archived products drop out at once (cached answers too).
   await db.updateTable('inventory').set({ onHand: 0 }).where('variantId', '=', s.gown.variantId).execute();
   await eventually(async () => !ids(await get(`/products/${s.dress.id}/similar`)).includes(s.gown.id));
-  const archive = await app.inject({ method: 'DELETE', url: `/api/v1/products/${s.gele.id}`, headers: staff });
+  const archive = await app.inject({
+    method: 'DELETE',
+    url: `/api/v1/products/${s.gele.id}`,
+    headers: staff,
+  });
   t.equal(archive.statusCode, 204);
   const afterArchive = await get(`/products/${s.dress.id}/bought-together`);
-  t.notOk(ids(afterArchive).includes(s.gele.id), 'an archived recommended product is gone from the next read');
+  t.notOk(
+    ids(afterArchive).includes(s.gele.id),
+    'an archived recommended product is gone from the next read',
+  );
   t.equal(afterArchive.source, 'fallback');
-  t.equal((await app.inject(`/api/v1/products/${s.gele.id}/bought-together`)).statusCode, 404, 'an archived product has no recommendations');
+  t.equal(
+    (await app.inject(`/api/v1/products/${s.gele.id}/bought-together`)).statusCode,
+    404,
+    'an archived product has no recommendations',
+  );
 
   // Personal: from own purchases, never what one already has.
   const buyer = await createUser(db, 'customer');
   await pastOrder(db, { userId: buyer.id, productIds: [s.gele.id], status: 'paid' });
   await db.updateTable('products').set({ status: 'active' }).where('id', '=', s.gele.id).execute();
-  const mine = (await app.inject({ url: '/api/v1/me/recommendations?limit=1', headers: { authorization: `Bearer ${app.signAccessToken({ id: buyer.id, role: 'customer' })}` } })).json();
+  const mine = (
+    await app.inject({
+      url: '/api/v1/me/recommendations?limit=1',
+      headers: { authorization: `Bearer ${app.signAccessToken({ id: buyer.id, role: 'customer' })}` },
+    })
+  ).json();
   t.same(ids(mine), [s.dress.id], 'bought together with the gele');
   t.equal(mine.source, 'computed');
   t.equal((await app.inject('/api/v1/me/recommendations')).statusCode, 401);
   const newcomer = await createUser(db, 'customer');
-  const cold = (await app.inject({ url: '/api/v1/me/recommendations', headers: { authorization: `Bearer ${app.signAccessToken({ id: newcomer.id, role: 'customer' })}` } })).json();
+  const cold = (
+    await app.inject({
+      url: '/api/v1/me/recommendations',
+      headers: { authorization: `Bearer ${app.signAccessToken({ id: newcomer.id, role: 'customer' })}` },
+    })
+  ).json();
   t.equal(cold.source, 'fallback');
   t.equal(cold.items[0].id, s.tunic.id, 'no purchases: the best sellers');
 });
@@ -153,7 +279,10 @@ t.test('two rebuilds at once, and reads during rebuilds see one whole generation
   // The same run executed twice at once (a retried job beside the original): one generation.
   const { runId } = await requestRebuild(db, { trigger: 'manual', enqueueJob: false });
   const twice = await Promise.all([runRebuild(db, runId, 180), runRebuild(db, runId, 180)]);
-  t.same(twice.map((r) => r.status), ['completed', 'completed']);
+  t.same(
+    twice.map((r) => r.status),
+    ['completed', 'completed'],
+  );
   t.equal(twice[0].generationId, twice[1].generationId, 'one generation');
   t.equal((await db.selectFrom('recGenerations').select('id').execute()).length, 1);
   // A nightly request while one is running joins it.
@@ -167,7 +296,12 @@ t.test('two rebuilds at once, and reads during rebuilds see one whole generation
   // moment between generations) and from one of the two.
   const flip = async (i: number) => {
     // World A: dress → gele; world B: dress → bag as well (a second customer buys it).
-    if (i % 2) await pastOrder(db, { productIds: [s.dress.id, s.bag.id], status: 'paid', email: 'second-bag@example.com' });
+    if (i % 2)
+      await pastOrder(db, {
+        productIds: [s.dress.id, s.bag.id],
+        status: 'paid',
+        email: 'second-bag@example.com',
+      });
     else await sql`DELETE FROM orders WHERE email = 'second-bag@example.com'`.execute(db);
     const { runId } = await requestRebuild(db, { trigger: 'manual', enqueueJob: false });
     await runRebuild(db, runId, 180);
@@ -181,7 +315,8 @@ t.test('two rebuilds at once, and reads during rebuilds see one whole generation
       t.equal(res.status, 200);
       const got = res.body.items.map((i: any) => i.id);
       const computed = res.body.source;
-      if (computed !== 'computed' && computed !== 'mixed') t.fail(`a read between generations: ${JSON.stringify(res.body)}`);
+      if (computed !== 'computed' && computed !== 'mixed')
+        t.fail(`a read between generations: ${JSON.stringify(res.body)}`);
       t.equal(got[0], s.gele.id, 'the strongest pair first in both worlds');
       seen.add(got.join(','));
       reads++;
@@ -192,7 +327,14 @@ t.test('two rebuilds at once, and reads during rebuilds see one whole generation
   reading = false;
   const reads = await reader;
   t.ok(reads >= 20, `${reads} reads during 6 rebuilds`);
-  t.equal((await db.selectFrom('recGenerations').select('id').execute()).length, 1, 'old generations removed with the switch');
+  t.equal(
+    (await db.selectFrom('recGenerations').select('id').execute()).length,
+    1,
+    'old generations removed with the switch',
+  );
   const runs = await db.selectFrom('recRuns').select(['status']).execute();
-  t.ok(runs.every((r) => r.status === 'completed'), 'every run completed');
+  t.ok(
+    runs.every((r) => r.status === 'completed'),
+    'every run completed',
+  );
 });

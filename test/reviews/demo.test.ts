@@ -8,17 +8,32 @@ import { buildTestApp, testEnv } from '../support/harness.js';
 
 t.test('demo seed: ratings come from reviews of delivered demo orders; idempotent; 0 drift', async (t) => {
   const { config, db } = await testEnv(t);
-  t.ok(steps.some((s) => s.run === seedReviews), 'registered in npm run seed');
+  t.ok(
+    steps.some((s) => s.run === seedReviews),
+    'registered in npm run seed',
+  );
   const logs: string[] = [];
   const ctx = { db, config, log: (m: string) => logs.push(m), args: ['--products', '60'] };
   await seedCatalog(ctx);
-  const { unrated } = (await sql<{ unrated: number }>`SELECT count(*)::int AS unrated FROM products WHERE rating IS NULL AND rating_count = 0`.execute(db)).rows[0];
+  const { unrated } = (
+    await sql<{
+      unrated: number;
+    }>`SELECT count(*)::int AS unrated FROM products WHERE rating IS NULL AND rating_count = 0`.execute(db)
+  ).rows[0];
   t.equal(unrated, 60, 'the catalog alone has no ratings');
 
   await seedReviews(ctx);
   const count = async () =>
-    (await sql<{ reviews: number; orders: number; rated: number }>`SELECT (SELECT count(*) FROM reviews)::int AS reviews,
-      (SELECT count(*) FROM orders)::int AS orders, (SELECT count(*) FROM products WHERE rating_count > 0)::int AS rated`.execute(db)).rows[0];
+    (
+      await sql<{
+        reviews: number;
+        orders: number;
+        rated: number;
+      }>`SELECT (SELECT count(*) FROM reviews)::int AS reviews,
+      (SELECT count(*) FROM orders)::int AS orders, (SELECT count(*) FROM products WHERE rating_count > 0)::int AS rated`.execute(
+        db,
+      )
+    ).rows[0];
   const first = await count();
   t.ok(first.reviews >= 20, `${first.reviews} reviews`);
   t.ok(first.rated >= 10, `${first.rated} rated products`);

@@ -6,7 +6,9 @@ import { pastOrder } from '../support/order-history.js';
 
 type App = { signAccessToken(u: { id: string; role: Role }): string; inject: (opts: any) => Promise<any> };
 
-export const auth = (app: App, user: { id: string; role: string }) => ({ authorization: `Bearer ${app.signAccessToken({ id: user.id, role: user.role as Role })}` });
+export const auth = (app: App, user: { id: string; role: string }) => ({
+  authorization: `Bearer ${app.signAccessToken({ id: user.id, role: user.role as Role })}`,
+});
 
 /** A customer who received the product (an order of theirs reached `delivered`). */
 export async function buyer(db: Db, productId: string, name = 'Ada Obi') {
@@ -22,7 +24,13 @@ export async function product(db: Db, title?: string) {
 
 /** The product's counters next to the published aggregate: the invariant every test ends on. */
 export async function counters(db: Db, productId: string) {
-  const { rows } = await sql<{ sum: number; count: number; pubSum: number; pubCount: number; rating: number | null }>`
+  const { rows } = await sql<{
+    sum: number;
+    count: number;
+    pubSum: number;
+    pubCount: number;
+    rating: number | null;
+  }>`
     SELECT p.rating_sum AS sum, p.rating_count AS count, p.rating::float8 AS rating,
       (SELECT COALESCE(sum(rating), 0)::int FROM reviews WHERE product_id = p.id AND state = 'published' AND deleted_at IS NULL) AS pub_sum,
       (SELECT count(*)::int FROM reviews WHERE product_id = p.id AND state = 'published' AND deleted_at IS NULL) AS pub_count
@@ -30,11 +38,28 @@ export async function counters(db: Db, productId: string) {
   return rows[0];
 }
 
-export async function post(app: App, user: { id: string; role: string }, productId: string, body: Record<string, unknown>) {
-  return app.inject({ method: 'POST', url: `/api/v1/products/${productId}/reviews`, headers: auth(app, user), payload: body });
+export async function post(
+  app: App,
+  user: { id: string; role: string },
+  productId: string,
+  body: Record<string, unknown>,
+) {
+  return app.inject({
+    method: 'POST',
+    url: `/api/v1/products/${productId}/reviews`,
+    headers: auth(app, user),
+    payload: body,
+  });
 }
 
-export async function moderate(app: App, staff: { id: string; role: string }, reviewId: string, state: string, version: number, note?: string) {
+export async function moderate(
+  app: App,
+  staff: { id: string; role: string },
+  reviewId: string,
+  state: string,
+  version: number,
+  note?: string,
+) {
   return app.inject({
     method: 'PATCH',
     url: `/api/v1/admin/reviews/${reviewId}`,

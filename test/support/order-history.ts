@@ -11,7 +11,14 @@ export type ReachedStatus = (typeof path)[number];
  */
 export async function pastOrder(
   db: Db,
-  o: { userId?: string | null; email?: string; productIds: string[]; status?: ReachedStatus; paidAt?: Date; amountRefunded?: number },
+  o: {
+    userId?: string | null;
+    email?: string;
+    productIds: string[];
+    status?: ReachedStatus;
+    paidAt?: Date;
+    amountRefunded?: number;
+  },
 ) {
   const status = o.status ?? 'delivered';
   const reached = path.slice(0, path.indexOf(status) + 1);
@@ -31,19 +38,43 @@ export async function pastOrder(
       amountPaid: paid ? total : 0,
       amountRefunded: o.amountRefunded ?? 0,
       paidAt: paid ? (o.paidAt ?? new Date()) : null,
-      shippingAddress: JSON.stringify({ name: 'Ada Obi', phone: '+2348030000000', line1: '1 Marina', city: 'Lagos', state: 'Lagos', country: 'NG' }),
+      shippingAddress: JSON.stringify({
+        name: 'Ada Obi',
+        phone: '+2348030000000',
+        line1: '1 Marina',
+        city: 'Lagos',
+        state: 'Lagos',
+        country: 'NG',
+      }),
     })
     .returning(['id', 'number'])
     .executeTakeFirstOrThrow();
   for (const productId of o.productIds) {
     await db
       .insertInto('orderItems')
-      .values({ orderId: order.id, productId, variantId: null, title: 'Item', variantTitle: 'M', sku: `SKU-${randomUUID().slice(0, 8)}`, unitPrice: price, quantity: 1, lineTotal: price, currency: 'NGN' })
+      .values({
+        orderId: order.id,
+        productId,
+        variantId: null,
+        title: 'Item',
+        variantTitle: 'M',
+        sku: `SKU-${randomUUID().slice(0, 8)}`,
+        unitPrice: price,
+        quantity: 1,
+        lineTotal: price,
+        currency: 'NGN',
+      })
       .execute();
   }
   await db
     .insertInto('orderStatusHistory')
-    .values(reached.map((to, i) => ({ orderId: order.id, fromStatus: i === 0 ? null : reached[i - 1], toStatus: to })))
+    .values(
+      reached.map((to, i) => ({
+        orderId: order.id,
+        fromStatus: i === 0 ? null : reached[i - 1],
+        toStatus: to,
+      })),
+    )
     .execute();
   return order;
 }

@@ -23,7 +23,8 @@ export const recommendationsProcessor: ProcessorDefinition<'recommendations'> = 
         ctx.log.info({ runId, ...result }, 'recommendations rebuilt');
         return { runId, ...result };
       } catch (err) {
-        if (ctx.job.attemptsMade + 1 >= (ctx.job.opts.attempts ?? 1)) await failRun(ctx.db, runId, err instanceof Error ? err.message : String(err));
+        if (ctx.job.attemptsMade + 1 >= (ctx.job.opts.attempts ?? 1))
+          await failRun(ctx.db, runId, err instanceof Error ? err.message : String(err));
         throw err;
       }
     },

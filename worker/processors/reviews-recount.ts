@@ -7,8 +7,16 @@ export const reviewsRecountProcessor: ProcessorDefinition<'reviews-recount'> = {
   handlers: {
     'reviews.recount': async (payload, ctx) => {
       const result = await recountRatings(ctx.db, payload.trigger);
-      const summary = { runId: result.runId, productsChecked: result.productsChecked, drifted: result.drifted };
-      if (result.drifted > 0) ctx.log.warn({ ...summary, drift: result.drift.slice(0, 20) }, 'rating counters drifted from the published reviews; repaired');
+      const summary = {
+        runId: result.runId,
+        productsChecked: result.productsChecked,
+        drifted: result.drifted,
+      };
+      if (result.drifted > 0)
+        ctx.log.warn(
+          { ...summary, drift: result.drift.slice(0, 20) },
+          'rating counters drifted from the published reviews; repaired',
+        );
       else ctx.log.info(summary, 'rating counters match the published reviews (0 drift)');
       return summary;
     },

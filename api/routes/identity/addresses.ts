@@ -1,6 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { createAddress, deleteAddress, listAddresses, updateAddress } from '../../../shared/identity/addresses.js';
+import {
+  createAddress,
+  deleteAddress,
+  listAddresses,
+  updateAddress,
+} from '../../../shared/identity/addresses.js';
 import { AddressInput, AddressPatch, SavedAddress } from '../../../shared/identity/schemas.js';
 import { IdParams, problemResponses } from '../../schemas.js';
 
@@ -16,7 +21,10 @@ const addressRoutes: FastifyPluginAsyncTypebox = async (app) => {
         ...common,
         operationId: 'listMyAddresses',
         summary: 'Your saved addresses (at most 20), the default first',
-        response: { 200: Type.Object({ items: Type.Array(SavedAddress), nextCursor: Type.Null() }), ...problemResponses(401) },
+        response: {
+          200: Type.Object({ items: Type.Array(SavedAddress), nextCursor: Type.Null() }),
+          ...problemResponses(401),
+        },
       },
     },
     async (request) => listAddresses(app.db, request.auth!.id),
