@@ -6,6 +6,11 @@ import { requestRebuild, runRebuild } from '../../shared/recommendations/rebuild
 import { createUser, startServer } from '../support/commerce-fixtures.js';
 import { buildTestApp, eventually, startTestWorker, testEnv, tokenFor } from '../support/harness.js';
 import { pastOrder } from '../support/order-history.js';
+import {
+  RECOMMENDATIONS_SCHEDULER_ID,
+  registerSchedules,
+  REVIEWS_RECOUNT_SCHEDULER_ID,
+} from '../../worker/schedules.js';
 
 let n = 0;
 async function item(
@@ -337,4 +342,43 @@ t.test('two rebuilds at once, and reads during rebuilds see one whole generation
     runs.every((r) => r.status === 'completed'),
     'every run completed',
   );
+});
+
+t.test('nightly schedules in SHOP_TIMEZONE; the scheduled jobs run through the worker', async (t) => {
+  const { config, db } = await testEnv(t, { SHOP_TIMEZONE: 'Africa/Lagos' });
+  const s = await shop(db);
+  const worker = await startTestWorker(t, config, { queues: ['recommendations', 'reviews-recount'] });
+  await registerSchedules(worker.deps.queues, config, worker.deps.log);
+  const recs = await worker.deps.queues.recommendations.getJobScheduler(RECOMMENDATIONS_SCHEDULER_ID);
+  t.match(recs, { pattern: '0 3 * * *', tz: 'Africa/Lagos' }, 'recommendations at 03:00 shop time');
+  const recount = await worker.deps.queues['reviews-recount'].getJobScheduler(REVIEWS_RECOUNT_SCHEDULER_ID);
+  t.match(recount, { pattern: '30 3 * * *', tz: 'Africa/Lagos' }, 'the reviews recount at 03:30 shop time');
+
+  // What the schedulers add: jobs without a run id. The rebuild starts its own run; the recount records one.
+  await worker.deps.queues.recommendations.add('recommendations.rebuild', {
+    payload: { trigger: 'schedule' },
+  });
+  await worker.deps.queues['reviews-recount'].add('reviews.recount', { payload: { trigger: 'schedule' } });
+  const run = await eventually(
+    () => db.selectFrom('recRuns').selectAll().where('status', '=', 'completed').executeTakeFirst(),
+    { timeoutMs: 20_000 },
+  );
+  t.equal(run?.trigger, 'schedule');
+  const together = await db
+    .selectFrom('recItems')
+    .select('relatedId')
+    .where('productId', '=', s.dress.id)
+    .where('kind', '=', 'bought_together')
+    .execute();
+  t.same(
+    together.map((r) => r.relatedId),
+    [s.gele.id],
+  );
+  const recountRun = await eventually(
+    () =>
+      db.selectFrom('reviewRecountRuns').selectAll().where('finishedAt', 'is not', null).executeTakeFirst(),
+    { timeoutMs: 20_000 },
+  );
+  t.match(recountRun, { trigger: 'schedule', drifted: 0 });
+  t.ok((recountRun?.productsChecked ?? 0) >= 8);
 });
