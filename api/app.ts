@@ -41,6 +41,8 @@ import reportRoutes from './routes/reports.js';
 import auditRoutes from './routes/audit.js';
 import exportRoutes from './routes/exports.js';
 import creditRoutes from './routes/credit.js';
+import reviewRoutes from './routes/reviews.js';
+import recommendationRoutes from './routes/recommendations.js';
 
 export interface BuildAppOptions {
   /** A pino logger or options (tests pass one that writes to a buffer). */
@@ -146,6 +148,8 @@ export async function buildApp(config: Config, opts: BuildAppOptions = {}) {
       await api.register(auditRoutes);
       await api.register(exportRoutes);
       await api.register(creditRoutes);
+      await api.register(reviewRoutes);
+      await api.register(recommendationRoutes);
     },
     { prefix: '/api/v1' },
   );

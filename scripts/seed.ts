@@ -9,6 +9,7 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { SeedRefusal, seedAdmin } from '../shared/auth/seed.js';
 import { seedCatalog } from '../shared/catalog/demo.js';
+import { seedReviews } from '../shared/reviews/demo.js';
 import { seedShipping } from '../shared/shipping/seed.js';
 import { loadConfigOrExit, type Config } from '../shared/config.js';
 import { createDb, type Db } from '../shared/db/index.js';
@@ -31,6 +32,7 @@ export const steps: SeedStep[] = [
   { name: 'admin user', run: seedAdmin },
   { name: 'demo catalog', run: seedCatalog },
   { name: 'shipping methods', run: seedShipping },
+  { name: 'demo reviews', run: seedReviews },
 ];
 
 /** `--name value` or `--name=value` from the seed arguments; undefined when absent. */

@@ -60,6 +60,12 @@ export const ConfigSchema = Type.Object({
   BODY_LIMIT_BYTES: Int('JSON body limit', 1_048_576, 1024, 100 * 1024 * 1024),
   MEDIA_DIR: Type.String({ default: 'media', minLength: 1, description: 'local media storage folder' }),
   MEDIA_URL_TTL_SECONDS: Int('life of the signed media-host URLs the API redirects private files (invoices) to', 300, 10, 86_400),
+  REVIEW_MODERATION: Type.Union([Type.Literal('pre'), Type.Literal('post')], {
+    default: 'pre',
+    description: "reviews: 'pre' holds new and edited reviews for a moderator, 'post' publishes first and moderates after",
+  }),
+  REVIEW_REPORT_THRESHOLD: Int('distinct reporters that hide a published review until a moderator looks', 3, 1, 1000),
+  RECS_WINDOW_DAYS: Int('days of paid orders the bought-together recommendations learn from', 180, 1, 3650),
   CATALOG_CACHE: Bool('serve catalog lists and details from Redis (off: benchmarks of the uncached path)', true),
   SHOP_NAME: Type.String({ default: 'Agape Fashion', minLength: 1 }),
   SHOP_ADDRESS: Type.String({ default: '12 Broad Street, Lagos Island, Lagos, Nigeria' }),

@@ -14,6 +14,8 @@ export const queueNames = [
   'reconciliation',
   'inventory',
   'imports',
+  'recommendations',
+  'reviews-recount',
 ] as const;
 export type QueueName = (typeof queueNames)[number];
 
@@ -28,7 +30,7 @@ export const queueGroups = {
   mail: ['email'],
   invoices: ['invoice', 'imports'],
   payments: ['payment', 'refund', 'reconciliation'],
-  scheduled: ['inventory', 'system'],
+  scheduled: ['inventory', 'system', 'recommendations', 'reviews-recount'],
 } as const satisfies Record<string, readonly QueueName[]>;
 export type QueueGroup = keyof typeof queueGroups;
 
@@ -97,6 +99,13 @@ export const jobs = {
   },
   'inventory.expire-reservations': { queue: 'inventory', payload: Type.Object({}) },
   'import.products': { queue: 'imports', payload: Type.Object({ importId: Id }) },
+  /** Nightly (no runId: the job starts or joins a run) or on demand (the API created the run). */
+  'recommendations.rebuild': {
+    queue: 'recommendations',
+    payload: Type.Object({ runId: Type.Optional(Id), trigger: Type.Union([Type.Literal('schedule'), Type.Literal('manual')]) }),
+  },
+  /** Nightly check that every product's rating counters equal its published reviews. */
+  'reviews.recount': { queue: 'reviews-recount', payload: Type.Object({ trigger: Type.Union([Type.Literal('schedule'), Type.Literal('manual')]) }) },
 } as const satisfies Record<string, { queue: QueueName; payload: TSchema }>;
 
 export type JobName = keyof typeof jobs;

@@ -5,6 +5,8 @@ import type { Queues } from '../shared/queue-registry.js';
 export const RECONCILIATION_SCHEDULER_ID = 'reconciliation-daily';
 export const RESERVATION_EXPIRY_SCHEDULER_ID = 'inventory-expire-reservations';
 export const PAYMENT_SWEEP_SCHEDULER_ID = 'payments-sweep';
+export const RECOMMENDATIONS_SCHEDULER_ID = 'recommendations-nightly';
+export const REVIEWS_RECOUNT_SCHEDULER_ID = 'reviews-recount-nightly';
 
 /**
  * The payments sweep, every PAYMENT_SWEEP_MS. One attempt per run and few kept: the next run is its
@@ -41,5 +43,17 @@ export async function registerSchedules(queues: Queues, config: Config, log: Log
   );
   // Payments: what a Paystack outage left behind is re-driven within a sweep of Paystack's return.
   await registerPaymentSweep(queues, config);
+  // Recommendations: a new generation every night from the orders of the last RECS_WINDOW_DAYS.
+  await queues.recommendations.upsertJobScheduler(
+    RECOMMENDATIONS_SCHEDULER_ID,
+    { pattern: '0 3 * * *', tz: config.SHOP_TIMEZONE },
+    { name: 'recommendations.rebuild', data: { payload: { trigger: 'schedule' } } },
+  );
+  // Reviews: the rating counters checked against the published reviews (expected: 0 drift).
+  await queues['reviews-recount'].upsertJobScheduler(
+    REVIEWS_RECOUNT_SCHEDULER_ID,
+    { pattern: '30 3 * * *', tz: config.SHOP_TIMEZONE },
+    { name: 'reviews.recount', data: { payload: { trigger: 'schedule' } } },
+  );
   log.debug('job schedules registered');
 }

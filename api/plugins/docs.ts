@@ -72,6 +72,8 @@ export default fp(
           { name: 'reports', description: 'Sales, best sellers, stock, the dashboard and exports, from the payment ledger' },
           { name: 'audit', description: 'Who changed what: the audit log of staff mutations' },
           { name: 'credit', description: 'Store credit: balances, the append-only ledger, statements and staff grants' },
+          { name: 'reviews', description: 'Verified-purchase reviews, ratings, helpful votes, reports and moderation' },
+          { name: 'recommendations', description: 'Bought together, similar products and personal recommendations' },
         ],
         components: {
           securitySchemes: {

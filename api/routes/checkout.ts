@@ -31,7 +31,8 @@ const checkoutRoutes: FastifyPluginAsyncTypebox = async (app) => {
         body: Type.Object(
           {
             email: Type.Optional(Type.String({ format: 'email', maxLength: 254, description: 'required for guests' })),
-            shippingAddress: Address,
+            shippingAddress: Type.Optional(Address),
+            shippingAddressId: Type.Optional(Type.String({ format: 'uuid', description: "one of the signed-in customer's saved addresses (GET /me/addresses), instead of shippingAddress" })),
             shippingMethodId: Uuid,
           },
           { additionalProperties: false },

@@ -279,6 +279,40 @@ export interface paths {
         patch: operations["adminUpdateOrderStatus"];
         trace?: never;
     };
+    "/api/v1/admin/recommendations/rebuild": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Rebuild the recommendations now; answers the running rebuild if there is one */
+        post: operations["adminRebuildRecommendations"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/recommendations/runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Rebuild runs, newest first */
+        get: operations["adminListRecommendationRuns"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/admin/reconciliation/run": {
         parameters: {
             query?: never;
@@ -357,6 +391,57 @@ export interface paths {
         /** Best sellers of a range by revenue (after discount, before VAT) or units */
         get: operations["adminTopProductsReport"];
         put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/reviews": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The moderation queue, by state, newest first */
+        get: operations["adminListReviews"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/reviews/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Publish, reject or flag a review (409 invalid_transition, version_conflict) */
+        patch: operations["adminModerateReview"];
+        trace?: never;
+    };
+    "/api/v1/admin/reviews/{id}/reply": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Set the one public staff reply of a review (plain text) */
+        put: operations["adminReplyToReview"];
         post?: never;
         delete?: never;
         options?: never;
@@ -889,8 +974,44 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        /** Change your name */
+        /** Change your name or phone (E.164; Nigerian numbers may be given in local form) */
         patch: operations["updateMe"];
+        trace?: never;
+    };
+    "/api/v1/me/addresses": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Your saved addresses (at most 20), the default first */
+        get: operations["listMyAddresses"];
+        put?: never;
+        /** Save an address (the first one is the default); 409 address_book_full past 20 */
+        post: operations["createMyAddress"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/addresses/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Remove a saved address (a removed default passes to the most recently changed other one) */
+        delete: operations["deleteMyAddress"];
+        options?: never;
+        head?: never;
+        /** Change a saved address, or make it the default */
+        patch: operations["updateMyAddress"];
         trace?: never;
     };
     "/api/v1/me/credit": {
@@ -936,6 +1057,40 @@ export interface paths {
         };
         /** Your store credit statement: opening, credits, debits, closing (JSON or streamed CSV) */
         get: operations["getMyCreditStatement"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/recommendations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Recommendations from your own purchases */
+        get: operations["listMyRecommendations"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/reviews": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Your reviews in every state, newest first */
+        get: operations["listMyReviews"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1103,6 +1258,23 @@ export interface paths {
         patch: operations["updateProduct"];
         trace?: never;
     };
+    "/api/v1/products/{id}/bought-together": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Products bought together with this one (paid orders of the last RECS_WINDOW_DAYS) */
+        get: operations["listBoughtTogether"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/products/{id}/images": {
         parameters: {
             query?: never;
@@ -1141,6 +1313,41 @@ export interface paths {
         patch: operations["updateProductImage"];
         trace?: never;
     };
+    "/api/v1/products/{id}/reviews": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Published reviews of a product; the first page adds the summary (average, count, distribution) */
+        get: operations["listProductReviews"];
+        put?: never;
+        /** Review a product you received (plain text); 403 purchase_required, 409 review_exists */
+        post: operations["createReview"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/products/{id}/similar": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Similar products: category, tags, attributes, price within ±30 % */
+        get: operations["listSimilarProducts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/products/{id}/variants": {
         parameters: {
             query?: never;
@@ -1153,6 +1360,59 @@ export interface paths {
         /** Add a variant (its stock row starts at onHand 0) */
         post: operations["createVariant"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/reviews/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete a review: its author, or staff with review:moderate */
+        delete: operations["deleteReview"];
+        options?: never;
+        head?: never;
+        /** Edit your review; it goes back to moderation (REVIEW_MODERATION=post: published again at once) */
+        patch: operations["updateReview"];
+        trace?: never;
+    };
+    "/api/v1/reviews/{id}/reports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Report a review; at REVIEW_REPORT_THRESHOLD distinct reporters it is hidden for a moderator. A repeat is a no-op */
+        post: operations["reportReview"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/reviews/{id}/vote": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Mark a published review helpful (idempotent) */
+        put: operations["voteReviewHelpful"];
+        post?: never;
+        /** Take your helpful vote back (idempotent) */
+        delete: operations["unvoteReviewHelpful"];
         options?: never;
         head?: never;
         patch?: never;
@@ -3278,6 +3538,187 @@ export interface operations {
             };
         };
     };
+    adminRebuildRecommendations: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        runId: string;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    adminListRecommendationRuns: {
+        parameters: {
+            query?: {
+                cursor?: string;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            counts: {
+                                bestSellers: number;
+                                boughtTogether: number;
+                                similar: number;
+                            } | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                            error: string | null;
+                            /** Format: date-time */
+                            finishedAt: string | null;
+                            generationId: number | null;
+                            /** Format: uuid */
+                            id: string;
+                            /** Format: uuid */
+                            requestedBy: string | null;
+                            /** Format: date-time */
+                            startedAt: string | null;
+                            /** @enum {unknown} */
+                            status: "queued" | "running" | "completed" | "failed";
+                            /** @enum {unknown} */
+                            trigger: "schedule" | "manual";
+                        }[];
+                        nextCursor: string | null;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
     adminRunReconciliation: {
         parameters: {
             query?: never;
@@ -3962,6 +4403,475 @@ export interface operations {
             };
         };
     };
+    adminListReviews: {
+        parameters: {
+            query?: {
+                cursor?: string;
+                limit?: number;
+                state?: "pending" | "published" | "flagged" | "rejected";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            author: {
+                                email: string;
+                                /** Format: uuid */
+                                id: string;
+                                name: string;
+                            };
+                            body: string | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                            helpfulCount: number;
+                            /** Format: uuid */
+                            id: string;
+                            /** Format: date-time */
+                            moderatedAt: string | null;
+                            moderationNote: string | null;
+                            /** Format: uuid */
+                            orderId: string | null;
+                            product: {
+                                /** Format: uuid */
+                                id: string;
+                                slug: string;
+                                title: string;
+                            };
+                            /** Format: date-time */
+                            publishedAt: string | null;
+                            rating: number;
+                            reportCount: number;
+                            staffReply?: {
+                                body: string;
+                                /** Format: date-time */
+                                repliedAt: string;
+                            };
+                            /** @enum {unknown} */
+                            state: "pending" | "published" | "flagged" | "rejected";
+                            title: string | null;
+                            /** Format: date-time */
+                            updatedAt: string;
+                            version: number;
+                        }[];
+                        nextCursor: string | null;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    adminModerateReview: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description staff only, never shown to the author or the public */
+                    note?: string;
+                    /** @enum {unknown} */
+                    state: "pending" | "published" | "flagged" | "rejected";
+                    /** @description the version the moderator read; a newer one answers 409 version_conflict */
+                    version: number;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        author: {
+                            email: string;
+                            /** Format: uuid */
+                            id: string;
+                            name: string;
+                        };
+                        body: string | null;
+                        /** Format: date-time */
+                        createdAt: string;
+                        helpfulCount: number;
+                        /** Format: uuid */
+                        id: string;
+                        /** Format: date-time */
+                        moderatedAt: string | null;
+                        moderationNote: string | null;
+                        /** Format: uuid */
+                        orderId: string | null;
+                        product: {
+                            /** Format: uuid */
+                            id: string;
+                            slug: string;
+                            title: string;
+                        };
+                        /** Format: date-time */
+                        publishedAt: string | null;
+                        rating: number;
+                        reportCount: number;
+                        staffReply?: {
+                            body: string;
+                            /** Format: date-time */
+                            repliedAt: string;
+                        };
+                        /** @enum {unknown} */
+                        state: "pending" | "published" | "flagged" | "rejected";
+                        title: string | null;
+                        /** Format: date-time */
+                        updatedAt: string;
+                        version: number;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    adminReplyToReview: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    body: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        author: {
+                            email: string;
+                            /** Format: uuid */
+                            id: string;
+                            name: string;
+                        };
+                        body: string | null;
+                        /** Format: date-time */
+                        createdAt: string;
+                        helpfulCount: number;
+                        /** Format: uuid */
+                        id: string;
+                        /** Format: date-time */
+                        moderatedAt: string | null;
+                        moderationNote: string | null;
+                        /** Format: uuid */
+                        orderId: string | null;
+                        product: {
+                            /** Format: uuid */
+                            id: string;
+                            slug: string;
+                            title: string;
+                        };
+                        /** Format: date-time */
+                        publishedAt: string | null;
+                        rating: number;
+                        reportCount: number;
+                        staffReply?: {
+                            body: string;
+                            /** Format: date-time */
+                            repliedAt: string;
+                        };
+                        /** @enum {unknown} */
+                        state: "pending" | "published" | "flagged" | "rejected";
+                        title: string | null;
+                        /** Format: date-time */
+                        updatedAt: string;
+                        version: number;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
     adminListUsers: {
         parameters: {
             query?: {
@@ -3994,6 +4904,8 @@ export interface operations {
                             /** Format: date-time */
                             lockedUntil: string | null;
                             name: string;
+                            /** @description E.164 */
+                            phone: string | null;
                             role: "customer" | "support" | "manager" | "admin";
                             twoFactorEnabled: boolean;
                         }[];
@@ -4104,6 +5016,8 @@ export interface operations {
                         /** Format: date-time */
                         lockedUntil: string | null;
                         name: string;
+                        /** @description E.164 */
+                        phone: string | null;
                         role: "customer" | "support" | "manager" | "admin";
                         twoFactorEnabled: boolean;
                     };
@@ -4926,6 +5840,8 @@ export interface operations {
                             /** Format: uuid */
                             id: string;
                             name: string;
+                            /** @description E.164 */
+                            phone: string | null;
                             role: "customer" | "support" | "manager" | "admin";
                             twoFactorEnabled: boolean;
                         };
@@ -5365,6 +6281,8 @@ export interface operations {
                             /** Format: uuid */
                             id: string;
                             name: string;
+                            /** @description E.164 */
+                            phone: string | null;
                             role: "customer" | "support" | "manager" | "admin";
                             twoFactorEnabled: boolean;
                         };
@@ -5676,6 +6594,8 @@ export interface operations {
                             /** Format: uuid */
                             id: string;
                             name: string;
+                            /** @description E.164 */
+                            phone: string | null;
                             role: "customer" | "support" | "manager" | "admin";
                             twoFactorEnabled: boolean;
                         };
@@ -7294,7 +8214,7 @@ export interface operations {
                      * @description required for guests
                      */
                     email?: string;
-                    shippingAddress: {
+                    shippingAddress?: {
                         city: string;
                         /**
                          * @description ISO 3166-1 alpha-2
@@ -7308,6 +8228,11 @@ export interface operations {
                         postalCode?: string;
                         state: string;
                     };
+                    /**
+                     * Format: uuid
+                     * @description one of the signed-in customer's saved addresses (GET /me/addresses), instead of shippingAddress
+                     */
+                    shippingAddressId?: string;
                     /** Format: uuid */
                     shippingMethodId: string;
                 };
@@ -8769,6 +9694,8 @@ export interface operations {
                         /** Format: uuid */
                         id: string;
                         name: string;
+                        /** @description E.164 */
+                        phone: string | null;
                         role: "customer" | "support" | "manager" | "admin";
                         twoFactorEnabled: boolean;
                     };
@@ -8831,6 +9758,8 @@ export interface operations {
             content: {
                 "application/json": {
                     name?: string;
+                    /** @description E.164, or a Nigerian number in local form; null removes it */
+                    phone?: string | null;
                 };
             };
         };
@@ -8849,8 +9778,386 @@ export interface operations {
                         /** Format: uuid */
                         id: string;
                         name: string;
+                        /** @description E.164 */
+                        phone: string | null;
                         role: "customer" | "support" | "manager" | "admin";
                         twoFactorEnabled: boolean;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    listMyAddresses: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            city: string;
+                            country: string;
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** Format: uuid */
+                            id: string;
+                            isDefault: boolean;
+                            label: string | null;
+                            line1: string;
+                            line2: string | null;
+                            name: string;
+                            phone: string;
+                            postalCode: string | null;
+                            state: string;
+                            /** Format: date-time */
+                            updatedAt: string;
+                        }[];
+                        /** @enum {object|null} */
+                        nextCursor: never | null;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    createMyAddress: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    city: string;
+                    /**
+                     * @description ISO 3166-1 alpha-2
+                     * @default NG
+                     */
+                    country?: string;
+                    /** @description make it the default (the first address always is) */
+                    isDefault?: boolean;
+                    /** @description e.g. Home, Office */
+                    label?: string | null;
+                    line1: string;
+                    line2?: string | null;
+                    name: string;
+                    /** @description E.164, or a Nigerian number in local form (stored as E.164) */
+                    phone: string;
+                    postalCode?: string | null;
+                    state: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        city: string;
+                        country: string;
+                        /** Format: date-time */
+                        createdAt: string;
+                        /** Format: uuid */
+                        id: string;
+                        isDefault: boolean;
+                        label: string | null;
+                        line1: string;
+                        line2: string | null;
+                        name: string;
+                        phone: string;
+                        postalCode: string | null;
+                        state: string;
+                        /** Format: date-time */
+                        updatedAt: string;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    deleteMyAddress: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description application/problem+json */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    updateMyAddress: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    city?: string;
+                    /** @description ISO 3166-1 alpha-2 */
+                    country?: string;
+                    /** @description make it the default (the first address always is) */
+                    isDefault?: boolean;
+                    /** @description e.g. Home, Office */
+                    label?: string | null;
+                    line1?: string;
+                    line2?: string | null;
+                    name?: string;
+                    /** @description E.164, or a Nigerian number in local form (stored as E.164) */
+                    phone?: string;
+                    postalCode?: string | null;
+                    state?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        city: string;
+                        country: string;
+                        /** Format: date-time */
+                        createdAt: string;
+                        /** Format: uuid */
+                        id: string;
+                        isDefault: boolean;
+                        label: string | null;
+                        line1: string;
+                        line2: string | null;
+                        name: string;
+                        phone: string;
+                        postalCode: string | null;
+                        state: string;
+                        /** Format: date-time */
+                        updatedAt: string;
                     };
                 };
             };
@@ -9120,6 +10427,203 @@ export interface operations {
                         /** Format: date */
                         to: string;
                     } | string;
+                };
+            };
+            /** @description application/problem+json */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    listMyRecommendations: {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /**
+                         * Format: date-time
+                         * @description when the generation used was computed; null before the first
+                         */
+                        computedAt: string | null;
+                        items: {
+                            currency: string;
+                            /** Format: uuid */
+                            id: string;
+                            images: {
+                                alt: string;
+                                /** Format: uuid */
+                                id: string;
+                                position: number;
+                                urls: {
+                                    card: string;
+                                    thumb: string;
+                                    zoom: string;
+                                };
+                            }[];
+                            inStock: boolean;
+                            priceFrom: number | null;
+                            /** @description average of the published reviews, one decimal; null without any */
+                            rating: number | null;
+                            reviewCount: number;
+                            slug: string;
+                            title: string;
+                        }[];
+                        /** @enum {object|null} */
+                        nextCursor: never | null;
+                        /**
+                         * @description computed: all from the nightly generation; fallback: category and best sellers; mixed: both
+                         * @enum {unknown}
+                         */
+                        source: "computed" | "fallback" | "mixed";
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    listMyReviews: {
+        parameters: {
+            query?: {
+                cursor?: string;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            body: string | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                            helpfulCount: number;
+                            /** Format: uuid */
+                            id: string;
+                            product: {
+                                /** Format: uuid */
+                                id: string;
+                                slug: string;
+                                title: string;
+                            };
+                            rating: number;
+                            staffReply?: {
+                                body: string;
+                                /** Format: date-time */
+                                repliedAt: string;
+                            };
+                            /** @enum {unknown} */
+                            state: "pending" | "published" | "flagged" | "rejected";
+                            title: string | null;
+                            /** Format: date-time */
+                            updatedAt: string;
+                            version: number;
+                        }[];
+                        nextCursor: string | null;
+                    };
                 };
             };
             /** @description application/problem+json */
@@ -10230,7 +11734,9 @@ export interface operations {
                             }[];
                             inStock: boolean;
                             priceFrom: number | null;
-                            rating: number;
+                            /** @description average of the published reviews, one decimal; null without any */
+                            rating: number | null;
+                            reviewCount: number;
                             slug: string;
                             title: string;
                         }[];
@@ -10384,8 +11890,11 @@ export interface operations {
                         inStock: boolean;
                         priceFrom: number | null;
                         productType: string | null;
-                        rating: number;
+                        /** @description average of the published reviews, one decimal; null without any */
+                        rating: number | null;
+                        /** @description the same as reviewCount (kept for older clients) */
                         ratingCount: number;
+                        reviewCount: number;
                         seoDescription: string | null;
                         seoTitle: string | null;
                         slug: string;
@@ -10550,8 +12059,11 @@ export interface operations {
                         inStock: boolean;
                         priceFrom: number | null;
                         productType: string | null;
-                        rating: number;
+                        /** @description average of the published reviews, one decimal; null without any */
+                        rating: number | null;
+                        /** @description the same as reviewCount (kept for older clients) */
                         ratingCount: number;
+                        reviewCount: number;
                         seoDescription: string | null;
                         seoTitle: string | null;
                         slug: string;
@@ -10776,8 +12288,11 @@ export interface operations {
                         inStock: boolean;
                         priceFrom: number | null;
                         productType: string | null;
-                        rating: number;
+                        /** @description average of the published reviews, one decimal; null without any */
+                        rating: number | null;
+                        /** @description the same as reviewCount (kept for older clients) */
                         ratingCount: number;
+                        reviewCount: number;
                         seoDescription: string | null;
                         seoTitle: string | null;
                         slug: string;
@@ -10894,6 +12409,111 @@ export interface operations {
             };
             /** @description application/problem+json */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    listBoughtTogether: {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The product id (UUID) or its slug */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /**
+                         * Format: date-time
+                         * @description when the generation used was computed; null before the first
+                         */
+                        computedAt: string | null;
+                        items: {
+                            currency: string;
+                            /** Format: uuid */
+                            id: string;
+                            images: {
+                                alt: string;
+                                /** Format: uuid */
+                                id: string;
+                                position: number;
+                                urls: {
+                                    card: string;
+                                    thumb: string;
+                                    zoom: string;
+                                };
+                            }[];
+                            inStock: boolean;
+                            priceFrom: number | null;
+                            /** @description average of the published reviews, one decimal; null without any */
+                            rating: number | null;
+                            reviewCount: number;
+                            slug: string;
+                            title: string;
+                        }[];
+                        /** @enum {object|null} */
+                        nextCursor: never | null;
+                        /**
+                         * @description computed: all from the nightly generation; fallback: category and best sellers; mixed: both
+                         * @enum {unknown}
+                         */
+                        source: "computed" | "fallback" | "mixed";
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -11317,6 +12937,383 @@ export interface operations {
             };
         };
     };
+    listProductReviews: {
+        parameters: {
+            query?: {
+                cursor?: string;
+                limit?: number;
+                rating?: number;
+                sort?: "newest" | "helpful" | "rating_desc" | "rating_asc";
+            };
+            header?: never;
+            path: {
+                /** @description The product id (UUID) or its slug */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            author: {
+                                displayName: string;
+                            };
+                            body: string | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                            helpfulCount: number;
+                            /** Format: uuid */
+                            id: string;
+                            rating: number;
+                            staffReply?: {
+                                body: string;
+                                /** Format: date-time */
+                                repliedAt: string;
+                            };
+                            title: string | null;
+                            verifiedPurchase: boolean;
+                        }[];
+                        nextCursor: string | null;
+                        summary?: {
+                            /** @description one decimal; null without published reviews */
+                            average: number | null;
+                            count: number;
+                            distribution: {
+                                1: number;
+                                2: number;
+                                3: number;
+                                4: number;
+                                5: number;
+                            };
+                        };
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    createReview: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description plain text; markup is removed */
+                    body?: string;
+                    rating: number;
+                    /** @description plain text; markup is removed */
+                    title?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        body: string | null;
+                        /** Format: date-time */
+                        createdAt: string;
+                        helpfulCount: number;
+                        /** Format: uuid */
+                        id: string;
+                        product: {
+                            /** Format: uuid */
+                            id: string;
+                            slug: string;
+                            title: string;
+                        };
+                        rating: number;
+                        staffReply?: {
+                            body: string;
+                            /** Format: date-time */
+                            repliedAt: string;
+                        };
+                        /** @enum {unknown} */
+                        state: "pending" | "published" | "flagged" | "rejected";
+                        title: string | null;
+                        /** Format: date-time */
+                        updatedAt: string;
+                        version: number;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    listSimilarProducts: {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The product id (UUID) or its slug */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /**
+                         * Format: date-time
+                         * @description when the generation used was computed; null before the first
+                         */
+                        computedAt: string | null;
+                        items: {
+                            currency: string;
+                            /** Format: uuid */
+                            id: string;
+                            images: {
+                                alt: string;
+                                /** Format: uuid */
+                                id: string;
+                                position: number;
+                                urls: {
+                                    card: string;
+                                    thumb: string;
+                                    zoom: string;
+                                };
+                            }[];
+                            inStock: boolean;
+                            priceFrom: number | null;
+                            /** @description average of the published reviews, one decimal; null without any */
+                            rating: number | null;
+                            reviewCount: number;
+                            slug: string;
+                            title: string;
+                        }[];
+                        /** @enum {object|null} */
+                        nextCursor: never | null;
+                        /**
+                         * @description computed: all from the nightly generation; fallback: category and best sellers; mixed: both
+                         * @enum {unknown}
+                         */
+                        source: "computed" | "fallback" | "mixed";
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
     createVariant: {
         parameters: {
             query?: never;
@@ -11413,6 +13410,485 @@ export interface operations {
             };
             /** @description application/problem+json */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    deleteReview: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description application/problem+json */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    updateReview: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description plain text; markup is removed */
+                    body?: string;
+                    rating?: number;
+                    /** @description plain text; markup is removed */
+                    title?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        body: string | null;
+                        /** Format: date-time */
+                        createdAt: string;
+                        helpfulCount: number;
+                        /** Format: uuid */
+                        id: string;
+                        product: {
+                            /** Format: uuid */
+                            id: string;
+                            slug: string;
+                            title: string;
+                        };
+                        rating: number;
+                        staffReply?: {
+                            body: string;
+                            /** Format: date-time */
+                            repliedAt: string;
+                        };
+                        /** @enum {unknown} */
+                        state: "pending" | "published" | "flagged" | "rejected";
+                        title: string | null;
+                        /** Format: date-time */
+                        updatedAt: string;
+                        version: number;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    reportReview: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @enum {unknown} */
+                    reason: "spam" | "abuse" | "off_topic" | "personal_data" | "other";
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        status: "accepted";
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    voteReviewHelpful: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description application/problem+json */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    unvoteReviewHelpful: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description application/problem+json */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };

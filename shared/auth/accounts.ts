@@ -3,6 +3,7 @@ import type { Config } from '../config.js';
 import type { Db, DbOrTrx, Trx } from '../db/index.js';
 import type { Users } from '../db/types.js';
 import { BadRequestError, ConflictError, DomainError, isUniqueViolation, NotFoundError, UnauthorizedError } from '../errors.js';
+import { assertPhone } from '../identity/phone.js';
 import { enqueueMail } from '../mail/enqueue.js';
 import { enqueue } from '../outbox.js';
 import {
@@ -36,11 +37,12 @@ type AuthConfig = Pick<Config, 'PUBLIC_URL' | 'ENCRYPTION_KEY' | 'LOCKOUT_THRESH
 type User = Selectable<Users>;
 
 /** The account as its owner (and staff) see it: never hashes or secrets. */
-export function userView(u: Pick<User, 'id' | 'email' | 'name' | 'role' | 'emailVerifiedAt' | 'totpEnabledAt' | 'createdAt'>) {
+export function userView(u: Pick<User, 'id' | 'email' | 'name' | 'phone' | 'role' | 'emailVerifiedAt' | 'totpEnabledAt' | 'createdAt'>) {
   return {
     id: u.id,
     email: u.email,
     name: u.name,
+    phone: u.phone,
     role: u.role as Role,
     emailVerified: u.emailVerifiedAt !== null,
     twoFactorEnabled: u.totpEnabledAt !== null,
@@ -120,6 +122,7 @@ export async function register(db: Db, config: AuthConfig, input: RegisterInput,
     return await db.transaction().execute(async (trx) => {
       const user = await trx.insertInto('users').values({ email, name, passwordHash }).returningAll().executeTakeFirstOrThrow();
       await queueVerification(trx, config, user);
+      await enqueueMail(trx, null, 'welcome', user.email, { name: user.name });
       const session = await openSession(trx, user.id, meta);
       const subject: TokenSubject = { id: user.id, role: user.role as Role, sessionId: session.sessionId, generation: user.tokenGeneration };
       return { user: userView(user), refreshToken: session.refreshToken, subject };
@@ -299,13 +302,20 @@ export async function getMe(db: DbOrTrx, userId: string): Promise<UserView> {
   return userView(user);
 }
 
-export async function updateMe(db: Db, userId: string, patch: { name?: string }): Promise<UserView> {
+/** PATCH /me: the name, and the phone (E.164; Nigerian local form normalized; null removes it). */
+export async function updateMe(db: Db, userId: string, patch: { name?: string; phone?: string | null }): Promise<UserView> {
   const name = patch.name?.trim();
   if (patch.name !== undefined && !name) {
     throw new BadRequestError('validation_failed', 'The name is required', [{ path: '/name', message: 'must not be blank' }]);
   }
-  if (name === undefined) return getMe(db, userId);
-  const user = await db.updateTable('users').set({ name }).where('id', '=', userId).returningAll().executeTakeFirst();
+  const phone = patch.phone === undefined || patch.phone === null ? patch.phone : assertPhone(patch.phone, '/phone');
+  if (name === undefined && phone === undefined) return getMe(db, userId);
+  const user = await db
+    .updateTable('users')
+    .set({ ...(name !== undefined ? { name } : {}), ...(phone !== undefined ? { phone } : {}) })
+    .where('id', '=', userId)
+    .returningAll()
+    .executeTakeFirst();
   if (!user) throw new NotFoundError('User');
   return userView(user);
 }

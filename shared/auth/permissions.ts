@@ -19,13 +19,14 @@ export const permissions = [
   'audit:read',
   'credit:read',
   'credit:grant',
+  'review:moderate',
 ] as const;
 export type Permission = (typeof permissions)[number];
 
 export const roles = ['customer', 'support', 'manager', 'admin'] as const;
 export type Role = (typeof roles)[number];
 
-const support: readonly Permission[] = ['order:read:any', 'credit:read'];
+const support: readonly Permission[] = ['order:read:any', 'credit:read', 'review:moderate'];
 const manager: readonly Permission[] = [
   ...support,
   'product:write',

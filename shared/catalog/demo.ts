@@ -67,8 +67,8 @@ export interface DemoProduct {
   description: string;
   category: string;
   tags: string[];
-  rating: number;
-  ratingCount: number;
+  /** How the demo reviews step treats it: its leaning (0 = lukewarm, 1 = loved) and how often it sells (0–1). */
+  demand: { leaning: number; volume: number };
   variants: { sku: string; title: string; options: Record<string, string>; price: number; compareAtPrice: number | null; onHand: number }[];
 }
 
@@ -95,8 +95,7 @@ export function demoProduct(i: number): DemoProduct {
     description: `${title} from our Lagos workshop: ${fabric.toLowerCase()} ${category.toLowerCase()}, hand-finished. Tailored fit, true to Nigerian sizing.`,
     category,
     tags: [slugify(fabric), slugify(category), ...(rnd() < 0.3 ? ['owambe'] : []), ...(rnd() < 0.2 ? ['new-arrival'] : [])],
-    rating: Math.round((3 + rnd() * 2) * 100) / 100,
-    ratingCount: Math.floor(rnd() * 120),
+    demand: { leaning: rnd(), volume: rnd() },
     variants: values.slice(start, start + count).map((value, j) => {
       const step = style.axis === 'length' ? j * Math.round(base / 4 / 100) * 100 : j >= 4 ? 100_000 : 0;
       return {
@@ -143,7 +142,7 @@ const CHUNK = 1_000;
 
 /**
  * Seed step: the demo catalog of a Nigerian fashion store. `--products N` (default 200) products with
- * 2–6 variants, stock, ratings and categories; deterministic and idempotent (existing slugs and SKUs are
+ * 2–6 variants, stock and categories (ratings come from the demo reviews step); deterministic and idempotent (existing slugs and SKUs are
  * left alone); bulk inserts, so `--products 10000` (~40,000 variants) takes seconds.
  */
 export async function seedCatalog({ db, config, log, args }: DemoSeedContext): Promise<void> {
@@ -170,8 +169,6 @@ export async function seedCatalog({ db, config, log, args }: DemoSeedContext): P
             tags: p.tags,
             vendor: config.SHOP_NAME,
             productType: p.category,
-            rating: p.rating,
-            ratingCount: p.ratingCount,
           })),
         )
         .onConflict((oc) => oc.column('slug').doNothing())

@@ -28,7 +28,9 @@ export interface ListItem {
   priceFrom: number | null;
   currency: string;
   images: { id: string; urls: { thumb: string; card: string; zoom: string }; alt: string; position: number }[];
-  rating: number;
+  /** Average of the published reviews, one decimal; null without any. */
+  rating: number | null;
+  reviewCount: number;
   inStock: boolean;
 }
 
@@ -53,6 +55,18 @@ export const PRICE_BANDS: readonly [number, number | null][] = [
   [10_000_000, null],
 ];
 
+/**
+ * `sort=rating` ranks by the average damped toward the store's mean by RATING_PRIOR_REVIEWS imaginary
+ * reviews: (sum + k·mean) / (count + k). One five-star review no longer outranks two hundred at 4.8, and
+ * an unreviewed product sits at the mean. The mean is a scalar subquery (evaluated once per statement);
+ * the counters it reads move with every review, so a cursor's key may shift slightly between pages,
+ * never beyond the rows' own order.
+ */
+export const RATING_PRIOR_REVIEWS = 5;
+const STORE_MEAN = sql`(SELECT COALESCE(sum(s.rating_sum)::numeric / NULLIF(sum(s.rating_count), 0), 0) FROM products s WHERE s.status = 'active')`;
+export const dampedRatingSql = (alias = 'p') =>
+  sql`round((${sql.ref(`${alias}.rating_sum`)} + ${RATING_PRIOR_REVIEWS} * ${STORE_MEAN}) / (${sql.ref(`${alias}.rating_count`)} + ${RATING_PRIOR_REVIEWS}), 8)`;
+
 interface SortSpec {
   /** The SQL expression ordered on (with p.id as the tie-breaker, same direction). */
   key: RawBuilder<unknown>;
@@ -72,8 +86,10 @@ function sortSpec(sort: ProductSort, tsquery: RawBuilder<unknown> | null): SortS
       return { key: sql`p.price_from`, keyText: sql`p.price_from::text`, cast: sql`bigint`, desc: false };
     case 'price_desc':
       return { key: sql`p.price_from`, keyText: sql`p.price_from::text`, cast: sql`bigint`, desc: true };
-    case 'rating':
-      return { key: sql`p.rating`, keyText: sql`p.rating::text`, cast: sql`numeric`, desc: true };
+    case 'rating': {
+      const damped = dampedRatingSql('p');
+      return { key: damped, keyText: sql`${damped}::text`, cast: sql`numeric`, desc: true };
+    }
     case 'newest':
       return { key: sql`p.created_at`, keyText: sql`p.created_at::text`, cast: sql`timestamptz`, desc: true };
   }
@@ -131,7 +147,7 @@ export async function listProducts(db: DbOrTrx, query: ListQuery): Promise<ListP
   const whereSql = (parts: RawBuilder<unknown>[]) => (parts.length ? sql`WHERE ${sql.join(parts, sql` AND `)}` : sql``);
 
   const page = sql`
-    SELECT p.id, p.slug, p.title, p.price_from, p.currency, p.rating::float8 AS rating, p.in_stock,
+    SELECT p.id, p.slug, p.title, p.price_from, p.currency, p.rating::float8 AS rating, p.rating_count AS review_count, p.in_stock,
            ${spec.keyText} AS sort_key,
            CASE WHEN img.id IS NULL THEN '[]'::json
                 ELSE json_build_array(json_build_object('id', img.id, 'urls', img.urls, 'alt', img.alt, 'position', img.position)) END AS images
@@ -148,7 +164,8 @@ export async function listProducts(db: DbOrTrx, query: ListQuery): Promise<ListP
     title: string;
     priceFrom: number | null;
     currency: string;
-    rating: number;
+    rating: number | null;
+    reviewCount: number;
     inStock: boolean;
     sortKey: string;
     images: ListItem['images'];
@@ -195,6 +212,7 @@ export async function listProducts(db: DbOrTrx, query: ListQuery): Promise<ListP
     currency: r.currency,
     images: r.images,
     rating: r.rating,
+    reviewCount: r.reviewCount,
     inStock: r.inStock,
   }));
   return {

@@ -69,7 +69,10 @@ export interface ProductView {
   priceFrom: number | null;
   currency: string;
   inStock: boolean;
-  rating: number;
+  /** Average of the published reviews, one decimal; null without any. */
+  rating: number | null;
+  reviewCount: number;
+  /** The same as reviewCount (the name before reviews existed). */
   ratingCount: number;
   variants: VariantView[];
   images: ImageView[];
@@ -92,7 +95,7 @@ export async function findProductJson(db: DbOrTrx, idOrSlug: string, opts: { pub
       'tags', p.tags, 'attributes', p.attributes, 'vendor', p.vendor, 'productType', p.product_type,
       'seoTitle', p.seo_title, 'seoDescription', p.seo_description,
       'priceFrom', p.price_from, 'currency', p.currency, 'inStock', p.in_stock,
-      'rating', p.rating::float8, 'ratingCount', p.rating_count,
+      'rating', p.rating::float8, 'reviewCount', p.rating_count, 'ratingCount', p.rating_count,
       'variants', COALESCE((
         SELECT json_agg(json_build_object(
           'id', v.id, 'sku', v.sku, 'title', v.title, 'options', v.options, 'price', v.price,

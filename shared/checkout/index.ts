@@ -8,6 +8,7 @@ import { asPricingCoupon, couponRejection, findCoupon, InvalidCouponError, recor
 import { withIdempotency, saveProvisional, type StoredAnswer } from '../idempotency/index.js';
 import { reserveLines } from '../inventory/reservations.js';
 import { buildOrderView, orderView, orderViewColumns, type OrderViewParts, type ShippingAddress } from '../orders/read.js';
+import { shippingAddressFromBook } from '../identity/addresses.js';
 import { enqueue } from '../outbox.js';
 import { retryAfterLazyExpiry } from '../payments/expiry.js';
 import { computeTotals } from '../pricing/index.js';
@@ -30,8 +31,16 @@ export type { ShippingAddress };
 
 export interface CheckoutInput {
   email?: string;
-  shippingAddress: ShippingAddress;
+  /** Exactly one of these: an address, or the id of one in the signed-in customer's address book. */
+  shippingAddress?: ShippingAddress;
+  shippingAddressId?: string;
   shippingMethodId: string;
+}
+
+/** The address the order ships to, read in the checkout transaction; another user's saved address is 404. */
+async function shippingAddressOf(trx: Trx, caller: CartCaller, input: CheckoutInput): Promise<ShippingAddress> {
+  if (input.shippingAddress) return input.shippingAddress;
+  return shippingAddressFromBook(trx, caller.userId, input.shippingAddressId!);
 }
 
 export interface CheckoutDeps extends PaymentDeps {
@@ -84,6 +93,7 @@ async function placeOrder(trx: Trx, deps: CheckoutDeps, caller: CartCaller, inpu
   // Held until this transaction ends: parallel checkouts of one client count one after the other.
   await claimOpenOrderSlot(trx, client, email, config.MAX_OPEN_ORDERS_PER_CLIENT);
 
+  const shippingAddress = await shippingAddressOf(trx, caller, input);
   const method = await findActiveShippingMethod(trx, input.shippingMethodId);
   if (!method) throw new ValidationError('The shipping method is invalid', [{ path: '/shippingMethodId', message: 'is not an available shipping method' }]);
 
@@ -108,7 +118,7 @@ async function placeOrder(trx: Trx, deps: CheckoutDeps, caller: CartCaller, inpu
       userId: customerUserId,
       cartId: cart.id,
       email,
-      customerName: input.shippingAddress.name,
+      customerName: shippingAddress.name,
       status: 'pending_payment',
       currency: cart.currency,
       ...totals,
@@ -117,7 +127,7 @@ async function placeOrder(trx: Trx, deps: CheckoutDeps, caller: CartCaller, inpu
       clientAddress: client?.address ?? null,
       shippingMethodId: method.id,
       shippingMethodName: method.name,
-      shippingAddress: JSON.stringify(input.shippingAddress),
+      shippingAddress: JSON.stringify(shippingAddress),
       reservationExpiresAt: sql`now() + make_interval(mins => ${config.RESERVATION_TTL_MINUTES})`,
     })
     .returningAll()
@@ -188,6 +198,11 @@ async function retryOnDeadlock<T>(fn: () => Promise<T>, attempts = 4): Promise<T
 
 /** `client`: the caller's address, for MAX_OPEN_ORDERS_PER_CLIENT (the API always passes it). */
 export async function checkout(deps: CheckoutDeps, caller: CartCaller, input: CheckoutInput, idempotencyKey: string, client?: CheckoutClient) {
+  if ((input.shippingAddress === undefined) === (input.shippingAddressId === undefined)) {
+    throw new ValidationError('Send either shippingAddress or shippingAddressId', [
+      { path: input.shippingAddress ? '/shippingAddressId' : '/shippingAddress', message: 'exactly one of shippingAddress and shippingAddressId is required' },
+    ]);
+  }
   const owner = await ownerOf(deps.db, caller);
   return withIdempotency(
     deps.db,

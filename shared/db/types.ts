@@ -328,8 +328,9 @@ export interface Products {
   inStock: Generated<boolean>;
   priceFrom: number | null;
   productType: string | null;
-  rating: Generated<Numeric>;
+  rating: Generated<Numeric | null>;
   ratingCount: Generated<number>;
+  ratingSum: Generated<number>;
   search: Generated<string | null>;
   seoDescription: string | null;
   seoTitle: string | null;
@@ -367,6 +368,34 @@ export interface ProductVariants {
   weightGrams: number | null;
 }
 
+export interface RecBestSellers {
+  generationId: number;
+  productId: string;
+  rank: number;
+  units: number;
+}
+
+export interface RecCurrent {
+  generationId: number | null;
+  singleton: Generated<boolean>;
+}
+
+export interface RecGenerations {
+  computedAt: Generated<Timestamp>;
+  id: Generated<number>;
+  runId: string | null;
+  windowDays: number;
+}
+
+export interface RecItems {
+  generationId: number;
+  kind: string;
+  productId: string;
+  rank: number;
+  relatedId: string;
+  score: number;
+}
+
 export interface ReconciliationRuns {
   counts: Generated<Json>;
   discrepancies: Generated<Json>;
@@ -387,6 +416,21 @@ export interface RecoveryCodes {
   id: Generated<string>;
   usedAt: Timestamp | null;
   userId: string;
+}
+
+export interface RecRuns {
+  bestSellerRows: number | null;
+  boughtTogetherRows: number | null;
+  createdAt: Generated<Timestamp>;
+  error: string | null;
+  finishedAt: Timestamp | null;
+  generationId: number | null;
+  id: Generated<string>;
+  requestedBy: string | null;
+  similarRows: number | null;
+  startedAt: Timestamp | null;
+  status: Generated<string>;
+  trigger: string;
 }
 
 export interface RefreshTokens {
@@ -435,6 +479,53 @@ export interface Refunds {
   updatedAt: Generated<Timestamp>;
 }
 
+export interface ReviewRecountRuns {
+  drift: Generated<Json>;
+  drifted: Generated<number>;
+  finishedAt: Timestamp | null;
+  id: Generated<string>;
+  productsChecked: Generated<number>;
+  startedAt: Generated<Timestamp>;
+  trigger: string;
+}
+
+export interface ReviewReports {
+  createdAt: Generated<Timestamp>;
+  reason: string;
+  reviewId: string;
+  userId: string;
+}
+
+export interface Reviews {
+  authorId: string;
+  body: string | null;
+  createdAt: Generated<Timestamp>;
+  deletedAt: Timestamp | null;
+  helpfulCount: Generated<number>;
+  id: Generated<string>;
+  moderatedAt: Timestamp | null;
+  moderatedBy: string | null;
+  moderationNote: string | null;
+  orderId: string | null;
+  productId: string;
+  publishedAt: Timestamp | null;
+  rating: number;
+  reportCount: Generated<number>;
+  staffReply: string | null;
+  staffReplyAt: Timestamp | null;
+  staffReplyBy: string | null;
+  state: string;
+  title: string | null;
+  updatedAt: Generated<Timestamp>;
+  version: Generated<number>;
+}
+
+export interface ReviewVotes {
+  createdAt: Generated<Timestamp>;
+  reviewId: string;
+  userId: string;
+}
+
 export interface SalesRollup {
   currency: string;
   discount: Generated<number>;
@@ -474,6 +565,23 @@ export interface ShippingMethods {
   updatedAt: Generated<Timestamp>;
 }
 
+export interface UserAddresses {
+  city: string;
+  country: string;
+  createdAt: Generated<Timestamp>;
+  id: Generated<string>;
+  isDefault: Generated<boolean>;
+  label: string | null;
+  line1: string;
+  line2: string | null;
+  name: string;
+  phone: string;
+  postalCode: string | null;
+  state: string;
+  updatedAt: Generated<Timestamp>;
+  userId: string;
+}
+
 export interface Users {
   createdAt: Generated<Timestamp>;
   disabledAt: Timestamp | null;
@@ -484,6 +592,7 @@ export interface Users {
   lockedUntil: Timestamp | null;
   name: string;
   passwordHash: string;
+  phone: string | null;
   role: Generated<string>;
   tokenGeneration: Generated<number>;
   totpEnabledAt: Timestamp | null;
@@ -542,15 +651,25 @@ export interface DB {
   products: Products;
   productSalesRollup: ProductSalesRollup;
   productVariants: ProductVariants;
+  recBestSellers: RecBestSellers;
+  recCurrent: RecCurrent;
+  recGenerations: RecGenerations;
+  recItems: RecItems;
   reconciliationRuns: ReconciliationRuns;
   recoveryCodes: RecoveryCodes;
+  recRuns: RecRuns;
   refreshTokens: RefreshTokens;
   refundItems: RefundItems;
   refundParts: RefundParts;
   refunds: Refunds;
+  reviewRecountRuns: ReviewRecountRuns;
+  reviewReports: ReviewReports;
+  reviews: Reviews;
+  reviewVotes: ReviewVotes;
   salesRollup: SalesRollup;
   sessions: Sessions;
   shippingMethods: ShippingMethods;
+  userAddresses: UserAddresses;
   users: Users;
   userTokens: UserTokens;
   webhookEvents: WebhookEvents;

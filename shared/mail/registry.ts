@@ -35,9 +35,11 @@ import refund from './templates/refund.js';
 import resetPassword from './templates/reset-password.js';
 import twoFactorEnabled from './templates/two-factor-enabled.js';
 import verifyEmail from './templates/verify-email.js';
+import welcome from './templates/welcome.js';
 
 export const templates = {
   'verify-email': verifyEmail,
+  welcome,
   'reset-password': resetPassword,
   'password-changed': passwordChanged,
   'two-factor-enabled': twoFactorEnabled,

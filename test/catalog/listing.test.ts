@@ -23,7 +23,8 @@ t.test('listing: every sort pages with the cursor without duplicates or gaps, al
     ids.push(p.id);
   }
   // Ratings with ties; identical created_at for some rows to test the tie-breaker on newest.
-  await sql`UPDATE products SET rating = (abs(hashtext(id::text)) % 3)::numeric, created_at = now() - (abs(hashtext(id::text)) % 4) * interval '1 minute'`.execute(db);
+  await sql`UPDATE products p SET rating_count = x.n, rating_sum = x.n * x.stars, created_at = now() - (abs(hashtext(p.id::text)) % 4) * interval '1 minute'
+    FROM (SELECT id, abs(hashtext(id::text)) % 3 AS n, 1 + abs(hashtext(id::text || 'r')) % 5 AS stars FROM products) x WHERE x.id = p.id`.execute(db);
 
   const all = async (query: string, limit = 4, between?: () => Promise<void>) => {
     const seen: Item[] = [];
@@ -52,7 +53,9 @@ t.test('listing: every sort pages with the cursor without duplicates or gaps, al
   t.same((await all('')).map((i) => i.id), await sorted('created_at', 'desc'), 'newest is the default');
   t.same((await all('sort=price_asc')).map((i) => i.id), await sorted('price_from', 'asc'), 'price_asc');
   t.same((await all('sort=price_desc', 5)).map((i) => i.id), await sorted('price_from', 'desc'), 'price_desc');
-  t.same((await all('sort=rating', 3)).map((i) => i.id), await sorted('rating', 'desc'), 'rating');
+  // sort=rating: the average damped toward the store mean by 5 prior reviews (shared/catalog/listing.ts).
+  const damped = `round((rating_sum + 5 * (SELECT COALESCE(sum(rating_sum)::numeric / NULLIF(sum(rating_count), 0), 0) FROM products WHERE status = 'active')) / (rating_count + 5), 8)`;
+  t.same((await all('sort=rating', 3)).map((i) => i.id), await sorted(damped, 'desc'), 'rating');
 
   const cheap = await all('sort=price_asc&minPrice=1000000&maxPrice=1500000');
   t.ok(cheap.length > 0 && cheap.every((i) => i.priceFrom >= 1_000_000 && i.priceFrom <= 1_500_000), 'price range filter');

@@ -15,7 +15,7 @@ t.test('register → verification mail → verify → me → login → refresh �
   t.equal(body.expiresIn, 900);
   t.type(body.accessToken, 'string');
   t.type(body.refreshToken, 'string');
-  t.same(Object.keys(body.user).sort(), ['createdAt', 'email', 'emailVerified', 'id', 'name', 'role', 'twoFactorEnabled']);
+  t.same(Object.keys(body.user).sort(), ['createdAt', 'email', 'emailVerified', 'id', 'name', 'phone', 'role', 'twoFactorEnabled']);
 
   const mail = await sink.waitFor((m) => m.to.includes('ada.lovelace@example.com') && /Confirm/.test(m.subject));
   const link = mail.links.find((l) => l.includes('/verify-email?token='));

@@ -6,6 +6,8 @@ import { inventoryProcessor } from './inventory.js';
 import { invoiceProcessor } from './invoice.js';
 import { paymentProcessor } from './payment.js';
 import { reconciliationProcessor } from './reconciliation.js';
+import { recommendationsProcessor } from './recommendations.js';
+import { reviewsRecountProcessor } from './reviews-recount.js';
 import { refundProcessor } from './refund.js';
 import { systemProcessor } from './system.js';
 
@@ -18,4 +20,6 @@ export const processors: { [Q in QueueName]: ProcessorDefinition<Q> } = {
   reconciliation: reconciliationProcessor,
   inventory: inventoryProcessor,
   imports: importsProcessor,
+  recommendations: recommendationsProcessor,
+  'reviews-recount': reviewsRecountProcessor,
 };

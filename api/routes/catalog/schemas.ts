@@ -19,7 +19,8 @@ export const ListItem = Type.Object({
   priceFrom: Nullable(Type.Integer()),
   currency: Type.String(),
   images: Type.Array(Image),
-  rating: Type.Number(),
+  rating: Nullable(Type.Number({ description: 'average of the published reviews, one decimal; null without any' })),
+  reviewCount: Type.Integer({ minimum: 0 }),
   inStock: Type.Boolean(),
 });
 
@@ -80,8 +81,9 @@ export const Product = Type.Object({
   priceFrom: Nullable(Type.Integer()),
   currency: Type.String(),
   inStock: Type.Boolean(),
-  rating: Type.Number(),
-  ratingCount: Type.Integer(),
+  rating: Nullable(Type.Number({ description: 'average of the published reviews, one decimal; null without any' })),
+  reviewCount: Type.Integer({ minimum: 0 }),
+  ratingCount: Type.Integer({ description: 'the same as reviewCount (kept for older clients)' }),
   variants: Type.Array(Variant),
   images: Type.Array(Image),
   createdAt: Timestamp,

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { Type } from 'typebox';
 import { getMe, updateMe } from '../../../shared/auth/accounts.js';
+import { ProfilePatch } from '../../../shared/identity/schemas.js';
 import { problemResponses } from '../../schemas.js';
 import { UserSchema } from './schemas.js';
 
@@ -28,9 +28,9 @@ const meRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ['auth'],
         operationId: 'updateMe',
-        summary: 'Change your name',
+        summary: 'Change your name or phone (E.164; Nigerian numbers may be given in local form)',
         security: [{ bearerAuth: [] }],
-        body: Type.Object({ name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })) }, { additionalProperties: false }),
+        body: ProfilePatch,
         response: { 200: UserSchema, ...problemResponses(400, 401, 404) },
       },
     },

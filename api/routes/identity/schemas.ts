@@ -12,6 +12,7 @@ export const UserSchema = Type.Object({
   id: Uuid,
   email: Type.String(),
   name: Type.String(),
+  phone: Type.Union([Type.String({ description: 'E.164' }), Type.Null()]),
   role: RoleSchema,
   emailVerified: Type.Boolean(),
   twoFactorEnabled: Type.Boolean(),
