@@ -3,7 +3,7 @@ import type { Config } from '../config.js';
 import type { Db, DbOrTrx, Trx } from '../db/index.js';
 import type { Users } from '../db/types.js';
 import { BadRequestError, ConflictError, DomainError, isUniqueViolation, NotFoundError, UnauthorizedError } from '../errors.js';
-import { assertPhone } from '../identity/phone.js';
+import { assertPhone } from '../phone.js';
 import { enqueueMail } from '../mail/enqueue.js';
 import { enqueue } from '../outbox.js';
 import {

@@ -3,7 +3,7 @@ import type { Db, DbOrTrx, Trx } from '../db/index.js';
 import type { UserAddresses } from '../db/types.js';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import type { ShippingAddress } from '../orders/read.js';
-import { assertPhone } from './phone.js';
+import { assertPhone } from '../phone.js';
 import { ADDRESS_BOOK_LIMIT, type AddressInput, type AddressPatch, type SavedAddress } from './schemas.js';
 
 /**

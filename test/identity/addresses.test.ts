@@ -1,6 +1,6 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- HTTP answers in tests are untyped JSON */
 import t from 'tap';
-import { normalizePhone } from '../../shared/identity/phone.js';
+import { normalizePhone } from '../../shared/phone.js';
 import {
   createProduct,
   createShipping,

@@ -1,4 +1,4 @@
-import { ValidationError } from '../errors.js';
+import { ValidationError } from './errors.js';
 
 /**
  * Phone numbers are stored in E.164 (`+2348031234567`). Besides international forms (`+…`, `00…`),
