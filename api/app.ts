@@ -40,6 +40,8 @@ import shippingRoutes from './routes/shipping.js';
 import reportRoutes from './routes/reports.js';
 import auditRoutes from './routes/audit.js';
 import exportRoutes from './routes/exports.js';
+import notificationRoutes from './routes/notifications.js';
+import supportRoutes from './routes/support/index.js';
 
 export interface BuildAppOptions {
   /** A pino logger or options (tests pass one that writes to a buffer). */
@@ -144,6 +146,8 @@ export async function buildApp(config: Config, opts: BuildAppOptions = {}) {
       await api.register(reportRoutes);
       await api.register(auditRoutes);
       await api.register(exportRoutes);
+      await api.register(supportRoutes);
+      await api.register(notificationRoutes);
     },
     { prefix: '/api/v1' },
   );

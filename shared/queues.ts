@@ -1,4 +1,6 @@
 import { Type, type Static, type TSchema } from 'typebox';
+import { NotificationEvent } from './notifications/schemas.js';
+import { NoticeAudience } from './support/audience.js';
 
 /**
  * The one job catalogue: every queue, every job name and its payload schema. Producers (the outbox)
@@ -14,6 +16,9 @@ export const queueNames = [
   'reconciliation',
   'inventory',
   'imports',
+  'notify',
+  'push',
+  'support',
 ] as const;
 export type QueueName = (typeof queueNames)[number];
 
@@ -28,7 +33,8 @@ export const queueGroups = {
   mail: ['email'],
   invoices: ['invoice', 'imports'],
   payments: ['payment', 'refund', 'reconciliation'],
-  scheduled: ['inventory', 'system'],
+  scheduled: ['inventory', 'system', 'support'],
+  notifications: ['notify', 'push'],
 } as const satisfies Record<string, readonly QueueName[]>;
 export type QueueGroup = keyof typeof queueGroups;
 
@@ -41,7 +47,7 @@ export function resolveWorkerQueues(spec: string): QueueName[] {
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
-  if (names.length === 0) throw new Error('names no queue (use "all", or groups: mail, invoices, payments, scheduled)');
+  if (names.length === 0) throw new Error(`names no queue (use "all", or groups: ${Object.keys(queueGroups).join(', ')})`);
   const chosen = new Set<QueueName>();
   const unknown: string[] = [];
   for (const name of names) {
@@ -67,6 +73,8 @@ export const EmailPayload = Type.Object({
   attachInvoiceOf: Type.Optional(Id),
   /** An order whose signed link the worker puts in `data.orderUrl` when rendering: no token in the payload. */
   orderLinkOf: Type.Optional(Id),
+  /** An approved support reply this mail carries: once the mail is accepted, the reply becomes `sent`. */
+  supportReplyOf: Type.Optional(Id),
 });
 
 export const jobs = {
@@ -79,6 +87,8 @@ export const jobs = {
       userId: Type.Optional(Id),
       staff: Type.Optional(Type.Boolean()),
       data: Type.Record(Type.String(), Type.Unknown()),
+      /** Support notices: who may receive it (shared/support/audience.ts). */
+      audience: Type.Optional(NoticeAudience),
     }),
   },
   'email.send': { queue: 'email', payload: EmailPayload },
@@ -97,6 +107,14 @@ export const jobs = {
   },
   'inventory.expire-reservations': { queue: 'inventory', payload: Type.Object({}) },
   'import.products': { queue: 'imports', payload: Type.Object({ importId: Id }) },
+  /** An event → in-app rows, mail and push jobs per recipient and preference (shared/notifications/fanout.ts). */
+  'notify.fanout': { queue: 'notify', payload: NotificationEvent },
+  /** 04:00: in-app notifications past NOTIFICATION_RETENTION_DAYS are deleted. */
+  'notifications.cleanup': { queue: 'notify', payload: Type.Object({}) },
+  /** One notification to the recipient's devices (FCM HTTP v1, or the log). */
+  'push.send': { queue: 'push', payload: Type.Object({ notificationId: Id }) },
+  /** Hourly: resolved conversations close after 7 days; uploads never attached are purged after a day. */
+  'support.housekeeping': { queue: 'support', payload: Type.Object({}) },
 } as const satisfies Record<string, { queue: QueueName; payload: TSchema }>;
 
 export type JobName = keyof typeof jobs;

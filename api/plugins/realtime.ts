@@ -3,10 +3,11 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { IncomingMessage } from 'node:http';
 import type { WebSocket } from 'ws';
-import { isStaff } from '../../shared/auth/permissions.js';
+import { can, isStaff, type Permission } from '../../shared/auth/permissions.js';
 import { parseRevocation, readRevocationState, revocationKeys, revokes, type Revocation } from '../../shared/auth/revocation.js';
 import type { Config } from '../../shared/config.js';
 import { createRedis } from '../../shared/redis.js';
+import type { NoticeAudience } from '../../shared/support/audience.js';
 import type { VerifiedToken } from './auth.js';
 import { identityOf } from './token-revocation.js';
 
@@ -30,9 +31,20 @@ export interface Notice {
   type: string;
   userId?: string;
   staff?: boolean;
+  /** Support notices: who may receive it, including watchers (shared/support/audience.ts). */
+  audience?: NoticeAudience;
   data: Record<string, unknown>;
   at: string;
 }
+
+/** What a handler of a client message (`support.watch`, ...) may do with the socket it came from. */
+export interface ClientContext {
+  user: VerifiedToken;
+  /** Conversations this socket watches (support.watch): it hears their watcher notices while in scope. */
+  watching: Set<string>;
+  send(type: string, data: Record<string, unknown>): void;
+}
+export type ClientMessageHandler = (ctx: ClientContext, data: Record<string, unknown>) => Promise<void> | void;
 
 export const noticesChannel = (config: Pick<Config, 'QUEUE_PREFIX'>) => `${config.QUEUE_PREFIX}:notices`;
 
@@ -45,6 +57,7 @@ interface Client {
   alive: boolean;
   /** Closes the socket when the token expires. */
   expiry: NodeJS.Timeout;
+  watching: Set<string>;
 }
 
 export interface RealtimeHub {
@@ -55,6 +68,8 @@ export interface RealtimeHub {
   stats(): { sockets: number; authenticated: number };
   /** Resolves once the Redis subscription is active (tests wait for it). */
   ready: Promise<void>;
+  /** Routes a client message type (after authentication) to a handler; unknown types get an error frame. */
+  handle(type: string, handler: ClientMessageHandler): void;
 }
 
 declare module 'fastify' {
@@ -152,6 +167,7 @@ export default fp(
         user,
         alive: true,
         expiry: setTimeout(() => unauthenticate(client, 'token expired'), Math.min(MAX_TIMER_MS, Math.max(0, user.expiresAt - Date.now()))),
+        watching: new Set(),
       };
       client.expiry.unref();
       clients.add(client);
@@ -162,6 +178,7 @@ export default fp(
         client.alive = true;
       });
       socket.on('close', () => forget(client));
+      socket.on('message', (raw) => onClientMessage(client, raw));
       // A revocation may have arrived while Redis was being asked: the cache has it by now.
       if (!entitled(client)) return;
       send(client, frame('auth.ok', { userId: user.id, role: user.role }));
@@ -255,12 +272,78 @@ export default fp(
       });
     }
 
+    const handlers = new Map<string, ClientMessageHandler>();
+    function onClientMessage(client: Client, raw: unknown) {
+      let message: { type?: unknown; data?: unknown } = {};
+      try {
+        message = JSON.parse(Buffer.isBuffer(raw) ? raw.toString('utf8') : Array.isArray(raw) ? Buffer.concat(raw as Buffer[]).toString('utf8') : Buffer.from(raw as ArrayBuffer).toString('utf8')) as typeof message;
+      } catch {
+        message = {};
+      }
+      const handler = typeof message.type === 'string' ? handlers.get(message.type) : undefined;
+      const reply = (type: string, data: Record<string, unknown>) => {
+        if (entitled(client)) send(client, frame(type, data));
+      };
+      if (!handler) return reply('error', { code: 'unknown_message', type: typeof message.type === 'string' ? message.type.slice(0, 64) : null });
+      if (!entitled(client)) return;
+      const data = typeof message.data === 'object' && message.data !== null ? (message.data as Record<string, unknown>) : {};
+      void Promise.resolve()
+        .then(() => handler({ user: client.user, watching: client.watching, send: reply }, data))
+        .catch((err: unknown) => {
+          app.log.warn({ err, type: message.type }, 'websocket client message failed');
+          reply('error', { code: 'internal_error' });
+        });
+    }
+
+    /** Per conversation: the newest assign version seen and who was in it then (bounded; old entries go first). */
+    const versions = new Map<string, { version: number; members: readonly string[] }>();
+    const MAX_TRACKED_CONVERSATIONS = 100_000;
+
+    /**
+     * A support notice goes to its direct users, the watchers of its conversation and (broadcast) every
+     * holder of its permission, but each socket only if it may have it now: a member of the conversation as
+     * of the newest assignment this hub knows, or a holder of the permission. An older notice (computed
+     * before a reassignment seen already) is judged by the newer membership: the old agent gets nothing.
+     */
+    function deliverScoped(audience: NoticeAudience, payload: string): number {
+      const cid = audience.conversationId;
+      let members: readonly string[] = [...new Set([...audience.direct, ...(audience.members ?? [])])];
+      if (cid && audience.version !== undefined) {
+        const known = versions.get(cid);
+        if (!known || audience.version >= known.version) {
+          versions.delete(cid);
+          versions.set(cid, { version: audience.version, members: audience.members ?? audience.direct });
+          if (versions.size > MAX_TRACKED_CONVERSATIONS) versions.delete(versions.keys().next().value!);
+        } else {
+          members = members.filter((id) => known.members.includes(id));
+        }
+      }
+      const permission = audience.permission as Permission | undefined;
+      const allowed = (c: Client) =>
+        c.user.id !== audience.except && (members.includes(c.user.id) || (!!permission && can(c.user.role, permission)));
+      const targets = new Set<Client>();
+      for (const id of audience.direct) for (const c of byUser.get(id) ?? []) targets.add(c);
+      if (cid) {
+        for (const c of clients) {
+          if (!c.watching.has(cid)) continue;
+          // Out of scope now (reassigned away): stop watching at once.
+          if (!allowed(c) && c.user.id !== audience.except) c.watching.delete(cid);
+          else targets.add(c);
+        }
+      }
+      if (audience.broadcast && permission) for (const c of clients) if (can(c.user.role, permission)) targets.add(c);
+      let sent = 0;
+      for (const c of targets) if (allowed(c) && entitled(c) && send(c, payload)) sent++;
+      return sent;
+    }
+
     function deliver(notice: Notice): number {
       if (held) {
         held.push(notice);
         return 0;
       }
       const payload = frame(notice.type, notice.data ?? {}, notice.at);
+      if (notice.audience) return deliverScoped(notice.audience, payload);
       const targets = new Set<Client>();
       if (notice.userId) for (const c of byUser.get(notice.userId) ?? []) targets.add(c);
       if (notice.staff) for (const c of clients) if (isStaff(c.user.role)) targets.add(c);
@@ -339,6 +422,9 @@ export default fp(
       deliver,
       stats: () => ({ sockets: clients.size + pending.size, authenticated: clients.size }),
       ready: subscribed,
+      handle: (type, handler) => {
+        handlers.set(type, handler);
+      },
     } satisfies RealtimeHub);
 
     app.addHook('preClose', async () => {

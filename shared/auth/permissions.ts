@@ -17,13 +17,18 @@ export const permissions = [
   'report:read',
   'report:export',
   'audit:read',
+  'support:read',
+  'support:read:any',
+  'support:reply',
+  'support:assign',
+  'support:approve',
 ] as const;
 export type Permission = (typeof permissions)[number];
 
 export const roles = ['customer', 'support', 'manager', 'admin'] as const;
 export type Role = (typeof roles)[number];
 
-const support: readonly Permission[] = ['order:read:any'];
+const support: readonly Permission[] = ['order:read:any', 'support:read', 'support:reply'];
 const manager: readonly Permission[] = [
   ...support,
   'product:write',
@@ -35,6 +40,9 @@ const manager: readonly Permission[] = [
   'payment:reconcile',
   'report:read',
   'report:export',
+  'support:read:any',
+  'support:assign',
+  'support:approve',
 ];
 
 export const rolePermissions: Record<Role, ReadonlySet<Permission>> = {

@@ -95,6 +95,15 @@ export interface Coupons {
   value: Generated<number>;
 }
 
+export interface Devices {
+  createdAt: Generated<Timestamp>;
+  id: Generated<string>;
+  platform: string;
+  sessionId: string;
+  token: string;
+  userId: string;
+}
+
 export interface EmailDeliveries {
   jobId: string;
   recipient: string;
@@ -167,6 +176,27 @@ export interface Invoices {
   storageKey: string | null;
   url: string | null;
   year: number;
+}
+
+export interface NotificationPreferences {
+  email: Generated<boolean>;
+  inApp: Generated<boolean>;
+  kind: string;
+  push: Generated<boolean>;
+  userId: string;
+}
+
+export interface Notifications {
+  body: string;
+  createdAt: Generated<Timestamp>;
+  data: Generated<Json>;
+  eventKey: string;
+  id: Generated<string>;
+  inApp: Generated<boolean>;
+  kind: string;
+  readAt: Timestamp | null;
+  title: string;
+  userId: string;
 }
 
 export interface OrderItems {
@@ -334,6 +364,13 @@ export interface ProductVariants {
   weightGrams: number | null;
 }
 
+export interface PushDeliveries {
+  deviceId: string;
+  notificationId: string;
+  providerId: string | null;
+  sentAt: Generated<Timestamp>;
+}
+
 export interface ReconciliationRuns {
   counts: Generated<Json>;
   discrepancies: Generated<Json>;
@@ -441,6 +478,69 @@ export interface ShippingMethods {
   updatedAt: Generated<Timestamp>;
 }
 
+export interface SupportAttachments {
+  conversationId: string | null;
+  createdAt: Generated<Timestamp>;
+  filename: string;
+  id: Generated<string>;
+  key: string;
+  messageId: string | null;
+  mime: string;
+  size: number;
+  uploaderId: string;
+}
+
+export interface SupportConversations {
+  assigneeId: string | null;
+  assignVersion: Generated<number>;
+  closedAt: Timestamp | null;
+  createdAt: Generated<Timestamp>;
+  customerId: string;
+  id: Generated<string>;
+  lastMessageAt: Generated<Timestamp>;
+  lastSeq: Generated<number>;
+  number: Generated<string>;
+  orderId: string | null;
+  resolvedAt: Timestamp | null;
+  status: Generated<string>;
+  subject: string;
+  updatedAt: Generated<Timestamp>;
+}
+
+export interface SupportMessages {
+  authorId: string;
+  body: string;
+  conversationId: string;
+  createdAt: Generated<Timestamp>;
+  id: Generated<string>;
+  kind: string;
+  replyId: string | null;
+  seq: number;
+}
+
+export interface SupportReads {
+  conversationId: string;
+  seq: Generated<number>;
+  userId: string;
+}
+
+export interface SupportReplies {
+  authorId: string;
+  body: string;
+  conversationId: string;
+  createdAt: Generated<Timestamp>;
+  decidedAt: Timestamp | null;
+  decidedBy: string | null;
+  id: Generated<string>;
+  rejectionNote: string | null;
+  sentAt: Timestamp | null;
+  status: Generated<string>;
+  submittedAt: Timestamp | null;
+  submittedBody: string | null;
+  updatedAt: Generated<Timestamp>;
+  version: Generated<number>;
+}
+
 export interface Users {
   createdAt: Generated<Timestamp>;
   disabledAt: Timestamp | null;
@@ -489,6 +589,7 @@ export interface DB {
   categories: Categories;
   couponRedemptions: CouponRedemptions;
   coupons: Coupons;
+  devices: Devices;
   emailDeliveries: EmailDeliveries;
   idempotencyKeys: IdempotencyKeys;
   imports: Imports;
@@ -496,6 +597,8 @@ export interface DB {
   inventoryMovements: InventoryMovements;
   invoiceCounters: InvoiceCounters;
   invoices: Invoices;
+  notificationPreferences: NotificationPreferences;
+  notifications: Notifications;
   orderItems: OrderItems;
   orders: Orders;
   orderStatusHistory: OrderStatusHistory;
@@ -506,6 +609,7 @@ export interface DB {
   productImages: ProductImages;
   products: Products;
   productVariants: ProductVariants;
+  pushDeliveries: PushDeliveries;
   reconciliationRuns: ReconciliationRuns;
   recoveryCodes: RecoveryCodes;
   refreshTokens: RefreshTokens;
@@ -515,6 +619,11 @@ export interface DB {
   salesRollup: SalesRollup;
   sessions: Sessions;
   shippingMethods: ShippingMethods;
+  supportAttachments: SupportAttachments;
+  supportConversations: SupportConversations;
+  supportMessages: SupportMessages;
+  supportReads: SupportReads;
+  supportReplies: SupportReplies;
   users: Users;
   userTokens: UserTokens;
   webhookEvents: WebhookEvents;

@@ -4,9 +4,12 @@ import { emailProcessor } from './email.js';
 import { importsProcessor } from './imports.js';
 import { inventoryProcessor } from './inventory.js';
 import { invoiceProcessor } from './invoice.js';
+import { notifyProcessor } from './notify.js';
 import { paymentProcessor } from './payment.js';
+import { pushProcessor } from './push.js';
 import { reconciliationProcessor } from './reconciliation.js';
 import { refundProcessor } from './refund.js';
+import { supportProcessor } from './support.js';
 import { systemProcessor } from './system.js';
 
 export const processors: { [Q in QueueName]: ProcessorDefinition<Q> } = {
@@ -18,4 +21,7 @@ export const processors: { [Q in QueueName]: ProcessorDefinition<Q> } = {
   reconciliation: reconciliationProcessor,
   inventory: inventoryProcessor,
   imports: importsProcessor,
+  notify: notifyProcessor,
+  push: pushProcessor,
+  support: supportProcessor,
 };

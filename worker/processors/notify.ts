@@ -1,0 +1,15 @@
+import { fanOut, purgeOldNotifications } from '../../shared/notifications/fanout.js';
+import type { ProcessorDefinition } from '../context.js';
+
+/** `notify.fanout`: one event → in-app rows, mail and push jobs (shared/notifications/fanout.ts). */
+export const notifyProcessor: ProcessorDefinition<'notify'> = {
+  concurrency: 8,
+  handlers: {
+    'notify.fanout': async (payload, { db }) => fanOut(db, payload),
+    'notifications.cleanup': async (_payload, { db, config, log }) => {
+      const deleted = await purgeOldNotifications(db, config.NOTIFICATION_RETENTION_DAYS);
+      if (deleted) log.info({ deleted }, 'old notifications deleted');
+      return { deleted };
+    },
+  },
+};
