@@ -10,7 +10,7 @@ function client(app: App) {
   return async (method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, who?: Person, body?: unknown) => {
     const res = await app.inject({ method, url: `/api/v1${url}`, headers: who?.auth, ...(body === undefined ? {} : { payload: body as object }) });
     const json = res.headers['content-type']?.toString().includes('json');
-    return { status: res.statusCode, body: res.body && json ? (res.json() as any) : res.body };
+    return { status: res.statusCode, body: res.body && json ? res.json<any>() : res.body };
   };
 }
 
