@@ -24,17 +24,17 @@ export type QueueName = (typeof queueNames)[number];
 
 /**
  * Queue groups, the unit a worker deployment is scaled by (WORKER_QUEUES): every queue is in exactly
- * one group, so one deployment per group runs everything. `invoices` holds the CPU- and media-host-bound
+ * one group, so one deployment per group runs everything. `mail` holds everything that tells people
+ * something (mail, the notification fan-out, push); `invoices` holds the CPU- and media-host-bound
  * document work (PDF rendering, product imports); `payments` everything that calls Paystack (and shares
  * its retry policy); `scheduled` the light, frequent jobs (reservation expiry every minute, websocket
  * notices).
  */
 export const queueGroups = {
-  mail: ['email'],
+  mail: ['email', 'notify', 'push'],
   invoices: ['invoice', 'imports'],
   payments: ['payment', 'refund', 'reconciliation'],
   scheduled: ['inventory', 'system', 'support'],
-  notifications: ['notify', 'push'],
 } as const satisfies Record<string, readonly QueueName[]>;
 export type QueueGroup = keyof typeof queueGroups;
 

@@ -1,5 +1,5 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- HTTP answers in tests are untyped JSON */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { revokeSessions } from '../../shared/auth/sessions.js';
 import { emitNotification } from '../../shared/notifications/emit.js';
 import { fanOut } from '../../shared/notifications/fanout.js';
@@ -20,7 +20,7 @@ function client(app: App) {
   };
 }
 
-async function stack(t: Parameters<Parameters<typeof t.test>[1]>[0]) {
+async function stack(t: Test) {
   const sink = await startSmtpSink();
   t.teardown(() => sink.close());
   const fcm = await startFcmEmulator();

@@ -1,6 +1,6 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- HTTP answers in tests are untyped JSON */
 import { sql } from 'kysely';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { buildTestApp, eventually, startTestWorker, testEnv } from '../support/harness.js';
 import { startSmtpSink } from '../support/smtp-sink.js';
 import { signedIn, type Person } from '../support/support-fixtures.js';
@@ -15,7 +15,7 @@ function client(app: App) {
   };
 }
 
-async function stack(t: Parameters<Parameters<typeof t.test>[1]>[0], env: Record<string, string> = {}) {
+async function stack(t: Test, env: Record<string, string> = {}) {
   const sink = await startSmtpSink();
   t.teardown(() => sink.close());
   const { config, db } = await testEnv(t, { SMTP_URL: sink.url, ...env });
@@ -66,7 +66,7 @@ t.test('draft → pending_approval → approved → sent: the frozen body, one m
     const r = await db.selectFrom('supportReplies').selectAll().where('id', '=', reply.id).executeTakeFirstOrThrow();
     return r.status === 'sent' ? r : undefined;
   });
-  t.ok(sent.sentAt);
+  t.ok(sent?.sentAt);
   const messages = (await call('GET', `/support/conversations/${conv.id}/messages`, customer)).body.items;
   t.match(messages.at(-1), { replyId: reply.id, body: 'Dear customer,\n<b>yes</b> you can.', authorId: agent.id, kind: 'message' }, 'the sent reply appears in the conversation');
   // The author heard of the approval.
