@@ -115,4 +115,14 @@ t.test('reassignment with the old agent’s socket open: no event after it', asy
   const watchAgain = await a1.watch(conv.id);
   t.equal(watchAgain?.data.code, 'not_found', 'and cannot watch it again');
   t.equal(a1.socket.readyState, a1.socket.OPEN, 'the socket stayed open');
+
+  // A notice computed before the reassignment but reaching a hub after it (another replica, a slow
+  // publisher): the hub judges it by the newer membership, so the old agent still hears nothing.
+  const version = (await db.selectFrom('supportConversations').select('assignVersion').where('id', '=', conv.id).executeTakeFirstOrThrow()).assignVersion;
+  const stale = { conversationId: conv.id, version: version - 1, direct: [customer.id, agentA.id], members: [customer.id, agentA.id], permission: 'support:read:any' };
+  const before = a1.of('support.message').length;
+  const delivered = app1.realtime.deliver({ type: 'support.message', data: { conversationId: conv.id, message: { seq: 999 } }, audience: stale, at: new Date().toISOString() });
+  await settle(300);
+  t.equal(a1.of('support.message').length, before, 'a stale notice does not reach the old agent');
+  t.ok(delivered >= 0);
 });
