@@ -3,7 +3,7 @@ import { can, roles, type Permission } from '../auth/permissions.js';
 import type { Db, Trx } from '../db/index.js';
 import { enqueueMail } from '../mail/enqueue.js';
 import { enqueue } from '../outbox.js';
-import type { NotificationEvent } from './schemas.js';
+import { kindsWithOwnMail, type NotificationEvent } from './schemas.js';
 
 const DEFAULTS = { email: true, push: true, inApp: true };
 
@@ -56,7 +56,7 @@ export async function fanOut(db: Db, event: NotificationEvent): Promise<{ recipi
         .returning(['id', 'createdAt'])
         .executeTakeFirst();
       if (!row) return false;
-      if (pref.email) await enqueueMail(trx, null, 'notification', user.email, { name: user.name, title: event.title, body: event.body });
+      if (pref.email && !kindsWithOwnMail.includes(event.kind)) await enqueueMail(trx, null, 'notification', user.email, { name: user.name, title: event.title, body: event.body });
       if (pref.push) await enqueue(trx, 'push.send', { notificationId: row.id });
       if (pref.inApp) {
         const notification = { id: row.id, kind: event.kind, title: event.title, body: event.body, data: event.data, readAt: null, createdAt: row.createdAt.toISOString() };

@@ -14,6 +14,11 @@ export const staffNotificationKinds = [
 export const notificationKinds = [...customerNotificationKinds, ...staffNotificationKinds] as const;
 export type NotificationKind = (typeof notificationKinds)[number];
 export const channels = ['email', 'push', 'inApp'] as const;
+/**
+ * Kinds whose mail their domain sends itself as a receipt (order confirmation, payment receipt, shipped,
+ * refund; the staff payment-problem and low-stock mails): the fan-out adds no second mail for them.
+ */
+export const kindsWithOwnMail: readonly NotificationKind[] = ['order.status_changed', 'payment.problem', 'inventory.low_stock'];
 export const platforms = ['android', 'ios', 'web'] as const;
 export type Platform = (typeof platforms)[number];
 

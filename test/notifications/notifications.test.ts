@@ -1,6 +1,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- HTTP answers in tests are untyped JSON */
 import t, { type Test } from 'tap';
 import { revokeSessions } from '../../shared/auth/sessions.js';
+import { transitionOrder } from '../../shared/orders/state.js';
 import { emitNotification } from '../../shared/notifications/emit.js';
 import { fanOut } from '../../shared/notifications/fanout.js';
 import type { NotificationEvent } from '../../shared/notifications/schemas.js';
@@ -174,4 +175,22 @@ t.test('devices: one owner per token, tied to the session, deleted when FCM reje
   t.equal((await call('DELETE', `/me/devices/${mine.id}`, other)).status, 404, 'someone else’s device: 404');
   t.equal((await call('DELETE', `/me/devices/${mine.id}`, owner)).status, 204);
   t.equal((await call('POST', '/me/devices', owner, { token: 'x', platform: 'android' })).status, 400, 'a token too short');
+});
+
+t.test('an order status change reaches its customer in the app and by push; its mail stays the order’s own', async (t) => {
+  const { sink, fcm, config, db, app, call } = await stack(t);
+  const alice = await signedIn(db, app, 'customer');
+  await call('POST', '/me/devices', alice, { token: 'fcm-token-order-1', platform: 'android' });
+  const order = await db
+    .insertInto('orders')
+    .values({ userId: alice.id, email: alice.email, currency: 'NGN', subtotal: 100, total: 100, status: 'paid', shippingAddress: JSON.stringify({ line1: 'x', city: 'Lagos', country: 'NG' }) })
+    .returning(['id', 'number'])
+    .executeTakeFirstOrThrow();
+  await db.transaction().execute((trx) => transitionOrder(trx, order.id, 'processing'));
+  await startTestWorker(t, config, { queues: ['notify', 'email', 'push', 'system'] });
+  await patient(() => fcm.sent.some((s) => s.data.orderId === order.id));
+  const list = await call('GET', '/me/notifications', alice);
+  t.match(list.body.items, [{ kind: 'order.status_changed', data: { orderId: order.id, from: 'paid', to: 'processing' } }]);
+  await settle(1_000);
+  t.equal(sink.messages.filter((m) => m.to.includes(alice.email)).length, 0, 'no notification mail on top of the order’s mails');
 });
