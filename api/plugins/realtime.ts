@@ -286,7 +286,9 @@ export default fp(
       };
       if (!handler) return reply('error', { code: 'unknown_message', type: typeof message.type === 'string' ? message.type.slice(0, 64) : null });
       if (!entitled(client)) return;
-      const data = typeof message.data === 'object' && message.data !== null ? (message.data as Record<string, unknown>) : {};
+      // `{type, data: {...}}` like server messages, or the fields beside `type`.
+      const { type: _type, data: nested, ...flat } = message as Record<string, unknown>;
+      const data = typeof nested === 'object' && nested !== null ? (nested as Record<string, unknown>) : flat;
       void Promise.resolve()
         .then(() => handler({ user: client.user, watching: client.watching, send: reply }, data))
         .catch((err: unknown) => {

@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import { writeAudit } from '../auth/audit.js';
 import type { Db, DbOrTrx } from '../db/index.js';
 import { decodeCursor, encodeCursor } from '../db/cursor.js';
 import { ConflictError, ValidationError } from '../errors.js';
@@ -31,6 +32,9 @@ export async function postMessage(db: Db, viewer: Viewer, conversationId: string
       attachmentIds: input.attachmentIds,
       reopens: viewer.side === 'customer',
     });
+    if (viewer.side === 'staff') {
+      await writeAudit(trx, { actorId: viewer.id, action: kind === 'note' ? 'support.note_added' : 'support.message_sent', targetType: 'support_conversation', targetId: conversationId, after: { messageId: message.id, seq: message.seq } });
+    }
     if (before.status !== conversation.status) notices.push(conversationUpdated(conversation, conversationView(conversation)));
     if (viewer.side === 'staff' && kind === 'message') {
       await emitNotification(trx, {

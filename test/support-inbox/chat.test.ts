@@ -66,7 +66,8 @@ t.test('live chat across two replicas: messages, notes, typing, reads, and the s
   t.equal(cust.of('support.typing').length, 0, 'not echoed to the typist');
   t.equal((await db.selectFrom('supportMessages').select('id').execute()).length, messagesBefore, 'typing is not stored');
   await settle(3_000);
-  cust.send('support.typing', { conversationId: conv.id });
+  // The fields may also sit beside `type` instead of in `data`.
+  cust.socket.send(JSON.stringify({ type: 'support.typing', conversationId: conv.id }));
   await patient(() => a.of('support.typing').length === 2);
 
   // Reads over the socket move the read position and tell watchers.

@@ -128,6 +128,11 @@ t.test('conversations, messages, notes, unread counts and the scope of every rou
   t.equal((await call('PATCH', `/admin/support/replies/${reply.body.id}`, agentA, { body: 'x', version: 1 })).status, 404, 'even their own draft');
   const audit = await db.selectFrom('auditLog').select(['action', 'actorId']).where('action', '=', 'support.conversation_updated').execute();
   t.same(audit, [{ action: 'support.conversation_updated', actorId: manager.id }], 'one audit row for the staff change');
+  t.same(
+    (await db.selectFrom('auditLog').select('action').where('targetId', '=', id).where('action', 'like', 'support.%').orderBy('createdAt').execute()).map((a) => a.action),
+    ['support.message_sent', 'support.note_added', 'support.conversation_updated'],
+    'every staff mutation of the conversation is audited',
+  );
 
   // Resolved reopens when the customer writes; closed refuses.
   t.equal((await call('PATCH', `/admin/support/conversations/${id}`, agentB, { status: 'resolved' })).body.status, 'resolved');
@@ -204,4 +209,12 @@ t.test('SUPPORT_AUTO_ASSIGN=false leaves new conversations unassigned', async (t
   const conv = (await call('POST', '/support/conversations', customer, { subject: 'Q', body: 'help' })).body;
   t.equal(conv.assigneeId, null);
   t.equal((await call('GET', '/admin/support/conversations?assignee=unassigned', manager)).body.items.length, 1);
+
+  // Opening conversations is limited per user (20 an hour): a flood gets 429 with Retry-After.
+  const answers = await Promise.all(Array.from({ length: 20 }, () => call('POST', '/support/conversations', customer, { subject: 'spam', body: 'spam' })));
+  const limited = answers.filter((a) => a.status === 429);
+  t.equal(limited.length, 1, 'the 21st in the hour is refused');
+  t.equal(limited[0]?.body.code, 'rate_limited');
+  const other = await signedIn(db, app, 'customer');
+  t.equal((await call('POST', '/support/conversations', other, { subject: 'Q', body: 'help' })).status, 201, 'per user, not for everyone');
 });

@@ -5,7 +5,7 @@ import { privateFiles } from '../../../shared/media/files.js';
 import { findAttachment, uploadAttachment } from '../../../shared/support/attachments.js';
 import { Attachment, MAX_ATTACHMENT_BYTES } from '../../../shared/support/schemas.js';
 import { IdParams, problemResponses } from '../../schemas.js';
-import { bearer } from './common.js';
+import { bearer, perUser } from './common.js';
 
 class AttachmentTooLargeError extends DomainError {
   constructor() {
@@ -32,7 +32,7 @@ const supportAttachments: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/support/attachments',
     {
-      config: { auth: 'required' },
+      config: { auth: 'required', rateLimit: perUser('upload', 60, '10 minutes') },
       schema: {
         tags: ['support'],
         operationId: 'uploadSupportAttachment',
@@ -40,7 +40,7 @@ const supportAttachments: FastifyPluginAsyncTypebox = async (app) => {
         description: 'Decided by the bytes. Private: it is served only to the uploader and, once a message carries it, to that conversation’s participants. Unattached uploads are deleted after a day.',
         security: bearer,
         consumes: ['multipart/form-data'],
-        response: { 201: Attachment, ...problemResponses(400, 401, 413, 415, 422) },
+        response: { 201: Attachment, ...problemResponses(400, 401, 413, 415, 422, 429) },
       },
     },
     async (request, reply) => {

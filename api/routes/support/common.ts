@@ -12,3 +12,10 @@ export async function publish(app: FastifyInstance, notices: readonly AudienceNo
 }
 
 export const bearer = [{ bearerAuth: [] }];
+
+/** Per signed-in user (the auth hook runs first): a script with a stolen token cannot flood the inbox. */
+export const perUser = (name: string, max: number, timeWindow: string) => ({
+  max,
+  timeWindow,
+  keyGenerator: (request: FastifyRequest) => `support:${name}:${request.auth?.id ?? request.ip}`,
+});

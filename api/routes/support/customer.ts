@@ -4,7 +4,7 @@ import { getConversation, listConversations, openConversation } from '../../../s
 import { listMessages, markRead, postMessage } from '../../../shared/support/messages.js';
 import { Conversation, CustomerMessageBody, Message, OpenConversationBody, ReadBody } from '../../../shared/support/schemas.js';
 import { IdParams, Page, PageQuery, problemResponses } from '../../schemas.js';
-import { bearer, publish, viewerOf } from './common.js';
+import { bearer, perUser, publish, viewerOf } from './common.js';
 
 export const MessagesQuery = Type.Object(
   { ...PageQuery, after: Type.Optional(Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1, description: 'only messages past this seq' })) },
@@ -19,13 +19,13 @@ const customerSupport: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/support/conversations',
     {
-      config: signedIn,
+      config: { ...signedIn, rateLimit: perUser('open', 20, '1 hour') },
       schema: {
         ...common,
         operationId: 'openSupportConversation',
         summary: 'Open a conversation (optionally about one of your orders) with its first message',
         body: OpenConversationBody,
-        response: { 201: Conversation, ...problemResponses(400, 401, 404, 415) },
+        response: { 201: Conversation, ...problemResponses(400, 401, 404, 415, 429) },
       },
     },
     async (request, reply) => {
@@ -78,14 +78,14 @@ const customerSupport: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/support/conversations/:id/messages',
     {
-      config: signedIn,
+      config: { ...signedIn, rateLimit: perUser('message', 120, '1 minute') },
       schema: {
         ...common,
         operationId: 'postSupportMessage',
         summary: 'Write in your conversation (reopens a resolved one; 409 conversation_closed when closed)',
         params: IdParams,
         body: CustomerMessageBody,
-        response: { 201: Message, ...problemResponses(400, 401, 404, 409, 415) },
+        response: { 201: Message, ...problemResponses(400, 401, 404, 409, 415, 429) },
       },
     },
     async (request, reply) => {
