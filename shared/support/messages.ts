@@ -43,7 +43,9 @@ export async function postMessage(db: Db, viewer: Viewer, conversationId: string
         userIds: [conversation.customerId],
         exceptUserId: viewer.id,
         title: `New reply on ${conversation.number}`,
-        body: message.body.slice(0, 200),
+        // Never the text: this notification may go out by mail, and staff words reach a customer's mailbox
+        // only through an approved reply.
+        body: `There is a new answer in your conversation “${conversation.subject}”. Open it to read it.`,
         data: { conversationId, number: conversation.number, seq: message.seq },
       });
     }

@@ -54,6 +54,11 @@ t.test('conversations, messages, notes, unread counts and the scope of every rou
   const staffMsgs = await call('GET', `/admin/support/conversations/${conv.id}/messages`, agentA);
   t.same(staffMsgs.body.items.map((m: any) => m.seq), [1, 2, 3]);
   t.notOk(JSON.stringify(custMsgs.body).includes('generous'));
+  const told = await db.selectFrom('outbox').select('payload').where('name', '=', 'notify.fanout').execute();
+  const replyEvents = told.map((r) => r.payload as { kind: string; userIds?: string[]; body: string }).filter((p) => p.kind === 'support.reply');
+  t.equal(replyEvents.length, 1, 'the customer is told of the chat answer (not of the note)');
+  t.same(replyEvents[0]?.userIds, [customer.id]);
+  t.notOk(replyEvents[0]?.body.includes('Which size'), 'without the text: no staff words by mail without an approval');
 
   // Unread: others' messages past one's read seq (notes count for staff only).
   t.equal((await call('GET', `/support/conversations/${conv.id}`, customer)).body.unread, 1);
