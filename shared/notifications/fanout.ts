@@ -70,6 +70,15 @@ export async function fanOut(db: Db, event: NotificationEvent): Promise<{ recipi
   return { recipients: recipients.length, created };
 }
 
+/** Devices of sessions that ran out (revoked ones are deleted by a trigger the moment they are revoked). */
+export async function purgeExpiredSessionDevices(db: Db): Promise<number> {
+  const r = await db
+    .deleteFrom('devices')
+    .where('sessionId', 'in', (qb) => qb.selectFrom('sessions').select('id').where('expiresAt', '<=', sql<Date>`now()`))
+    .executeTakeFirst();
+  return Number(r.numDeletedRows);
+}
+
 /** Notifications older than the retention are deleted (in batches: a large backlog never holds one long lock). */
 export async function purgeOldNotifications(db: Db, retentionDays: number, batch = 5_000): Promise<number> {
   let total = 0;

@@ -1,5 +1,6 @@
 import { createSign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { sql } from 'kysely';
 import type { Config } from '../config.js';
 import type { Db } from '../db/index.js';
 import type { Logger } from '../logger.js';
@@ -118,7 +119,15 @@ export const createPushTransport = (config: Config, log: Logger): PushTransport 
 export async function sendPush(db: Db, transport: PushTransport, notificationId: string): Promise<{ sent: number; removed: number }> {
   const n = await db.selectFrom('notifications').select(['id', 'userId', 'kind', 'title', 'body', 'data']).where('id', '=', notificationId).executeTakeFirst();
   if (!n) return { sent: 0, removed: 0 };
-  const devices = await db.selectFrom('devices').select(['id', 'token', 'platform']).where('userId', '=', n.userId).execute();
+  // Only devices whose session still lives: an expired session's device gets nothing (cleanup deletes it).
+  const devices = await db
+    .selectFrom('devices as d')
+    .innerJoin('sessions as s', 's.id', 'd.sessionId')
+    .select(['d.id', 'd.token', 'd.platform'])
+    .where('d.userId', '=', n.userId)
+    .where('s.revokedAt', 'is', null)
+    .where('s.expiresAt', '>', sql<Date>`now()`)
+    .execute();
   const data = Object.fromEntries(
     Object.entries({ ...((n.data ?? {}) as Record<string, unknown>), kind: n.kind, notificationId: n.id }).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]),
   );

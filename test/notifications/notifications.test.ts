@@ -3,7 +3,7 @@ import t, { type Test } from 'tap';
 import { revokeSessions } from '../../shared/auth/sessions.js';
 import { transitionOrder } from '../../shared/orders/state.js';
 import { emitNotification } from '../../shared/notifications/emit.js';
-import { fanOut } from '../../shared/notifications/fanout.js';
+import { fanOut, purgeExpiredSessionDevices } from '../../shared/notifications/fanout.js';
 import type { NotificationEvent } from '../../shared/notifications/schemas.js';
 import { startFcmEmulator } from '../support/fcm-emulator.js';
 import { buildTestApp, eventually, startTestWorker, testEnv } from '../support/harness.js';
@@ -162,6 +162,15 @@ t.test('devices: one owner per token, tied to the session, deleted when FCM reje
   await revokeSessions(db, carol.id, 'logout', carol.sessionId);
   t.equal((await db.selectFrom('devices').select('id').where('token', '=', 'carol-token-1').execute()).length, 0, 'revoking the session deleted the device');
   t.equal((await call('POST', '/me/devices', carol, { token: 'carol-token-2', platform: 'web' })).status, 401, 'a revoked session registers nothing');
+
+  // An expired session's device gets no push and is swept by the 04:00 cleanup.
+  const erin = await signedIn(db, app, 'customer');
+  await call('POST', '/me/devices', erin, { token: 'erin-token-1', platform: 'ios' });
+  await db.updateTable('sessions').set({ expiresAt: new Date(Date.now() - 1000) }).where('id', '=', erin.sessionId).execute();
+  await fanOut(db, event(erin.id, 'to-erin'));
+  await settle(1_000);
+  t.notOk(fcm.sent.some((s) => s.token === 'erin-token-1'), 'no push to a device of an expired session');
+  t.equal(await purgeExpiredSessionDevices(db), 1);
 
   // FCM says the token is gone: the device is deleted.
   const dave = await signedIn(db, app, 'customer');

@@ -1,4 +1,4 @@
-import { fanOut, purgeOldNotifications } from '../../shared/notifications/fanout.js';
+import { fanOut, purgeExpiredSessionDevices, purgeOldNotifications } from '../../shared/notifications/fanout.js';
 import type { ProcessorDefinition } from '../context.js';
 
 /** `notify.fanout`: one event → in-app rows, mail and push jobs (shared/notifications/fanout.ts). */
@@ -8,8 +8,9 @@ export const notifyProcessor: ProcessorDefinition<'notify'> = {
     'notify.fanout': async (payload, { db }) => fanOut(db, payload),
     'notifications.cleanup': async (_payload, { db, config, log }) => {
       const deleted = await purgeOldNotifications(db, config.NOTIFICATION_RETENTION_DAYS);
-      if (deleted) log.info({ deleted }, 'old notifications deleted');
-      return { deleted };
+      const devices = await purgeExpiredSessionDevices(db);
+      if (deleted || devices) log.info({ deleted, devices }, 'old notifications and expired sessions’ devices deleted');
+      return { deleted, devices };
     },
   },
 };
