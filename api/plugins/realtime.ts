@@ -321,15 +321,16 @@ export default fp(
         }
       }
       const permission = audience.permission as Permission | undefined;
-      const allowed = (c: Client) =>
-        c.user.id !== audience.except && (members.includes(c.user.id) || (!!permission && can(c.user.role, permission)));
+      const excluded = new Set([...(audience.exclude ?? []), ...(audience.except ? [audience.except] : [])]);
+      const inScope = (c: Client) => members.includes(c.user.id) || (!!permission && can(c.user.role, permission));
+      const allowed = (c: Client) => !excluded.has(c.user.id) && inScope(c);
       const targets = new Set<Client>();
       for (const id of audience.direct) for (const c of byUser.get(id) ?? []) targets.add(c);
       if (cid) {
         for (const c of clients) {
           if (!c.watching.has(cid)) continue;
           // Out of scope now (reassigned away): stop watching at once.
-          if (!allowed(c) && c.user.id !== audience.except) c.watching.delete(cid);
+          if (!inScope(c)) c.watching.delete(cid);
           else targets.add(c);
         }
       }

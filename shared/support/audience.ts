@@ -11,7 +11,11 @@ import { Type, type Static } from 'typebox';
  * - `version`: the conversation's assign_version when the notice was made. A hub that has seen a newer
  *   version already sends it only to holders of `permission`: an agent taken off the conversation gets
  *   nothing computed before the change, whatever order replicas see the two in.
+ * - `exclude`: never these users, though members (the customer, for staff notes).
  * - `except`: the sender (typing is not echoed).
+ *
+ * `members` is always the conversation's people (customer, assignee): a hub keeps the newest membership
+ * it saw per conversation and ends the watches of sockets no longer in it.
  */
 export const NoticeAudience = Type.Object({
   conversationId: Type.Optional(Type.String({ format: 'uuid' })),
@@ -20,6 +24,7 @@ export const NoticeAudience = Type.Object({
   members: Type.Optional(Type.Array(Type.String({ format: 'uuid' }))),
   permission: Type.Optional(Type.String()),
   broadcast: Type.Optional(Type.Boolean()),
+  exclude: Type.Optional(Type.Array(Type.String({ format: 'uuid' }))),
   except: Type.Optional(Type.String({ format: 'uuid' })),
 });
 export type NoticeAudience = Static<typeof NoticeAudience>;

@@ -13,13 +13,15 @@ interface ConversationKeys {
  * scope; the version pins the assignee it was computed for.
  */
 export function conversationAudience(c: ConversationKeys, opts: { kind?: MessageKind; except?: string } = {}): NoticeAudience {
-  const people = [...(opts.kind === 'note' ? [] : [c.customerId]), ...(c.assigneeId ? [c.assigneeId] : [])];
+  const people = [c.customerId, ...(c.assigneeId ? [c.assigneeId] : [])];
+  const note = opts.kind === 'note';
   return {
     conversationId: c.id,
     version: c.assignVersion,
-    direct: people,
+    direct: note ? people.filter((id) => id !== c.customerId) : people,
     members: people,
     permission: 'support:read:any',
+    ...(note ? { exclude: [c.customerId] } : {}),
     ...(opts.except ? { except: opts.except } : {}),
   };
 }
