@@ -185,42 +185,84 @@ interface AppendInput {
   attachmentIds?: readonly string[];
   /** A customer writing reopens a resolved conversation. */
   reopens: boolean;
+  /** Append only if the conversation is in this viewer's scope and not closed (else nothing happens). */
+  scope?: Viewer;
 }
 
 /**
- * Appends a message inside the caller's transaction: the conversation row's counter gives the next seq
- * (writers of one conversation queue on that row, so seq is gap-free and one order for all readers).
+ * Appends a message inside the caller's transaction, in one statement: the conversation row's counter
+ * gives the next seq (writers of one conversation queue on that row, so seq is gap-free and one order for
+ * all readers), the message is inserted and the author's read position moves to it. One round trip while
+ * the row is locked keeps 200 writers at once quick. With `scope`, a conversation out of the viewer's
+ * scope or closed is left alone and the answer is undefined.
  */
 export async function appendMessage(trx: Parameters<typeof attachUploads>[0], conversationId: string, input: AppendInput) {
-  const c = await trx
-    .updateTable('supportConversations')
-    .set({
-      lastSeq: sql`last_seq + 1`,
-      lastMessageAt: sql`now()`,
-      updatedAt: sql`now()`,
-      ...(input.reopens ? { status: sql`CASE WHEN status = 'resolved' THEN 'open' ELSE status END`, resolvedAt: null } : {}),
+  const row = await trx
+    .with('c', (qb) => {
+      let q = qb
+        .updateTable('supportConversations')
+        .set({
+          lastSeq: sql`last_seq + 1`,
+          lastMessageAt: sql`now()`,
+          updatedAt: sql`now()`,
+          ...(input.reopens ? { status: sql`CASE WHEN status = 'resolved' THEN 'open' ELSE status END`, resolvedAt: null } : {}),
+        })
+        .where('id', '=', conversationId);
+      if (input.scope) {
+        q = q.where('status', '<>', 'closed').where('id', 'in', conversationsInScope(trx, input.scope).select('c.id').where('c.id', '=', conversationId));
+      }
+      return q.returningAll();
     })
-    .where('id', '=', conversationId)
-    .returningAll()
-    .executeTakeFirstOrThrow();
-  const m = await trx
-    .insertInto('supportMessages')
-    .values({ conversationId, seq: c.lastSeq, authorId: input.authorId, kind: input.kind, body: input.body, replyId: input.replyId ?? null })
-    .returningAll()
-    .executeTakeFirstOrThrow();
-  await attachUploads(trx, input.authorId, conversationId, m.id, input.attachmentIds);
-  // One's own message is read by one.
-  await trx
-    .insertInto('supportReads')
-    .values({ conversationId, userId: input.authorId, seq: m.seq })
-    .onConflict((oc) => oc.columns(['conversationId', 'userId']).doUpdateSet({ seq: sql`GREATEST(support_reads.seq, excluded.seq)` }))
-    .execute();
+    .with('m', (qb) =>
+      qb
+        .insertInto('supportMessages')
+        .columns(['conversationId', 'seq', 'authorId', 'kind', 'body', 'replyId'])
+        .expression((eb) =>
+          eb
+            .selectFrom('c')
+            .select([
+              'c.id',
+              'c.lastSeq',
+              sql.val(input.authorId).as('authorId'),
+              sql.val(input.kind).as('kind'),
+              sql.val(input.body).as('body'),
+              sql<string | null>`${input.replyId ?? null}::uuid`.as('replyId'),
+            ]),
+        )
+        .returningAll(),
+    )
+    .with('r', (qb) =>
+      qb
+        .insertInto('supportReads')
+        .columns(['conversationId', 'userId', 'seq'])
+        .expression((eb) => eb.selectFrom('m').select(['m.conversationId', 'm.authorId', 'm.seq']))
+        // One's own message is read by one.
+        .onConflict((oc) => oc.columns(['conversationId', 'userId']).doUpdateSet({ seq: sql`GREATEST(support_reads.seq, excluded.seq)` })),
+    )
+    .selectFrom('c')
+    .innerJoin('m', 'm.conversationId', 'c.id')
+    .selectAll('c')
+    .select([
+      'm.id as messageId',
+      'm.seq',
+      'm.kind',
+      'm.body',
+      'm.authorId',
+      'm.replyId',
+      'm.createdAt as messageCreatedAt',
+      // The statement's snapshot, from before the update: tells a reopening apart.
+      sql<string>`(SELECT status FROM support_conversations WHERE id = ${conversationId})`.as('previousStatus'),
+    ])
+    .executeTakeFirst();
+  if (!row) return undefined;
+  const { messageId, seq, kind, body, authorId, replyId, messageCreatedAt, previousStatus, ...c } = row;
+  await attachUploads(trx, input.authorId, conversationId, messageId, input.attachmentIds);
   const attachments = input.attachmentIds?.length
-    ? await trx.selectFrom('supportAttachments').select(['id', 'filename', 'mime', 'size', 'createdAt']).where('messageId', '=', m.id).orderBy('createdAt').orderBy('id').execute()
+    ? await trx.selectFrom('supportAttachments').select(['id', 'filename', 'mime', 'size', 'createdAt']).where('messageId', '=', messageId).orderBy('createdAt').orderBy('id').execute()
     : [];
-  const message = messageView({ ...m, attachments });
+  const message = messageView({ id: messageId, conversationId, seq, kind, body, authorId, replyId, createdAt: messageCreatedAt, attachments });
   const notices: AudienceNotice[] = [
     { type: 'support.message', data: { conversationId, message }, audience: conversationAudience(c, { kind: input.kind }) },
   ];
-  return { conversation: c, message, notices };
+  return { conversation: c, previousStatus, message, notices };
 }

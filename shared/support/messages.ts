@@ -23,19 +23,27 @@ export class ConversationClosedError extends ConflictError {
 export async function postMessage(db: Db, viewer: Viewer, conversationId: string, input: MessageInput): Promise<WithNotices<MessageView>> {
   const kind = viewer.side === 'customer' ? 'message' : (input.kind ?? 'message');
   return db.transaction().execute(async (trx) => {
-    const before = await conversationInScope(trx, viewer, conversationId, { lock: true });
-    if (before.status === 'closed') throw new ConversationClosedError();
-    const { conversation, message, notices } = await appendMessage(trx, conversationId, {
+    const appended = await appendMessage(trx, conversationId, {
       authorId: viewer.id,
       kind,
       body: input.body,
       attachmentIds: input.attachmentIds,
       reopens: viewer.side === 'customer',
+      scope: viewer,
     });
+    if (!appended) {
+      // Only on the way out: out of scope (404) or closed (409).
+      await conversationInScope(trx, viewer, conversationId);
+      throw new ConversationClosedError();
+    }
+    const { conversation, previousStatus, message, notices } = appended;
     if (viewer.side === 'staff') {
       await writeAudit(trx, { actorId: viewer.id, action: kind === 'note' ? 'support.note_added' : 'support.message_sent', targetType: 'support_conversation', targetId: conversationId, after: { messageId: message.id, seq: message.seq } });
     }
-    if (before.status !== conversation.status) notices.push(conversationUpdated(conversation, conversationView(conversation)));
+    // A customer's message reopened it (the only status an append changes).
+    if (previousStatus !== conversation.status) {
+      notices.push(conversationUpdated(conversation, conversationView(conversation)));
+    }
     if (viewer.side === 'staff' && kind === 'message') {
       await emitNotification(trx, {
         key: `support.message:${message.id}`,

@@ -204,13 +204,14 @@ export async function markReplySent(db: Db, id: string): Promise<AudienceNotice[
   return db.transaction().execute(async (trx) => {
     const r = await trx.selectFrom('supportReplies').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
     if (!r || r.status !== 'approved') return [];
-    const { notices } = await appendMessage(trx, r.conversationId, {
+    const appended = await appendMessage(trx, r.conversationId, {
       authorId: r.authorId,
       kind: 'message',
       body: r.submittedBody ?? r.body,
       replyId: r.id,
       reopens: false,
     });
+    const notices = appended?.notices ?? [];
     const updated = await trx.updateTable('supportReplies').set({ status: 'sent', sentAt: sql`now()`, updatedAt: sql`now()` }).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
     return [...notices, statusNotice(r, replyView(updated))];
   });
