@@ -40,8 +40,9 @@ export interface Notice {
 /** What a handler of a client message (`support.watch`, ...) may do with the socket it came from. */
 export interface ClientContext {
   user: VerifiedToken;
-  /** Conversations this socket watches (support.watch): it hears their watcher notices while in scope. */
-  watching: Set<string>;
+  /** This socket hears the watcher notices of a conversation (support.watch) while it is in scope. */
+  watch(conversationId: string): void;
+  unwatch(conversationId: string): void;
   send(type: string, data: Record<string, unknown>): void;
 }
 export type ClientMessageHandler = (ctx: ClientContext, data: Record<string, unknown>) => Promise<void> | void;
@@ -141,6 +142,7 @@ export default fp(
 
     function forget(client: Client) {
       clearTimeout(client.expiry);
+      for (const cid of client.watching) unwatch(client, cid);
       clients.delete(client);
       const set = byUser.get(client.user.id);
       set?.delete(client);
@@ -272,6 +274,21 @@ export default fp(
       });
     }
 
+    /** Sockets by watched conversation: a chat message visits its watchers, not every socket. */
+    const watchers = new Map<string, Set<Client>>();
+    function watch(client: Client, cid: string) {
+      client.watching.add(cid);
+      let set = watchers.get(cid);
+      if (!set) watchers.set(cid, (set = new Set()));
+      set.add(client);
+    }
+    function unwatch(client: Client, cid: string) {
+      client.watching.delete(cid);
+      const set = watchers.get(cid);
+      set?.delete(client);
+      if (set?.size === 0) watchers.delete(cid);
+    }
+
     const handlers = new Map<string, ClientMessageHandler>();
     function onClientMessage(client: Client, raw: unknown) {
       let message: { type?: unknown; data?: unknown } = {};
@@ -290,7 +307,18 @@ export default fp(
       const { type: _type, data: nested, ...flat } = message as Record<string, unknown>;
       const data = typeof nested === 'object' && nested !== null ? (nested as Record<string, unknown>) : flat;
       void Promise.resolve()
-        .then(() => handler({ user: client.user, watching: client.watching, send: reply }, data))
+        .then(() =>
+          handler(
+            {
+              user: client.user,
+              // Only a socket still registered may watch (it may have closed while the scope was checked).
+              watch: (cid) => clients.has(client) && watch(client, cid),
+              unwatch: (cid) => unwatch(client, cid),
+              send: reply,
+            },
+            data,
+          ),
+        )
         .catch((err: unknown) => {
           app.log.warn({ err, type: message.type }, 'websocket client message failed');
           reply('error', { code: 'internal_error' });
@@ -327,10 +355,9 @@ export default fp(
       const targets = new Set<Client>();
       for (const id of audience.direct) for (const c of byUser.get(id) ?? []) targets.add(c);
       if (cid) {
-        for (const c of clients) {
-          if (!c.watching.has(cid)) continue;
+        for (const c of [...(watchers.get(cid) ?? [])]) {
           // Out of scope now (reassigned away): stop watching at once.
-          if (!inScope(c)) c.watching.delete(cid);
+          if (!inScope(c)) unwatch(c, cid);
           else targets.add(c);
         }
       }

@@ -20,13 +20,13 @@ export function registerSupportSocket(app: FastifyInstance) {
     const id = idOf(data);
     const found = id && (await conversationForUser(app.db, ctx.user, id));
     if (!id || !found) return ctx.send('error', notFound);
-    ctx.watching.add(id);
+    ctx.watch(id);
     ctx.send('support.watching', { conversationId: id });
   });
 
   app.realtime.handle('support.unwatch', (ctx, data) => {
     const id = idOf(data);
-    if (id) ctx.watching.delete(id);
+    if (id) ctx.unwatch(id);
   });
 
   // Relayed to the conversation's watchers, never stored; at most once per TYPING_INTERVAL_MS per user and
