@@ -43,6 +43,8 @@ import exportRoutes from './routes/exports.js';
 import creditRoutes from './routes/credit.js';
 import reviewRoutes from './routes/reviews.js';
 import recommendationRoutes from './routes/recommendations.js';
+import notificationRoutes from './routes/notifications.js';
+import supportRoutes from './routes/support/index.js';
 
 export interface BuildAppOptions {
   /** A pino logger or options (tests pass one that writes to a buffer). */
@@ -150,6 +152,8 @@ export async function buildApp(config: Config, opts: BuildAppOptions = {}) {
       await api.register(creditRoutes);
       await api.register(reviewRoutes);
       await api.register(recommendationRoutes);
+      await api.register(supportRoutes);
+      await api.register(notificationRoutes);
     },
     { prefix: '/api/v1' },
   );

@@ -1,4 +1,6 @@
 import { Type, type Static, type TSchema } from 'typebox';
+import { NotificationEvent } from './notifications/schemas.js';
+import { NoticeAudience } from './support/audience.js';
 
 /**
  * The one job catalogue: every queue, every job name and its payload schema. Producers (the outbox)
@@ -16,21 +18,25 @@ export const queueNames = [
   'imports',
   'recommendations',
   'reviews-recount',
+  'notify',
+  'push',
+  'support',
 ] as const;
 export type QueueName = (typeof queueNames)[number];
 
 /**
  * Queue groups, the unit a worker deployment is scaled by (WORKER_QUEUES): every queue is in exactly
- * one group, so one deployment per group runs everything. `invoices` holds the CPU- and media-host-bound
+ * one group, so one deployment per group runs everything. `mail` holds everything that tells people
+ * something (mail, the notification fan-out, push); `invoices` holds the CPU- and media-host-bound
  * document work (PDF rendering, product imports); `payments` everything that calls Paystack (and shares
  * its retry policy); `scheduled` the light, frequent jobs (reservation expiry every minute, websocket
  * notices).
  */
 export const queueGroups = {
-  mail: ['email'],
+  mail: ['email', 'notify', 'push'],
   invoices: ['invoice', 'imports'],
   payments: ['payment', 'refund', 'reconciliation'],
-  scheduled: ['inventory', 'system', 'recommendations', 'reviews-recount'],
+  scheduled: ['inventory', 'system', 'recommendations', 'reviews-recount', 'support'],
 } as const satisfies Record<string, readonly QueueName[]>;
 export type QueueGroup = keyof typeof queueGroups;
 
@@ -43,7 +49,7 @@ export function resolveWorkerQueues(spec: string): QueueName[] {
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
-  if (names.length === 0) throw new Error('names no queue (use "all", or groups: mail, invoices, payments, scheduled)');
+  if (names.length === 0) throw new Error(`names no queue (use "all", or groups: ${Object.keys(queueGroups).join(', ')})`);
   const chosen = new Set<QueueName>();
   const unknown: string[] = [];
   for (const name of names) {
@@ -69,6 +75,8 @@ export const EmailPayload = Type.Object({
   attachInvoiceOf: Type.Optional(Id),
   /** An order whose signed link the worker puts in `data.orderUrl` when rendering: no token in the payload. */
   orderLinkOf: Type.Optional(Id),
+  /** An approved support reply this mail carries: once the mail is accepted, the reply becomes `sent`. */
+  supportReplyOf: Type.Optional(Id),
 });
 
 export const jobs = {
@@ -81,6 +89,8 @@ export const jobs = {
       userId: Type.Optional(Id),
       staff: Type.Optional(Type.Boolean()),
       data: Type.Record(Type.String(), Type.Unknown()),
+      /** Support notices: who may receive it (shared/support/audience.ts). */
+      audience: Type.Optional(NoticeAudience),
     }),
   },
   'email.send': { queue: 'email', payload: EmailPayload },
@@ -106,6 +116,14 @@ export const jobs = {
   },
   /** Nightly check that every product's rating counters equal its published reviews. */
   'reviews.recount': { queue: 'reviews-recount', payload: Type.Object({ trigger: Type.Union([Type.Literal('schedule'), Type.Literal('manual')]) }) },
+  /** An event → in-app rows, mail and push jobs per recipient and preference (shared/notifications/fanout.ts). */
+  'notify.fanout': { queue: 'notify', payload: NotificationEvent },
+  /** 04:00: in-app notifications past NOTIFICATION_RETENTION_DAYS are deleted. */
+  'notifications.cleanup': { queue: 'notify', payload: Type.Object({}) },
+  /** One notification to the recipient's devices (FCM HTTP v1, or the log). */
+  'push.send': { queue: 'push', payload: Type.Object({ notificationId: Id }) },
+  /** Hourly: resolved conversations close after 7 days; uploads never attached are purged after a day. */
+  'support.housekeeping': { queue: 'support', payload: Type.Object({}) },
 } as const satisfies Record<string, { queue: QueueName; payload: TSchema }>;
 
 export type JobName = keyof typeof jobs;

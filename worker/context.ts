@@ -35,4 +35,6 @@ export interface ProcessorDefinition<Q extends QueueName> {
   handlers: QueueHandlers<Q>;
   /** Jobs run at once per worker process. */
   concurrency?: number;
+  /** At most `max` jobs per `duration` ms per worker (outside services' rate limits: push). */
+  limiter?: { max: number; duration: number };
 }

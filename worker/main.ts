@@ -34,6 +34,7 @@ export interface StartWorkerOptions {
 export interface ExtraQueue {
   handlers: Record<string, (payload: unknown, ctx: JobContext) => Promise<unknown>>;
   concurrency?: number;
+  limiter?: { max: number; duration: number };
 }
 
 export async function startWorker(config: Config, opts: StartWorkerOptions = {}) {
@@ -81,6 +82,7 @@ export async function startWorker(config: Config, opts: StartWorkerOptions = {})
         connection: workerConnection,
         prefix: config.QUEUE_PREFIX,
         concurrency: def.concurrency ?? 4,
+        ...(def.limiter ? { limiter: def.limiter } : {}),
         autorun: false,
         settings: { backoffStrategy },
       },

@@ -7,6 +7,8 @@ export const RESERVATION_EXPIRY_SCHEDULER_ID = 'inventory-expire-reservations';
 export const PAYMENT_SWEEP_SCHEDULER_ID = 'payments-sweep';
 export const RECOMMENDATIONS_SCHEDULER_ID = 'recommendations-nightly';
 export const REVIEWS_RECOUNT_SCHEDULER_ID = 'reviews-recount-nightly';
+export const SUPPORT_HOUSEKEEPING_SCHEDULER_ID = 'support-housekeeping';
+export const NOTIFICATIONS_CLEANUP_SCHEDULER_ID = 'notifications-cleanup';
 
 /**
  * The payments sweep, every PAYMENT_SWEEP_MS. One attempt per run and few kept: the next run is its
@@ -54,6 +56,18 @@ export async function registerSchedules(queues: Queues, config: Config, log: Log
     REVIEWS_RECOUNT_SCHEDULER_ID,
     { pattern: '30 3 * * *', tz: config.SHOP_TIMEZONE },
     { name: 'reviews.recount', data: { payload: { trigger: 'schedule' } } },
+  );
+  // Support: close conversations resolved 7 days ago, purge day-old unattached uploads, hourly.
+  await queues.support.upsertJobScheduler(
+    SUPPORT_HOUSEKEEPING_SCHEDULER_ID,
+    { pattern: '7 * * * *', tz: config.SHOP_TIMEZONE },
+    { name: 'support.housekeeping', data: { payload: {} } },
+  );
+  // Notifications: drop in-app rows past NOTIFICATION_RETENTION_DAYS at 04:00 shop time.
+  await queues.notify.upsertJobScheduler(
+    NOTIFICATIONS_CLEANUP_SCHEDULER_ID,
+    { pattern: '0 4 * * *', tz: config.SHOP_TIMEZONE },
+    { name: 'notifications.cleanup', data: { payload: {} } },
   );
   log.debug('job schedules registered');
 }

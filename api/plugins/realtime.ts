@@ -3,10 +3,11 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { IncomingMessage } from 'node:http';
 import type { WebSocket } from 'ws';
-import { isStaff } from '../../shared/auth/permissions.js';
+import { can, isStaff, type Permission } from '../../shared/auth/permissions.js';
 import { parseRevocation, readRevocationState, revocationKeys, revokes, type Revocation } from '../../shared/auth/revocation.js';
 import { noticesChannel, parseNotice, type Notice } from '../../shared/realtime/notices.js';
 import { createRedis } from '../../shared/redis.js';
+import type { NoticeAudience } from '../../shared/support/audience.js';
 import type { VerifiedToken } from './auth.js';
 import { identityOf } from './token-revocation.js';
 
@@ -25,6 +26,16 @@ import { identityOf } from './token-revocation.js';
  * notices wait until every socket was checked again).
  */
 
+/** What a handler of a client message (`support.watch`, ...) may do with the socket it came from. */
+export interface ClientContext {
+  user: VerifiedToken;
+  /** This socket hears the watcher notices of a conversation (support.watch) while it is in scope. */
+  watch(conversationId: string): void;
+  unwatch(conversationId: string): void;
+  send(type: string, data: Record<string, unknown>): void;
+}
+export type ClientMessageHandler = (ctx: ClientContext, data: Record<string, unknown>) => Promise<void> | void;
+
 /** Close codes (4000–4999 are ours). */
 export const WsClose = { unauthenticated: 4401, tooSlow: 4408, shuttingDown: 1001 } as const;
 
@@ -34,6 +45,7 @@ interface Client {
   alive: boolean;
   /** Closes the socket when the token expires. */
   expiry: NodeJS.Timeout;
+  watching: Set<string>;
 }
 
 export interface RealtimeHub {
@@ -44,6 +56,8 @@ export interface RealtimeHub {
   stats(): { sockets: number; authenticated: number };
   /** Resolves once the Redis subscription is active (tests wait for it). */
   ready: Promise<void>;
+  /** Routes a client message type (after authentication) to a handler; unknown types get an error frame. */
+  handle(type: string, handler: ClientMessageHandler): void;
 }
 
 declare module 'fastify' {
@@ -115,6 +129,7 @@ export default fp(
 
     function forget(client: Client) {
       clearTimeout(client.expiry);
+      for (const cid of client.watching) unwatch(client, cid);
       clients.delete(client);
       const set = byUser.get(client.user.id);
       set?.delete(client);
@@ -141,6 +156,7 @@ export default fp(
         user,
         alive: true,
         expiry: setTimeout(() => unauthenticate(client, 'token expired'), Math.min(MAX_TIMER_MS, Math.max(0, user.expiresAt - Date.now()))),
+        watching: new Set(),
       };
       client.expiry.unref();
       clients.add(client);
@@ -151,6 +167,7 @@ export default fp(
         client.alive = true;
       });
       socket.on('close', () => forget(client));
+      socket.on('message', (raw) => onClientMessage(client, raw));
       // A revocation may have arrived while Redis was being asked: the cache has it by now.
       if (!entitled(client)) return;
       send(client, frame('auth.ok', { userId: user.id, role: user.role }));
@@ -244,12 +261,106 @@ export default fp(
       });
     }
 
+    /** Sockets by watched conversation: a chat message visits its watchers, not every socket. */
+    const watchers = new Map<string, Set<Client>>();
+    function watch(client: Client, cid: string) {
+      client.watching.add(cid);
+      let set = watchers.get(cid);
+      if (!set) watchers.set(cid, (set = new Set()));
+      set.add(client);
+    }
+    function unwatch(client: Client, cid: string) {
+      client.watching.delete(cid);
+      const set = watchers.get(cid);
+      set?.delete(client);
+      if (set?.size === 0) watchers.delete(cid);
+    }
+
+    const handlers = new Map<string, ClientMessageHandler>();
+    function onClientMessage(client: Client, raw: unknown) {
+      let message: { type?: unknown; data?: unknown } = {};
+      try {
+        message = JSON.parse(Buffer.isBuffer(raw) ? raw.toString('utf8') : Array.isArray(raw) ? Buffer.concat(raw as Buffer[]).toString('utf8') : Buffer.from(raw as ArrayBuffer).toString('utf8')) as typeof message;
+      } catch {
+        message = {};
+      }
+      const handler = typeof message.type === 'string' ? handlers.get(message.type) : undefined;
+      const reply = (type: string, data: Record<string, unknown>) => {
+        if (entitled(client)) send(client, frame(type, data));
+      };
+      if (!handler) return reply('error', { code: 'unknown_message', type: typeof message.type === 'string' ? message.type.slice(0, 64) : null });
+      if (!entitled(client)) return;
+      // `{type, data: {...}}` like server messages, or the fields beside `type`.
+      const { type: _type, data: nested, ...flat } = message as Record<string, unknown>;
+      const data = typeof nested === 'object' && nested !== null ? (nested as Record<string, unknown>) : flat;
+      void Promise.resolve()
+        .then(() =>
+          handler(
+            {
+              user: client.user,
+              // Only a socket still registered may watch (it may have closed while the scope was checked).
+              watch: (cid) => clients.has(client) && watch(client, cid),
+              unwatch: (cid) => unwatch(client, cid),
+              send: reply,
+            },
+            data,
+          ),
+        )
+        .catch((err: unknown) => {
+          app.log.warn({ err, type: message.type }, 'websocket client message failed');
+          reply('error', { code: 'internal_error' });
+        });
+    }
+
+    /** Per conversation: the newest assign version seen and who was in it then (bounded; old entries go first). */
+    const versions = new Map<string, { version: number; members: readonly string[] }>();
+    const MAX_TRACKED_CONVERSATIONS = 100_000;
+
+    /**
+     * A support notice goes to its direct users, the watchers of its conversation and (broadcast) every
+     * holder of its permission, but each socket only if it may have it now: a member of the conversation as
+     * of the newest assignment this hub knows, or a holder of the permission. An older notice (computed
+     * before a reassignment seen already) is judged by the newer membership: the old agent gets nothing.
+     */
+    function deliverScoped(audience: NoticeAudience, payload: string): number {
+      const cid = audience.conversationId;
+      let members: readonly string[] = [...new Set([...audience.direct, ...(audience.members ?? [])])];
+      if (cid && audience.version !== undefined) {
+        const known = versions.get(cid);
+        if (!known || audience.version >= known.version) {
+          versions.delete(cid);
+          versions.set(cid, { version: audience.version, members: audience.members ?? audience.direct });
+          if (versions.size > MAX_TRACKED_CONVERSATIONS) versions.delete(versions.keys().next().value!);
+        } else {
+          members = members.filter((id) => known.members.includes(id));
+        }
+      }
+      const permission = audience.permission as Permission | undefined;
+      const excluded = new Set([...(audience.exclude ?? []), ...(audience.except ? [audience.except] : [])]);
+      const inScope = (c: Client) => members.includes(c.user.id) || (!!permission && can(c.user.role, permission));
+      const allowed = (c: Client) => !excluded.has(c.user.id) && inScope(c);
+      const targets = new Set<Client>();
+      for (const id of audience.direct) for (const c of byUser.get(id) ?? []) targets.add(c);
+      if (cid) {
+        for (const c of [...(watchers.get(cid) ?? [])]) {
+          // Out of scope now (reassigned away): stop watching at once.
+          if (!inScope(c)) unwatch(c, cid);
+          else targets.add(c);
+        }
+      }
+      if (audience.broadcast && permission) for (const c of clients) if (can(c.user.role, permission)) targets.add(c);
+      let sent = 0;
+      for (const c of targets) if (allowed(c) && entitled(c) && send(c, payload)) sent++;
+      return sent;
+    }
+
     function deliver(notice: Notice): number {
       if (held) {
         held.push(notice);
         return 0;
       }
       const payload = frame(notice.type, notice.data ?? {}, notice.at);
+      if (notice.audience) return deliverScoped(notice.audience, payload);
       const targets = new Set<Client>();
       if (notice.userId) for (const c of byUser.get(notice.userId) ?? []) targets.add(c);
       if (notice.staff) for (const c of clients) if (isStaff(c.user.role)) targets.add(c);
@@ -328,6 +439,9 @@ export default fp(
       deliver,
       stats: () => ({ sockets: clients.size + pending.size, authenticated: clients.size }),
       ready: subscribed,
+      handle: (type, handler) => {
+        handlers.set(type, handler);
+      },
     } satisfies RealtimeHub);
 
     app.addHook('preClose', async () => {

@@ -16,7 +16,11 @@ const ws: FastifyPluginAsyncTypebox = async (app) => {
         description:
           'Upgrade to a WebSocket. First message `{"type":"auth","token":"<accessToken>"}` (or protocols `bearer, <token>`); ' +
           'the server answers `{"type":"auth.ok"}` then sends `{type, data, at}` notices: `order.status_changed` (own orders), ' +
-          'and for staff `order.created`, `payment.problem`, `inventory.low_stock`. Pings every 30 s.',
+          'and for staff `order.created`, `payment.problem`, `inventory.low_stock`; `notification.created` and ' +
+          '`notification.unread_count` to the recipient; support: client `support.watch`/`support.unwatch {conversationId}`, ' +
+          '`support.typing` (relayed at most every 3 s), `support.read {conversationId, seq}`; server `support.message`, ' +
+          '`support.typing`, `support.read`, `support.conversation_updated`, `support.reply_status`, scoped like the REST routes ' +
+          '(out of scope: `{type: "error", data: {code: "not_found"}}`). Pings every 30 s.',
         hide: false,
       },
     },

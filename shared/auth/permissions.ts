@@ -20,13 +20,18 @@ export const permissions = [
   'credit:read',
   'credit:grant',
   'review:moderate',
+  'support:read',
+  'support:read:any',
+  'support:reply',
+  'support:assign',
+  'support:approve',
 ] as const;
 export type Permission = (typeof permissions)[number];
 
 export const roles = ['customer', 'support', 'manager', 'admin'] as const;
 export type Role = (typeof roles)[number];
 
-const support: readonly Permission[] = ['order:read:any', 'credit:read', 'review:moderate'];
+const support: readonly Permission[] = ['order:read:any', 'credit:read', 'review:moderate', 'support:read', 'support:reply'];
 const manager: readonly Permission[] = [
   ...support,
   'product:write',
@@ -39,6 +44,9 @@ const manager: readonly Permission[] = [
   'report:read',
   'report:export',
   'credit:grant',
+  'support:read:any',
+  'support:assign',
+  'support:approve',
 ];
 
 export const rolePermissions: Record<Role, ReadonlySet<Permission>> = {

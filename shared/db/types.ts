@@ -117,6 +117,15 @@ export interface CreditEntries {
   seq: number;
 }
 
+export interface Devices {
+  createdAt: Generated<Timestamp>;
+  id: Generated<string>;
+  platform: string;
+  sessionId: string;
+  token: string;
+  userId: string;
+}
+
 export interface EmailDeliveries {
   jobId: string;
   recipient: string;
@@ -189,6 +198,27 @@ export interface Invoices {
   storageKey: string | null;
   url: string | null;
   year: number;
+}
+
+export interface NotificationPreferences {
+  email: Generated<boolean>;
+  inApp: Generated<boolean>;
+  kind: string;
+  push: Generated<boolean>;
+  userId: string;
+}
+
+export interface Notifications {
+  body: string;
+  createdAt: Generated<Timestamp>;
+  data: Generated<Json>;
+  eventKey: string;
+  id: Generated<string>;
+  inApp: Generated<boolean>;
+  kind: string;
+  readAt: Timestamp | null;
+  title: string;
+  userId: string;
 }
 
 export interface OrderItems {
@@ -366,6 +396,13 @@ export interface ProductVariants {
   title: string;
   updatedAt: Generated<Timestamp>;
   weightGrams: number | null;
+}
+
+export interface PushDeliveries {
+  deviceId: string;
+  notificationId: string;
+  providerId: string | null;
+  sentAt: Generated<Timestamp>;
 }
 
 export interface RecBestSellers {
@@ -565,6 +602,69 @@ export interface ShippingMethods {
   updatedAt: Generated<Timestamp>;
 }
 
+export interface SupportAttachments {
+  conversationId: string | null;
+  createdAt: Generated<Timestamp>;
+  filename: string;
+  id: Generated<string>;
+  key: string;
+  messageId: string | null;
+  mime: string;
+  size: number;
+  uploaderId: string;
+}
+
+export interface SupportConversations {
+  assigneeId: string | null;
+  assignVersion: Generated<number>;
+  closedAt: Timestamp | null;
+  createdAt: Generated<Timestamp>;
+  customerId: string;
+  id: Generated<string>;
+  lastMessageAt: Generated<Timestamp>;
+  lastSeq: Generated<number>;
+  number: Generated<string>;
+  orderId: string | null;
+  resolvedAt: Timestamp | null;
+  status: Generated<string>;
+  subject: string;
+  updatedAt: Generated<Timestamp>;
+}
+
+export interface SupportMessages {
+  authorId: string;
+  body: string;
+  conversationId: string;
+  createdAt: Generated<Timestamp>;
+  id: Generated<string>;
+  kind: string;
+  replyId: string | null;
+  seq: number;
+}
+
+export interface SupportReads {
+  conversationId: string;
+  seq: Generated<number>;
+  userId: string;
+}
+
+export interface SupportReplies {
+  authorId: string;
+  body: string;
+  conversationId: string;
+  createdAt: Generated<Timestamp>;
+  decidedAt: Timestamp | null;
+  decidedBy: string | null;
+  id: Generated<string>;
+  rejectionNote: string | null;
+  sentAt: Timestamp | null;
+  status: Generated<string>;
+  submittedAt: Timestamp | null;
+  submittedBody: string | null;
+  updatedAt: Generated<Timestamp>;
+  version: Generated<number>;
+}
+
 export interface UserAddresses {
   city: string;
   country: string;
@@ -633,6 +733,7 @@ export interface DB {
   coupons: Coupons;
   creditAccounts: CreditAccounts;
   creditEntries: CreditEntries;
+  devices: Devices;
   emailDeliveries: EmailDeliveries;
   idempotencyKeys: IdempotencyKeys;
   imports: Imports;
@@ -640,6 +741,8 @@ export interface DB {
   inventoryMovements: InventoryMovements;
   invoiceCounters: InvoiceCounters;
   invoices: Invoices;
+  notificationPreferences: NotificationPreferences;
+  notifications: Notifications;
   orderItems: OrderItems;
   orders: Orders;
   orderStatusHistory: OrderStatusHistory;
@@ -651,6 +754,7 @@ export interface DB {
   products: Products;
   productSalesRollup: ProductSalesRollup;
   productVariants: ProductVariants;
+  pushDeliveries: PushDeliveries;
   recBestSellers: RecBestSellers;
   recCurrent: RecCurrent;
   recGenerations: RecGenerations;
@@ -669,6 +773,11 @@ export interface DB {
   salesRollup: SalesRollup;
   sessions: Sessions;
   shippingMethods: ShippingMethods;
+  supportAttachments: SupportAttachments;
+  supportConversations: SupportConversations;
+  supportMessages: SupportMessages;
+  supportReads: SupportReads;
+  supportReplies: SupportReplies;
   userAddresses: UserAddresses;
   users: Users;
   userTokens: UserTokens;

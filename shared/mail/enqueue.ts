@@ -18,6 +18,8 @@ export interface MailOptions<T extends TemplateName> {
    * one way a mail links to an order, and no token is ever in the payload.
    */
   orderLinkOf?: string;
+  /** An approved support reply this mail carries: once the transport accepts it, the reply is marked sent. */
+  supportReplyOf?: string;
 }
 
 /**
@@ -54,5 +56,6 @@ export function enqueueMail<T extends TemplateName>(
     data: payloadData,
     ...(opts.attachInvoiceOf ? { attachInvoiceOf: opts.attachInvoiceOf } : {}),
     ...(opts.orderLinkOf ? { orderLinkOf: opts.orderLinkOf } : {}),
+    ...(opts.supportReplyOf ? { supportReplyOf: opts.supportReplyOf } : {}),
   });
 }

@@ -26,6 +26,7 @@
 import type { MailTemplate } from './define.js';
 import lowStock from './templates/low-stock.js';
 import newSignIn from './templates/new-sign-in.js';
+import notification from './templates/notification.js';
 import orderConfirmation from './templates/order-confirmation.js';
 import orderShipped from './templates/order-shipped.js';
 import passwordChanged from './templates/password-changed.js';
@@ -33,6 +34,7 @@ import paymentProblem from './templates/payment-problem.js';
 import paymentReceipt from './templates/payment-receipt.js';
 import refund from './templates/refund.js';
 import resetPassword from './templates/reset-password.js';
+import supportReply from './templates/support-reply.js';
 import twoFactorEnabled from './templates/two-factor-enabled.js';
 import verifyEmail from './templates/verify-email.js';
 import welcome from './templates/welcome.js';
@@ -50,6 +52,8 @@ export const templates = {
   refund,
   'payment-problem': paymentProblem,
   'low-stock': lowStock,
+  'support-reply': supportReply,
+  notification,
 } satisfies Record<string, MailTemplate>;
 
 export type TemplateName = keyof typeof templates;

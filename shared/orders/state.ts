@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Trx } from '../db/index.js';
 import { InvalidTransitionError, NotFoundError } from '../errors.js';
+import { emitNotification } from '../notifications/emit.js';
 import { enqueue } from '../outbox.js';
 
 /**
@@ -94,6 +95,15 @@ export async function transitionOrder(trx: Trx, orderId: string, to: OrderStatus
     await enqueue(trx, 'system.notify', {
       type: 'order.status_changed',
       userId: order.userId,
+      data: { orderId, number: order.number, from, to },
+    });
+    // In the app and by push; the order's own mails (confirmation, receipt, shipped, refund) stay receipts.
+    await emitNotification(trx, {
+      key: `order.status_changed:${orderId}:${from}:${to}`,
+      kind: 'order.status_changed',
+      userIds: [order.userId],
+      title: `Order ${order.number}: ${to.replace(/_/g, ' ')}`,
+      body: `Your order ${order.number} is now ${to.replace(/_/g, ' ')}.`,
       data: { orderId, number: order.number, from, to },
     });
   }

@@ -7,10 +7,10 @@ import { eventually, startTestWorker, testEnv } from '../support/harness.js';
 
 t.test('WORKER_QUEUES: groups, single queues and all; every queue in exactly one group', async (t) => {
   t.same(resolveWorkerQueues('all'), [...queueNames]);
-  t.same(resolveWorkerQueues('mail'), ['email']);
+  t.same(resolveWorkerQueues('mail'), ['email', 'notify', 'push']);
   t.same(resolveWorkerQueues('invoices'), ['invoice', 'imports']);
-  t.same(resolveWorkerQueues(' payments , scheduled '), ['system', 'payment', 'refund', 'reconciliation', 'inventory', 'recommendations', 'reviews-recount']);
-  t.same(resolveWorkerQueues('mail,imports,email'), ['email', 'imports'], 'groups and queue names mix; no queue twice');
+  t.same(resolveWorkerQueues(' payments , scheduled '), ['system', 'payment', 'refund', 'reconciliation', 'inventory', 'recommendations', 'reviews-recount', 'support']);
+  t.same(resolveWorkerQueues('mail,imports,email'), ['email', 'imports', 'notify', 'push'], 'groups and queue names mix; no queue twice');
 
   const grouped = Object.values(queueGroups).flat();
   t.same([...grouped].sort(), [...queueNames].sort(), 'the groups cover every queue exactly once');
@@ -35,8 +35,8 @@ t.test('a worker runs only the processors of its groups; another group picks up 
   const mail = await startTestWorker(t, { ...config, WORKER_QUEUES: 'mail' });
   t.same(
     mail.workers.map((w) => w.name),
-    ['email'],
-    'the mail worker consumes the email queue only',
+    ['email', 'notify', 'push'],
+    'the mail worker consumes the queues of its group only',
   );
 
   const redis = createRedis(config.REDIS_URL, 'producer', 'agape-test-producer');
@@ -50,7 +50,7 @@ t.test('a worker runs only the processors of its groups; another group picks up 
   t.equal(await job.getState(), 'waiting', 'a system job is left alone by the mail worker');
 
   const scheduled = await startTestWorker(t, { ...config, WORKER_QUEUES: 'scheduled' });
-  t.same(scheduled.workers.map((w) => w.name).sort(), ['inventory', 'recommendations', 'reviews-recount', 'system']);
+  t.same(scheduled.workers.map((w) => w.name).sort(), ['inventory', 'recommendations', 'reviews-recount', 'support', 'system']);
   await eventually(async () => (await system.getJob(job.id!))?.returnvalue?.pong === 'who runs me?', { timeoutMs: 15_000 });
   t.pass('the scheduled-group worker ran it');
 

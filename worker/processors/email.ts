@@ -4,6 +4,8 @@ import type { Config } from '../../shared/config.js';
 import { invoiceAttachment } from '../../shared/invoices/mail.js';
 import { deliverEmail } from '../../shared/mail/deliver.js';
 import { MailTemplateError } from '../../shared/mail/render.js';
+import { markReplySent } from '../../shared/support/replies.js';
+import { publishNotices } from '../../shared/support/publish.js';
 import { createMailTransport, PermanentMailError, type MailTransport } from '../../shared/mail/transport.js';
 import type { Logger } from '../../shared/logger.js';
 import { orderLink } from '../../shared/orders/links.js';
@@ -28,7 +30,8 @@ function transportFor(config: Config, log: Logger): MailTransport {
 export const emailProcessor: ProcessorDefinition<'email'> = {
   concurrency: 8,
   handlers: {
-    'email.send': async (payload, { db, config, log, job }) => {
+    'email.send': async (payload, { db, config, log, job, redis }) => {
+      let result;
       try {
         const deps = {
           db,
@@ -38,11 +41,17 @@ export const emailProcessor: ProcessorDefinition<'email'> = {
           resolvers: { invoice: invoiceAttachment },
           orderUrl: (orderId: string) => orderLink(config, orderId),
         };
-        return await deliverEmail(deps, job.id ?? '', payload);
+        result = await deliverEmail(deps, job.id ?? '', payload);
       } catch (err) {
         if (err instanceof MailTemplateError || err instanceof PermanentMailError) throw new UnrecoverableError(err.message);
         throw err;
       }
+      // Also on a retry that finds the mail already sent: a crash between the two must not leave it `approved`.
+      if (payload.supportReplyOf) {
+        const notices = await markReplySent(db, payload.supportReplyOf);
+        await publishNotices(redis, config.QUEUE_PREFIX, notices).catch((err: unknown) => log.warn({ err }, 'support notices not published'));
+      }
+      return result;
     },
     'email.password-reset': async (payload, { db, config, job }) => sendPasswordReset(db, config, job.id ?? '', payload.emailSealed),
   },

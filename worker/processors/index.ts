@@ -4,11 +4,14 @@ import { emailProcessor } from './email.js';
 import { importsProcessor } from './imports.js';
 import { inventoryProcessor } from './inventory.js';
 import { invoiceProcessor } from './invoice.js';
+import { notifyProcessor } from './notify.js';
 import { paymentProcessor } from './payment.js';
+import { pushProcessor } from './push.js';
 import { reconciliationProcessor } from './reconciliation.js';
 import { recommendationsProcessor } from './recommendations.js';
 import { reviewsRecountProcessor } from './reviews-recount.js';
 import { refundProcessor } from './refund.js';
+import { supportProcessor } from './support.js';
 import { systemProcessor } from './system.js';
 
 export const processors: { [Q in QueueName]: ProcessorDefinition<Q> } = {
@@ -22,4 +25,7 @@ export const processors: { [Q in QueueName]: ProcessorDefinition<Q> } = {
   imports: importsProcessor,
   recommendations: recommendationsProcessor,
   'reviews-recount': reviewsRecountProcessor,
+  notify: notifyProcessor,
+  push: pushProcessor,
+  support: supportProcessor,
 };

@@ -1,0 +1,104 @@
+import multipart from '@fastify/multipart';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { BadRequestError, DomainError, NotFoundError } from '../../../shared/errors.js';
+import { privateFiles } from '../../../shared/media/files.js';
+import { findAttachment, uploadAttachment } from '../../../shared/support/attachments.js';
+import { Attachment, MAX_ATTACHMENT_BYTES } from '../../../shared/support/schemas.js';
+import { IdParams, problemResponses } from '../../schemas.js';
+import { bearer, perUser } from './common.js';
+
+class AttachmentTooLargeError extends DomainError {
+  constructor() {
+    super(413, 'file_too_large', `Attachments may be at most ${MAX_ATTACHMENT_BYTES / 1024 / 1024} MB`);
+  }
+}
+
+/** Collects the file part, failing the moment the limit is reached. */
+function readLimited(file: NodeJS.ReadableStream): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    file.on('data', (chunk: Buffer) => chunks.push(chunk));
+    file.once('limit', () => reject(new AttachmentTooLargeError()));
+    file.once('end', () => resolve(Buffer.concat(chunks)));
+    file.once('error', reject);
+  });
+}
+
+/** Private attachments: uploaded by a participant, served only to the conversation's participants. */
+const supportAttachments: FastifyPluginAsyncTypebox = async (app) => {
+  const files = await privateFiles(app.config);
+  await app.register(multipart, { limits: { fileSize: MAX_ATTACHMENT_BYTES, files: 1, fields: 0, parts: 2 }, throwFileSizeLimit: true });
+
+  app.post(
+    '/support/attachments',
+    {
+      config: { auth: 'required', rateLimit: perUser('upload', 60, '10 minutes') },
+      schema: {
+        tags: ['support'],
+        operationId: 'uploadSupportAttachment',
+        summary: 'Upload a file for a message (multipart field `file`): PDF, JPEG, PNG, WebP, AVIF or GIF, at most 10 MB',
+        description: 'Decided by the bytes. Private: it is served only to the uploader and, once a message carries it, to that conversation’s participants. Unattached uploads are deleted after a day.',
+        security: bearer,
+        consumes: ['multipart/form-data'],
+        response: { 201: Attachment, ...problemResponses(400, 401, 413, 415, 422, 429) },
+      },
+    },
+    async (request, reply) => {
+      if (!request.isMultipart()) throw new BadRequestError('file_required', 'Send the file in the multipart field `file`');
+      if (Number(request.headers['content-length'] ?? 0) > MAX_ATTACHMENT_BYTES + 64 * 1024) {
+        reply.header('connection', 'close');
+        throw new AttachmentTooLargeError();
+      }
+      let bytes: Buffer | undefined;
+      let filename: string | undefined;
+      try {
+        for await (const part of request.parts()) {
+          if (part.type !== 'file') continue;
+          if (part.fieldname !== 'file' || bytes) {
+            part.file.resume();
+            continue;
+          }
+          filename = part.filename;
+          bytes = await readLimited(part.file);
+        }
+      } catch (err) {
+        if ((err as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE') throw new AttachmentTooLargeError();
+        throw err;
+      }
+      if (!bytes?.length) throw new BadRequestError('file_required', 'Send the file in the multipart field `file`', [{ path: '/file', message: 'is required' }]);
+      return reply.code(201).send(await uploadAttachment(app.db, files, request.auth!.id, bytes, filename));
+    },
+  );
+
+  app.get(
+    '/support/attachments/:id',
+    {
+      config: { auth: 'required' },
+      schema: {
+        tags: ['support'],
+        operationId: 'getSupportAttachment',
+        summary: 'An attachment, for participants of its conversation only (others: 404)',
+        security: bearer,
+        params: IdParams,
+        response: {
+          200: { description: 'The file', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } },
+          302: { description: 'A signed media-host URL that expires in minutes', headers: { location: { type: 'string' } } },
+          ...problemResponses(401, 404),
+        },
+      },
+    },
+    async (request, reply) => {
+      const a = await findAttachment(app.db, request.auth!, request.params.id);
+      reply.header('cache-control', 'private, no-store');
+      if (files.signedUrl) return reply.redirect(files.signedUrl(a.key, { ttlSeconds: app.config.MEDIA_URL_TTL_SECONDS }), 302);
+      const stream = await files.stream?.(a.key);
+      if (!stream) throw new NotFoundError('Attachment');
+      return reply
+        .header('content-type', a.mime)
+        .header('content-disposition', `attachment; filename="${a.filename.replace(/"/g, '')}"`)
+        .header('x-content-type-options', 'nosniff')
+        .send(stream);
+    },
+  );
+};
+export default supportAttachments;
