@@ -22,4 +22,4 @@ export {
   type ReserveLine,
   type Shortfall,
 } from './reservations.js';
-export { adjustStock, bulkAdjust, BulkAdjustError, setStock, type StockRow } from './stock.js';
+export { bulkAdjust, BulkAdjustError, changeStock, type StockRow } from './stock.js';
