@@ -6,7 +6,9 @@ import { keyOf } from '../redis.js';
  *
  * - A global catalog version `catalog:v` is part of every cache key. Any write that changes what a reader
  *   sees INCRs it after commit, so every API replica misses at once (old entries simply stop being read
- *   and expire). `bumpCatalogVersion` is that INCR; the catalog's own writes call it synchronously.
+ *   and expire). `catalogChanged` is that INCR; the catalog's own writes call it before they answer
+ *   (shared/catalog/writes.ts for the API's, the import job in the worker), so a writer never reads its
+ *   own change back stale.
  * - Writes made elsewhere (checkout reserving, payments committing stock, inventory PATCH) do not have to
  *   remember it: database triggers keep `products.in_stock`/`price_from` true and NOTIFY
  *   `catalog_changed` / `catalog_stock` on commit; every API replica LISTENs (api/plugins/catalog-cache.ts)
@@ -29,7 +31,7 @@ export const catalogKeys = (prefix: string) => ({
 });
 
 /** Makes every cached catalog page stale at once, on every replica. Never throws (Redis down = no cache). */
-export async function bumpCatalogVersion(redis: Redis, prefix: string, productIds: readonly string[] = []): Promise<void> {
+export async function catalogChanged(redis: Redis, prefix: string, productIds: readonly string[] = []): Promise<void> {
   const keys = catalogKeys(prefix);
   try {
     const multi = redis.multi().incr(keys.version);
@@ -45,7 +47,7 @@ export async function bumpProductVersion(redis: Redis, prefix: string, productId
   try {
     await redis.incr(catalogKeys(prefix).productVersion(productId));
   } catch {
-    // see bumpCatalogVersion
+    // see catalogChanged
   }
 }
 
@@ -90,7 +92,7 @@ export class CatalogCache {
   }
 
   bump(productIds: readonly string[] = []): Promise<void> {
-    return bumpCatalogVersion(this.redis, this.prefix, productIds);
+    return catalogChanged(this.redis, this.prefix, productIds);
   }
 
   bumpProduct(productId: string): Promise<void> {

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import t from 'tap';
-import { bumpCatalogVersion, CatalogCache } from '../../shared/catalog/cache.js';
+import { CatalogCache, catalogChanged } from '../../shared/catalog/cache.js';
 import { listProducts } from '../../shared/catalog/listing.js';
 import { findProductJson } from '../../shared/catalog/products.js';
 import { createRedis } from '../../shared/redis.js';
@@ -81,7 +81,7 @@ t.test('cache: served warm, fresh after every kind of write, across two replicas
   await sql`UPDATE products SET rating = 4.5 WHERE id = ${other.id}`.execute(db);
   const redis = createRedis(config.REDIS_URL, 'client', 'test-bump');
   t.teardown(() => redis.quit());
-  await bumpCatalogVersion(redis, config.QUEUE_PREFIX);
+  await catalogChanged(redis, config.QUEUE_PREFIX);
   t.equal((await list(b)).find((i) => i.id === other.id)?.rating, 4.5);
 
   // Status: archiving hides it from both.
