@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { Db } from '../db/index.js';
 import type { PrivateFiles } from '../media/files.js';
 import { enqueue } from '../outbox.js';
-import { countCsvRecords, importProductsCsv, type ImportProgress } from './csv.js';
+import { countCsvRecords, importProductsCsv, type ImportProgress } from './csv/import.js';
 
 const PROGRESS_EVERY_MS = 500;
 

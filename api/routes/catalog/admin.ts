@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Type } from 'typebox';
-import { exportProductsCsv } from '../../../shared/catalog/csv.js';
+import { exportProductsCsv } from '../../../shared/catalog/csv/export.js';
 import { acceptImport, getImport } from '../../../shared/catalog/import-job.js';
 import { BadRequestError, DomainError, NotFoundError } from '../../../shared/errors.js';
 import { privateFiles } from '../../../shared/media/files.js';
