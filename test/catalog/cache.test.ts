@@ -5,7 +5,8 @@ import { listProducts } from '../../shared/catalog/listing.js';
 import { findProductJson } from '../../shared/catalog/products.js';
 import { createRedis } from '../../shared/redis.js';
 import { buildTestApp, eventually, testEnv } from '../support/harness.js';
-import { call, makeCategory, makeImage, makeProduct, multipartBody, staff } from './helpers.js';
+import { multipartBody } from '../support/multipart.js';
+import { call, makeCategory, makeImage, makeProduct, staff } from './helpers.js';
 
 const counter = (text: string, kind: string, outcome: string) =>
   Number(new RegExp(`catalog_cache_requests_total\\{kind="${kind}",outcome="${outcome}"\\} (\\d+)`).exec(text)?.[1] ?? 0);

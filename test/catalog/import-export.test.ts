@@ -7,7 +7,8 @@ import { CSV_COLUMNS } from '../../shared/catalog/csv/columns.js';
 import { importProductsCsv, MAX_RECORD_CHARS, MAX_ROWS_PER_PRODUCT } from '../../shared/catalog/csv/import.js';
 import type { Db } from '../../shared/db/index.js';
 import { buildTestApp, eventually, startTestWorker, testEnv, tokenFor } from '../support/harness.js';
-import { multipartBody, staff } from './helpers.js';
+import { multipartBody } from '../support/multipart.js';
+import { staff } from './helpers.js';
 
 const fixture = readFileSync(new URL('../fixtures/shopify-products.csv', import.meta.url));
 
