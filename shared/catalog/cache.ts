@@ -22,7 +22,7 @@ import { keyOf } from '../redis.js';
  * - Redis unreachable: every call here resolves to "miss" / no-op quickly (fail-fast client), and each
  *   replica bumps the version when its connection comes back, since writes during the outage could not.
  */
-export const CACHE_TTL_SECONDS = 300;
+const CACHE_TTL_SECONDS = 300;
 
 export const catalogKeys = (prefix: string) => ({
   version: keyOf(prefix, 'catalog', 'v'),
@@ -43,7 +43,7 @@ export async function catalogChanged(redis: Redis, prefix: string, productIds: r
 }
 
 /** Makes one product's detail stale (stock numbers moved). Never throws. */
-export async function bumpProductVersion(redis: Redis, prefix: string, productId: string): Promise<void> {
+async function bumpProductVersion(redis: Redis, prefix: string, productId: string): Promise<void> {
   try {
     await redis.incr(catalogKeys(prefix).productVersion(productId));
   } catch {

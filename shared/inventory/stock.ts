@@ -122,7 +122,7 @@ async function adjustStock(trx: Trx, variantId: string, input: AdjustStockInput,
   return writeChange(trx, row, { onHand, lowStockThreshold: input.lowStockThreshold }, { reason: input.reason, actorId }, publicUrl);
 }
 
-export class BulkAdjustError extends DomainError {
+class BulkAdjustError extends DomainError {
   constructor(readonly failed: { sku: string; reason: 'not_found' | 'insufficient_stock'; onHand?: number; reserved?: number }[]) {
     super(409, 'bulk_adjust_failed', `Nothing was changed; these SKUs failed: ${failed.map((f) => f.sku).join(', ')}`, {
       failed,

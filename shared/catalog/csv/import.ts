@@ -7,7 +7,7 @@ import type { CsvRow } from './columns.js';
 import { parseGroup, type RowFailure } from './parse-product.js';
 import { saveProduct } from './save-product.js';
 
-export interface RowError {
+interface RowError {
   line: number;
   handle?: string;
   reason: string;
@@ -20,7 +20,7 @@ export interface ImportProgress {
   errors: RowError[];
 }
 
-export const MAX_REPORTED_ERRORS = 1_000;
+const MAX_REPORTED_ERRORS = 1_000;
 /**
  * Memory bounds of an import: one record (a row, quoted newlines included) holds at most this many
  * characters, and one product (its consecutive rows of one Handle) at most this many rows. Shopify itself

@@ -35,7 +35,7 @@ function wholeNumber(value: string, line: number, column: string, allowNegative 
 
 const present = (v: string | undefined): v is string => v !== undefined && v.trim() !== '';
 
-export interface ParsedVariant {
+interface ParsedVariant {
   line: number;
   sku: string;
   price: number;
