@@ -58,7 +58,7 @@ export interface BuildAppOptions {
 const REQUEST_ID_MAX = 128;
 
 /** The client's request id if usable (printable, bounded), else a fresh UUID. */
-export function requestIdFrom(header: string | string[] | undefined): string {
+function requestIdFrom(header: string | string[] | undefined): string {
   const value = Array.isArray(header) ? header[0] : header;
   const clean = value?.replace(/[^A-Za-z0-9._:-]/g, '').slice(0, REQUEST_ID_MAX);
   return clean || randomUUID();

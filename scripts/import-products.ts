@@ -1,10 +1,10 @@
 /**
  * `npm run import:products -- file.csv`: imports a Shopify product CSV into DATABASE_URL with a progress
- * bar. The same streaming code the `import.products` worker job runs (shared/catalog/csv.ts).
+ * bar. The same streaming code the `import.products` worker job runs (shared/catalog/csv/import.ts).
  */
 import { SingleBar, Presets } from 'cli-progress';
 import { createReadStream, existsSync } from 'node:fs';
-import { countCsvRecords, importProductsCsv } from '../shared/catalog/csv.js';
+import { countCsvRecords, importProductsCsv } from '../shared/catalog/csv/import.js';
 import { loadConfigOrExit } from '../shared/config.js';
 import { createDb } from '../shared/db/index.js';
 import { assertMigrationsCurrent } from '../shared/db/migrate.js';

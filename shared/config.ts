@@ -121,7 +121,7 @@ interface DevSecrets {
  * Development and tests get a key pair and an encryption key generated once and kept in a git-ignored
  * file, so tokens survive restarts. Written via rename so parallel test processes never read half a file.
  */
-export function devSecrets(file = devSecretsFile()): DevSecrets {
+function devSecrets(file = devSecretsFile()): DevSecrets {
   if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as DevSecrets;
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const secrets: DevSecrets = {

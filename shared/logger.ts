@@ -35,7 +35,7 @@ export const redactPaths = [
 const SECRET_PARAM = /token|secret|signature|password|^sig$|^key$/i;
 
 /** A request URL with the values of secret-looking query parameters replaced by `[redacted]`. */
-export function redactUrl(url: string): string {
+function redactUrl(url: string): string {
   const q = url.indexOf('?');
   if (q < 0) return url;
   const query = url

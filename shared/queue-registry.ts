@@ -10,7 +10,7 @@ export type Queues = Record<QueueName, Queue>;
  * backoff capped at PAYSTACK_RETRY_MAX_DELAY_MS for PAYSTACK_RETRY_HOURS (24 h by default), so a job
  * retries within a cap's time of Paystack coming back. Every other queue keeps `defaultJobOptions`.
  */
-export const paystackQueues: readonly QueueName[] = ['payment', 'refund', 'reconciliation'];
+const paystackQueues: readonly QueueName[] = ['payment', 'refund', 'reconciliation'];
 
 /** The custom backoff type of Paystack jobs; every Worker carries `backoffStrategy` for it. */
 export const PAYSTACK_BACKOFF = 'paystack';
@@ -27,7 +27,7 @@ export function paystackRetryDelay(attemptsMade: number, capMs: number, random =
 }
 
 /** Attempts whose shortest possible waits still add up to the retry window. */
-export function paystackRetryAttempts(config: RetryConfig): number {
+function paystackRetryAttempts(config: RetryConfig): number {
   const windowMs = config.PAYSTACK_RETRY_HOURS * 3_600_000;
   let waited = 0;
   let retries = 0;
@@ -36,7 +36,7 @@ export function paystackRetryAttempts(config: RetryConfig): number {
 }
 
 /** Job options per queue: the Paystack queues get the long, capped retry; the rest the defaults. */
-export function jobOptionsFor(queue: QueueName, config?: RetryConfig): DefaultJobOptions {
+function jobOptionsFor(queue: QueueName, config?: RetryConfig): DefaultJobOptions {
   if (!config || !paystackQueues.includes(queue)) return defaultJobOptions;
   return { ...defaultJobOptions, attempts: paystackRetryAttempts(config), backoff: { type: PAYSTACK_BACKOFF } };
 }

@@ -8,7 +8,7 @@ import { Redis, type RedisOptions } from 'ioredis';
  */
 export type RedisRole = 'worker' | 'producer' | 'client';
 
-export function redisOptions(role: RedisRole, name: string): RedisOptions {
+function redisOptions(role: RedisRole, name: string): RedisOptions {
   const base: RedisOptions = {
     connectionName: name,
     connectTimeout: 2_000,

@@ -8,13 +8,13 @@ import { ForbiddenError, UnauthorizedError } from '../../shared/errors.js';
 
 export const ACCESS_TOKEN_TTL_SECONDS = 15 * 60;
 
-export interface AuthUser {
+interface AuthUser {
   id: string;
   role: Role;
 }
 
 /** Whom a token is issued to: the session it belongs to and the user's token generation at that moment. */
-export interface TokenSubject extends AuthUser {
+interface TokenSubject extends AuthUser {
   sessionId?: string;
   generation?: number;
 }

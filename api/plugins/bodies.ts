@@ -15,7 +15,7 @@ const optionalCache = new WeakMap<object, boolean>();
  * fields all have defaults and that does not ask for a minimum of properties (PATCH bodies do: "change
  * something" is not optional).
  */
-export function bodyIsOptional(schema: unknown): boolean {
+function bodyIsOptional(schema: unknown): boolean {
   if (!schema || typeof schema !== 'object') return false;
   const cached = optionalCache.get(schema);
   if (cached !== undefined) return cached;

@@ -11,7 +11,7 @@ declare module 'fastify' {
 }
 
 /** Channels the catalog triggers notify on (migrations/202611231_catalog_triggers.ts). */
-export const CATALOG_CHANNELS = { changed: 'catalog_changed', stock: 'catalog_stock' } as const;
+const CATALOG_CHANNELS = { changed: 'catalog_changed', stock: 'catalog_stock' } as const;
 
 /**
  * The catalog cache for this replica, plus the listener that makes writes by OTHER domains invalidate

@@ -30,7 +30,7 @@ function relaxDefaults(schema: JsonSchema | undefined) {
  * generated client would have to send `limit` or `country`. Responses keep theirs: there it holds.
  * Works on a copy: the route schemas that validate requests stay as they are.
  */
-export function optionalRequestDefaults<T>(document: T): T {
+function optionalRequestDefaults<T>(document: T): T {
   const copy = structuredClone(document) as T & { paths?: Record<string, Record<string, Operation>> };
   for (const item of Object.values(copy.paths ?? {})) {
     for (const operation of Object.values(item)) {

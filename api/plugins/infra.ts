@@ -18,7 +18,7 @@ declare module 'fastify' {
   }
 }
 
-export interface InfraOptions {
+interface InfraOptions {
   config: Config;
   /** Skip the migrations check (only for tests that point the app at an unreachable database). */
   skipMigrationCheck?: boolean;

@@ -13,7 +13,7 @@ import { UnauthorizedError } from '../../shared/errors.js';
 import { createRedis } from '../../shared/redis.js';
 import type { VerifiedToken } from './auth.js';
 
-export interface TokenRevocation {
+interface TokenRevocation {
   /** What this process knows (the websocket hub reads and feeds it too). */
   cache: RevocationCache;
   /** Stops tokens: this process at once, the others through Redis pub/sub. */

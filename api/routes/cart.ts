@@ -1,22 +1,17 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
+import { MAX_QUANTITY, type CartCaller } from '../../shared/cart/index.js';
 import {
-  addItem,
-  applyCoupon,
-  cartView,
-  createGuestCart,
-  lockCallerCart,
-  MAX_QUANTITY,
-  removeCoupon,
-  removeItem,
-  requireCallerCart,
-  setItemQuantity,
-  type CartCaller,
-  type CartRow,
-} from '../../shared/cart/index.js';
-import type { Trx } from '../../shared/db/index.js';
-import { retryAfterLazyExpiry } from '../../shared/payments/expiry.js';
+  addCartItem,
+  applyCartCoupon,
+  openCart,
+  readCart,
+  removeCartCoupon,
+  removeCartItem,
+  setCartItemQuantity,
+  type CartDeps,
+} from '../../shared/cart/service.js';
 import { problemResponses, Uuid } from '../schemas.js';
 import { Cart, CartTokenHeaders } from './commerce-schemas.js';
 import { addressLimit, cartCouponLimit } from './guest-limits.js';
@@ -37,29 +32,12 @@ const security: { [k: string]: string[] }[] = [{}, { bearerAuth: [] }];
  * carrying a guest token merges that cart into the user's first.
  */
 const cartRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const { db, config } = app;
-
-  async function who(trx: Trx, caller: CartCaller) {
-    if (!caller.userId) return { userId: null, email: null };
-    const user = await trx.selectFrom('users').select('email').where('id', '=', caller.userId).executeTakeFirst();
-    return { userId: caller.userId, email: user?.email ?? null };
-  }
-
-  /** Runs a cart change under the cart's row lock and answers the cart as it is after it. */
-  const mutate = (request: FastifyRequest, change: (trx: Trx, cart: CartRow, caller: CartCaller) => Promise<void>) =>
-    db.transaction().execute(async (trx) => {
-      const caller = cartCaller(request);
-      const cart = await requireCallerCart(trx, caller, config.CURRENCY);
-      await change(trx, cart, caller);
-      const fresh = await trx.selectFrom('carts').select(['id', 'userId', 'couponId', 'currency', 'createdAt', 'updatedAt']).where('id', '=', cart.id).executeTakeFirstOrThrow();
-      return cartView(trx, fresh, { vatRate: config.VAT_RATE, who: await who(trx, caller) });
-    });
-
-  // Stock held by a reservation that expired but is not released yet is not available; a buyer who needs it
-  // gets those holds released (Paystack asked first), as at checkout, instead of waiting for the minute job.
-  const expiry = { paystack: app.paystack, publicUrl: config.PUBLIC_URL, holdMinutes: config.PAYMENT_HOLD_MINUTES, log: app.log };
-  const mutateStock = (request: FastifyRequest, change: (trx: Trx, cart: CartRow, caller: CartCaller) => Promise<void>) =>
-    retryAfterLazyExpiry(db, expiry, () => mutate(request, change));
+  const { config } = app;
+  const deps: CartDeps = {
+    db: app.db,
+    config,
+    expiry: { paystack: app.paystack, publicUrl: config.PUBLIC_URL, holdMinutes: config.PAYMENT_HOLD_MINUTES, log: app.log },
+  };
 
   app.post(
     '/cart',
@@ -74,18 +52,7 @@ const cartRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 201: Cart, ...problemResponses(400, 401, 429) },
       },
     },
-    async (request, reply) => {
-      const caller = cartCaller(request);
-      const view = await db.transaction().execute(async (trx) => {
-        if (caller.userId) {
-          const cart = (await lockCallerCart(trx, caller, config.CURRENCY))!;
-          return cartView(trx, cart, { vatRate: config.VAT_RATE, who: await who(trx, caller) });
-        }
-        const { cart, token } = await createGuestCart(trx, config.CURRENCY);
-        return cartView(trx, cart, { vatRate: config.VAT_RATE, token });
-      });
-      return reply.code(201).send(view);
-    },
+    async (request, reply) => reply.code(201).send(await openCart(deps, cartCaller(request))),
   );
 
   app.get(
@@ -102,12 +69,7 @@ const cartRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: Cart, ...problemResponses(400, 401, 404) },
       },
     },
-    async (request) =>
-      db.transaction().execute(async (trx) => {
-        const caller = cartCaller(request);
-        const cart = await requireCallerCart(trx, caller, config.CURRENCY);
-        return cartView(trx, cart, { vatRate: config.VAT_RATE, shippingMethodId: request.query.shippingMethodId, who: await who(trx, caller) });
-      }),
+    async (request) => readCart(deps, cartCaller(request), request.query.shippingMethodId),
   );
 
   app.post(
@@ -124,7 +86,7 @@ const cartRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: Cart, ...problemResponses(400, 401, 404, 409, 429) },
       },
     },
-    async (request) => mutateStock(request, (trx, cart) => addItem(trx, cart, request.body.variantId, request.body.quantity)),
+    async (request) => addCartItem(deps, cartCaller(request), request.body.variantId, request.body.quantity),
   );
 
   app.patch(
@@ -142,7 +104,7 @@ const cartRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: Cart, ...problemResponses(400, 401, 404, 409) },
       },
     },
-    async (request) => mutateStock(request, (trx, cart) => setItemQuantity(trx, cart, request.params.itemId, request.body.quantity)),
+    async (request) => setCartItemQuantity(deps, cartCaller(request), request.params.itemId, request.body.quantity),
   );
 
   app.delete(
@@ -159,7 +121,7 @@ const cartRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: Cart, ...problemResponses(400, 401, 404) },
       },
     },
-    async (request) => mutate(request, (trx, cart) => removeItem(trx, cart, request.params.itemId)),
+    async (request) => removeCartItem(deps, cartCaller(request), request.params.itemId),
   );
 
   app.post(
@@ -177,7 +139,7 @@ const cartRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: Cart, ...problemResponses(400, 401, 404, 429) },
       },
     },
-    async (request) => mutate(request, async (trx, cart, caller) => applyCoupon(trx, cart, request.body.code, await who(trx, caller))),
+    async (request) => applyCartCoupon(deps, cartCaller(request), request.body.code),
   );
 
   app.delete(
@@ -186,7 +148,7 @@ const cartRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { auth: 'optional' },
       schema: { tags, operationId: 'removeCartCoupon', summary: 'Remove the coupon', security, headers: CartTokenHeaders, response: { 200: Cart, ...problemResponses(401, 404) } },
     },
-    async (request) => mutate(request, (trx, cart) => removeCoupon(trx, cart)),
+    async (request) => removeCartCoupon(deps, cartCaller(request)),
   );
 };
 export default cartRoutes;

@@ -1,20 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { stringify } from 'csv-stringify';
-import ExcelJS from 'exceljs';
-import { PassThrough, Readable, type Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { Type } from 'typebox';
-import { writeAudit } from '../../shared/auth/audit.js';
 import { TooManyRequestsError } from '../../shared/errors.js';
-import {
-  EXPORT_COLUMNS,
-  EXPORT_KINDS,
-  exportRows,
-  type Cell,
-  type ExportKind,
-} from '../../shared/reports/exports.js';
+import { EXPORT_FORMATS as FORMATS, runExport, type ExportFormat as Format } from '../../shared/reports/export-files.js';
+import { EXPORT_KINDS } from '../../shared/reports/exports.js';
 import { resolveRange } from '../../shared/reports/range.js';
-import { readSnapshot } from '../../shared/reports/snapshot.js';
 import { problemResponses } from '../schemas.js';
 import { RangeQuery } from './reports.js';
 
@@ -22,30 +11,6 @@ import { RangeQuery } from './reports.js';
 const MAX_CONCURRENT_EXPORTS = 2;
 /** A slot whose release was lost (a crashed process) frees itself after this. */
 const SLOT_TTL_SECONDS = 3_600;
-
-const FORMATS = {
-  csv: { type: 'text/csv; charset=utf-8', label: 'CSV' },
-  xlsx: { type: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet', label: 'XLSX' },
-} as const;
-type Format = keyof typeof FORMATS;
-
-async function writeCsv(rows: AsyncIterable<Cell[]>, kind: ExportKind, out: Writable) {
-  await pipeline(Readable.from(rows), stringify({ header: true, columns: [...EXPORT_COLUMNS[kind]] }), out);
-}
-
-/** exceljs's streaming writer: each row is committed (written to the zip) as it comes, never held. */
-async function writeXlsx(rows: AsyncIterable<Cell[]>, kind: ExportKind, out: Writable) {
-  const workbook = new ExcelJS.stream.xlsx.WorkbookWriter({
-    stream: out,
-    useStyles: false,
-    useSharedStrings: false,
-  });
-  const sheet = workbook.addWorksheet(kind);
-  sheet.addRow([...EXPORT_COLUMNS[kind]]).commit();
-  for await (const row of rows) sheet.addRow(row).commit();
-  sheet.commit();
-  await workbook.commit();
-}
 
 const exportsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { SHOP_TIMEZONE: timeZone, QUEUE_PREFIX: prefix } = app.config;
@@ -117,44 +82,14 @@ const exportsRoutes: FastifyPluginAsyncTypebox = async (app) => {
           const actorId = request.auth!.id;
           const release = await takeSlot(actorId);
           try {
-            await app.db.transaction().execute((trx) =>
-              writeAudit(trx, {
-                actorId,
-                action: `export.${kind}`,
-                targetType: 'export',
-                targetId: null,
-                after: { format, ...range, ...(status ? { status } : {}) },
-              }),
-            );
-            let started = false;
-            await readSnapshot(app.reads, async (trx, info) => {
-              // A replica lost mid-stream must not make the primary answer a second time.
-              if (started) throw new Error('export already streaming');
-              started = true;
-              const out = new PassThrough();
+            await runExport({ db: app.db, reads: app.reads, log: request.log }, { kind, format, range, timeZone, status, actorId }, (out, info) => {
               void reply
                 .header('content-type', FORMATS[format].type)
-                .header(
-                  'content-disposition',
-                  `attachment; filename="${kind}-${range.from}-${range.to}.${format}"`,
-                )
+                .header('content-disposition', `attachment; filename="${kind}-${range.from}-${range.to}.${format}"`)
                 .header('x-as-of', info.asOf)
                 .header('x-source', info.source)
                 // The schema documents the file as a string; Fastify sends a stream as it is.
                 .send(out as unknown as string);
-              const rows = exportRows(trx, kind, { range, timeZone, status });
-              try {
-                await (format === 'csv'
-                  ? writeCsv(rows, kind, out)
-                  : writeXlsx(rows, kind, out).then(() => out.end()));
-              } catch (err) {
-                out.destroy(err as Error);
-                throw err;
-              }
-            }).catch((err: unknown) => {
-              // Once bytes are on their way the answer cannot become a problem document: cut the stream.
-              if (started) request.log.warn({ err }, 'export interrupted');
-              else throw err;
             });
           } finally {
             await release();

@@ -2,8 +2,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { isStaff } from '../../shared/auth/permissions.js';
-import { ForbiddenError, ValidationError } from '../../shared/errors.js';
-import { adjustStock, bulkAdjust, listInventory, setStock } from '../../shared/inventory/index.js';
+import { ForbiddenError } from '../../shared/errors.js';
+import { bulkAdjust, changeStock, listInventory } from '../../shared/inventory/index.js';
 import { Page, PageQuery, problemResponses, Uuid } from '../schemas.js';
 import { InventoryItem, StockRow } from './commerce-schemas.js';
 
@@ -77,15 +77,7 @@ const inventoryRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: StockRow, ...problemResponses(400, 401, 403, 404, 409) },
       },
     },
-    async (request) => {
-      const body = request.body;
-      const actor = request.auth!.id;
-      return db.transaction().execute((trx) =>
-        'onHand' in body
-          ? setStock(trx, request.params.variantId, body, actor, config.PUBLIC_URL)
-          : adjustStock(trx, request.params.variantId, body, actor, config.PUBLIC_URL),
-      );
-    },
+    async (request) => changeStock(db, request.params.variantId, request.body, request.auth!.id, config.PUBLIC_URL),
   );
 
   app.post(
@@ -110,13 +102,7 @@ const inventoryRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: Type.Object({ items: Type.Array(StockRow) }), ...problemResponses(400, 401, 403, 409) },
       },
     },
-    async (request) => {
-      const seen = new Set<string>();
-      const dupes = request.body.items.flatMap((item, i) => (seen.has(item.sku) ? [{ path: `/items/${i}/sku`, message: `${item.sku} appears twice` }] : (seen.add(item.sku), [])));
-      if (dupes.length) throw new ValidationError('Each SKU may appear once', dupes);
-      const items = await db.transaction().execute((trx) => bulkAdjust(trx, request.body.items, request.body.reason, request.auth!.id, config.PUBLIC_URL));
-      return { items };
-    },
+    async (request) => ({ items: await bulkAdjust(db, request.body.items, request.body.reason, request.auth!.id, config.PUBLIC_URL) }),
   );
 };
 export default inventoryRoutes;

@@ -30,8 +30,8 @@ import { decrypt, encrypt, randomToken, tokenHash } from '../crypto.js';
 import { openSession, revokeSessions, type ClientMeta } from './sessions.js';
 import { checkSecondFactor } from './two-factor.js';
 
-export const VERIFY_TOKEN_HOURS = 24;
-export const RESET_TOKEN_HOURS = 1;
+const VERIFY_TOKEN_HOURS = 24;
+const RESET_TOKEN_HOURS = 1;
 
 type AuthConfig = Pick<Config, 'PUBLIC_URL' | 'ENCRYPTION_KEY' | 'LOCKOUT_THRESHOLD' | 'LOCKOUT_MINUTES'>;
 type User = Selectable<Users>;

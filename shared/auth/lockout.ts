@@ -15,7 +15,7 @@ export const accountLocked = (until: Date | string) =>
   });
 
 /** How a guess ended, for the `auth_attempts_total` metric (brute force shows up as `locked` and `wrong_*`). */
-export type AttemptOutcome = 'success' | 'wrong_password' | 'wrong_code' | 'code_required' | 'locked' | 'unknown_account' | 'disabled';
+type AttemptOutcome = 'success' | 'wrong_password' | 'wrong_code' | 'code_required' | 'locked' | 'unknown_account' | 'disabled';
 export type ObserveAttempt = (outcome: AttemptOutcome) => void;
 
 export type Attempt =

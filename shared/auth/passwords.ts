@@ -10,8 +10,8 @@ import { BadRequestError, ValidationError } from '../errors.js';
  */
 export const ARGON2_PARAMS = { algorithm: 2, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
 
-export const PASSWORD_MIN = 10;
-export const PASSWORD_MAX = 128;
+const PASSWORD_MIN = 10;
+const PASSWORD_MAX = 128;
 
 export const hashPassword = (password: string) => hash(password, ARGON2_PARAMS);
 
@@ -39,7 +39,7 @@ export const dummyHash = () => (dummy ??= hashPassword(randomBytes(32).toString(
 
 let common: ReadonlySet<string> | undefined;
 /** The shipped common-password list, loaded once. */
-export function commonPasswords(): ReadonlySet<string> {
+function commonPasswords(): ReadonlySet<string> {
   common ??= new Set(
     readFileSync(new URL('./common-passwords.txt', import.meta.url), 'utf8')
       .split('\n')
@@ -60,7 +60,7 @@ export function assertEmail(email: string): void {
 }
 
 /** Why a password is refused, or null when it is acceptable. */
-export function passwordProblem(password: string, email: string): string | null {
+function passwordProblem(password: string, email: string): string | null {
   if (password.length < PASSWORD_MIN) return `must be at least ${PASSWORD_MIN} characters`;
   if (password.length > PASSWORD_MAX) return `must be at most ${PASSWORD_MAX} characters`;
   const lower = password.toLowerCase();

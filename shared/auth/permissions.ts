@@ -2,7 +2,7 @@
  * Roles and the permissions they grant: written once, here. Routes declare the permission they need
  * (`config: { permission: 'product:write' }`) and one hook enforces it (api/plugins/auth.ts).
  */
-export const permissions = [
+const permissions = [
   'product:write',
   'inventory:write',
   'coupon:write',
@@ -49,7 +49,7 @@ const manager: readonly Permission[] = [
   'support:approve',
 ];
 
-export const rolePermissions: Record<Role, ReadonlySet<Permission>> = {
+const rolePermissions: Record<Role, ReadonlySet<Permission>> = {
   customer: new Set(),
   support: new Set(support),
   manager: new Set(manager),

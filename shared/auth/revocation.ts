@@ -65,7 +65,7 @@ redis.call('PUBLISH', ARGV[3], ARGV[4])
 return generation`;
 
 /** Stores a revocation for one token lifetime and publishes it to every process. */
-export async function publishRevocation(redis: Redis, prefix: string, revocation: Revocation): Promise<void> {
+async function publishRevocation(redis: Redis, prefix: string, revocation: Revocation): Promise<void> {
   const keys = revocationKeys(prefix);
   const message = JSON.stringify(revocation);
   if ('generation' in revocation) {

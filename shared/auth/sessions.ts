@@ -7,7 +7,7 @@ import type { TokenRevoker } from './revocation.js';
 import { decrypt, encrypt, randomToken, tokenHash } from '../crypto.js';
 
 /** A session (one sign-in on one device) lives this long at most; refreshes rotate within it. */
-export const SESSION_DAYS = 30;
+const SESSION_DAYS = 30;
 
 export interface ClientMeta {
   ip?: string;

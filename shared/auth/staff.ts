@@ -9,7 +9,7 @@ import { revokeSessions } from './sessions.js';
 import { userView } from './accounts.js';
 
 /** What staff see of an account: the owner's view plus its state. */
-export function staffUserView(u: Parameters<typeof userView>[0] & { disabledAt: Date | string | null; lockedUntil: Date | string | null }) {
+function staffUserView(u: Parameters<typeof userView>[0] & { disabledAt: Date | string | null; lockedUntil: Date | string | null }) {
   return {
     ...userView(u),
     disabled: u.disabledAt !== null,

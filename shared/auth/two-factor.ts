@@ -9,14 +9,14 @@ import { enqueueMail } from '../mail/enqueue.js';
 import { attemptFailed, attemptSucceeded, claimWithPassword, releaseAttempt, type ObserveAttempt } from './lockout.js';
 import { decrypt, encrypt, tokenHash } from '../crypto.js';
 
-export const RECOVERY_CODE_COUNT = 10;
+const RECOVERY_CODE_COUNT = 10;
 /** Accept the previous and next 30-second step too (clock drift). */
 const EPOCH_TOLERANCE_SECONDS = 30;
 
 type Keys = Pick<Config, 'ENCRYPTION_KEY'>;
 type LockoutConfig = Pick<Config, 'LOCKOUT_THRESHOLD' | 'LOCKOUT_MINUTES'>;
 
-export const invalidTotp = () => new BadRequestError('invalid_totp', 'The code is not valid');
+const invalidTotp = () => new BadRequestError('invalid_totp', 'The code is not valid');
 
 const RECOVERY_ALPHABET = 'abcdefghjkmnpqrstuvwxyz23456789';
 /** `xxxxx-xxxxx` from an unambiguous alphabet: about 49 bits each. */

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
-import type { Db, DbOrTrx, Trx } from '../db/index.js';
+import type { DbOrTrx, Trx } from '../db/index.js';
 import { ConflictError, InsufficientStockError, NotFoundError, ValidationError } from '../errors.js';
 import { asPricingCoupon, checkCoupon, couponMessage, couponRejection, customerRedemptions, findCoupon, type CouponRejection } from '../coupons/index.js';
 import { stockLevels } from '../inventory/availability.js';
@@ -17,11 +17,11 @@ import { findActiveShippingMethod } from '../shipping/index.js';
  * `priceChanged`. Totals and checkout use the current price: the snapshot is there to tell the customer.
  */
 
-export const MAX_LINES = 100;
+const MAX_LINES = 100;
 export const MAX_QUANTITY = 99;
 
 export const hashCartToken = (token: string) => createHash('sha256').update(token).digest('hex');
-export const newCartToken = () => randomBytes(32).toString('base64url');
+const newCartToken = () => randomBytes(32).toString('base64url');
 
 export interface CartCaller {
   userId: string | null;
@@ -108,13 +108,6 @@ export async function requireCallerCart(trx: Trx, caller: CartCaller, currency: 
   const cart = await lockCallerCart(trx, caller, currency);
   if (!cart) throw new NotFoundError('Cart');
   return cart;
-}
-
-/** Merges a guest cart into a user's cart at sign-in (the identity engineer may call this after login). */
-export async function mergeCartOnLogin(db: Db, userId: string, cartToken: string, currency: string): Promise<void> {
-  await db.transaction().execute(async (trx) => {
-    await lockCallerCart(trx, { userId, cartToken }, currency);
-  });
 }
 
 // ---- Lines ----

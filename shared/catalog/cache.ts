@@ -6,7 +6,9 @@ import { keyOf } from '../redis.js';
  *
  * - A global catalog version `catalog:v` is part of every cache key. Any write that changes what a reader
  *   sees INCRs it after commit, so every API replica misses at once (old entries simply stop being read
- *   and expire). `bumpCatalogVersion` is that INCR; the catalog's own writes call it synchronously.
+ *   and expire). `catalogChanged` is that INCR; the catalog's own writes call it before they answer
+ *   (shared/catalog/writes.ts for the API's, the import job in the worker), so a writer never reads its
+ *   own change back stale.
  * - Writes made elsewhere (checkout reserving, payments committing stock, inventory PATCH) do not have to
  *   remember it: database triggers keep `products.in_stock`/`price_from` true and NOTIFY
  *   `catalog_changed` / `catalog_stock` on commit; every API replica LISTENs (api/plugins/catalog-cache.ts)
@@ -20,7 +22,7 @@ import { keyOf } from '../redis.js';
  * - Redis unreachable: every call here resolves to "miss" / no-op quickly (fail-fast client), and each
  *   replica bumps the version when its connection comes back, since writes during the outage could not.
  */
-export const CACHE_TTL_SECONDS = 300;
+const CACHE_TTL_SECONDS = 300;
 
 export const catalogKeys = (prefix: string) => ({
   version: keyOf(prefix, 'catalog', 'v'),
@@ -29,7 +31,7 @@ export const catalogKeys = (prefix: string) => ({
 });
 
 /** Makes every cached catalog page stale at once, on every replica. Never throws (Redis down = no cache). */
-export async function bumpCatalogVersion(redis: Redis, prefix: string, productIds: readonly string[] = []): Promise<void> {
+export async function catalogChanged(redis: Redis, prefix: string, productIds: readonly string[] = []): Promise<void> {
   const keys = catalogKeys(prefix);
   try {
     const multi = redis.multi().incr(keys.version);
@@ -41,11 +43,11 @@ export async function bumpCatalogVersion(redis: Redis, prefix: string, productId
 }
 
 /** Makes one product's detail stale (stock numbers moved). Never throws. */
-export async function bumpProductVersion(redis: Redis, prefix: string, productId: string): Promise<void> {
+async function bumpProductVersion(redis: Redis, prefix: string, productId: string): Promise<void> {
   try {
     await redis.incr(catalogKeys(prefix).productVersion(productId));
   } catch {
-    // see bumpCatalogVersion
+    // see catalogChanged
   }
 }
 
@@ -90,7 +92,7 @@ export class CatalogCache {
   }
 
   bump(productIds: readonly string[] = []): Promise<void> {
-    return bumpCatalogVersion(this.redis, this.prefix, productIds);
+    return catalogChanged(this.redis, this.prefix, productIds);
   }
 
   bumpProduct(productId: string): Promise<void> {

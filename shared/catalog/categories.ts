@@ -36,7 +36,7 @@ export async function categoryTree(db: DbOrTrx): Promise<CategoryNode[]> {
   return roots;
 }
 
-export async function getCategory(db: DbOrTrx, id: string) {
+async function getCategory(db: DbOrTrx, id: string) {
   const row = await db.selectFrom('categories').select(columns).where('id', '=', id).executeTakeFirst();
   if (!row) throw new NotFoundError('Category');
   return row;

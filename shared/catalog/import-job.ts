@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { Db } from '../db/index.js';
 import type { PrivateFiles } from '../media/files.js';
 import { enqueue } from '../outbox.js';
-import { countCsvRecords, importProductsCsv, type ImportProgress } from './csv.js';
+import { countCsvRecords, importProductsCsv, type ImportProgress } from './csv/import.js';
 
 const PROGRESS_EVERY_MS = 500;
 
@@ -41,14 +41,14 @@ export async function getImport(db: Db, id: string): Promise<ImportView | null> 
 }
 
 /** Where an uploaded import file is kept on the media host (the private file store). */
-export const importFileKey = () => `imports/${randomUUID()}.csv`;
+const importFileKey = () => `imports/${randomUUID()}.csv`;
 
 /**
  * Records an uploaded file and queues its import, in one transaction (the job exists iff the row does).
  * `path` is the file's key in the private file store (rows written before the store held an absolute
  * local path, which the worker still reads).
  */
-export async function queueImport(db: Db, file: { filename: string; path: string }, createdBy: string | null): Promise<string> {
+async function queueImport(db: Db, file: { filename: string; path: string }, createdBy: string | null): Promise<string> {
   return db.transaction().execute(async (trx) => {
     const row = await trx
       .insertInto('imports')
@@ -58,6 +58,18 @@ export async function queueImport(db: Db, file: { filename: string; path: string
     await enqueue(trx, 'import.products', { importId: row.id });
     return row.id;
   });
+}
+
+/**
+ * Takes an upload spooled on this replica's own disk: hands it to the private file store (the media host in
+ * production, so whichever worker takes the job can read it; never under the public /media/products/ route)
+ * and queues its import.
+ */
+export async function acceptImport(db: Db, files: PrivateFiles, upload: { filename: string; localPath: string }, createdBy: string | null): Promise<ImportView> {
+  const key = importFileKey();
+  await files.put(key, { path: upload.localPath });
+  const id = await queueImport(db, { filename: upload.filename, path: key }, createdBy);
+  return (await getImport(db, id))!;
 }
 
 /**

@@ -46,7 +46,7 @@ export interface ListPage {
 }
 
 /** Price bands in kobo, [min, max): ₦0–5k, 5–10k, 10–25k, 25–50k, 50–100k, 100k+. */
-export const PRICE_BANDS: readonly [number, number | null][] = [
+const PRICE_BANDS: readonly [number, number | null][] = [
   [0, 500_000],
   [500_000, 1_000_000],
   [1_000_000, 2_500_000],

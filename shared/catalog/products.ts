@@ -112,12 +112,12 @@ export async function findProductJson(db: DbOrTrx, idOrSlug: string, opts: { pub
   return rows[0] ?? null;
 }
 
-export async function findProduct(db: DbOrTrx, idOrSlug: string, opts: { publicOnly: boolean }): Promise<ProductView | null> {
+async function findProduct(db: DbOrTrx, idOrSlug: string, opts: { publicOnly: boolean }): Promise<ProductView | null> {
   const found = await findProductJson(db, idOrSlug, opts);
   return found === null ? null : (JSON.parse(found.json) as ProductView);
 }
 
-export async function getProduct(db: DbOrTrx, idOrSlug: string, opts: { publicOnly: boolean }): Promise<ProductView> {
+async function getProduct(db: DbOrTrx, idOrSlug: string, opts: { publicOnly: boolean }): Promise<ProductView> {
   const product = await findProduct(db, idOrSlug, opts);
   if (!product) throw new NotFoundError('Product');
   return product;
@@ -139,7 +139,7 @@ function uniqueViolationToConflict(err: unknown, sku?: string): never {
 }
 
 /** A variant and its stock row (onHand 0) in the caller's transaction: inventory has one row per variant. */
-export async function insertVariant(trx: Trx, productId: string, input: VariantInput, fallbackPosition = 0) {
+async function insertVariant(trx: Trx, productId: string, input: VariantInput, fallbackPosition = 0) {
   const variant = await trx
     .insertInto('productVariants')
     .values({
@@ -269,7 +269,7 @@ export async function updateVariant(
   return getVariant(db, id);
 }
 
-export async function getVariant(db: DbOrTrx, id: string): Promise<VariantView & { productId: string }> {
+async function getVariant(db: DbOrTrx, id: string): Promise<VariantView & { productId: string }> {
   const row = await db
     .selectFrom('productVariants as v')
     .leftJoin('inventory as i', 'i.variantId', 'v.id')

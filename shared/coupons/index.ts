@@ -100,7 +100,7 @@ const couponColumns = [
   'updatedAt',
 ] as const;
 
-export async function findCouponByCode(db: DbOrTrx, code: string): Promise<CouponRow | undefined> {
+async function findCouponByCode(db: DbOrTrx, code: string): Promise<CouponRow | undefined> {
   return db.selectFrom('coupons').select(couponColumns).where(sql`code`, '=', sql`${code.trim()}::citext`).executeTakeFirst();
 }
 

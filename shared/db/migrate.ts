@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { FileMigrationProvider, Migrator, sql, type Kysely, type MigrationResultSet } from 'kysely';
+import { FileMigrationProvider, Migrator, type Kysely, type MigrationResultSet } from 'kysely';
 import pg from 'pg';
 
 /** migrations/ beside shared/ in source, dist/migrations when built. */
@@ -11,7 +11,7 @@ export const migrationFolder = fileURLToPath(new URL('../../migrations', import.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyDb = Kysely<any>;
 
-export function migrator(db: AnyDb, folder = migrationFolder) {
+function migrator(db: AnyDb, folder = migrationFolder) {
   return new Migrator({
     db,
     provider: new FileMigrationProvider({ fs, path, migrationFolder: folder }),
@@ -61,5 +61,3 @@ export async function ensureDatabase(connectionString: string): Promise<boolean>
     await client.end();
   }
 }
-
-export { sql };

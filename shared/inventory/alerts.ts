@@ -1,11 +1,10 @@
-import type { Config } from '../config.js';
 import type { Trx } from '../db/index.js';
 import { enqueueMail } from '../mail/enqueue.js';
 import { enqueue } from '../outbox.js';
 import { availableUnits, isLowStock } from './availability.js';
 
 /** Mail template enqueued to managers when a variant crosses its low-stock threshold downwards. */
-export const LOW_STOCK_TEMPLATE = 'low-stock' as const;
+const LOW_STOCK_TEMPLATE = 'low-stock' as const;
 
 export interface StockAfterChange {
   variantId: string;
@@ -67,5 +66,3 @@ export async function alertLowStock(trx: Trx, rows: readonly StockAfterChange[],
   }
   return flagged.map((r) => r.variantId);
 }
-
-export type AlertConfig = Pick<Config, 'PUBLIC_URL'>;

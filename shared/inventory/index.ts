@@ -7,19 +7,7 @@
  *    restockUnits (refund with restock: named lines, each unit once), restockOrderItems (staff cancel: every
  *    unit not yet restocked): all inside the caller's transaction, all idempotent.
  */
-export { availableOf, availableSql, availableUnits, isLowStock, lowStockSql, stockLevels, type StockLevel, type StockNumbers } from './availability.js';
-export { alertLowStock, LOW_STOCK_TEMPLATE } from './alerts.js';
-export { listInventory, type InventoryItem, type InventoryQuery } from './queries.js';
-export {
-  commitOrderReservation,
-  releaseOrderReservation,
-  reserveLines,
-  restockOrderItems,
-  restockUnits,
-  type CommitResult,
-  type Restocked,
-  type RestockLine,
-  type ReserveLine,
-  type Shortfall,
-} from './reservations.js';
-export { adjustStock, bulkAdjust, BulkAdjustError, setStock, type StockRow } from './stock.js';
+export { availableOf, stockLevels } from './availability.js';
+export { listInventory } from './queries.js';
+export { commitOrderReservation, releaseOrderReservation, restockOrderItems } from './reservations.js';
+export { bulkAdjust, changeStock } from './stock.js';

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
-import type { Trx } from '../db/index.js';
-import { ConflictError, DomainError, NotFoundError } from '../errors.js';
+import type { Db, Trx } from '../db/index.js';
+import { ConflictError, DomainError, NotFoundError, ValidationError } from '../errors.js';
 import { alertLowStock } from './alerts.js';
 import { availableUnits, isLowStock } from './availability.js';
 
@@ -95,7 +95,7 @@ export interface SetStockInput {
 }
 
 /** `{onHand, version}`: a count; a stale version answers 409 version_conflict with the current one. */
-export async function setStock(trx: Trx, variantId: string, input: SetStockInput, actorId: string | null, publicUrl?: string) {
+async function setStock(trx: Trx, variantId: string, input: SetStockInput, actorId: string | null, publicUrl?: string) {
   const row = (await lockRows(trx, [variantId])).get(variantId);
   if (!row) throw new NotFoundError('Variant');
   if (row.version !== input.version) {
@@ -114,7 +114,7 @@ export interface AdjustStockInput {
 }
 
 /** `{delta, reason}`: received goods, damage, ... relative to whatever is there now. */
-export async function adjustStock(trx: Trx, variantId: string, input: AdjustStockInput, actorId: string | null, publicUrl?: string) {
+async function adjustStock(trx: Trx, variantId: string, input: AdjustStockInput, actorId: string | null, publicUrl?: string) {
   const row = (await lockRows(trx, [variantId])).get(variantId);
   if (!row) throw new NotFoundError('Variant');
   const onHand = row.onHand + input.delta;
@@ -122,7 +122,7 @@ export async function adjustStock(trx: Trx, variantId: string, input: AdjustStoc
   return writeChange(trx, row, { onHand, lowStockThreshold: input.lowStockThreshold }, { reason: input.reason, actorId }, publicUrl);
 }
 
-export class BulkAdjustError extends DomainError {
+class BulkAdjustError extends DomainError {
   constructor(readonly failed: { sku: string; reason: 'not_found' | 'insufficient_stock'; onHand?: number; reserved?: number }[]) {
     super(409, 'bulk_adjust_failed', `Nothing was changed; these SKUs failed: ${failed.map((f) => f.sku).join(', ')}`, {
       failed,
@@ -131,8 +131,28 @@ export class BulkAdjustError extends DomainError {
   }
 }
 
-/** By SKU, all or nothing: every failing SKU is named and nothing changes. */
+/** One variant's stock, counted (`onHand` + `version`) or adjusted (`delta` + `reason`), in its own transaction. */
+export function changeStock(db: Db, variantId: string, input: SetStockInput | AdjustStockInput, actorId: string | null, publicUrl?: string): Promise<StockRow> {
+  return db.transaction().execute((trx) =>
+    'onHand' in input ? setStock(trx, variantId, input, actorId, publicUrl) : adjustStock(trx, variantId, input, actorId, publicUrl),
+  );
+}
+
+/** By SKU, all or nothing, in one transaction: every failing SKU is named and nothing changes. Each SKU may appear once. */
 export async function bulkAdjust(
+  db: Db,
+  items: readonly { sku: string; delta: number }[],
+  reason: string,
+  actorId: string | null,
+  publicUrl?: string,
+): Promise<StockRow[]> {
+  const seen = new Set<string>();
+  const dupes = items.flatMap((item, i) => (seen.has(item.sku) ? [{ path: `/items/${i}/sku`, message: `${item.sku} appears twice` }] : (seen.add(item.sku), [])));
+  if (dupes.length) throw new ValidationError('Each SKU may appear once', dupes);
+  return db.transaction().execute((trx) => adjustBySku(trx, items, reason, actorId, publicUrl));
+}
+
+async function adjustBySku(
   trx: Trx,
   items: readonly { sku: string; delta: number }[],
   reason: string,

@@ -5,7 +5,7 @@ import { DomainError } from '../errors.js';
 export const MAX_IMAGE_BYTES = 10 * 1024 * 1024;
 /** 40 megapixels and 12,000 px a side: far above any product photo, far below a decompression bomb. */
 export const MAX_IMAGE_PIXELS = 40_000_000;
-export const MAX_IMAGE_SIDE = 12_000;
+const MAX_IMAGE_SIDE = 12_000;
 
 const accepted = new Set(['image/jpeg', 'image/png', 'image/webp', 'image/avif', 'image/gif']);
 

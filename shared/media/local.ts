@@ -15,7 +15,7 @@ const sizes: Record<Preset, (img: Sharp) => Sharp> = {
 
 const fileOf = (key: string, preset: Preset) => `${key}-${preset}.webp`;
 
-export function localUrls(key: string): PresetUrls {
+function localUrls(key: string): PresetUrls {
   return {
     thumb: LOCAL_MEDIA_PREFIX + fileOf(key, 'thumb'),
     card: LOCAL_MEDIA_PREFIX + fileOf(key, 'card'),

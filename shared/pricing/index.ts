@@ -7,7 +7,7 @@
  * subtotal) or with a free_shipping coupon. total = subtotal − discount + shipping + tax.
  */
 
-export interface PricedLine {
+interface PricedLine {
   unitPrice: number;
   quantity: number;
 }
@@ -62,7 +62,7 @@ export const rateToPpm = (rate: number): bigint => {
   return BigInt(Math.round(rate * 1_000_000));
 };
 
-export function lineTotal(line: PricedLine): number {
+function lineTotal(line: PricedLine): number {
   assertAmount('unitPrice', line.unitPrice);
   if (!Number.isSafeInteger(line.quantity) || line.quantity < 1) throw new RangeError(`quantity must be a positive integer, got ${line.quantity}`);
   const total = line.unitPrice * line.quantity;
@@ -70,7 +70,7 @@ export function lineTotal(line: PricedLine): number {
   return total;
 }
 
-export function subtotalOf(lines: readonly PricedLine[]): number {
+function subtotalOf(lines: readonly PricedLine[]): number {
   let sum = 0;
   for (const l of lines) sum += lineTotal(l);
   assertAmount('subtotal', sum);

@@ -1,5 +1,5 @@
 import { sql, type RawBuilder } from 'kysely';
-import { escapeCsvCell } from '../catalog/csv.js';
+import { escapeCsvCell } from '../csv-cells.js';
 import type { DbOrTrx } from '../db/index.js';
 import { addDays, type DateRange } from './range.js';
 

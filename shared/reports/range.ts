@@ -1,7 +1,7 @@
 import { BadRequestError, ValidationError } from '../errors.js';
 
 /** Longest range a report or export answers, in days (two years and a leap day). */
-export const MAX_RANGE_DAYS = 731;
+const MAX_RANGE_DAYS = 731;
 const DEFAULT_RANGE_DAYS = 30;
 const DAY_MS = 86_400_000;
 
@@ -31,7 +31,7 @@ const toDay = (date: string) => {
 
 export const addDays = (date: string, days: number) => fromDay(toDay(date) + days);
 /** Days in a range, both ends counted. */
-export const daysIn = (r: DateRange) => toDay(r.to) - toDay(r.from) + 1;
+const daysIn = (r: DateRange) => toDay(r.to) - toDay(r.from) + 1;
 
 /** Validates a range from a query (either end may be missing: the default is the last 30 days). */
 export function resolveRange(

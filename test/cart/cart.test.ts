@@ -1,6 +1,6 @@
 import t from 'tap';
 import { testEnv } from '../support/harness.js';
-import { createCoupon, createProduct, createShipping, createUser, startServer } from '../support/commerce-fixtures.js';
+import { createCoupon, createProduct, createShipping, createUser, startServer } from '../support/fixtures.js';
 
 t.test('cart: lines, price snapshots, stock and quantity limits, coupon reasons', async (t) => {
   const { config, db } = await testEnv(t);

@@ -3,15 +3,12 @@ import { Readable } from 'node:stream';
 import { sql } from 'kysely';
 import t from 'tap';
 import { parse } from 'csv-parse/sync';
-import {
-  CSV_COLUMNS,
-  importProductsCsv,
-  MAX_RECORD_CHARS,
-  MAX_ROWS_PER_PRODUCT,
-} from '../../shared/catalog/csv.js';
+import { CSV_COLUMNS } from '../../shared/catalog/csv/columns.js';
+import { importProductsCsv, MAX_RECORD_CHARS, MAX_ROWS_PER_PRODUCT } from '../../shared/catalog/csv/import.js';
 import type { Db } from '../../shared/db/index.js';
 import { buildTestApp, eventually, startTestWorker, testEnv, tokenFor } from '../support/harness.js';
-import { multipartBody, staff } from './helpers.js';
+import { multipartBody } from '../support/multipart.js';
+import { staff } from './helpers.js';
 
 const fixture = readFileSync(new URL('../fixtures/shopify-products.csv', import.meta.url));
 

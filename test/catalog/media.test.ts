@@ -6,7 +6,8 @@ import sharp from 'sharp';
 import t from 'tap';
 import { startCloudinaryStub, signParams } from '../support/cloudinary-stub.js';
 import { buildTestApp, testEnv, tokenFor } from '../support/harness.js';
-import { makeImage, makeProduct, multipartBody, staff } from './helpers.js';
+import { multipartBody } from '../support/multipart.js';
+import { makeImage, makeProduct, staff } from './helpers.js';
 
 /** A valid PNG whose header claims 50,000 × 50,000 pixels (2.5 gigapixels): a decompression bomb. */
 async function pixelBomb(): Promise<Buffer> {

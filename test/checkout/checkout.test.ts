@@ -2,7 +2,7 @@ import t from 'tap';
 import type { Test } from 'tap';
 import { startPaystackEmulator } from '../support/paystack-emulator.js';
 import { testEnv } from '../support/harness.js';
-import { address, createCoupon, createProduct, createShipping, createUser, newKey, startServer, stockOf } from '../support/commerce-fixtures.js';
+import { address, createCoupon, createProduct, createShipping, createUser, newKey, startServer, stockOf } from '../support/fixtures.js';
 
 /** Many shoppers, all from this test's one address: not what the per-address limits are for. */
 const manyShoppers = { RATE_LIMIT_ALLOWLIST: '127.0.0.1' };
@@ -165,7 +165,7 @@ t.test('40 simultaneous checkouts for the last 8 units: exactly 8 orders, no 5xx
   const stock = await stockOf(db, variants[0].id);
   t.match(stock, { onHand: 8, reserved: 8 });
   t.equal((await db.selectFrom('orders').select('id').execute()).length, 8);
-  const manager = await createUser(db, 'manager');
+  const manager = await createUser(db, { role: 'manager' });
   const inv = await call('GET', `/inventory?sku=${variants[0].sku}`, { headers: { authorization: bearer('manager', manager.id) } });
   t.equal(inv.status, 200);
   t.match(inv.body.items[0], { sku: variants[0].sku, onHand: 8, reserved: 8, available: 0 });

@@ -6,7 +6,7 @@ import t from 'tap';
 import { repoRoot } from '../../shared/config.js';
 import { startPaystackEmulator } from '../support/paystack-emulator.js';
 import { eventually, testEnv } from '../support/harness.js';
-import { address, createProduct, createShipping, newKey, startServer, stockOf } from '../support/commerce-fixtures.js';
+import { address, createProduct, createShipping, newKey, startServer, stockOf } from '../support/fixtures.js';
 
 t.test('a crash between the commit and the Paystack call leaves a payable order, and the key recovers', async (t) => {
   // Paystack that accepts the connection and never answers: the API process is killed while waiting.

@@ -3,7 +3,7 @@ import type { Test } from 'tap';
 import { GUEST_LIMITS } from '../../api/routes/guest-limits.js';
 import { startPaystackEmulator } from '../support/paystack-emulator.js';
 import { testEnv } from '../support/harness.js';
-import { address, createCoupon, createProduct, createShipping, newKey, startServer, stockOf, type HttpAnswer } from '../support/commerce-fixtures.js';
+import { address, createCoupon, createProduct, createShipping, newKey, startServer, stockOf, type HttpAnswer } from '../support/fixtures.js';
 
 /**
  * Issue 18.6: per-address limits on what a stranger can call (cart, add-to-cart, coupon, checkout, verify),

@@ -6,16 +6,16 @@
 import { sql } from 'kysely';
 import t, { type Test } from 'tap';
 import { ledgerDiscrepancies, postEntry } from '../../shared/credit/ledger.js';
-import { createUser } from '../support/commerce-fixtures.js';
+import { createUser } from '../support/fixtures.js';
 import { buildTestApp, testEnv, tokenFor } from '../support/harness.js';
-import { assertProblem } from '../platform/support.js';
+import { assertProblem } from '../support/problems.js';
 
 const LIMIT = 5_000_000;
 
 async function setup(t: Test) {
   const { config, db } = await testEnv(t, { CREDIT_MANAGER_LIMIT: String(LIMIT) });
   const app = await buildTestApp(t, config);
-  const customer = await createUser(db, 'customer');
+  const customer = await createUser(db, { role: 'customer' });
   const as = (role: 'customer' | 'support' | 'manager' | 'admin', id?: string) => ({
     authorization: tokenFor(app, role, id ?? (role === 'customer' ? customer.id : undefined)),
   });
@@ -284,7 +284,7 @@ t.test('statement: opening, credits, debits, closing; entries by range and curso
     400,
     'range_too_large',
   );
-  const other = await createUser(db, 'customer');
+  const other = await createUser(db, { role: 'customer' });
   const theirs = await app.inject({
     url: '/api/v1/me/credit/statement?from=2026-03-01&to=2026-03-31',
     headers: as('customer', other.id),

@@ -3,8 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { hashPassword } from '../../shared/auth/passwords.js';
 import { queueNames } from '../../shared/queues.js';
+import { createUser, PASSWORD } from '../support/fixtures.js';
 import { buildTestApp, testEnv } from '../support/harness.js';
 
 /**
@@ -26,27 +26,9 @@ t.test('an admin signs in to the queue dashboard and sees every queue', { skip }
   await app.listen({ port: 0, host: '127.0.0.1' });
   const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
 
-  const password = 'correct horse battery staple 42';
-  const passwordHash = await hashPassword(password);
-  await db
-    .insertInto('users')
-    .values([
-      {
-        email: 'ops-admin@agape.test',
-        name: 'Ops Admin',
-        passwordHash,
-        role: 'admin',
-        emailVerifiedAt: new Date(),
-      },
-      {
-        email: 'ops-manager@agape.test',
-        name: 'Ops Manager',
-        passwordHash,
-        role: 'manager',
-        emailVerifiedAt: new Date(),
-      },
-    ])
-    .execute();
+  const password = PASSWORD;
+  await createUser(db, { email: 'ops-admin@agape.test', name: 'Ops Admin', role: 'admin' });
+  await createUser(db, { email: 'ops-manager@agape.test', name: 'Ops Manager', role: 'manager' });
 
   const userDataDir = mkdtempSync(path.join(tmpdir(), 'agape-chromium-'));
   t.teardown(() => rmSync(userDataDir, { recursive: true, force: true }));

@@ -1,5 +1,6 @@
 import t from 'tap';
-import { bearer, createUser, identityStack, loginAs, PASSWORD, tokenOfLink } from './helpers.js';
+import { createUser, PASSWORD } from '../support/fixtures.js';
+import { bearer, identityStack, loginAs, tokenOfLink } from './helpers.js';
 
 t.test('register → verification mail → verify → me → login → refresh → sessions → logout', async (t) => {
   const { app, db, sink } = await identityStack(t);

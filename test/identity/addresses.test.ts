@@ -7,7 +7,7 @@ import {
   createUser,
   newKey,
   startServer,
-} from '../support/commerce-fixtures.js';
+} from '../support/fixtures.js';
 import { testEnv } from '../support/harness.js';
 import { startPaystackEmulator } from '../support/paystack-emulator.js';
 import { identityStack } from './helpers.js';
@@ -71,8 +71,8 @@ t.test('PATCH /me {phone}; registration sends the welcome mail', async (t) => {
 t.test('the address book: default, ownership, limit under concurrency', async (t) => {
   const { config, db } = await testEnv(t);
   const { call, bearer } = await startServer(t, config);
-  const ada = await createUser(db, 'customer');
-  const bola = await createUser(db, 'customer');
+  const ada = await createUser(db, { role: 'customer' });
+  const bola = await createUser(db, { role: 'customer' });
   const a = { authorization: bearer('customer', ada.id) };
   const b = { authorization: bearer('customer', bola.id) };
 
@@ -184,8 +184,8 @@ t.test('checkout with a saved address by id', async (t) => {
   t.teardown(() => emu.close());
   const { config, db } = await testEnv(t, { PAYSTACK_BASE_URL: emu.url, PAYSTACK_SECRET_KEY: emu.secretKey });
   const { call, bearer } = await startServer(t, config);
-  const ada = await createUser(db, 'customer');
-  const bola = await createUser(db, 'customer');
+  const ada = await createUser(db, { role: 'customer' });
+  const bola = await createUser(db, { role: 'customer' });
   const auth = { authorization: bearer('customer', ada.id) };
   const { variants } = await createProduct(db, [{ price: 600_000, onHand: 3 }]);
   const ship = await createShipping(db);

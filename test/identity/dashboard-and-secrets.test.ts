@@ -1,7 +1,8 @@
 import { generate } from 'otplib';
 import t from 'tap';
 import { tokenHash } from '../../shared/crypto.js';
-import { bearer, createUser, identityStack, loginAs, PASSWORD, tokenOfLink } from './helpers.js';
+import { createUser, PASSWORD } from '../support/fixtures.js';
+import { bearer, identityStack, loginAs, tokenOfLink } from './helpers.js';
 
 const form = (fields: Record<string, string>) => new URLSearchParams(fields).toString();
 

@@ -1,32 +1,8 @@
 import type { Test } from 'tap';
-import { hashPassword } from '../../shared/auth/passwords.js';
-import type { Role } from '../../shared/auth/permissions.js';
 import type { Config } from '../../shared/config.js';
-import type { Db } from '../../shared/db/index.js';
+import { PASSWORD } from '../support/fixtures.js';
 import { buildTestApp, logCapture, startTestWorker, testEnv } from '../support/harness.js';
 import { startSmtpSink } from '../support/smtp-sink.js';
-
-export const PASSWORD = 'correct horse battery staple 42';
-
-let n = 0;
-let defaultHash: Promise<string> | undefined;
-/** Inserts an account directly (faster than the API and free of its rate limits). */
-export async function createUser(db: Db, opts: { role?: Role; email?: string; password?: string; verified?: boolean } = {}) {
-  const email = opts.email ?? `user${process.pid}-${n++}@example.com`;
-  const user = await db
-    .insertInto('users')
-    .values({
-      email,
-      name: `Test ${opts.role ?? 'customer'}`,
-      role: opts.role ?? 'customer',
-      // One argon2 hash for every account with the default password keeps the files fast.
-      passwordHash: await (opts.password ? hashPassword(opts.password) : (defaultHash ??= hashPassword(PASSWORD))),
-      emailVerifiedAt: opts.verified === false ? null : new Date(),
-    })
-    .returning(['id', 'email', 'role'])
-    .executeTakeFirstOrThrow();
-  return { ...user, password: opts.password ?? PASSWORD };
-}
 
 /** An app + worker + SMTP sink with captured logs: the whole identity stack. */
 export async function identityStack(t: Test, env: Record<string, string> = {}, opts: { worker?: boolean } = {}) {

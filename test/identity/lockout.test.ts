@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import t from 'tap';
-import { createUser, identityStack, loginAs, PASSWORD } from './helpers.js';
+import { createUser, PASSWORD } from '../support/fixtures.js';
+import { identityStack, loginAs } from './helpers.js';
 
 // The address-based and per-account rate limits would answer 429 long before 30 guesses: this file is
 // about the lockout alone, so the test client is allow-listed.

@@ -1,5 +1,6 @@
 import t from 'tap';
-import { bearer, createUser, identityStack, loginAs, PASSWORD, tokenOfLink } from './helpers.js';
+import { createUser, PASSWORD } from '../support/fixtures.js';
+import { bearer, identityStack, loginAs, tokenOfLink } from './helpers.js';
 
 t.test('5 failures in a row lock the account for 15 minutes; success resets the count; the lock expires', async (t) => {
   const { app, db } = await identityStack(t, {}, { worker: false });

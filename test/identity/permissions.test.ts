@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import t from 'tap';
 import { can, roles, type Permission, type Role } from '../../shared/auth/permissions.js';
 import { tokenFor } from '../support/harness.js';
-import { bearer, createUser, identityStack, loginAs } from './helpers.js';
+import { createUser } from '../support/fixtures.js';
+import { bearer, identityStack, loginAs } from './helpers.js';
 
 /**
  * Staff routes and the permission each needs. Other domains add their rows here; every route under

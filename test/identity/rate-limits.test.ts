@@ -1,5 +1,6 @@
 import t from 'tap';
-import { createUser, identityStack, loginAs } from './helpers.js';
+import { createUser } from '../support/fixtures.js';
+import { identityStack, loginAs } from './helpers.js';
 
 t.test('rate limits per address and per account answer 429 rate_limited with Retry-After', async (t) => {
   const { app, db } = await identityStack(t, {}, { worker: false });

@@ -1,7 +1,8 @@
 import t, { type Test } from 'tap';
 import { tokenHash } from '../../shared/crypto.js';
 import { buildTestApp } from '../support/harness.js';
-import { bearer, createUser, identityStack, loginAs, PASSWORD } from './helpers.js';
+import { createUser, PASSWORD } from '../support/fixtures.js';
+import { bearer, identityStack, loginAs } from './helpers.js';
 
 const iatOf = (token: string) => (JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString()) as { iat: number }).iat;
 

@@ -1,5 +1,6 @@
 import t from 'tap';
-import { createUser, identityStack, loginAs } from './helpers.js';
+import { createUser } from '../support/fixtures.js';
+import { identityStack, loginAs } from './helpers.js';
 
 t.test('seed: the admin from ADMIN_EMAIL/ADMIN_PASSWORD, verified, idempotently; a dev default otherwise', async (t) => {
   const { seedAdmin, DEV_ADMIN_EMAIL, DEV_ADMIN_PASSWORD } = await import('../../shared/auth/seed.js');

@@ -2,7 +2,8 @@ import t from 'tap';
 import WebSocket from 'ws';
 import { revocationKeys } from '../../shared/auth/revocation.js';
 import { eventually } from '../support/harness.js';
-import { createUser, identityStack, loginAs } from './helpers.js';
+import { createUser } from '../support/fixtures.js';
+import { identityStack, loginAs } from './helpers.js';
 
 t.test('every heartbeat asks Redis: a revocation whose message this replica missed still closes the socket (4401)', async (t) => {
   const { app, db, config } = await identityStack(t, { WS_HEARTBEAT_MS: '200' }, { worker: false });

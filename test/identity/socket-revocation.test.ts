@@ -1,10 +1,11 @@
-import { createSign } from 'node:crypto';
 import t from 'tap';
 import WebSocket from 'ws';
 import { publicJwk } from '../../api/plugins/auth.js';
 import { noticesChannel } from '../../shared/realtime/notices.js';
 import { eventually } from '../support/harness.js';
-import { bearer, createUser, identityStack, loginAs, type Stack } from './helpers.js';
+import { createUser } from '../support/fixtures.js';
+import { jwt } from '../support/jwt.js';
+import { bearer, identityStack, loginAs, type Stack } from './helpers.js';
 
 type Frame = { type: string; data: Record<string, unknown> };
 
@@ -95,16 +96,14 @@ t.test('revoking one session closes that session’s socket only', async (t) => 
   t.equal(phoneSocket.state.closed, false, 'the other session’s socket stays open');
 });
 
-const b64 = (v: object) => Buffer.from(JSON.stringify(v)).toString('base64url');
-
 t.test('a socket is closed with 4401 when its token expires and receives nothing after', async (t) => {
   const stack = await identityStack(t, {}, { worker: false });
   const { app, db, config } = stack;
   const url = await listen(app);
   const staff = await createUser(db, { role: 'manager' });
   const now = Math.floor(Date.now() / 1000);
-  const input = `${b64({ alg: 'RS256', typ: 'JWT', kid: publicJwk(config.JWT_PUBLIC_KEY).kid })}.${b64({ sub: staff.id, role: 'manager', iat: now, exp: now + 2 })}`;
-  const shortLived = `${input}.${createSign('RSA-SHA256').update(input).sign(config.JWT_PRIVATE_KEY, 'base64url')}`;
+  const header = { alg: 'RS256', typ: 'JWT', kid: publicJwk(config.JWT_PUBLIC_KEY).kid };
+  const shortLived = jwt(header, { sub: staff.id, role: 'manager', iat: now, exp: now + 2 }, config.JWT_PRIVATE_KEY);
   const client = connect(url, shortLived);
   t.teardown(() => client.socket.terminate());
   await client.authed();

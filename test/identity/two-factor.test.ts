@@ -1,6 +1,7 @@
 import { generate } from 'otplib';
 import t from 'tap';
-import { bearer, createUser, identityStack, loginAs, PASSWORD } from './helpers.js';
+import { createUser, PASSWORD } from '../support/fixtures.js';
+import { bearer, identityStack, loginAs } from './helpers.js';
 
 const codeAt = (secret: string, offsetSteps = 0) => generate({ secret, epoch: Math.floor(Date.now() / 1000) + offsetSteps * 30 });
 

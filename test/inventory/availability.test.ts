@@ -3,7 +3,7 @@ import t from 'tap';
 import { availableOf, stockLevels } from '../../shared/inventory/index.js';
 import { startPaystackEmulator } from '../support/paystack-emulator.js';
 import { eventually, testEnv } from '../support/harness.js';
-import { address, createProduct, createShipping, createUser, expireReservationOf, newKey, startServer } from '../support/commerce-fixtures.js';
+import { address, createProduct, createShipping, createUser, expireReservationOf, newKey, startServer } from '../support/fixtures.js';
 
 /**
  * "Available" has one meaning: on_hand − reserved, a hold counting until it is released. Every place that
@@ -16,7 +16,7 @@ async function setup(t: Test) {
   const { config, db } = await testEnv(t, { PAYSTACK_BASE_URL: emu.url, PAYSTACK_SECRET_KEY: emu.secretKey });
   const server = await startServer(t, config);
   const ship = await createShipping(db);
-  const manager = await createUser(db, 'manager');
+  const manager = await createUser(db, { role: 'manager' });
   const staff = { authorization: server.bearer('manager', manager.id) };
   const { product, variants } = await createProduct(db, [{ onHand: 3, threshold: 1 }]);
   const variant = variants[0];

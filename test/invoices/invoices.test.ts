@@ -9,6 +9,7 @@ import { createInvoiceStore } from '../../shared/invoices/storage.js';
 import { testEnv, tokenFor } from '../support/harness.js';
 import { createPendingOrder, startPaymentStack, until } from '../support/payment-fixtures.js';
 import { createPaidOrder } from '../support/fleet-fixtures.js';
+import { createUser } from '../support/fixtures.js';
 import { startSmtpSink } from '../support/smtp-sink.js';
 
 const pdfText = async (data: Buffer) => {
@@ -111,16 +112,7 @@ t.test(
       env: { SMTP_URL: sink.url, SHOP_NAME: 'Agape Test Boutique', SHOP_ADDRESS: '7 Marina Road, Lagos' },
     });
     const { db, app } = stack;
-    const ownerId = randomUUID();
-    await db
-      .insertInto('users')
-      .values({
-        id: ownerId,
-        email: `owner-${ownerId.slice(0, 6)}@example.com`,
-        name: 'Ada',
-        passwordHash: 'x',
-      })
-      .execute();
+    const { id: ownerId } = await createUser(db, { name: 'Ada' });
     // Before payment: 409.
     const pending = await createPendingOrder(db, { userId: ownerId });
     const early = await app.inject({

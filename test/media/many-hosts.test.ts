@@ -10,7 +10,7 @@ import t, { type Test } from 'tap';
 import { publicJwk } from '../../api/plugins/auth.js';
 import type { Config } from '../../shared/config.js';
 import { startCloudinaryStub } from '../support/cloudinary-stub.js';
-import { address, createShipping, createUser } from '../support/commerce-fixtures.js';
+import { address, createShipping, createUser } from '../support/fixtures.js';
 import { eventually, testEnv } from '../support/harness.js';
 import { until } from '../support/payment-fixtures.js';
 import { startPaystackEmulator } from '../support/paystack-emulator.js';
@@ -107,7 +107,7 @@ t.test('two APIs and two workers without a shared disk: imports and invoices cro
   const json = async (res: Response) => ({ status: res.status, body: (await res.json()) as any });
 
   // An import uploaded to A...
-  const staff = await createUser(db, 'admin');
+  const staff = await createUser(db, { role: 'admin' });
   const auth = { authorization: `Bearer ${accessToken(config, staff)}` };
   const form = new FormData();
   form.append('file', new Blob([await readFile(csvFixture)], { type: 'text/csv' }), 'products.csv');

@@ -10,7 +10,7 @@ import t from 'tap';
 import type { Test } from 'tap';
 import { createAgapeClient } from '../../clients/typescript/index.js';
 import { clientSchema, clientSchemaFile } from '../../scripts/openapi.js';
-import { createProduct, createShipping, newKey, startServer, stockOf } from '../support/commerce-fixtures.js';
+import { createProduct, createShipping, newKey, startServer, stockOf } from '../support/fixtures.js';
 import { testEnv } from '../support/harness.js';
 import { startPaystackEmulator } from '../support/paystack-emulator.js';
 

@@ -6,7 +6,7 @@ import { orderLinkToken } from '../../shared/orders/index.js';
 import { startPaystackEmulator } from '../support/paystack-emulator.js';
 import { buildTestApp, logCapture, REDIS_URL, startTestWorker, testEnv } from '../support/harness.js';
 import { startSmtpSink } from '../support/smtp-sink.js';
-import { address, createProduct, createShipping, createUser, newKey } from '../support/commerce-fixtures.js';
+import { address, createProduct, createShipping, createUser, newKey } from '../support/fixtures.js';
 
 /**
  * Issue 18.13: the signed order link in guests' mail expires (ORDER_LINK_TTL_DAYS), never shows in a
@@ -106,7 +106,7 @@ t.test('the confirmation and shipment mails carry a signed link a guest can open
   t.notOk(JSON.stringify(rows).includes('token='), 'no link with a token in any queued mail');
 
   // Shipped: the same builder.
-  const staff = await createUser(db, 'manager');
+  const staff = await createUser(db, { role: 'manager' });
   const staffAuth = { authorization: `Bearer ${app.signAccessToken({ id: staff.id, role: 'manager' })}` };
   t.equal((await call('PATCH', `/admin/orders/${order.id}/status`, staffAuth, { status: 'processing' })).status, 200);
   t.equal((await call('PATCH', `/admin/orders/${order.id}/status`, staffAuth, { status: 'shipped', trackingNumber: 'TRK1', carrier: 'GIG' })).status, 200);

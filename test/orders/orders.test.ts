@@ -5,7 +5,7 @@ import { commitOrderReservation, releaseOrderReservation, restockOrderItems } fr
 import { canTransition, orderLinkToken, orderStatuses, transitionOrder, type OrderStatus } from '../../shared/orders/index.js';
 import { startPaystackEmulator } from '../support/paystack-emulator.js';
 import { eventually, startTestWorker, testEnv } from '../support/harness.js';
-import { address, createCoupon, createProduct, createShipping, createUser, expireReservationOf, newKey, startServer, stockOf } from '../support/commerce-fixtures.js';
+import { address, createCoupon, createProduct, createShipping, createUser, expireReservationOf, newKey, startServer, stockOf } from '../support/fixtures.js';
 
 async function setup(t: Test) {
   const emu = await startPaystackEmulator({ secretKey: 'sk_test_orders' });
@@ -75,8 +75,8 @@ t.test('every transition of the state machine: allowed ones pass with history, o
 t.test('staff move an order along; shipped sends the shipment email; refused moves are 409', async (t) => {
   const { db, call, bearer, guestOrder } = await setup(t);
   const { order } = await guestOrder();
-  const manager = await createUser(db, 'manager');
-  const support = await createUser(db, 'support');
+  const manager = await createUser(db, { role: 'manager' });
+  const support = await createUser(db, { role: 'support' });
   const staff = { authorization: bearer('manager', manager.id) };
   const patch = (status: string, extra: object = {}, headers = staff) => call('PATCH', `/admin/orders/${order.id}/status`, { headers, body: { status, ...extra } });
 
@@ -149,7 +149,7 @@ t.test('cancel: the owner while unpaid releases stock and the coupon; staff canc
   t.equal(await db.transaction().execute((trx) => commitOrderReservation(trx, paid.order.id)), 'already_committed');
   const refused = await call('POST', `/orders/${paid.order.id}/cancel`, { headers: { 'x-cart-token': paid.token } });
   t.match({ status: refused.status, code: refused.body.code }, { status: 409, code: 'invalid_transition' }, 'customers cannot cancel a paid order (contract: 409)');
-  const manager = await createUser(db, 'manager');
+  const manager = await createUser(db, { role: 'manager' });
   const byStaff = await call('POST', `/orders/${paid.order.id}/cancel`, { headers: { authorization: bearer('manager', manager.id) } });
   t.equal(byStaff.status, 200);
   t.match(await stockOf(db, variantId), { onHand: 5, reserved: 0 }, 'restocked');
@@ -163,7 +163,7 @@ t.test('reservation expiry: the minute job releases stock and coupons; a hold co
   const { db, call, bearer, guestOrder, config } = await setup(t);
   const coupon = await createCoupon(db, { kind: 'percent', value: 5, maxRedemptions: 10 });
   const a = await guestOrder({ onHand: 4, quantity: 3, couponCode: coupon.code });
-  const manager = await createUser(db, 'manager');
+  const manager = await createUser(db, { role: 'manager' });
   const inventory = async () => (await call('GET', `/inventory?limit=100`, { headers: { authorization: bearer('manager', manager.id) } })).body.items.find((i: { variantId: string }) => i.variantId === a.variantId);
   t.match(await inventory(), { onHand: 4, reserved: 3, available: 1 });
 

@@ -1,13 +1,13 @@
 import t from 'tap';
 import { testEnv } from '../support/harness.js';
-import { createProduct, createUser, startServer, stockOf } from '../support/commerce-fixtures.js';
+import { createProduct, createUser, startServer, stockOf } from '../support/fixtures.js';
 
 t.test('inventory: counts with versions, deltas, bulk all-or-nothing, movements, one low-stock alert per crossing', async (t) => {
   const { config, db } = await testEnv(t);
   const { call, bearer } = await startServer(t, config);
-  const manager = await createUser(db, 'manager');
-  await createUser(db, 'admin');
-  const support = await createUser(db, 'support');
+  const manager = await createUser(db, { role: 'manager' });
+  await createUser(db, { role: 'admin' });
+  const support = await createUser(db, { role: 'support' });
   const customer = await createUser(db);
   const staff = { authorization: bearer('manager', manager.id) };
   const { variants } = await createProduct(db, [{ onHand: 20, threshold: 5, sku: `INV-A-${Date.now()}` }, { onHand: 3, sku: `INV-B-${Date.now()}` }]);
@@ -82,7 +82,7 @@ t.test('inventory: counts with versions, deltas, bulk all-or-nothing, movements,
 t.test('coupons and shipping methods: staff CRUD, public shipping list, bad input', async (t) => {
   const { config, db } = await testEnv(t);
   const { call, bearer } = await startServer(t, config);
-  const manager = await createUser(db, 'manager');
+  const manager = await createUser(db, { role: 'manager' });
   const customer = await createUser(db);
   const staff = { authorization: bearer('manager', manager.id) };
 

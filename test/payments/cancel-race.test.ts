@@ -1,6 +1,5 @@
-import { randomUUID } from 'node:crypto';
 import t from 'tap';
-import { address } from '../support/commerce-fixtures.js';
+import { address, createUser } from '../support/fixtures.js';
 import { tokenFor } from '../support/harness.js';
 import { createPendingOrder, startPaymentStack } from '../support/payment-fixtures.js';
 
@@ -21,16 +20,7 @@ t.test(
     for (let batch = 0; batch < rounds / 10; batch++) {
       const orders = await Promise.all(
         Array.from({ length: 10 }, async () => {
-          const user = await db
-            .insertInto('users')
-            .values({
-              email: `c-${randomUUID().slice(0, 8)}@example.test`,
-              name: 'Customer',
-              passwordHash: 'x',
-              role: 'customer',
-            })
-            .returning('id')
-            .executeTakeFirstOrThrow();
+          const user = await createUser(db);
           const o = await createPendingOrder(db, { paystack, userId: user.id });
           // A full address as checkout stores it (the order view answered by cancel requires it).
           await db

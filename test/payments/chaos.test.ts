@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import t from 'tap';
 import { merchantNoteOf } from '../../shared/payments/refund-binding.js';
 import { registerPaymentSweep } from '../../worker/schedules.js';
-import { address, createProduct, createShipping } from '../support/commerce-fixtures.js';
+import { address, createProduct, createShipping } from '../support/fixtures.js';
 import { startTestWorker, tokenFor } from '../support/harness.js';
 import { startPaymentStack } from '../support/payment-fixtures.js';
 import type { EmulatedRefund, PaystackEmulator, RefundWebhookMode } from '../support/paystack-emulator.js';

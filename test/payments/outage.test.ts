@@ -17,11 +17,11 @@ import { createPaidOrder } from '../support/fleet-fixtures.js';
 import { eventually, startTestWorker, testEnv, tokenFor } from '../support/harness.js';
 import {
   createPendingOrder,
-  createStaffUser,
   providerIdsOf,
   startPaymentStack,
   until,
 } from '../support/payment-fixtures.js';
+import { createUser } from '../support/fixtures.js';
 import { signWebhook, startPaystackEmulator } from '../support/paystack-emulator.js';
 
 /**
@@ -260,7 +260,7 @@ t.test(
       env: { PAYMENT_HOLD_MINUTES: '10' },
     });
     const { db, emu, paystack } = stack;
-    const staff = await createStaffUser(db);
+    const staff = await createUser(db, { role: 'manager' });
     const o = await createPendingOrder(db, { paystack });
     await emu.pay(o.reference, { webhook: false });
     await emu.startOutage();
@@ -423,7 +423,7 @@ t.test(
       env: { PAYMENT_SWEEP_MS: '200', PAYSTACK_RETRY_MAX_DELAY_MS: '200', PAYMENT_STUCK_MINUTES: '1' },
     });
     const { db, emu, paystack, config } = stack;
-    const [manager, admin] = [await createStaffUser(db, 'manager'), await createStaffUser(db, 'admin')];
+    const [manager, admin] = [await createUser(db, { role: 'manager' }), await createUser(db, { role: 'admin' })];
     const paid = await createPaidOrder(db, stack);
     const pending = await createPendingOrder(db, { paystack });
     await emu.pay(pending.reference, { webhook: false });
@@ -489,7 +489,7 @@ t.test(
       env: { PAYSTACK_RETRY_MAX_DELAY_MS: '500', PAYMENT_SWEEP_MS: '500' },
     });
     const { db, emu, paystack, config } = stack;
-    const staff = await createStaffUser(db);
+    const staff = await createUser(db, { role: 'manager' });
     await registerSchedules(stack.worker!.deps.queues, config, stack.worker!.deps.log);
 
     const toRefund = await createPaidOrder(db, stack);

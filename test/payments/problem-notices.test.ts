@@ -3,7 +3,8 @@ import t from 'tap';
 import type { Db } from '../../shared/db/index.js';
 import { recordProblem } from '../../shared/payments/verify.js';
 import { testEnv } from '../support/harness.js';
-import { createPendingOrder, createStaffUser } from '../support/payment-fixtures.js';
+import { createPendingOrder } from '../support/payment-fixtures.js';
+import { createUser } from '../support/fixtures.js';
 
 /**
  * Issue 18, item 21: staff get one payment-problem mail (and one `payment.problem` notice) per payment
@@ -31,7 +32,7 @@ const alerts = async (db: Db) => {
 
 t.test('one payment-problem mail per reference and problem, across kinds', async (t) => {
   const { db } = await testEnv(t);
-  const staff = await createStaffUser(db, 'manager');
+  const staff = await createUser(db, { role: 'manager' });
   const a = await createPendingOrder(db);
   const b = await createPendingOrder(db);
   const order = async (o: { orderId: string; number: string }) => ({ id: o.orderId, number: o.number });

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { address, createProduct, createShipping, newKey, stockOf } from '../support/commerce-fixtures.js';
+import { address, createProduct, createShipping, newKey, stockOf } from '../support/fixtures.js';
 import { startPaymentStack, until } from '../support/payment-fixtures.js';
 
 /** The whole purchase as a guest's browser does it: cart → checkout → Paystack's page → back; the order is paid by the webhook. */

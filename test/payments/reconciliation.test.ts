@@ -3,11 +3,11 @@ import { sql } from 'kysely';
 import { tokenFor } from '../support/harness.js';
 import {
   createPendingOrder,
-  createStaffUser,
   paymentState,
   startPaymentStack,
   until,
 } from '../support/payment-fixtures.js';
+import { createUser } from '../support/fixtures.js';
 import { registerSchedules, RECONCILIATION_SCHEDULER_ID } from '../../worker/schedules.js';
 
 interface RunItem {
@@ -20,7 +20,7 @@ interface RunItem {
 
 t.test('reconciliation applies missed payments once and records every kind of mismatch', async (t) => {
   const s = await startPaymentStack(t, { queues: ['payment', 'reconciliation'] });
-  const staff = await createStaffUser(s.db);
+  const staff = await createUser(s.db, { role: 'manager' });
   const auth = { authorization: tokenFor(s.app, 'manager', staff.id) };
 
   const matched = await createPendingOrder(s.db, { paystack: s.paystack });

@@ -3,11 +3,11 @@ import { signWebhook } from '../../shared/integrations/paystack/client.js';
 import { eventually } from '../support/harness.js';
 import {
   createPendingOrder,
-  createStaffUser,
   paymentState,
   startPaymentStack,
   until,
 } from '../support/payment-fixtures.js';
+import { createUser } from '../support/fixtures.js';
 
 const post = (url: string, body: string, signature?: string) =>
   fetch(`${url}/api/v1/webhooks/paystack`, {
@@ -21,7 +21,7 @@ const post = (url: string, body: string, signature?: string) =>
 
 t.test('charge.success webhook → verify → paid, once; replays and forgeries change nothing', async (t) => {
   const s = await startPaymentStack(t);
-  const staff = await createStaffUser(s.db);
+  const staff = await createUser(s.db, { role: 'manager' });
   const o = await createPendingOrder(s.db, { paystack: s.paystack, userId: null, quantity: 2 });
 
   const { delivery } = await s.emu.pay(o.reference);
@@ -144,7 +144,7 @@ t.test("a signed webhook's word is not enough: Paystack's verify decides", async
 
 t.test('underpaid and wrong-currency payments are not paid; staff alerted once', async (t) => {
   const s = await startPaymentStack(t);
-  const staff = await createStaffUser(s.db);
+  const staff = await createUser(s.db, { role: 'manager' });
   const under = await createPendingOrder(s.db, { paystack: s.paystack });
   const wrongCurrency = await createPendingOrder(s.db, { paystack: s.paystack });
 
@@ -183,7 +183,7 @@ t.test('underpaid and wrong-currency payments are not paid; staff alerted once',
 
 t.test('a payment for an order that expired meanwhile is recorded and flagged for refund', async (t) => {
   const s = await startPaymentStack(t);
-  await createStaffUser(s.db);
+  await createUser(s.db, { role: 'manager' });
   const o = await createPendingOrder(s.db, { paystack: s.paystack });
   // Expiry as the inventory job does it: release, cancel.
   await s.db.updateTable('inventory').set({ reserved: 0 }).where('variantId', '=', o.variantId).execute();

@@ -1,15 +1,15 @@
 import t, { type Test } from 'tap';
 import { signWebhook } from '../../shared/integrations/paystack/client.js';
-import { createProduct, createUser } from '../support/commerce-fixtures.js';
+import { createProduct, createUser } from '../support/fixtures.js';
 import { buildTestApp, testEnv } from '../support/harness.js';
-import { multipartBody } from '../catalog/helpers.js';
+import { multipartBody } from '../support/multipart.js';
 
 const SECRET = 'sk_test_bodies';
 
 t.test('request bodies: 415 for non-JSON, absent optional bodies are {}', async (t) => {
   const { config, db } = await testEnv(t, { PAYSTACK_SECRET_KEY: SECRET });
   const app = await buildTestApp(t, config);
-  const admin = await createUser(db, 'admin');
+  const admin = await createUser(db, { role: 'admin' });
   const auth = { authorization: `Bearer ${app.signAccessToken({ id: admin.id, role: 'admin' })}` };
   const isProblem = (t: Test, res: { statusCode: number; headers: Record<string, unknown>; json(): { code: string } }, status: number, code: string) => {
     t.equal(res.statusCode, status, JSON.stringify(res.json()));

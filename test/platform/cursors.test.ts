@@ -1,6 +1,6 @@
 import t from 'tap';
 import { buildTestApp, testEnv } from '../support/harness.js';
-import { createUser } from '../support/commerce-fixtures.js';
+import { createUser } from '../support/fixtures.js';
 
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 const uuid = '00000000-0000-4000-8000-000000000001';
@@ -30,8 +30,8 @@ const crafted = {
 t.test('a malformed or crafted cursor answers 400 invalid_cursor on every list, never 500', async (t) => {
   const { config, db } = await testEnv(t);
   const app = await buildTestApp(t, config);
-  const admin = await createUser(db, 'admin');
-  const customer = await createUser(db, 'customer');
+  const admin = await createUser(db, { role: 'admin' });
+  const customer = await createUser(db, { role: 'customer' });
   const staff = { authorization: `Bearer ${app.signAccessToken({ id: admin.id, role: 'admin' })}` };
   const own = { authorization: `Bearer ${app.signAccessToken({ id: customer.id, role: 'customer' })}` };
 

@@ -5,7 +5,8 @@ import { Type } from 'typebox';
 import { buildApp } from '../../api/app.js';
 import { ConflictError, InsufficientStockError, TooManyRequestsError } from '../../shared/errors.js';
 import { logCapture, testEnv, tokenFor } from '../support/harness.js';
-import { assertProblem, jwt } from './support.js';
+import { jwt } from '../support/jwt.js';
+import { assertProblem } from '../support/problems.js';
 
 const { config } = await testEnv(t, { BODY_LIMIT_BYTES: '2048' });
 const logs = logCapture('info');

@@ -4,7 +4,7 @@ import { Type } from 'typebox';
 import { buildApp } from '../../api/app.js';
 import { publicJwk } from '../../api/plugins/auth.js';
 import { buildTestApp, testEnv, tokenFor } from '../support/harness.js';
-import { jwt } from './support.js';
+import { jwt } from '../support/jwt.js';
 
 const { config } = await testEnv(t);
 const app = await buildApp(config);

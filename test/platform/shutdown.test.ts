@@ -7,7 +7,7 @@ import { publicJwk } from '../../api/plugins/auth.js';
 import { repoRoot } from '../../shared/config.js';
 import { closeRedis, createRedis } from '../../shared/redis.js';
 import { eventually, startTestWorker, testEnv } from '../support/harness.js';
-import { jwt } from './support.js';
+import { jwt } from '../support/jwt.js';
 
 const { config, db } = await testEnv(t);
 

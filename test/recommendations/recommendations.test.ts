@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import t from 'tap';
 import type { Db } from '../../shared/db/index.js';
 import { requestRebuild, runRebuild } from '../../shared/recommendations/rebuild.js';
-import { createUser, startServer } from '../support/commerce-fixtures.js';
+import { createUser, startServer } from '../support/fixtures.js';
 import { buildTestApp, eventually, startTestWorker, testEnv, tokenFor } from '../support/harness.js';
 import { pastOrder } from '../support/order-history.js';
 import {
@@ -148,7 +148,7 @@ t.test('rebuild on demand, bought-together and similar, fills, permissions, arch
       403,
     );
   }
-  const manager = await createUser(db, 'manager');
+  const manager = await createUser(db, { role: 'manager' });
   const staff = { authorization: `Bearer ${app.signAccessToken({ id: manager.id, role: 'manager' })}` };
 
   // Two requests at once: one run, the same id for both.
@@ -253,7 +253,7 @@ t.test('rebuild on demand, bought-together and similar, fills, permissions, arch
   );
 
   // Personal: from own purchases, never what one already has.
-  const buyer = await createUser(db, 'customer');
+  const buyer = await createUser(db, { role: 'customer' });
   await pastOrder(db, { userId: buyer.id, productIds: [s.gele.id], status: 'paid' });
   await db.updateTable('products').set({ status: 'active' }).where('id', '=', s.gele.id).execute();
   const mine = (
@@ -265,7 +265,7 @@ t.test('rebuild on demand, bought-together and similar, fills, permissions, arch
   t.same(ids(mine), [s.dress.id], 'bought together with the gele');
   t.equal(mine.source, 'computed');
   t.equal((await app.inject('/api/v1/me/recommendations')).statusCode, 401);
-  const newcomer = await createUser(db, 'customer');
+  const newcomer = await createUser(db, { role: 'customer' });
   const cold = (
     await app.inject({
       url: '/api/v1/me/recommendations',

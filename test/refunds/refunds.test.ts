@@ -4,7 +4,8 @@ import t from 'tap';
 import type { Db } from '../../shared/db/index.js';
 import { merchantNoteOf } from '../../shared/payments/refund-binding.js';
 import { startTestWorker, tokenFor } from '../support/harness.js';
-import { createStaffUser, providerIdsOf, startPaymentStack, until } from '../support/payment-fixtures.js';
+import { providerIdsOf, startPaymentStack, until } from '../support/payment-fixtures.js';
+import { createUser } from '../support/fixtures.js';
 import { createPaidOrder } from '../support/fleet-fixtures.js';
 
 type Stack = Awaited<ReturnType<typeof startPaymentStack>>;
@@ -202,7 +203,7 @@ t.test('Idempotency-Key: same key replays, other body conflicts', async (t) => {
 t.test('failed at the provider: refund failed, amount released, staff alerted', async (t) => {
   const stack = await startPaymentStack(t, { queues: ['payment', 'refund'] });
   const { db, emu } = stack;
-  const staff = await createStaffUser(db, 'manager');
+  const staff = await createUser(db, { role: 'manager' });
   const order = await createPaidOrder(db, stack);
   const res = await refundRequest(stack, order.orderId, { reason: 'wrong size' });
   t.equal(res.statusCode, 202);

@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import t from 'tap';
-import { createProduct, createUser } from '../support/commerce-fixtures.js';
+import { createProduct, createUser } from '../support/fixtures.js';
 import { buildTestApp, testEnv, tokenFor } from '../support/harness.js';
 import { paidOrder } from './helpers.js';
 
@@ -11,8 +11,8 @@ t.test(
   async (t) => {
     const { config, db } = await testEnv(t);
     const app = await buildTestApp(t, config);
-    const manager = await createUser(db, 'manager');
-    const admin = await createUser(db, 'admin');
+    const manager = await createUser(db, { role: 'manager' });
+    const admin = await createUser(db, { role: 'admin' });
     const asManager = { authorization: tokenFor(app, 'manager', manager.id) };
     const asAdmin = { authorization: tokenFor(app, 'admin', admin.id) };
     const { variants } = await createProduct(db, [{ price: 1_000_000, sku: 'AUD-1' }, { sku: 'AUD-2' }]);
@@ -114,7 +114,7 @@ t.test(
 t.test('audit log pages with a cursor and filters by action prefix and dates', async (t) => {
   const { config, db } = await testEnv(t);
   const app = await buildTestApp(t, config);
-  const admin = await createUser(db, 'admin');
+  const admin = await createUser(db, { role: 'admin' });
   const asAdmin = { authorization: tokenFor(app, 'admin', admin.id) };
   const { variants } = await createProduct(db, [{ price: 1_000 }]);
   for (let i = 1; i <= 5; i++) {

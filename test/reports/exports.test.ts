@@ -7,7 +7,7 @@ import { runInNewContext } from 'node:vm';
 import { sql } from 'kysely';
 import t from 'tap';
 import { todayIn } from '../../shared/reports/range.js';
-import { createProduct, createUser } from '../support/commerce-fixtures.js';
+import { createProduct, createUser } from '../support/fixtures.js';
 import { buildTestApp, testEnv, tokenFor } from '../support/harness.js';
 import { paidOrder } from './helpers.js';
 
@@ -20,9 +20,9 @@ t.test(
   async (t) => {
     const { config, db } = await testEnv(t);
     const app = await buildTestApp(t, config);
-    const manager = await createUser(db, 'manager');
+    const manager = await createUser(db, { role: 'manager' });
     const auth = { authorization: tokenFor(app, 'manager', manager.id) };
-    const customer = await createUser(db, 'customer', 'ada@example.test');
+    const customer = await createUser(db, { role: 'customer', email: 'ada@example.test' });
     await db
       .updateTable('users')
       .set({ name: '=HYPERLINK("http://evil.test","click")' })
@@ -165,7 +165,7 @@ t.test('a 100,000-row export streams in bounded memory; a third export at once i
   const app = await buildTestApp(t, config);
   await app.listen({ port: 0, host: '127.0.0.1' });
   const { port } = app.server.address() as AddressInfo;
-  const user = await createUser(db, 'manager');
+  const user = await createUser(db, { role: 'manager' });
   const authorization = tokenFor(app, 'manager', user.id);
   await sql`
     INSERT INTO orders (email, customer_name, currency, subtotal, total, shipping_address, status)

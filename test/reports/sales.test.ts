@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import t from 'tap';
 import { createDb } from '../../shared/db/index.js';
 import { addDays, todayIn } from '../../shared/reports/range.js';
-import { createProduct } from '../support/commerce-fixtures.js';
+import { createProduct } from '../support/fixtures.js';
 import { settleRefundPart } from '../../shared/payments/refund-events.js';
 import { createRefund } from '../../shared/payments/refund-request.js';
 import { buildTestApp, testDatabase, testEnv, tokenFor } from '../support/harness.js';

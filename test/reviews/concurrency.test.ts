@@ -1,6 +1,6 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- HTTP answers in tests are untyped JSON */
 import t from 'tap';
-import { createUser, startServer } from '../support/commerce-fixtures.js';
+import { createUser, startServer } from '../support/fixtures.js';
 import { testEnv } from '../support/harness.js';
 import { buyer, counters, product } from './helpers.js';
 
@@ -58,7 +58,7 @@ t.test('50 votes and 50 reports at once: helpfulCount = votes, the threshold is 
     })
   ).body;
   const readers = [];
-  for (let i = 0; i < 50; i++) readers.push(await createUser(db, 'customer'));
+  for (let i = 0; i < 50; i++) readers.push(await createUser(db, { role: 'customer' }));
   const answers = await Promise.all(
     readers.flatMap((r) => {
       const headers = { authorization: bearer('customer', r.id) };
@@ -120,7 +120,7 @@ t.test('50 votes and 50 reports at once: helpfulCount = votes, the threshold is 
 t.test('moderation racing an edit: a stale version never decides; the counters hold', async (t) => {
   const { config, db } = await testEnv(t);
   const { call, bearer } = await startServer(t, config);
-  const mod = await createUser(db, 'support');
+  const mod = await createUser(db, { role: 'support' });
   const p = await product(db);
   const ada = await buyer(db, p.id);
   const author = { authorization: bearer('customer', ada.id) };

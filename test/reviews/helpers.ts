@@ -1,7 +1,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- HTTP answers in tests are untyped JSON */
 import { sql } from 'kysely';
 import type { Db } from '../../shared/db/index.js';
-import { createProduct, createUser, type Role } from '../support/commerce-fixtures.js';
+import { createProduct, createUser, type Role } from '../support/fixtures.js';
 import { pastOrder } from '../support/order-history.js';
 
 type App = { signAccessToken(u: { id: string; role: Role }): string; inject: (opts: any) => Promise<any> };
@@ -12,7 +12,7 @@ export const auth = (app: App, user: { id: string; role: string }) => ({
 
 /** A customer who received the product (an order of theirs reached `delivered`). */
 export async function buyer(db: Db, productId: string, name = 'Ada Obi') {
-  const user = await createUser(db, 'customer');
+  const user = await createUser(db, { role: 'customer' });
   await db.updateTable('users').set({ name }).where('id', '=', user.id).execute();
   await pastOrder(db, { userId: user.id, email: user.email, productIds: [productId], status: 'delivered' });
   return user;

@@ -1,7 +1,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- HTTP answers in tests are untyped JSON */
 import t from 'tap';
 import { recountRatings } from '../../shared/reviews/recount.js';
-import { createUser } from '../support/commerce-fixtures.js';
+import { createUser } from '../support/fixtures.js';
 import { buildTestApp, testEnv } from '../support/harness.js';
 import { pastOrder } from '../support/order-history.js';
 import { auth, buyer, counters, moderate, post, product } from './helpers.js';
@@ -21,22 +21,22 @@ t.test(
     );
     t.equal((await app.inject({ method: 'POST', url, payload: { nonsense: true } })).statusCode, 401);
 
-    const stranger = await createUser(db, 'customer');
+    const stranger = await createUser(db, { role: 'customer' });
     const refused = await post(app, stranger, p.id, { rating: 5 });
     t.equal(refused.statusCode, 403);
     t.equal(refused.json().code, 'purchase_required');
 
     // Paid and shipped, not yet delivered: not yet.
-    const waiting = await createUser(db, 'customer');
+    const waiting = await createUser(db, { role: 'customer' });
     await pastOrder(db, { userId: waiting.id, productIds: [p.id], status: 'shipped' });
     t.equal((await post(app, waiting, p.id, { rating: 4 })).json().code, 'purchase_required');
     // Delivered, but another product.
     const other = await product(db);
-    const elsewhere = await createUser(db, 'customer');
+    const elsewhere = await createUser(db, { role: 'customer' });
     await pastOrder(db, { userId: elsewhere.id, productIds: [other.id] });
     t.equal((await post(app, elsewhere, p.id, { rating: 4 })).json().code, 'purchase_required');
     // Delivered, then refunded: it was received, so it may be reviewed.
-    const refunded = await createUser(db, 'customer');
+    const refunded = await createUser(db, { role: 'customer' });
     const order = await pastOrder(db, { userId: refunded.id, productIds: [p.id] });
     await db.updateTable('orders').set({ status: 'refunded' }).where('id', '=', order.id).execute();
     t.equal(
@@ -45,7 +45,7 @@ t.test(
       'an order that reached delivered counts even after a refund',
     );
 
-    const staff = await createUser(db, 'support');
+    const staff = await createUser(db, { role: 'support' });
     await pastOrder(db, { userId: staff.id, productIds: [p.id] });
     t.equal((await post(app, staff, p.id, { rating: 5 })).statusCode, 403, 'staff accounts do not review');
 
@@ -106,8 +106,8 @@ t.test('moderation, summary, votes, reply, plain text, counters and the catalog'
   const writer = await buildTestApp(t, config);
   const reader = await buildTestApp(t, config);
   const p = await product(db, 'Kente Wrap Dress');
-  const mod = await createUser(db, 'support');
-  const customer = await createUser(db, 'customer');
+  const mod = await createUser(db, { role: 'support' });
+  const customer = await createUser(db, { role: 'customer' });
 
   const itemOf = async () =>
     (await reader.inject('/api/v1/products?limit=50')).json().items.find((i: any) => i.id === p.id);
@@ -302,7 +302,7 @@ t.test('moderation, summary, votes, reply, plain text, counters and the catalog'
 t.test('post-moderation publishes first; reports hide at the threshold; sort=rating is damped', async (t) => {
   const { config, db } = await testEnv(t, { REVIEW_MODERATION: 'post', REVIEW_REPORT_THRESHOLD: '2' });
   const app = await buildTestApp(t, config);
-  const mod = await createUser(db, 'manager');
+  const mod = await createUser(db, { role: 'manager' });
   const [a, b, , d] = [
     await product(db, 'A'),
     await product(db, 'B'),
@@ -358,8 +358,8 @@ t.test('post-moderation publishes first; reports hide at the threshold; sort=rat
       headers: auth(app, user),
       payload: { reason },
     });
-  const r1 = await createUser(db, 'customer');
-  const r2 = await createUser(db, 'customer');
+  const r1 = await createUser(db, { role: 'customer' });
+  const r2 = await createUser(db, { role: 'customer' });
   t.equal((await report(r1)).statusCode, 202);
   t.equal((await report(r1, 'abuse')).statusCode, 202, 'repeat: 202, no-op');
   t.equal((await report(r1, 'rude')).statusCode, 400, 'unknown reason');

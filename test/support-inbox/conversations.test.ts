@@ -1,6 +1,6 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- HTTP answers in tests are untyped JSON */
 import t from 'tap';
-import { address } from '../support/commerce-fixtures.js';
+import { address } from '../support/fixtures.js';
 import { buildTestApp, testEnv } from '../support/harness.js';
 import { signedIn, type Person } from '../support/support-fixtures.js';
 

@@ -5,7 +5,7 @@ import type { PaystackEmulator } from './paystack-emulator.js';
 import { createPendingOrder, type PendingOrderOptions } from './payment-fixtures.js';
 
 /**
- * A PAID order made the real way: the payments engineer's pending-order fixture (stock reserved,
+ * A PAID order made the real way: the pending-order fixture (stock reserved,
  * transaction initialized at the emulator), the emulator "pays" it, and the production verify path
  * applies the result (order paid, payment recorded, reservation sold, confirmation + invoice jobs queued).
  */

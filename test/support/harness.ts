@@ -180,7 +180,7 @@ export async function eventually<T>(fn: () => Promise<T> | T, { timeoutMs = 10_0
   }
 }
 
-/** An access token for a role, for tests that need a signed-in caller before identity routes exist. */
+/** An access token for a role without an account behind it (the id is made up unless given). */
 export function tokenFor(app: { signAccessToken(u: { id: string; role: 'customer' | 'support' | 'manager' | 'admin' }): string }, role: 'customer' | 'support' | 'manager' | 'admin', id = '00000000-0000-4000-8000-000000000001') {
   return `Bearer ${app.signAccessToken({ id, role })}`;
 }

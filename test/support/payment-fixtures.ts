@@ -5,6 +5,7 @@ import type { Test } from 'tap';
 import type { Db } from '../../shared/db/index.js';
 import { createPaystackClient, type PaystackClient } from '../../shared/integrations/paystack/client.js';
 import type { QueueName } from '../../shared/queues.js';
+import { createProduct } from './fixtures.js';
 import { buildTestApp, eventually, startTestWorker, testEnv } from './harness.js';
 import { startPaystackEmulator } from './paystack-emulator.js';
 
@@ -31,25 +32,14 @@ export async function createPendingOrder(db: Db, o: PendingOrderOptions = {}) {
   const quantity = o.quantity ?? 2;
   const currency = o.currency ?? 'NGN';
   const tag = randomUUID().slice(0, 8);
-  const product = await db
-    .insertInto('products')
-    .values({ slug: `ankara-${tag}`, title: `Ankara dress ${tag}`, status: 'active', currency })
-    .returning('id')
-    .executeTakeFirstOrThrow();
-  const variant = await db
-    .insertInto('productVariants')
-    .values({ productId: product.id, sku: `ANK-${tag}`, title: 'M', price, currency })
-    .returning('id')
-    .executeTakeFirstOrThrow();
-  await db
-    .insertInto('inventory')
-    .values({ variantId: variant.id, onHand: o.onHand ?? 10, reserved: quantity, lowStockThreshold: 0 })
-    .onConflict((oc) =>
-      oc
-        .column('variantId')
-        .doUpdateSet({ onHand: o.onHand ?? 10, reserved: quantity, lowStockThreshold: 0 }),
-    )
-    .execute();
+  const {
+    product,
+    variants: [variant],
+  } = await createProduct(
+    db,
+    [{ sku: `ANK-${tag}`, title: 'M', price, onHand: o.onHand ?? 10, reserved: quantity }],
+    { slug: `ankara-${tag}`, title: `Ankara dress ${tag}`, currency },
+  );
   const subtotal = price * quantity;
   const order = await db
     .insertInto('orders')
@@ -86,20 +76,14 @@ export async function createPendingOrder(db: Db, o: PendingOrderOptions = {}) {
     .execute();
   const extraLines: { variantId: string; quantity: number }[] = [];
   for (const [i, line] of (o.extraLines ?? []).entries()) {
-    const extra = await db
-      .insertInto('products')
-      .values({ slug: `gele-${tag}-${i}`, title: `Gele ${tag} ${i}`, status: 'active', currency })
-      .returning('id')
-      .executeTakeFirstOrThrow();
-    const v = await db
-      .insertInto('productVariants')
-      .values({ productId: extra.id, sku: `GEL-${tag}-${i}`, title: 'One size', price: line.price, currency })
-      .returning('id')
-      .executeTakeFirstOrThrow();
-    await db
-      .insertInto('inventory')
-      .values({ variantId: v.id, onHand: 10, reserved: line.quantity, lowStockThreshold: 0 })
-      .execute();
+    const {
+      product: extra,
+      variants: [v],
+    } = await createProduct(
+      db,
+      [{ sku: `GEL-${tag}-${i}`, title: 'One size', price: line.price, reserved: line.quantity }],
+      { slug: `gele-${tag}-${i}`, title: `Gele ${tag} ${i}`, currency },
+    );
     await db
       .insertInto('orderItems')
       .values({
@@ -167,15 +151,6 @@ export async function createPendingOrder(db: Db, o: PendingOrderOptions = {}) {
     email: order.email,
     extraLines,
   };
-}
-
-export async function createStaffUser(db: Db, role: 'manager' | 'admin' = 'manager') {
-  const tag = randomUUID().slice(0, 8);
-  return db
-    .insertInto('users')
-    .values({ email: `staff-${tag}@agape.test`, name: 'Staff', passwordHash: 'x', role })
-    .returning(['id', 'email'])
-    .executeTakeFirstOrThrow();
 }
 
 /** What a test usually asserts after a payment: the order, its payments, stock, history, jobs. */

@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import type { Test } from 'tap';
 import WebSocket from 'ws';
 import type { Db } from '../../shared/db/index.js';
-import { createUser, type Role } from './commerce-fixtures.js';
+import { createUser, type Role } from './fixtures.js';
 import { eventually } from './harness.js';
 
 export { createUser };
@@ -14,7 +14,7 @@ interface Signer {
 
 /** A user with a live session row and a bearer token bound to it (devices need a session). */
 export async function signedIn(db: Db, app: Signer, role: Role = 'customer') {
-  const user = await createUser(db, role);
+  const user = await createUser(db, { role });
   const session = await db
     .insertInto('sessions')
     .values({ userId: user.id, expiresAt: sql<Date>`now() + interval '1 day'` })

@@ -1,4 +1,4 @@
-import { bumpCatalogVersion } from '../../shared/catalog/cache.js';
+import { catalogChanged } from '../../shared/catalog/cache.js';
 import { runImport } from '../../shared/catalog/import-job.js';
 import { privateFiles } from '../../shared/media/files.js';
 import type { ProcessorDefinition } from '../context.js';
@@ -10,7 +10,7 @@ export const importsProcessor: ProcessorDefinition<'imports'> = {
   handlers: {
     'import.products': async ({ importId }, { db, redis, config, log }) => {
       const result = await runImport(db, importId, await privateFiles(config));
-      await bumpCatalogVersion(redis, config.QUEUE_PREFIX);
+      await catalogChanged(redis, config.QUEUE_PREFIX);
       log.info(
         { importId, processedRows: result?.processedRows, created: result?.productsCreated, updated: result?.productsUpdated, errors: result?.errors.length },
         'product import finished',

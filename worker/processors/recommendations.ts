@@ -1,4 +1,4 @@
-import { bumpCatalogVersion } from '../../shared/catalog/cache.js';
+import { catalogChanged } from '../../shared/catalog/cache.js';
 import { failRun, requestRebuild, runRebuild } from '../../shared/recommendations/rebuild.js';
 import type { ProcessorDefinition } from '../context.js';
 
@@ -19,7 +19,7 @@ export const recommendationsProcessor: ProcessorDefinition<'recommendations'> = 
       try {
         const result = await runRebuild(ctx.db, runId, ctx.config.RECS_WINDOW_DAYS);
         // rec_current's trigger already NOTIFYs every API replica; this makes it synchronous for the next read.
-        if (result.status === 'completed') await bumpCatalogVersion(ctx.redis, ctx.config.QUEUE_PREFIX);
+        if (result.status === 'completed') await catalogChanged(ctx.redis, ctx.config.QUEUE_PREFIX);
         ctx.log.info({ runId, ...result }, 'recommendations rebuilt');
         return { runId, ...result };
       } catch (err) {

@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Type } from 'typebox';
-import { exportProductsCsv } from '../../../shared/catalog/csv.js';
-import { getImport, importFileKey, queueImport } from '../../../shared/catalog/import-job.js';
+import { exportProductsCsv } from '../../../shared/catalog/csv/export.js';
+import { acceptImport, getImport } from '../../../shared/catalog/import-job.js';
 import { BadRequestError, DomainError, NotFoundError } from '../../../shared/errors.js';
 import { privateFiles } from '../../../shared/media/files.js';
 import { IdParams, problemResponses, Timestamp, Uuid } from '../../schemas.js';
@@ -51,15 +51,14 @@ const admin: FastifyPluginAsyncTypebox = async (app) => {
       if (!request.isMultipart()) throw new BadRequestError('file_required', 'Send the CSV in the multipart field `file`');
       const part = await request.file();
       if (!part || part.fieldname !== 'file') throw new BadRequestError('file_required', 'Send the CSV in the multipart field `file`');
-      // Spooled on this replica's own disk (the size limit is enforced while streaming), then handed to
-      // the private file store: the media host in production, so whichever worker takes the job can read
-      // it. Never under the public /media/products/ route.
+      // Spooled on this replica's own disk first: the size limit is enforced while streaming.
       const spool = path.join(tmpdir(), `agape-upload-${randomUUID()}.csv`);
-      const key = importFileKey();
+      let view;
       try {
         await pipeline(part.file, createWriteStream(spool));
         if (part.file.truncated) throw new DomainError(413, 'file_too_large', `Imports may be at most ${MAX_IMPORT_BYTES / 1024 / 1024} MB`);
-        await (await privateFiles(app.config)).put(key, { path: spool });
+        const upload = { filename: part.filename || 'products.csv', localPath: spool };
+        view = await acceptImport(app.db, await privateFiles(app.config), upload, request.auth?.id ?? null);
       } catch (err) {
         if ((err as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE') {
           reply.header('connection', 'close');
@@ -69,9 +68,7 @@ const admin: FastifyPluginAsyncTypebox = async (app) => {
       } finally {
         await rm(spool, { force: true });
       }
-      const id = await queueImport(app.db, { filename: part.filename || 'products.csv', path: key }, request.auth?.id ?? null);
-      const view = await getImport(app.db, id);
-      return reply.code(202).header('location', `/api/v1/admin/imports/${id}`).send(view! as never);
+      return reply.code(202).header('location', `/api/v1/admin/imports/${view.id}`).send(view as never);
     },
   );
 

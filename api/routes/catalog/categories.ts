@@ -1,13 +1,14 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { categoryTree, createCategory, deleteCategory, updateCategory } from '../../../shared/catalog/categories.js';
+import { categoryTree } from '../../../shared/catalog/categories.js';
+import type { CatalogWrites } from '../../../shared/catalog/writes.js';
 import { IdParams, problemResponses } from '../../schemas.js';
 import { Category, CategoryInput, CategoryNode, CategoryPatch } from './schemas.js';
 
 const staffOnly = { permission: 'product:write' as const };
 const bearer = [{ bearerAuth: [] }];
 
-const categories: FastifyPluginAsyncTypebox = async (app) => {
+const categories: FastifyPluginAsyncTypebox<{ writes: CatalogWrites }> = async (app, { writes }) => {
   app.get(
     '/categories',
     {
@@ -36,8 +37,7 @@ const categories: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const category = await createCategory(app.db, request.body);
-      await app.catalogCache.bump();
+      const category = await writes.createCategory(request.body);
       return reply.code(201).send(category);
     },
   );
@@ -56,11 +56,7 @@ const categories: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: Category, ...problemResponses(400, 401, 403, 404, 409) },
       },
     },
-    async (request) => {
-      const category = await updateCategory(app.db, request.params.id, request.body);
-      await app.catalogCache.bump();
-      return category;
-    },
+    async (request) => writes.updateCategory(request.params.id, request.body),
   );
 
   app.delete(
@@ -77,8 +73,7 @@ const categories: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      await deleteCategory(app.db, request.params.id);
-      await app.catalogCache.bump();
+      await writes.deleteCategory(request.params.id);
       return reply.code(204).send(null);
     },
   );

@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { Value } from 'typebox/value';
-import { addProductImage, attachUploadedImage, deleteProductImage, updateProductImage } from '../../../shared/catalog/images.js';
+import type { CatalogWrites } from '../../../shared/catalog/writes.js';
 import { BadRequestError, DomainError, UnauthorizedError } from '../../../shared/errors.js';
 import { FileTooLargeError, MAX_IMAGE_BYTES } from '../../../shared/media/inspect.js';
 import { IdParams, problemResponses, Uuid } from '../../schemas.js';
@@ -72,7 +72,7 @@ async function readUpload(request: FastifyRequest, reply: FastifyReply): Promise
   return { bytes, alt };
 }
 
-const images: FastifyPluginAsyncTypebox = async (app) => {
+const images: FastifyPluginAsyncTypebox<{ writes: CatalogWrites }> = async (app, { writes }) => {
   // Multipart lives in this scope only: no other route accepts uploads.
   await app.register(multipart, {
     limits: { fileSize: MAX_IMAGE_BYTES, files: 1, fields: 5, fieldSize: 4_096, parts: 10 },
@@ -99,14 +99,12 @@ const images: FastifyPluginAsyncTypebox = async (app) => {
       if (!request.isMultipart()) {
         const body = request.body;
         if (!Value.Check(DirectUpload, body)) throw new BadRequestError('file_required', 'Send a multipart upload with the field `file`');
-        const image = await attachUploadedImage(app.db, app.media, id, body);
+        const image = await writes.attachUploadedImage(id, body);
         if (!image) throw new UnauthorizedError('invalid_signature', 'The upload signature does not match');
-        await app.catalogCache.bump();
         return reply.code(201).send(image);
       }
       const { bytes, alt } = await readUpload(request, reply);
-      const image = await addProductImage(app.db, app.media, id, bytes, alt);
-      await app.catalogCache.bump();
+      const image = await writes.addProductImage(id, bytes, alt);
       return reply.code(201).send(image);
     },
   );
@@ -128,11 +126,7 @@ const images: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: Image, ...problemResponses(400, 401, 403, 404) },
       },
     },
-    async (request) => {
-      const image = await updateProductImage(app.db, request.params.id, request.params.imageId, request.body);
-      await app.catalogCache.bump();
-      return image;
-    },
+    async (request) => writes.updateProductImage(request.params.id, request.params.imageId, request.body),
   );
 
   app.delete(
@@ -149,8 +143,7 @@ const images: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      await deleteProductImage(app.db, app.media, request.params.id, request.params.imageId);
-      await app.catalogCache.bump();
+      await writes.deleteProductImage(request.params.id, request.params.imageId);
       return reply.code(204).send(null);
     },
   );

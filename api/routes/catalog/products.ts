@@ -4,15 +4,9 @@ import { createHash } from 'node:crypto';
 import { Type } from 'typebox';
 import { can } from '../../../shared/auth/permissions.js';
 import { listProducts, suggest, type ListQuery as DomainListQuery } from '../../../shared/catalog/listing.js';
-import {
-  archiveProduct,
-  createProduct,
-  createVariant,
-  findProductJson,
-  updateProduct,
-  updateVariant,
-} from '../../../shared/catalog/products.js';
+import { findProductJson } from '../../../shared/catalog/products.js';
 import { isUuid } from '../../../shared/catalog/slug.js';
+import type { CatalogWrites } from '../../../shared/catalog/writes.js';
 import { ForbiddenError, NotFoundError } from '../../../shared/errors.js';
 import { IdParams, problemResponses } from '../../schemas.js';
 import { ListQuery, Product, ProductInput, ProductPage, ProductPatch, Suggestion, Variant, VariantInput, VariantPatch } from './schemas.js';
@@ -27,8 +21,8 @@ const isCatalogStaff = (request: FastifyRequest) => !!request.auth && can(reques
 const staffOnly = { permission: 'product:write' as const };
 const bearer = [{ bearerAuth: [] }];
 
-/** Products and variants. Public reads go through the versioned Redis cache; every write bumps it after commit. */
-const products: FastifyPluginAsyncTypebox = async (app) => {
+/** Products and variants. Public reads go through the versioned Redis cache; `writes` bump it. */
+const products: FastifyPluginAsyncTypebox<{ writes: CatalogWrites }> = async (app, { writes }) => {
   app.get(
     '/products',
     {
@@ -97,8 +91,7 @@ const products: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const product = await createProduct(app.db, request.body);
-      await app.catalogCache.bump();
+      const product = await writes.createProduct(request.body);
       return reply.code(201).header('location', `/api/v1/products/${product.id}`).send(product);
     },
   );
@@ -117,11 +110,7 @@ const products: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: Product, ...problemResponses(400, 401, 403, 404, 409) },
       },
     },
-    async (request) => {
-      const product = await updateProduct(app.db, request.params.id, request.body);
-      await app.catalogCache.bump();
-      return product;
-    },
+    async (request) => writes.updateProduct(request.params.id, request.body),
   );
 
   app.delete(
@@ -138,8 +127,7 @@ const products: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      await archiveProduct(app.db, request.params.id);
-      await app.catalogCache.bump();
+      await writes.archiveProduct(request.params.id);
       return reply.code(204).send(null);
     },
   );
@@ -159,8 +147,7 @@ const products: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const variant = await createVariant(app.db, request.params.id, request.body);
-      await app.catalogCache.bump();
+      const variant = await writes.createVariant(request.params.id, request.body);
       return reply.code(201).send(variant);
     },
   );
@@ -179,11 +166,7 @@ const products: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: Variant, ...problemResponses(400, 401, 403, 404, 409) },
       },
     },
-    async (request) => {
-      const variant = await updateVariant(app.db, request.params.id, request.body, request.auth?.id ?? null);
-      await app.catalogCache.bump();
-      return variant;
-    },
+    async (request) => writes.updateVariant(request.params.id, request.body, request.auth?.id ?? null),
   );
 
   app.get(

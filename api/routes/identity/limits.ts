@@ -7,7 +7,7 @@ import { TooManyRequestsError } from '../../../shared/errors.js';
  * Brute-force limits of the identity routes: per client address (route `config.rateLimit`, checked in
  * onRequest) and per account (checked in preHandler, once the body names the email or token).
  */
-export const AUTH_LIMITS = {
+const AUTH_LIMITS = {
   login: { ip: 30, account: 20, windowMs: 60_000 },
   register: { ip: 20, account: 5, windowMs: 60_000 },
   forgot: { ip: 10, account: 5, windowMs: 15 * 60_000 },

@@ -3,54 +3,114 @@ import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { sql } from 'kysely';
 import type { Test } from 'tap';
+import { hashPassword } from '../../shared/auth/passwords.js';
+import type { Role } from '../../shared/auth/permissions.js';
+import { slugify } from '../../shared/catalog/slug.js';
 import type { Config } from '../../shared/config.js';
 import type { Db } from '../../shared/db/index.js';
 import { buildTestApp } from './harness.js';
 
 /**
- * Commerce test data written straight into the database (the catalog and identity APIs are built in
- * parallel; these tests need products, stock and users, not those routes).
+ * The test data factories (users, products, shipping methods, coupons), written straight into the database:
+ * fast, free of rate limits, and independent of the routes under test. Tests that exercise a route call it.
  */
 
 let seq = 0;
 const uniq = () => `${Date.now().toString(36)}${(seq++).toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
 
-export type Role = 'customer' | 'support' | 'manager' | 'admin';
+export type { Role };
 
-export async function createUser(db: Db, role: Role = 'customer', email = `${role}-${uniq()}@example.test`) {
-  return db
+/** Every factory-made account signs in with this password unless it is given another. */
+export const PASSWORD = 'correct horse battery staple 42';
+let defaultHash: Promise<string> | undefined;
+
+export interface UserSpec {
+  role?: Role;
+  email?: string;
+  name?: string;
+  password?: string;
+  /** false: the email address is not confirmed yet. */
+  verified?: boolean;
+}
+
+export async function createUser(db: Db, spec: UserSpec = {}) {
+  const role = spec.role ?? 'customer';
+  const email = spec.email ?? `${role}-${uniq()}@example.test`;
+  const user = await db
     .insertInto('users')
-    .values({ email, name: `${role} ${email.split('@')[0]}`, passwordHash: 'x', role, emailVerifiedAt: new Date() })
+    .values({
+      email,
+      name: spec.name ?? `${role} ${email.split('@')[0]}`,
+      role,
+      // One argon2 hash for every account with the default password keeps the files fast.
+      passwordHash: await (spec.password ? hashPassword(spec.password) : (defaultHash ??= hashPassword(PASSWORD))),
+      emailVerifiedAt: spec.verified === false ? null : new Date(),
+    })
     .returning(['id', 'email', 'role', 'name'])
     .executeTakeFirstOrThrow();
+  return { ...user, password: spec.password ?? PASSWORD };
 }
 
 export interface VariantSpec {
   sku?: string;
   price?: number;
   onHand?: number;
+  /** Units already held by open orders. */
+  reserved?: number;
   threshold?: number;
+  /** Defaults to the option values joined ("M / Red"), else "Size <n>". */
   title?: string;
+  options?: Record<string, string>;
 }
 
-export async function createProduct(db: Db, variants: VariantSpec[] = [{}], opts: { title?: string; status?: 'active' | 'draft' | 'archived' } = {}) {
-  const title = opts.title ?? `Ankara dress ${uniq()}`;
+export interface ProductSpec {
+  title?: string;
+  /** Defaults to the title's slug, as the catalog API makes it. */
+  slug?: string;
+  status?: 'active' | 'draft' | 'archived';
+  categoryId?: string;
+  description?: string;
+  tags?: string[];
+  currency?: string;
+}
+
+/** A product with its variants and their stock rows (10 on hand each unless told). */
+export async function createProduct(db: Db, variants: VariantSpec[] = [{}], spec: ProductSpec = {}) {
+  const title = spec.title ?? `Ankara dress ${uniq()}`;
+  const currency = spec.currency ?? 'NGN';
   const product = await db
     .insertInto('products')
-    .values({ slug: `p-${uniq()}`, title, status: opts.status ?? 'active' })
-    .returning(['id', 'title'])
+    .values({
+      slug: spec.slug ?? (slugify(title) || `p-${uniq()}`),
+      title,
+      status: spec.status ?? 'active',
+      categoryId: spec.categoryId ?? null,
+      description: spec.description ?? '',
+      tags: spec.tags ?? [],
+      currency,
+    })
+    .returning(['id', 'title', 'slug'])
     .executeTakeFirstOrThrow();
   const out = [];
   for (const [i, v] of variants.entries()) {
     const row = await db
       .insertInto('productVariants')
-      .values({ productId: product.id, sku: v.sku ?? `SKU-${uniq()}`.toUpperCase(), title: v.title ?? `Size ${i + 8}`, price: v.price ?? 1_000_000, position: i })
+      .values({
+        productId: product.id,
+        sku: v.sku ?? `SKU-${uniq()}`.toUpperCase(),
+        title: v.title ?? (Object.values(v.options ?? {}).join(' / ') || `Size ${i + 8}`),
+        options: JSON.stringify(v.options ?? {}),
+        price: v.price ?? 1_000_000,
+        currency,
+        position: i,
+      })
       .returning(['id', 'sku', 'price', 'title'])
       .executeTakeFirstOrThrow();
+    const stock = { onHand: v.onHand ?? 10, reserved: v.reserved ?? 0, lowStockThreshold: v.threshold ?? 0 };
     await db
       .insertInto('inventory')
-      .values({ variantId: row.id, onHand: v.onHand ?? 10, lowStockThreshold: v.threshold ?? 0 })
-      .onConflict((oc) => oc.column('variantId').doUpdateSet({ onHand: v.onHand ?? 10, lowStockThreshold: v.threshold ?? 0 }))
+      .values({ variantId: row.id, ...stock })
+      .onConflict((oc) => oc.column('variantId').doUpdateSet(stock))
       .execute();
     out.push(row);
   }
