@@ -1,4 +1,6 @@
 import { Type, type Static, type TSchema } from 'typebox';
+import { reconciliationTriggers } from './payments/schemas.js';
+import { StringEnum } from './schemas.js';
 
 /**
  * The one job catalogue: every queue, every job name and its payload schema. Producers (the outbox)
@@ -93,13 +95,15 @@ export const jobs = {
   'refund.execute': { queue: 'refund', payload: Type.Object({ refundId: Id, poll: Type.Optional(Type.Integer({ minimum: 0 })) }) },
   'reconciliation.run': {
     queue: 'reconciliation',
-    payload: Type.Object({ runId: Type.Optional(Id), trigger: Type.Union([Type.Literal('schedule'), Type.Literal('manual')]) }),
+    payload: Type.Object({ runId: Type.Optional(Id), trigger: StringEnum(reconciliationTriggers) }),
   },
   'inventory.expire-reservations': { queue: 'inventory', payload: Type.Object({}) },
   'import.products': { queue: 'imports', payload: Type.Object({ importId: Id }) },
 } as const satisfies Record<string, { queue: QueueName; payload: TSchema }>;
 
 export type JobName = keyof typeof jobs;
+/** Every job name of the catalogue (outbox.name holds one). */
+export const jobNames = Object.keys(jobs) as JobName[];
 export type JobPayload<N extends JobName> = Static<(typeof jobs)[N]['payload']>;
 export type JobsOfQueue<Q extends QueueName> = {
   [N in JobName]: (typeof jobs)[N]['queue'] extends Q ? N : never;

@@ -4,6 +4,7 @@ import { createCoupon, deleteCoupon, findCoupon, listCoupons, updateCoupon, type
 import { NotFoundError } from '../../shared/errors.js';
 import { IdParams, Page, PageQuery, problemResponses, Timestamp } from '../schemas.js';
 import { Nullable } from './commerce-schemas.js';
+import { CouponKindSchema } from '../../shared/coupons/schemas.js';
 
 const tags = ['coupons'];
 const security = [{ bearerAuth: [] }];
@@ -26,7 +27,7 @@ const Coupon = Type.Object({
 
 const fields = {
   code: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{2,39}$', description: '3–40 letters, digits, - or _; case-insensitive' }),
-  kind: Type.Union([Type.Literal('percent'), Type.Literal('fixed'), Type.Literal('free_shipping')]),
+  kind: CouponKindSchema,
   value: Type.Integer({ minimum: 0, maximum: 1_000_000_000, description: 'percent 1–100, fixed in minor units, free_shipping ignored' }),
   minSubtotal: Type.Optional(Nullable(Type.Integer({ minimum: 0 }))),
   startsAt: Type.Optional(Nullable(Timestamp)),

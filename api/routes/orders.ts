@@ -9,11 +9,12 @@ import {
   findAccessibleOrder,
   isOwner,
   listOrders,
-  orderStatuses,
   orderView,
   setOrderStatusByStaff,
   type OrderCaller,
 } from '../../shared/orders/index.js';
+import { OrderStatusSchema, staffOrderStatuses } from '../../shared/orders/schemas.js';
+import { StringEnum } from '../../shared/schemas.js';
 import { IdParams, Page, PageQuery, problemResponses } from '../schemas.js';
 import { Order, OrderSummary, PaymentStart } from './commerce-schemas.js';
 
@@ -148,7 +149,7 @@ const orderRoutes: FastifyPluginAsyncTypebox = async (app) => {
         querystring: Type.Object(
           {
             ...PageQuery,
-            status: Type.Optional(Type.Union(orderStatuses.map((s) => Type.Literal(s)))),
+            status: Type.Optional(OrderStatusSchema),
             q: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
           },
           { additionalProperties: false },
@@ -171,7 +172,7 @@ const orderRoutes: FastifyPluginAsyncTypebox = async (app) => {
         params: IdParams,
         body: Type.Object(
           {
-            status: Type.Union([Type.Literal('processing'), Type.Literal('shipped'), Type.Literal('delivered'), Type.Literal('cancelled')]),
+            status: StringEnum(staffOrderStatuses),
             trackingNumber: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
             carrier: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
             note: Type.Optional(Type.String({ maxLength: 500 })),

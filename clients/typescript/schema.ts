@@ -2429,6 +2429,7 @@ export interface operations {
                         processedRows: number;
                         productsCreated: number;
                         productsUpdated: number;
+                        /** @enum {string} */
                         status: "queued" | "running" | "completed" | "failed";
                         totalRows: number;
                     };
@@ -2557,6 +2558,7 @@ export interface operations {
                         processedRows: number;
                         productsCreated: number;
                         productsUpdated: number;
+                        /** @enum {string} */
                         status: "queued" | "running" | "completed" | "failed";
                         totalRows: number;
                     };
@@ -2967,6 +2969,7 @@ export interface operations {
                 "application/json": {
                     carrier?: string;
                     note?: string;
+                    /** @enum {string} */
                     status: "processing" | "shipped" | "delivered" | "cancelled";
                     trackingNumber?: string;
                 };
@@ -3922,6 +3925,7 @@ export interface operations {
                             /** Format: date-time */
                             lockedUntil: string | null;
                             name: string;
+                            /** @enum {string} */
                             role: "customer" | "support" | "manager" | "admin";
                             twoFactorEnabled: boolean;
                         }[];
@@ -4010,6 +4014,7 @@ export interface operations {
             content: {
                 "application/json": {
                     disabled?: boolean;
+                    /** @enum {string} */
                     role?: "customer" | "support" | "manager" | "admin";
                 };
             };
@@ -4032,6 +4037,7 @@ export interface operations {
                         /** Format: date-time */
                         lockedUntil: string | null;
                         name: string;
+                        /** @enum {string} */
                         role: "customer" | "support" | "manager" | "admin";
                         twoFactorEnabled: boolean;
                     };
@@ -4554,6 +4560,7 @@ export interface operations {
                             /** Format: uuid */
                             id: string;
                             name: string;
+                            /** @enum {string} */
                             role: "customer" | "support" | "manager" | "admin";
                             twoFactorEnabled: boolean;
                         };
@@ -4993,6 +5000,7 @@ export interface operations {
                             /** Format: uuid */
                             id: string;
                             name: string;
+                            /** @enum {string} */
                             role: "customer" | "support" | "manager" | "admin";
                             twoFactorEnabled: boolean;
                         };
@@ -5304,6 +5312,7 @@ export interface operations {
                             /** Format: uuid */
                             id: string;
                             name: string;
+                            /** @enum {string} */
                             role: "customer" | "support" | "manager" | "admin";
                             twoFactorEnabled: boolean;
                         };
@@ -7334,6 +7343,7 @@ export interface operations {
                     code: string;
                     /** Format: date-time */
                     endsAt?: string | null;
+                    /** @enum {string} */
                     kind: "percent" | "fixed" | "free_shipping";
                     maxRedemptions?: number | null;
                     minSubtotal?: number | null;
@@ -7718,6 +7728,7 @@ export interface operations {
                     code?: string;
                     /** Format: date-time */
                     endsAt?: string | null;
+                    /** @enum {string} */
                     kind?: "percent" | "fixed" | "free_shipping";
                     maxRedemptions?: number | null;
                     minSubtotal?: number | null;
@@ -8397,6 +8408,7 @@ export interface operations {
                         /** Format: uuid */
                         id: string;
                         name: string;
+                        /** @enum {string} */
                         role: "customer" | "support" | "manager" | "admin";
                         twoFactorEnabled: boolean;
                     };
@@ -8477,6 +8489,7 @@ export interface operations {
                         /** Format: uuid */
                         id: string;
                         name: string;
+                        /** @enum {string} */
                         role: "customer" | "support" | "manager" | "admin";
                         twoFactorEnabled: boolean;
                     };
@@ -9569,7 +9582,7 @@ export interface operations {
                 q?: string;
                 sort?: "relevance" | "newest" | "price_asc" | "price_desc" | "rating";
                 /** @description staff only */
-                status?: ("draft" | "active" | "archived") | "any";
+                status?: "draft" | "active" | "archived" | "any";
             };
             header?: never;
             path?: never;
@@ -9708,6 +9721,7 @@ export interface operations {
                     seoDescription?: string | null;
                     seoTitle?: string | null;
                     slug?: string;
+                    /** @enum {string} */
                     status?: "draft" | "active" | "archived";
                     tags?: string[];
                     title: string;
@@ -9771,6 +9785,7 @@ export interface operations {
                         seoDescription: string | null;
                         seoTitle: string | null;
                         slug: string;
+                        /** @enum {string} */
                         status: "draft" | "active" | "archived";
                         tags: string[];
                         title: string;
@@ -9937,6 +9952,7 @@ export interface operations {
                         seoDescription: string | null;
                         seoTitle: string | null;
                         slug: string;
+                        /** @enum {string} */
                         status: "draft" | "active" | "archived";
                         tags: string[];
                         title: string;
@@ -10114,6 +10130,7 @@ export interface operations {
                     seoDescription?: string | null;
                     seoTitle?: string | null;
                     slug?: string;
+                    /** @enum {string} */
                     status?: "draft" | "active" | "archived";
                     tags?: string[];
                     title?: string;
@@ -10163,6 +10180,7 @@ export interface operations {
                         seoDescription: string | null;
                         seoTitle: string | null;
                         slug: string;
+                        /** @enum {string} */
                         status: "draft" | "active" | "archived";
                         tags: string[];
                         title: string;

@@ -41,7 +41,7 @@ export function userView(u: Pick<User, 'id' | 'email' | 'name' | 'role' | 'email
     id: u.id,
     email: u.email,
     name: u.name,
-    role: u.role as Role,
+    role: u.role,
     emailVerified: u.emailVerifiedAt !== null,
     twoFactorEnabled: u.totpEnabledAt !== null,
     createdAt: new Date(u.createdAt).toISOString(),
@@ -121,7 +121,7 @@ export async function register(db: Db, config: AuthConfig, input: RegisterInput,
       const user = await trx.insertInto('users').values({ email, name, passwordHash }).returningAll().executeTakeFirstOrThrow();
       await queueVerification(trx, config, user);
       const session = await openSession(trx, user.id, meta);
-      const subject: TokenSubject = { id: user.id, role: user.role as Role, sessionId: session.sessionId, generation: user.tokenGeneration };
+      const subject: TokenSubject = { id: user.id, role: user.role, sessionId: session.sessionId, generation: user.tokenGeneration };
       return { user: userView(user), refreshToken: session.refreshToken, subject };
     });
   } catch (err) {
@@ -224,7 +224,7 @@ export async function login(db: Db, config: AuthConfig, input: LoginInput, meta:
       });
     }
     const session = await openSession(trx, user.id, meta);
-    const subject: TokenSubject = { id: user.id, role: user.role as Role, sessionId: session.sessionId, generation: user.tokenGeneration };
+    const subject: TokenSubject = { id: user.id, role: user.role, sessionId: session.sessionId, generation: user.tokenGeneration };
     return { user: userView(user), refreshToken: session.refreshToken, subject };
   });
 }

@@ -20,8 +20,9 @@ export const permissions = [
 ] as const;
 export type Permission = (typeof permissions)[number];
 
-export const roles = ['customer', 'support', 'manager', 'admin'] as const;
-export type Role = (typeof roles)[number];
+import type { Role } from './schemas.js';
+
+export { roles, type Role } from './schemas.js';
 
 const support: readonly Permission[] = ['order:read:any'];
 const manager: readonly Permission[] = [

@@ -4,8 +4,9 @@ import type { DbOrTrx } from '../db/index.js';
 import { BadRequestError } from '../errors.js';
 import type { ProductStatus } from './products.js';
 
-export const productSorts = ['relevance', 'newest', 'price_asc', 'price_desc', 'rating'] as const;
-export type ProductSort = (typeof productSorts)[number];
+import { type ProductSort } from './schemas.js';
+
+export { productSorts, type ProductSort } from './schemas.js';
 
 export interface ListQuery {
   q?: string;

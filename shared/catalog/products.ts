@@ -5,8 +5,9 @@ import { BadRequestError, ConflictError, NotFoundError, isUniqueViolation } from
 import { availableSql } from '../inventory/availability.js';
 import { isUuid, slugify } from './slug.js';
 
-export const productStatuses = ['draft', 'active', 'archived'] as const;
-export type ProductStatus = (typeof productStatuses)[number];
+import type { ProductStatus } from './schemas.js';
+
+export { productStatuses, type ProductStatus } from './schemas.js';
 
 export interface VariantInput {
   sku: string;

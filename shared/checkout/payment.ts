@@ -5,6 +5,7 @@ import type { Db } from '../db/index.js';
 import { ConflictError, NotFoundError } from '../errors.js';
 import { PaystackError, type PaystackClient } from '../integrations/paystack/client.js';
 import { orderLink } from '../orders/links.js';
+import type { PaymentStatus } from '../payments/schemas.js';
 
 /**
  * Starting a Paystack transaction for an order: one `payments` row per attempt with its own reference,
@@ -26,7 +27,7 @@ export interface PaymentStart {
   authorizationUrl: string | null;
   accessCode: string | null;
   /** initialized | init_failed | initializing (the latter only when recovered after a crash). */
-  status: string;
+  status: PaymentStatus;
   /** Why the authorization URL is missing, for the customer. */
   message: string | null;
 }
@@ -49,7 +50,7 @@ export interface AttemptFacts {
   attempt: number;
   amount: number;
   currency: string;
-  status: string;
+  status: PaymentStatus;
   authorizationUrl: string | null;
   accessCode: string | null;
   orderId: string;

@@ -36,7 +36,7 @@ export const couponMessage = (reason: CouponRejection) => messages[reason];
 export interface CouponRow {
   id: string;
   code: string;
-  kind: string;
+  kind: CouponKind;
   value: number;
   minSubtotal: number | null;
   startsAt: Date | null;
@@ -49,7 +49,7 @@ export interface CouponRow {
   updatedAt: Date;
 }
 
-export const asPricingCoupon = (c: Pick<CouponRow, 'kind' | 'value'>): PricingCoupon => ({ kind: c.kind as CouponKind, value: c.value });
+export const asPricingCoupon = (c: Pick<CouponRow, 'kind' | 'value'>): PricingCoupon => ({ kind: c.kind, value: c.value });
 
 /** Pure: why a coupon does not apply to a subtotal at a time, or null when it does (the per-customer limit is separate). */
 export function couponRejection(c: CouponRow, subtotal: number, now: Date): CouponRejection | null {

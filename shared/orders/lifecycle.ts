@@ -5,7 +5,8 @@ import { releaseOrderReservation, restockOrderItems } from '../inventory/reserva
 import { InvalidTransitionError, NotFoundError } from '../errors.js';
 import { enqueueMail } from '../mail/enqueue.js';
 import { refundRemainder } from '../payments/refunds.js';
-import { transitionOrder, type OrderStatus, type TransitionResult } from './state.js';
+import { transitionOrder, type TransitionResult } from './state.js';
+import type { StaffOrderStatus } from './schemas.js';
 
 /** Mail template enqueued when staff mark an order shipped. */
 export const ORDER_SHIPPED_TEMPLATE = 'order-shipped' as const;
@@ -65,7 +66,7 @@ export async function expireOrder(db: Db, orderId: string): Promise<boolean> {
 }
 
 export interface StaffStatusInput {
-  status: Extract<OrderStatus, 'processing' | 'shipped' | 'delivered' | 'cancelled'>;
+  status: StaffOrderStatus;
   trackingNumber?: string;
   carrier?: string;
   note?: string;

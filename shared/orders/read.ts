@@ -7,6 +7,7 @@ import { DomainError, NotFoundError } from '../errors.js';
 import { hashCartToken } from '../cart/index.js';
 import { decodeCursor, encodeCursor } from '../db/cursor.js';
 import { checkOrderLinkToken, type OrderLinkConfig } from './links.js';
+import type { OrderStatus } from './schemas.js';
 
 /**
  * The order read model (GET /orders/:id): the order with items, totals, status history, payment attempts,
@@ -129,7 +130,7 @@ export interface OrderListQuery {
   limit: number;
   cursor?: string;
   userId?: string;
-  status?: string;
+  status?: OrderStatus;
   /** Matches the order number, the email or the customer's name (case-insensitive, substring). */
   q?: string;
 }

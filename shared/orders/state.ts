@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type { Trx } from '../db/index.js';
 import { InvalidTransitionError, NotFoundError } from '../errors.js';
 import { enqueue } from '../outbox.js';
+import type { OrderStatus } from './schemas.js';
 
 /**
  * The order state machine of the contract, in one place:
@@ -13,17 +14,7 @@ import { enqueue } from '../outbox.js';
  * Anything else is 409 invalid_transition. A partially refunded order stays partially_refunded on a further
  * partial refund (no transition needed) and may become refunded.
  */
-export const orderStatuses = [
-  'pending_payment',
-  'paid',
-  'processing',
-  'shipped',
-  'delivered',
-  'cancelled',
-  'partially_refunded',
-  'refunded',
-] as const;
-export type OrderStatus = (typeof orderStatuses)[number];
+export { orderStatuses, type OrderStatus } from './schemas.js';
 
 const refunds: OrderStatus[] = ['partially_refunded', 'refunded'];
 
@@ -74,7 +65,7 @@ export async function transitionOrder(trx: Trx, orderId: string, to: OrderStatus
     .forUpdate()
     .executeTakeFirst();
   if (!order) throw new NotFoundError('Order');
-  const from = order.status as OrderStatus;
+  const from = order.status;
   if (!canTransition(from, to)) throw new InvalidTransitionError(from, to);
   await trx
     .updateTable('orders')

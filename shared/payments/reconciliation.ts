@@ -5,6 +5,7 @@ import { enqueue } from '../outbox.js';
 import { decodeCursor, encodeCursor } from '../db/cursor.js';
 import { enqueuePaymentProblem } from './notices.js';
 import { applyVerification, type VerificationOutcome } from './verify.js';
+import type { DiscrepancyKind, ReconciliationTrigger } from './schemas.js';
 
 /**
  * Reconciliation: Paystack's list of transactions for a window against our payments. Successful
@@ -16,12 +17,7 @@ import { applyVerification, type VerificationOutcome } from './verify.js';
 /** How far back a run looks by default: two days, so a late or failed run is covered by the next. */
 export const DEFAULT_WINDOW_HOURS = 48;
 
-export type DiscrepancyKind =
-  | 'amount_mismatch'
-  | 'currency_mismatch'
-  | 'unknown_reference'
-  | 'paid_but_cancelled'
-  | 'ours_paid_theirs_not';
+export type { DiscrepancyKind } from './schemas.js';
 
 export interface RunDiscrepancy {
   kind: DiscrepancyKind | 'paid_twice';
@@ -54,7 +50,7 @@ export interface ReconcileDeps {
 export async function startReconciliationRun(
   trx: Trx,
   opts: {
-    trigger: 'schedule' | 'manual';
+    trigger: ReconciliationTrigger;
     requestedBy?: string | null;
     from?: Date;
     to?: Date;
@@ -229,7 +225,7 @@ async function openDiscrepancies(db: Db, reference: string): Promise<RunDiscrepa
     .where('resolvedAt', 'is', null)
     .execute();
   return rows.map((r) => ({
-    kind: r.kind as DiscrepancyKind,
+    kind: r.kind,
     reference,
     orderId: r.orderId,
     expected: r.expected as RunDiscrepancy['expected'],

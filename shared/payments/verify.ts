@@ -6,6 +6,7 @@ import { formatMoney } from '../invoices/money.js';
 import { transitionOrder } from '../orders/state.js';
 import { enqueuePaidJobs, enqueuePaymentProblem, type PaymentProblemKind } from './notices.js';
 import { refundRemainder } from './refunds.js';
+import type { DiscrepancyKind } from './schemas.js';
 
 /**
  * The one path that gives value for a payment. The callback, the webhook, the on-demand verify endpoint
@@ -229,7 +230,7 @@ export async function applyVerifiedTransaction(
 /** One unresolved discrepancy per (kind, reference), and one staff alert per reference and problem. */
 export async function recordProblem(
   trx: Trx,
-  kind: PaymentProblemKind,
+  kind: DiscrepancyKind | 'paid_twice',
   order: { id: string; number: string },
   reference: string,
   expected: { amount: number; currency: string } | null,

@@ -12,6 +12,7 @@ import { getImport, importFileKey, queueImport } from '../../../shared/catalog/i
 import { BadRequestError, DomainError, NotFoundError } from '../../../shared/errors.js';
 import { privateFiles } from '../../../shared/media/files.js';
 import { IdParams, problemResponses, Timestamp, Uuid } from '../../schemas.js';
+import { ImportStatusSchema } from '../../../shared/catalog/schemas.js';
 
 const MAX_IMPORT_BYTES = 200 * 1024 * 1024;
 const staffOnly = { permission: 'product:write' as const };
@@ -19,7 +20,7 @@ const bearer = [{ bearerAuth: [] }];
 
 const ImportView = Type.Object({
   id: Uuid,
-  status: Type.Union([Type.Literal('queued'), Type.Literal('running'), Type.Literal('completed'), Type.Literal('failed')]),
+  status: ImportStatusSchema,
   filename: Type.String(),
   totalRows: Type.Integer(),
   processedRows: Type.Integer(),

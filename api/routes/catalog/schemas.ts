@@ -1,13 +1,15 @@
 import { Type } from 'typebox';
 import { SLUG_PATTERN } from '../../../shared/catalog/slug.js';
 import { Timestamp, Uuid } from '../../schemas.js';
+import { ProductStatusSchema, productSorts, productStatuses } from '../../../shared/catalog/schemas.js';
+import { StringEnum } from '../../../shared/schemas.js';
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
 
 export const Kobo = Type.Integer({ minimum: 0, maximum: 1_000_000_000_000, description: 'minor units (kobo)' });
 export const Currency = Type.String({ pattern: '^[A-Z]{3}$' });
 export const Slug = Type.String({ pattern: SLUG_PATTERN, minLength: 1, maxLength: 120 });
-export const Status = Type.Union([Type.Literal('draft'), Type.Literal('active'), Type.Literal('archived')]);
+export const Status = ProductStatusSchema;
 
 export const ImageUrls = Type.Object({ thumb: Type.String(), card: Type.String(), zoom: Type.String() });
 export const Image = Type.Object({ id: Uuid, urls: ImageUrls, alt: Type.String(), position: Type.Integer() });
@@ -42,10 +44,10 @@ export const ListQuery = Type.Object(
     maxPrice: Type.Optional(Kobo),
     inStock: Type.Optional(Type.Boolean()),
     sort: Type.Optional(
-      Type.Union([Type.Literal('relevance'), Type.Literal('newest'), Type.Literal('price_asc'), Type.Literal('price_desc'), Type.Literal('rating')]),
+      StringEnum(productSorts),
     ),
     facets: Type.Optional(Type.Boolean()),
-    status: Type.Optional(Type.Union([Status, Type.Literal('any')], { description: 'staff only' })),
+    status: Type.Optional(StringEnum([...productStatuses, 'any'], { description: 'staff only' })),
     limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
     cursor: Type.Optional(Type.String({ maxLength: 512 })),
   },

@@ -1,12 +1,9 @@
 import { Type } from 'typebox';
 import { Timestamp, Uuid } from '../../schemas.js';
+import { RoleSchema } from '../../../shared/auth/schemas.js';
 
-export const RoleSchema = Type.Union([
-  Type.Literal('customer'),
-  Type.Literal('support'),
-  Type.Literal('manager'),
-  Type.Literal('admin'),
-]);
+export { RoleSchema };
+
 
 export const UserSchema = Type.Object({
   id: Uuid,
