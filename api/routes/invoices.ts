@@ -4,9 +4,9 @@ import { ConflictError } from '../../shared/errors.js';
 import { findRenderedInvoice, OrderNotPaidError } from '../../shared/invoices/service.js';
 import { privateFiles } from '../../shared/media/files.js';
 import { findAccessibleOrder } from '../../shared/orders/read.js';
+import { wasEverPaid } from '../../shared/orders/state.js';
 import { IdParams, problemResponses } from '../schemas.js';
 
-const PAID_STATES = new Set(['paid', 'processing', 'shipped', 'delivered', 'partially_refunded', 'refunded']);
 
 const invoices: FastifyPluginAsyncTypebox = async (app) => {
   const files = await privateFiles(app.config);
@@ -49,7 +49,7 @@ const invoices: FastifyPluginAsyncTypebox = async (app) => {
       });
       const invoice = await findRenderedInvoice(app.db, order.id);
       const pending = () => {
-        if (!PAID_STATES.has(order.status)) return new OrderNotPaidError();
+        if (!wasEverPaid(order.status)) return new OrderNotPaidError();
         return new ConflictError('invoice_pending', 'The invoice is being prepared; try again in a few seconds', {
           headers: { 'retry-after': '5' },
         });

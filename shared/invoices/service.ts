@@ -2,12 +2,10 @@ import type { Config } from '../config.js';
 import type { Db, DbOrTrx } from '../db/index.js';
 import { ConflictError, NotFoundError } from '../errors.js';
 import { enqueueMail } from '../mail/enqueue.js';
+import { wasEverPaid } from '../orders/state.js';
 import { assignInvoiceNumber } from './numbering.js';
 import { addressLines, renderInvoicePdf } from './pdf.js';
 import { invoiceKey, type InvoiceStore } from './storage.js';
-
-/** Order states that have been paid (an invoice exists for them, whatever happened after). */
-const PAID_STATES = new Set(['paid', 'processing', 'shipped', 'delivered', 'partially_refunded', 'refunded']);
 
 export class OrderNotPaidError extends ConflictError {
   constructor() {
@@ -38,7 +36,7 @@ export async function renderOrderInvoice(
       .forUpdate()
       .executeTakeFirst();
     if (!order) throw new NotFoundError('Order');
-    if (!order.paidAt && !PAID_STATES.has(order.status)) throw new OrderNotPaidError();
+    if (!order.paidAt && !wasEverPaid(order.status)) throw new OrderNotPaidError();
     return (await assignInvoiceNumber(trx, order.id, order.paidAt ? new Date(order.paidAt) : new Date()))
       .invoice;
   });

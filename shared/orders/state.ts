@@ -32,7 +32,16 @@ export const transitions: Readonly<Record<OrderStatus, readonly OrderStatus[]>> 
 export const canTransition = (from: string, to: string): boolean =>
   (transitions[from as OrderStatus] ?? []).includes(to as OrderStatus);
 
-export const paidStatuses: readonly OrderStatus[] = ['paid', 'processing', 'shipped', 'delivered', 'partially_refunded'];
+/** Holding the customer's money now: paid and not (wholly) given back. */
+export const paidStatuses = ['paid', 'processing', 'shipped', 'delivered', 'partially_refunded'] as const satisfies readonly OrderStatus[];
+/**
+ * Paid at some point, whatever happened after (a fully refunded order too): such an order has an invoice,
+ * and another payment for it is a second payment, not a late one for a cancelled order.
+ */
+export const everPaidStatuses = [...paidStatuses, 'refunded'] as const satisfies readonly OrderStatus[];
+
+const everPaid = new Set<OrderStatus>(everPaidStatuses);
+export const wasEverPaid = (status: OrderStatus): boolean => everPaid.has(status);
 
 export interface TransitionOptions {
   actorId?: string | null;

@@ -3,6 +3,7 @@ import { writeAudit } from '../auth/audit.js';
 import type { Db, DbOrTrx, Trx } from '../db/index.js';
 import { BadRequestError, ConflictError, NotFoundError } from '../errors.js';
 import { enqueue } from '../outbox.js';
+import { everPaidStatuses, type OrderStatus } from '../orders/state.js';
 
 /**
  * Refunds: money goes back only within what was paid, and only through the payment it came from.
@@ -18,15 +19,7 @@ import { enqueue } from '../outbox.js';
  */
 
 /** Order states that hold a payment (cancelled: paid anyway, or cancelled by staff; refunded: 409 with nothing left). */
-const REFUNDABLE_STATES = new Set([
-  'paid',
-  'processing',
-  'shipped',
-  'delivered',
-  'partially_refunded',
-  'refunded',
-  'cancelled',
-]);
+const REFUNDABLE_STATES = new Set<OrderStatus>([...everPaidStatuses, 'cancelled']);
 /** Refund (and part) states that hold part of the paid amount. */
 export const COMMITTED_REFUND_STATES = ['pending', 'processing', 'processed'] as const;
 const FINAL_STATES = new Set(['processed', 'failed']);
@@ -244,7 +237,7 @@ export async function refundableAmount(db: Db, orderId: string): Promise<number>
 
 // ----- creating -----
 
-function assertOrderRefundable(order: { status: string; amountPaid: number }, flagged: readonly Source[]) {
+function assertOrderRefundable(order: { status: OrderStatus; amountPaid: number }, flagged: readonly Source[]) {
   if (REFUNDABLE_STATES.has(order.status) && order.amountPaid > 0) return;
   throw new ConflictError(
     'order_not_refundable',

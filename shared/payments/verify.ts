@@ -3,7 +3,7 @@ import type { Db, Trx } from '../db/index.js';
 import { PaystackError, type PaystackClient, type PaystackTransaction } from '../integrations/paystack/client.js';
 import { commitOrderReservation } from '../inventory/index.js';
 import { formatMoney } from '../invoices/money.js';
-import { transitionOrder } from '../orders/state.js';
+import { transitionOrder, wasEverPaid } from '../orders/state.js';
 import { enqueuePaidJobs, enqueuePaymentProblem, type PaymentProblemKind } from './notices.js';
 import { refundRemainder } from './refunds.js';
 import type { DiscrepancyKind } from './schemas.js';
@@ -54,7 +54,6 @@ export interface VerifyDeps {
 /** Payment statuses Paystack's non-success answers move an unsettled payment to. */
 const PROVIDER_FAILURE: Record<string, 'failed' | 'abandoned'> = { failed: 'failed', abandoned: 'abandoned' };
 const UNSETTLED = new Set(['initializing', 'initialized', 'init_failed', 'failed', 'abandoned']);
-const PAID_STATES = new Set(['paid', 'processing', 'shipped', 'delivered', 'partially_refunded', 'refunded']);
 
 export async function applyVerification(
   db: Db,
@@ -202,7 +201,7 @@ export async function applyVerifiedTransaction(
   }
 
   // The money arrived but the order cannot take it: keep it on the books and flag it for refund.
-  const kind = PAID_STATES.has(order.status) ? 'paid_twice' : 'paid_but_cancelled';
+  const kind = wasEverPaid(order.status) ? 'paid_twice' : 'paid_but_cancelled';
   await trx
     .updateTable('orders')
     .set((eb) => ({
