@@ -18,7 +18,7 @@ import {
 import type { Trx } from '../../shared/db/index.js';
 import { retryAfterLazyExpiry } from '../../shared/payments/expiry.js';
 import { problemResponses, Uuid } from '../schemas.js';
-import { Cart, CartTokenHeaders } from './commerce-schemas.js';
+import { Cart, CartTokenHeaders } from '../../shared/cart/schemas.js';
 import { addressLimit, cartCouponLimit } from './guest-limits.js';
 
 /** Who is calling: the signed-in user (if any) and the guest cart token (if sent). */

@@ -4,7 +4,8 @@ import { checkout } from '../../shared/checkout/index.js';
 import { assertIdempotencyKey } from '../../shared/idempotency/index.js';
 import { problemResponses, Uuid } from '../schemas.js';
 import { cartCaller } from './cart.js';
-import { Address, Order, PaymentStart } from './commerce-schemas.js';
+import { PaymentStart } from '../../shared/checkout/schemas.js';
+import { Address, Order } from '../../shared/orders/schemas.js';
 import { addressLimit, isAllowlisted } from './guest-limits.js';
 
 /**

@@ -3,7 +3,7 @@ import { Type } from 'typebox';
 import { createCoupon, deleteCoupon, findCoupon, listCoupons, updateCoupon, type CouponRow } from '../../shared/coupons/index.js';
 import { NotFoundError } from '../../shared/errors.js';
 import { IdParams, Page, PageQuery, problemResponses, Timestamp } from '../schemas.js';
-import { Nullable } from './commerce-schemas.js';
+import { Nullable } from '../../shared/schemas.js';
 import { CouponKindSchema } from '../../shared/coupons/schemas.js';
 
 const tags = ['coupons'];

@@ -13,10 +13,10 @@ import {
   setOrderStatusByStaff,
   type OrderCaller,
 } from '../../shared/orders/index.js';
-import { OrderStatusSchema, staffOrderStatuses } from '../../shared/orders/schemas.js';
+import { Order, OrderStatusSchema, OrderSummary, staffOrderStatuses } from '../../shared/orders/schemas.js';
 import { StringEnum } from '../../shared/schemas.js';
 import { IdParams, Page, PageQuery, problemResponses } from '../schemas.js';
-import { Order, OrderSummary, PaymentStart } from './commerce-schemas.js';
+import { PaymentStart } from '../../shared/checkout/schemas.js';
 
 const tags = ['orders'];
 const optional: { [k: string]: string[] }[] = [{}, { bearerAuth: [] }];

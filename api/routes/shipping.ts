@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { createShippingMethod, deleteShippingMethod, listShippingMethods, updateShippingMethod } from '../../shared/shipping/index.js';
 import { IdParams, problemResponses, Uuid } from '../schemas.js';
-import { Money, Nullable } from './commerce-schemas.js';
+import { Money, Nullable } from '../../shared/schemas.js';
 
 const tags = ['shipping'];
 const security = [{ bearerAuth: [] }];

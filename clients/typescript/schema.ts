@@ -2663,7 +2663,8 @@ export interface operations {
                             id: string;
                             itemCount: number;
                             number: string;
-                            status: string;
+                            /** @enum {string} */
+                            status: "pending_payment" | "paid" | "processing" | "shipped" | "delivered" | "cancelled" | "partially_refunded" | "refunded";
                             /** @description minor units (kobo) */
                             total: number;
                         }[];
@@ -3003,9 +3004,11 @@ export interface operations {
                             actorId: string | null;
                             /** Format: date-time */
                             at: string;
-                            from: string | null;
+                            /** @enum {string|null} */
+                            from: "pending_payment" | "paid" | "processing" | "shipped" | "delivered" | "cancelled" | "partially_refunded" | "refunded" | null;
                             note: string | null;
-                            to: string;
+                            /** @enum {string} */
+                            to: "pending_payment" | "paid" | "processing" | "shipped" | "delivered" | "cancelled" | "partially_refunded" | "refunded";
                         }[];
                         /** Format: uuid */
                         id: string;
@@ -3047,7 +3050,8 @@ export interface operations {
                             /** Format: date-time */
                             paidAt: string | null;
                             reference: string;
-                            status: string;
+                            /** @enum {string} */
+                            status: "initializing" | "initialized" | "init_failed" | "success" | "failed" | "abandoned" | "mismatch";
                         }[];
                         refunds: {
                             /** @description minor units (kobo) */
@@ -3061,7 +3065,8 @@ export interface operations {
                             restock: boolean;
                             /** Format: date-time */
                             settledAt: string | null;
-                            status: string;
+                            /** @enum {string} */
+                            status: "pending" | "processing" | "processed" | "failed";
                         }[];
                         /** Format: date-time */
                         reservationExpiresAt: string | null;
@@ -3069,6 +3074,10 @@ export interface operations {
                         shipping: number;
                         shippingAddress: {
                             city: string;
+                            /**
+                             * @description ISO 3166-1 alpha-2
+                             * @default NG
+                             */
                             country: string;
                             line1: string;
                             line2?: string;
@@ -3082,7 +3091,8 @@ export interface operations {
                             id: string | null;
                             name: string;
                         } | null;
-                        status: string;
+                        /** @enum {string} */
+                        status: "pending_payment" | "paid" | "processing" | "shipped" | "delivered" | "cancelled" | "partially_refunded" | "refunded";
                         /** @description minor units (kobo) */
                         subtotal: number;
                         /** @description minor units (kobo) */
@@ -5367,9 +5377,14 @@ export interface operations {
                         coupon: {
                             applied: boolean;
                             code: string;
-                            kind: string;
+                            /** @enum {string} */
+                            kind: "percent" | "fixed" | "free_shipping";
                             message: string | null;
-                            reason: string | null;
+                            /**
+                             * @description why it stopped applying (null while it applies)
+                             * @enum {string|null}
+                             */
+                            reason: "expired" | "not_started" | "minimum_not_met" | "used_up" | "not_found" | null;
                             value: number;
                         } | null;
                         /** Format: date-time */
@@ -5393,6 +5408,7 @@ export interface operations {
                             /** Format: uuid */
                             productId: string;
                             productSlug: string;
+                            /** @description false when the product was archived or unpublished since it was added */
                             purchasable: boolean;
                             quantity: number;
                             sku: string;
@@ -5518,9 +5534,14 @@ export interface operations {
                         coupon: {
                             applied: boolean;
                             code: string;
-                            kind: string;
+                            /** @enum {string} */
+                            kind: "percent" | "fixed" | "free_shipping";
                             message: string | null;
-                            reason: string | null;
+                            /**
+                             * @description why it stopped applying (null while it applies)
+                             * @enum {string|null}
+                             */
+                            reason: "expired" | "not_started" | "minimum_not_met" | "used_up" | "not_found" | null;
                             value: number;
                         } | null;
                         /** Format: date-time */
@@ -5544,6 +5565,7 @@ export interface operations {
                             /** Format: uuid */
                             productId: string;
                             productSlug: string;
+                            /** @description false when the product was archived or unpublished since it was added */
                             purchasable: boolean;
                             quantity: number;
                             sku: string;
@@ -5675,9 +5697,14 @@ export interface operations {
                         coupon: {
                             applied: boolean;
                             code: string;
-                            kind: string;
+                            /** @enum {string} */
+                            kind: "percent" | "fixed" | "free_shipping";
                             message: string | null;
-                            reason: string | null;
+                            /**
+                             * @description why it stopped applying (null while it applies)
+                             * @enum {string|null}
+                             */
+                            reason: "expired" | "not_started" | "minimum_not_met" | "used_up" | "not_found" | null;
                             value: number;
                         } | null;
                         /** Format: date-time */
@@ -5701,6 +5728,7 @@ export interface operations {
                             /** Format: uuid */
                             productId: string;
                             productSlug: string;
+                            /** @description false when the product was archived or unpublished since it was added */
                             purchasable: boolean;
                             quantity: number;
                             sku: string;
@@ -5848,9 +5876,14 @@ export interface operations {
                         coupon: {
                             applied: boolean;
                             code: string;
-                            kind: string;
+                            /** @enum {string} */
+                            kind: "percent" | "fixed" | "free_shipping";
                             message: string | null;
-                            reason: string | null;
+                            /**
+                             * @description why it stopped applying (null while it applies)
+                             * @enum {string|null}
+                             */
+                            reason: "expired" | "not_started" | "minimum_not_met" | "used_up" | "not_found" | null;
                             value: number;
                         } | null;
                         /** Format: date-time */
@@ -5874,6 +5907,7 @@ export interface operations {
                             /** Format: uuid */
                             productId: string;
                             productSlug: string;
+                            /** @description false when the product was archived or unpublished since it was added */
                             purchasable: boolean;
                             quantity: number;
                             sku: string;
@@ -5985,9 +6019,14 @@ export interface operations {
                         coupon: {
                             applied: boolean;
                             code: string;
-                            kind: string;
+                            /** @enum {string} */
+                            kind: "percent" | "fixed" | "free_shipping";
                             message: string | null;
-                            reason: string | null;
+                            /**
+                             * @description why it stopped applying (null while it applies)
+                             * @enum {string|null}
+                             */
+                            reason: "expired" | "not_started" | "minimum_not_met" | "used_up" | "not_found" | null;
                             value: number;
                         } | null;
                         /** Format: date-time */
@@ -6011,6 +6050,7 @@ export interface operations {
                             /** Format: uuid */
                             productId: string;
                             productSlug: string;
+                            /** @description false when the product was archived or unpublished since it was added */
                             purchasable: boolean;
                             quantity: number;
                             sku: string;
@@ -6182,9 +6222,14 @@ export interface operations {
                         coupon: {
                             applied: boolean;
                             code: string;
-                            kind: string;
+                            /** @enum {string} */
+                            kind: "percent" | "fixed" | "free_shipping";
                             message: string | null;
-                            reason: string | null;
+                            /**
+                             * @description why it stopped applying (null while it applies)
+                             * @enum {string|null}
+                             */
+                            reason: "expired" | "not_started" | "minimum_not_met" | "used_up" | "not_found" | null;
                             value: number;
                         } | null;
                         /** Format: date-time */
@@ -6208,6 +6253,7 @@ export interface operations {
                             /** Format: uuid */
                             productId: string;
                             productSlug: string;
+                            /** @description false when the product was archived or unpublished since it was added */
                             purchasable: boolean;
                             quantity: number;
                             sku: string;
@@ -6341,9 +6387,14 @@ export interface operations {
                         coupon: {
                             applied: boolean;
                             code: string;
-                            kind: string;
+                            /** @enum {string} */
+                            kind: "percent" | "fixed" | "free_shipping";
                             message: string | null;
-                            reason: string | null;
+                            /**
+                             * @description why it stopped applying (null while it applies)
+                             * @enum {string|null}
+                             */
+                            reason: "expired" | "not_started" | "minimum_not_met" | "used_up" | "not_found" | null;
                             value: number;
                         } | null;
                         /** Format: date-time */
@@ -6367,6 +6418,7 @@ export interface operations {
                             /** Format: uuid */
                             productId: string;
                             productSlug: string;
+                            /** @description false when the product was archived or unpublished since it was added */
                             purchasable: boolean;
                             quantity: number;
                             sku: string;
@@ -6979,9 +7031,11 @@ export interface operations {
                                 actorId: string | null;
                                 /** Format: date-time */
                                 at: string;
-                                from: string | null;
+                                /** @enum {string|null} */
+                                from: "pending_payment" | "paid" | "processing" | "shipped" | "delivered" | "cancelled" | "partially_refunded" | "refunded" | null;
                                 note: string | null;
-                                to: string;
+                                /** @enum {string} */
+                                to: "pending_payment" | "paid" | "processing" | "shipped" | "delivered" | "cancelled" | "partially_refunded" | "refunded";
                             }[];
                             /** Format: uuid */
                             id: string;
@@ -7023,7 +7077,8 @@ export interface operations {
                                 /** Format: date-time */
                                 paidAt: string | null;
                                 reference: string;
-                                status: string;
+                                /** @enum {string} */
+                                status: "initializing" | "initialized" | "init_failed" | "success" | "failed" | "abandoned" | "mismatch";
                             }[];
                             refunds: {
                                 /** @description minor units (kobo) */
@@ -7037,7 +7092,8 @@ export interface operations {
                                 restock: boolean;
                                 /** Format: date-time */
                                 settledAt: string | null;
-                                status: string;
+                                /** @enum {string} */
+                                status: "pending" | "processing" | "processed" | "failed";
                             }[];
                             /** Format: date-time */
                             reservationExpiresAt: string | null;
@@ -7045,6 +7101,10 @@ export interface operations {
                             shipping: number;
                             shippingAddress: {
                                 city: string;
+                                /**
+                                 * @description ISO 3166-1 alpha-2
+                                 * @default NG
+                                 */
                                 country: string;
                                 line1: string;
                                 line2?: string;
@@ -7058,7 +7118,8 @@ export interface operations {
                                 id: string | null;
                                 name: string;
                             } | null;
-                            status: string;
+                            /** @enum {string} */
+                            status: "pending_payment" | "paid" | "processing" | "shipped" | "delivered" | "cancelled" | "partially_refunded" | "refunded";
                             /** @description minor units (kobo) */
                             subtotal: number;
                             /** @description minor units (kobo) */
@@ -7076,8 +7137,11 @@ export interface operations {
                             authorizationUrl: string | null;
                             message: string | null;
                             reference: string;
-                            /** @description initialized | init_failed | initializing */
-                            status: string;
+                            /**
+                             * @description initialized | init_failed | initializing (the latter only when recovered after a crash)
+                             * @enum {string}
+                             */
+                            status: "initializing" | "initialized" | "init_failed" | "success" | "failed" | "abandoned" | "mismatch";
                         } | null;
                     };
                 };
@@ -8717,7 +8781,8 @@ export interface operations {
                             id: string;
                             itemCount: number;
                             number: string;
-                            status: string;
+                            /** @enum {string} */
+                            status: "pending_payment" | "paid" | "processing" | "shipped" | "delivered" | "cancelled" | "partially_refunded" | "refunded";
                             /** @description minor units (kobo) */
                             total: number;
                         }[];
@@ -8814,9 +8879,11 @@ export interface operations {
                             actorId: string | null;
                             /** Format: date-time */
                             at: string;
-                            from: string | null;
+                            /** @enum {string|null} */
+                            from: "pending_payment" | "paid" | "processing" | "shipped" | "delivered" | "cancelled" | "partially_refunded" | "refunded" | null;
                             note: string | null;
-                            to: string;
+                            /** @enum {string} */
+                            to: "pending_payment" | "paid" | "processing" | "shipped" | "delivered" | "cancelled" | "partially_refunded" | "refunded";
                         }[];
                         /** Format: uuid */
                         id: string;
@@ -8858,7 +8925,8 @@ export interface operations {
                             /** Format: date-time */
                             paidAt: string | null;
                             reference: string;
-                            status: string;
+                            /** @enum {string} */
+                            status: "initializing" | "initialized" | "init_failed" | "success" | "failed" | "abandoned" | "mismatch";
                         }[];
                         refunds: {
                             /** @description minor units (kobo) */
@@ -8872,7 +8940,8 @@ export interface operations {
                             restock: boolean;
                             /** Format: date-time */
                             settledAt: string | null;
-                            status: string;
+                            /** @enum {string} */
+                            status: "pending" | "processing" | "processed" | "failed";
                         }[];
                         /** Format: date-time */
                         reservationExpiresAt: string | null;
@@ -8880,6 +8949,10 @@ export interface operations {
                         shipping: number;
                         shippingAddress: {
                             city: string;
+                            /**
+                             * @description ISO 3166-1 alpha-2
+                             * @default NG
+                             */
                             country: string;
                             line1: string;
                             line2?: string;
@@ -8893,7 +8966,8 @@ export interface operations {
                             id: string | null;
                             name: string;
                         } | null;
-                        status: string;
+                        /** @enum {string} */
+                        status: "pending_payment" | "paid" | "processing" | "shipped" | "delivered" | "cancelled" | "partially_refunded" | "refunded";
                         /** @description minor units (kobo) */
                         subtotal: number;
                         /** @description minor units (kobo) */
@@ -9019,9 +9093,11 @@ export interface operations {
                             actorId: string | null;
                             /** Format: date-time */
                             at: string;
-                            from: string | null;
+                            /** @enum {string|null} */
+                            from: "pending_payment" | "paid" | "processing" | "shipped" | "delivered" | "cancelled" | "partially_refunded" | "refunded" | null;
                             note: string | null;
-                            to: string;
+                            /** @enum {string} */
+                            to: "pending_payment" | "paid" | "processing" | "shipped" | "delivered" | "cancelled" | "partially_refunded" | "refunded";
                         }[];
                         /** Format: uuid */
                         id: string;
@@ -9063,7 +9139,8 @@ export interface operations {
                             /** Format: date-time */
                             paidAt: string | null;
                             reference: string;
-                            status: string;
+                            /** @enum {string} */
+                            status: "initializing" | "initialized" | "init_failed" | "success" | "failed" | "abandoned" | "mismatch";
                         }[];
                         refunds: {
                             /** @description minor units (kobo) */
@@ -9077,7 +9154,8 @@ export interface operations {
                             restock: boolean;
                             /** Format: date-time */
                             settledAt: string | null;
-                            status: string;
+                            /** @enum {string} */
+                            status: "pending" | "processing" | "processed" | "failed";
                         }[];
                         /** Format: date-time */
                         reservationExpiresAt: string | null;
@@ -9085,6 +9163,10 @@ export interface operations {
                         shipping: number;
                         shippingAddress: {
                             city: string;
+                            /**
+                             * @description ISO 3166-1 alpha-2
+                             * @default NG
+                             */
                             country: string;
                             line1: string;
                             line2?: string;
@@ -9098,7 +9180,8 @@ export interface operations {
                             id: string | null;
                             name: string;
                         } | null;
-                        status: string;
+                        /** @enum {string} */
+                        status: "pending_payment" | "paid" | "processing" | "shipped" | "delivered" | "cancelled" | "partially_refunded" | "refunded";
                         /** @description minor units (kobo) */
                         subtotal: number;
                         /** @description minor units (kobo) */
@@ -9352,8 +9435,11 @@ export interface operations {
                         authorizationUrl: string | null;
                         message: string | null;
                         reference: string;
-                        /** @description initialized | init_failed | initializing */
-                        status: string;
+                        /**
+                         * @description initialized | init_failed | initializing (the latter only when recovered after a crash)
+                         * @enum {string}
+                         */
+                        status: "initializing" | "initialized" | "init_failed" | "success" | "failed" | "abandoned" | "mismatch";
                     };
                 };
             };

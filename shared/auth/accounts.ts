@@ -28,6 +28,7 @@ import type { TokenRevoker } from './revocation.js';
 import { decrypt, encrypt, randomToken, tokenHash } from './secrets.js';
 import { openSession, revokeSessions, type ClientMeta } from './sessions.js';
 import { checkSecondFactor } from './two-factor.js';
+import type { UserView } from './schemas.js';
 
 export const VERIFY_TOKEN_HOURS = 24;
 export const RESET_TOKEN_HOURS = 1;
@@ -36,7 +37,7 @@ type AuthConfig = Pick<Config, 'PUBLIC_URL' | 'ENCRYPTION_KEY' | 'LOCKOUT_THRESH
 type User = Selectable<Users>;
 
 /** The account as its owner (and staff) see it: never hashes or secrets. */
-export function userView(u: Pick<User, 'id' | 'email' | 'name' | 'role' | 'emailVerifiedAt' | 'totpEnabledAt' | 'createdAt'>) {
+export function userView(u: Pick<User, 'id' | 'email' | 'name' | 'role' | 'emailVerifiedAt' | 'totpEnabledAt' | 'createdAt'>): UserView {
   return {
     id: u.id,
     email: u.email,
@@ -47,7 +48,7 @@ export function userView(u: Pick<User, 'id' | 'email' | 'name' | 'role' | 'email
     createdAt: new Date(u.createdAt).toISOString(),
   };
 }
-export type UserView = ReturnType<typeof userView>;
+export type { UserView } from './schemas.js';
 
 /** What an access token is issued for: the user, the session and the user's token generation. */
 export interface TokenSubject {

@@ -8,6 +8,7 @@ import { EXTERNAL_PREFIX } from '../media/storage.js';
 import { categoryPaths, ensureCategoryPath } from './categories.js';
 import { productStatuses, type ProductStatus } from './products.js';
 import { SLUG_PATTERN } from './slug.js';
+import type { RowError } from './schemas.js';
 
 /** Shopify's product CSV columns we read and write (plus Product Category as "Parent > Child" names). */
 export const CSV_COLUMNS = [
@@ -40,18 +41,14 @@ export const CSV_COLUMNS = [
 
 type CsvRow = Partial<Record<(typeof CSV_COLUMNS)[number], string>>;
 
-export interface RowError {
-  line: number;
-  handle?: string;
-  reason: string;
-}
-
 export interface ImportProgress {
   processedRows: number;
   productsCreated: number;
   productsUpdated: number;
   errors: RowError[];
 }
+
+export type { RowError } from './schemas.js';
 
 export const MAX_REPORTED_ERRORS = 1_000;
 /**

@@ -3,6 +3,7 @@ import type { Db, DbOrTrx, Trx } from '../db/index.js';
 import { ConflictError, DomainError, isUniqueViolation, NotFoundError, ValidationError } from '../errors.js';
 import { decodeCursor, encodeCursor } from '../db/cursor.js';
 import type { CouponKind, PricingCoupon } from '../pricing/index.js';
+import type { CouponRejection } from './schemas.js';
 
 /**
  * Coupons: percent / fixed / free_shipping, case-insensitive codes (citext), a validity window, a minimum
@@ -12,7 +13,7 @@ import type { CouponKind, PricingCoupon } from '../pricing/index.js';
  * redemption back (releaseCouponRedemption).
  */
 
-export type CouponRejection = 'expired' | 'not_started' | 'minimum_not_met' | 'used_up' | 'not_found';
+export type { CouponRejection } from './schemas.js';
 
 const messages: Record<CouponRejection, string> = {
   expired: 'This coupon has expired',

@@ -7,7 +7,9 @@ import { DomainError, NotFoundError } from '../errors.js';
 import { hashCartToken } from '../cart/index.js';
 import { decodeCursor, encodeCursor } from '../db/cursor.js';
 import { checkOrderLinkToken, type OrderLinkConfig } from './links.js';
-import type { OrderStatus } from './schemas.js';
+import type { OrderStatus, OrderView, ShippingAddress } from './schemas.js';
+
+export type { OrderView, ShippingAddress } from './schemas.js';
 
 /**
  * The order read model (GET /orders/:id): the order with items, totals, status history, payment attempts,
@@ -15,17 +17,6 @@ import type { OrderStatus } from './schemas.js';
  * so the order answer is complete. To add a field from those domains, extend `OrderView` here and the
  * `Order` response schema in api/routes/orders.ts (the serializer drops anything not in the schema).
  */
-
-export interface ShippingAddress {
-  name: string;
-  phone: string;
-  line1: string;
-  line2?: string;
-  city: string;
-  state: string;
-  postalCode?: string;
-  country: string;
-}
 
 const iso = (d: Date | string | null) => (d === null ? null : new Date(d).toISOString());
 
@@ -72,7 +63,7 @@ export interface OrderViewParts {
 }
 
 /** Shapes an order and its parts as GET /orders/:id answers it (checkout builds it from what it inserted). */
-export function buildOrderView(o: Row<Orders>, parts: OrderViewParts) {
+export function buildOrderView(o: Row<Orders>, parts: OrderViewParts): OrderView {
   const { items, history, payments, refunds, invoice } = parts;
   return {
     id: o.id,
@@ -124,7 +115,6 @@ export async function orderView(db: DbOrTrx, orderId: string) {
   const invoice = await db.selectFrom('invoices').select(['number', 'renderedAt']).where('orderId', '=', orderId).executeTakeFirst();
   return buildOrderView(o, { items, history, payments, refunds, invoice });
 }
-export type OrderView = Awaited<ReturnType<typeof orderView>>;
 
 export interface OrderListQuery {
   limit: number;

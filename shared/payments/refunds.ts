@@ -4,6 +4,9 @@ import type { Db, DbOrTrx, Trx } from '../db/index.js';
 import { BadRequestError, ConflictError, NotFoundError } from '../errors.js';
 import { enqueue } from '../outbox.js';
 import { everPaidStatuses, type OrderStatus } from '../orders/state.js';
+import type { RefundInput, RefundItem, RefundView } from './schemas.js';
+
+export type { RefundItem, RefundView } from './schemas.js';
 
 /**
  * Refunds: money goes back only within what was paid, and only through the payment it came from.
@@ -25,27 +28,8 @@ export const COMMITTED_REFUND_STATES = ['pending', 'processing', 'processed'] as
 const FINAL_STATES = new Set(['processed', 'failed']);
 export const isFinalRefundStatus = (status: string) => FINAL_STATES.has(status);
 
-export interface RefundItem {
-  orderItemId: string;
-  quantity: number;
-}
-
-export interface RefundRequest {
-  orderId: string;
-  /** Kobo; default: everything not yet refunded or being refunded. */
-  amount?: number;
-  reason: string;
-  /** Put units back in stock once the refund is processed: the `items` named, or every line of a full refund. */
-  restock?: boolean;
-  items?: RefundItem[];
-  /**
-   * Refund this payment of the order only. How a flagged payment (wrong amount or currency: recorded,
-   * never applied to the order) goes back to the customer; without it, the order's applied payments
-   * are refunded.
-   */
-  paymentReference?: string;
-  actorId?: string;
-}
+/** The body of POST /admin/orders/:id/refunds (documented on its schema), for an order, by a staff member. */
+export type RefundRequest = RefundInput & { orderId: string; actorId?: string };
 
 // ----- reading -----
 
@@ -90,7 +74,7 @@ type ItemRow = Awaited<ReturnType<typeof refundItems>>[number];
 const iso = (d: Date | string | null) => (d ? new Date(d).toISOString() : null);
 
 /** The API shape of a refund: the request, the parts Paystack refunds, the lines it names. */
-export function buildRefundView(r: RefundRow, parts: readonly PartRow[], items: readonly ItemRow[]) {
+export function buildRefundView(r: RefundRow, parts: readonly PartRow[], items: readonly ItemRow[]): RefundView {
   return {
     id: r.id,
     orderId: r.orderId,
@@ -118,7 +102,6 @@ export function buildRefundView(r: RefundRow, parts: readonly PartRow[], items: 
     })),
   };
 }
-export type RefundView = ReturnType<typeof buildRefundView>;
 
 export async function findRefund(db: DbOrTrx, id: string): Promise<RefundView | undefined> {
   const [refund] = await listRefundRows(db, { id });

@@ -1,4 +1,5 @@
-import { StringEnum } from '../schemas.js';
+import { Type, type Static } from 'typebox';
+import { Nullable, StringEnum, Timestamp, Uuid } from '../schemas.js';
 
 /** A payment attempt: created `initializing`, then what Paystack's initialize and verify answers make it. */
 export const paymentStatuses = ['initializing', 'initialized', 'init_failed', 'success', 'failed', 'abandoned', 'mismatch'] as const;
@@ -37,3 +38,69 @@ export type PaymentProblemKind = (typeof paymentProblemKinds)[number];
 /** The problem a kind reports (shared/payments/notices.ts `problemOf`): one staff alert per subject and problem. */
 export const paymentProblems = ['wrong_payment', 'money_to_return', 'unknown_payment', 'missing_at_paystack', 'unconfirmed', 'refund_stuck'] as const;
 export type PaymentProblem = (typeof paymentProblems)[number];
+
+/** A refund as staff see it: the request, the parts Paystack refunds, the lines it names. */
+export const Refund = Type.Object({
+  id: Uuid,
+  orderId: Uuid,
+  amount: Type.Integer({ description: 'minor units (kobo)' }),
+  currency: Type.String(),
+  reason: Type.String(),
+  restock: Type.Boolean(),
+  status: RefundStatusSchema,
+  providerRefundId: Nullable(Type.String(), { description: 'Paystack’s refund when the refund has one part; each part carries its own' }),
+  failureReason: Nullable(Type.String()),
+  createdAt: Timestamp,
+  settledAt: Nullable(Timestamp),
+  items: Type.Array(Type.Object({ orderItemId: Uuid, quantity: Type.Integer() })),
+  parts: Type.Array(
+    Type.Object({
+      id: Uuid,
+      paymentReference: Type.String(),
+      amount: Type.Integer({ description: 'minor units, at most what this payment can still give back' }),
+      currency: Type.String(),
+      status: RefundStatusSchema,
+      providerRefundId: Nullable(Type.String()),
+      failureReason: Nullable(Type.String()),
+      settledAt: Nullable(Timestamp),
+    }),
+    { description: 'one Paystack refund per payment the refund draws on (an order paid twice is refunded from each)' },
+  ),
+});
+
+export const RefundItem = Type.Object(
+  { orderItemId: Uuid, quantity: Type.Integer({ minimum: 1, maximum: 1_000_000 }) },
+  { additionalProperties: false },
+);
+
+/** POST /admin/orders/:id/refunds */
+export const RefundInput = Type.Object(
+  {
+    amount: Type.Optional(Type.Integer({ minimum: 1, maximum: 2 ** 53 - 1, description: 'kobo; default: everything still refundable' })),
+    reason: Type.String({ minLength: 1, maxLength: 500 }),
+    restock: Type.Optional(
+      Type.Boolean({
+        default: false,
+        description: 'once refunded, put the `items` named back in stock (every line not yet restocked when the refund is full and names none)',
+      }),
+    ),
+    items: Type.Optional(
+      Type.Array(
+        RefundItem,
+        { maxItems: 500, description: 'the order lines (and units) this refund is for' },
+      ),
+    ),
+    paymentReference: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 100,
+        description: 'refund only this payment of the order: how a flagged payment (wrong amount or currency, never applied) is refunded',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export type RefundView = Static<typeof Refund>;
+export type RefundItem = Static<typeof RefundItem>;
+export type RefundInput = Static<typeof RefundInput>;

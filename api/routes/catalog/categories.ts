@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { categoryTree, createCategory, deleteCategory, updateCategory } from '../../../shared/catalog/categories.js';
 import { IdParams, problemResponses } from '../../schemas.js';
-import { Category, CategoryInput, CategoryNode, CategoryPatch } from './schemas.js';
+import { Category, CategoryInput, CategoryNode, CategoryPatch } from '../../../shared/catalog/schemas.js';
 
 const staffOnly = { permission: 'product:write' as const };
 const bearer = [{ bearerAuth: [] }];
