@@ -48,7 +48,7 @@ const checkoutRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const client = { address: request.ip, exempt: isAllowlisted(app.config.RATE_LIMIT_ALLOWLIST, request.ip) };
       const result = await checkout(deps, cartCaller(request), request.body, key, client);
       if (result.replayed) reply.header('idempotent-replayed', 'true');
-      return reply.code(result.status as 201).send(result.body as never);
+      return reply.code(result.status).send(result.body);
     },
   );
 };

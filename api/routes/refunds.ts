@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { assertIdempotencyKey, saveProvisional, withIdempotency } from '../../shared/idempotency/index.js';
-import { createRefund, type RefundView } from '../../shared/payments/refunds.js';
+import { createRefund } from '../../shared/payments/refunds.js';
 import { Refund, RefundInput } from '../../shared/payments/schemas.js';
 import { IdParams, problemResponses } from '../schemas.js';
 
@@ -49,7 +49,7 @@ const refunds: FastifyPluginAsyncTypebox = async (app) => {
                 paymentReference: body.paymentReference,
                 actorId,
               });
-              const answer = { status: 202, body: refund };
+              const answer = { status: 202 as const, body: refund };
               // Committed with the refund: a retry after a crash replays it instead of refunding again.
               await saveProvisional(trx, claimId, answer);
               return answer;
@@ -57,7 +57,7 @@ const refunds: FastifyPluginAsyncTypebox = async (app) => {
         },
       );
       if (result.replayed) reply.header('idempotent-replayed', 'true');
-      return reply.code(202).send(result.body as RefundView);
+      return reply.code(result.status).send(result.body);
     },
   );
 };

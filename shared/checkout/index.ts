@@ -7,7 +7,7 @@ import { cartLines, hashCartToken, lockCallerCart, type CartCaller } from '../ca
 import { asPricingCoupon, couponRejection, findCoupon, InvalidCouponError, recordRedemption, redeemCoupon } from '../coupons/index.js';
 import { withIdempotency, saveProvisional, type StoredAnswer } from '../idempotency/index.js';
 import { reserveLines } from '../inventory/reservations.js';
-import { buildOrderView, orderView, orderViewColumns, type OrderViewParts, type ShippingAddress } from '../orders/read.js';
+import { buildOrderView, orderView, orderViewColumns, type OrderView, type OrderViewParts, type ShippingAddress } from '../orders/read.js';
 import { enqueue } from '../outbox.js';
 import { retryAfterLazyExpiry } from '../payments/expiry.js';
 import { computeTotals } from '../pricing/index.js';
@@ -42,9 +42,12 @@ export interface CheckoutDeps extends PaymentDeps {
 }
 
 export interface CheckoutAnswerBody {
-  order: Awaited<ReturnType<typeof orderView>>;
+  order: OrderView;
   payment: PaymentStart | null;
 }
+type CheckoutAnswer = StoredAnswer<CheckoutAnswerBody, 201>;
+/** What the order's transaction commits with, so a retry after a crash can finish the answer. */
+type CheckoutProvisional = StoredAnswer<{ orderId: string; paymentId: string; reference: string }, 201>;
 
 interface Placed {
   orderId: string;
@@ -160,13 +163,13 @@ async function placeOrder(trx: Trx, deps: CheckoutDeps, caller: CartCaller, inpu
   await trx.deleteFrom('cartItems').where('cartId', '=', cart.id).execute();
   if (cart.couponId) await trx.updateTable('carts').set({ couponId: null }).where('id', '=', cart.id).execute();
   // If this process dies before answering, a retry with the same key finishes from here.
-  await saveProvisional(trx, claimId, { status: 201, body: { orderId, paymentId: payment.id, reference } });
+  await saveProvisional<CheckoutProvisional>(trx, claimId, { status: 201, body: { orderId, paymentId: payment.id, reference } });
   return { orderId, paymentId: payment.id, reference, view: { order, parts: { items, history, payments: [payment], refunds: [], invoice: undefined } } };
 }
 
-async function answer(deps: CheckoutDeps, orderId: string, payment: PaymentStart | null): Promise<StoredAnswer> {
+async function answer(deps: CheckoutDeps, orderId: string, payment: PaymentStart | null): Promise<CheckoutAnswer> {
   const order = await orderView(deps.db, orderId);
-  return { status: 201, body: { order, payment } satisfies CheckoutAnswerBody };
+  return { status: 201, body: { order, payment } };
 }
 
 /**
@@ -189,7 +192,7 @@ async function retryOnDeadlock<T>(fn: () => Promise<T>, attempts = 4): Promise<T
 /** `client`: the caller's address, for MAX_OPEN_ORDERS_PER_CLIENT (the API always passes it). */
 export async function checkout(deps: CheckoutDeps, caller: CartCaller, input: CheckoutInput, idempotencyKey: string, client?: CheckoutClient) {
   const owner = await ownerOf(deps.db, caller);
-  return withIdempotency(
+  return withIdempotency<CheckoutAnswer, CheckoutProvisional>(
     deps.db,
     { scope: 'checkout', owner, key: idempotencyKey, request: input },
     {
@@ -211,10 +214,10 @@ export async function checkout(deps: CheckoutDeps, caller: CartCaller, input: Ch
           email: order.email,
         });
         const payments = parts.payments.map((p) => ({ ...p, status: payment.status, authorizationUrl: payment.authorizationUrl }));
-        return { status: 201, body: { order: buildOrderView(order, { ...parts, payments }), payment } satisfies CheckoutAnswerBody };
+        return { status: 201, body: { order: buildOrderView(order, { ...parts, payments }), payment } };
       },
       recover: async (provisional) => {
-        const { orderId, paymentId } = provisional.body as { orderId: string; paymentId: string };
+        const { orderId, paymentId } = provisional.body;
         // The crash may have come before the Paystack call: start it now if the attempt never got one.
         const payment = await initializeAttempt(deps, paymentId).catch(() => latestAttempt(deps.db, orderId));
         return answer(deps, orderId, payment);
