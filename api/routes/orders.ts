@@ -16,6 +16,7 @@ import {
 import { Order, OrderStatusSchema, OrderSummary, staffOrderStatuses } from '../../shared/orders/schemas.js';
 import { StringEnum } from '../../shared/schemas.js';
 import { IdParams, Page, PageQuery, problemResponses } from '../schemas.js';
+import { CartTokenHeaders } from '../../shared/cart/schemas.js';
 import { PaymentStart } from '../../shared/checkout/schemas.js';
 
 const tags = ['orders'];
@@ -26,7 +27,6 @@ const AccessQuery = Type.Object(
   { token: Type.Optional(Type.String({ minLength: 10, maxLength: 200, description: 'signed link token from the order email' })) },
   { additionalProperties: false },
 );
-const AccessHeaders = Type.Object({ 'x-cart-token': Type.Optional(Type.String({ minLength: 10, maxLength: 200 })) });
 
 function orderCaller(request: FastifyRequest<{ Querystring: { token?: string } }>): OrderCaller {
   const cartToken = request.headers['x-cart-token'];
@@ -69,7 +69,7 @@ const orderRoutes: FastifyPluginAsyncTypebox = async (app) => {
         security: optional,
         params: IdParams,
         querystring: AccessQuery,
-        headers: AccessHeaders,
+        headers: CartTokenHeaders,
         response: { 200: Order, ...problemResponses(400, 401, 404) },
       },
     },
@@ -90,7 +90,7 @@ const orderRoutes: FastifyPluginAsyncTypebox = async (app) => {
         security: optional,
         params: IdParams,
         querystring: AccessQuery,
-        headers: AccessHeaders,
+        headers: CartTokenHeaders,
         response: { 200: Order, ...problemResponses(400, 401, 403, 404, 409) },
       },
     },
@@ -124,7 +124,7 @@ const orderRoutes: FastifyPluginAsyncTypebox = async (app) => {
         security: optional,
         params: IdParams,
         querystring: AccessQuery,
-        headers: AccessHeaders,
+        headers: CartTokenHeaders,
         response: { 200: PaymentStart, ...problemResponses(400, 401, 404, 409) },
       },
     },

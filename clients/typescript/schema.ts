@@ -6970,6 +6970,7 @@ export interface operations {
             header: {
                 /** @description one per checkout attempt; replays its first answer */
                 "idempotency-key": string;
+                /** @description guest cart secret */
                 "x-cart-token"?: string;
             };
             path?: never;
@@ -7309,7 +7310,8 @@ export interface operations {
                             endsAt: string | null;
                             /** Format: uuid */
                             id: string;
-                            kind: string;
+                            /** @enum {string} */
+                            kind: "percent" | "fixed" | "free_shipping";
                             maxRedemptions: number | null;
                             minSubtotal: number | null;
                             perCustomerLimit: number | null;
@@ -7435,7 +7437,8 @@ export interface operations {
                         endsAt: string | null;
                         /** Format: uuid */
                         id: string;
-                        kind: string;
+                        /** @enum {string} */
+                        kind: "percent" | "fixed" | "free_shipping";
                         maxRedemptions: number | null;
                         minSubtotal: number | null;
                         perCustomerLimit: number | null;
@@ -7564,7 +7567,8 @@ export interface operations {
                         endsAt: string | null;
                         /** Format: uuid */
                         id: string;
-                        kind: string;
+                        /** @enum {string} */
+                        kind: "percent" | "fixed" | "free_shipping";
                         maxRedemptions: number | null;
                         minSubtotal: number | null;
                         perCustomerLimit: number | null;
@@ -7820,7 +7824,8 @@ export interface operations {
                         endsAt: string | null;
                         /** Format: uuid */
                         id: string;
-                        kind: string;
+                        /** @enum {string} */
+                        kind: "percent" | "fixed" | "free_shipping";
                         maxRedemptions: number | null;
                         minSubtotal: number | null;
                         perCustomerLimit: number | null;
@@ -8843,6 +8848,7 @@ export interface operations {
                 token?: string;
             };
             header?: {
+                /** @description guest cart secret */
                 "x-cart-token"?: string;
             };
             path: {
@@ -9057,6 +9063,7 @@ export interface operations {
                 token?: string;
             };
             header?: {
+                /** @description guest cart secret */
                 "x-cart-token"?: string;
             };
             path: {
@@ -9415,6 +9422,7 @@ export interface operations {
                 token?: string;
             };
             header?: {
+                /** @description guest cart secret */
                 "x-cart-token"?: string;
             };
             path: {

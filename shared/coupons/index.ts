@@ -3,7 +3,7 @@ import type { Db, DbOrTrx, Trx } from '../db/index.js';
 import { ConflictError, DomainError, isUniqueViolation, NotFoundError, ValidationError } from '../errors.js';
 import { decodeCursor, encodeCursor } from '../db/cursor.js';
 import type { CouponKind, PricingCoupon } from '../pricing/index.js';
-import type { CouponRejection } from './schemas.js';
+import type { CouponInput, CouponRejection } from './schemas.js';
 
 /**
  * Coupons: percent / fixed / free_shipping, case-insensitive codes (citext), a validity window, a minimum
@@ -177,17 +177,7 @@ export async function releaseCouponRedemption(trx: Trx, orderId: string): Promis
 
 // ---- Staff CRUD ----
 
-export interface CouponInput {
-  code: string;
-  kind: CouponKind;
-  value: number;
-  minSubtotal?: number | null;
-  startsAt?: string | null;
-  endsAt?: string | null;
-  maxRedemptions?: number | null;
-  perCustomerLimit?: number | null;
-  active?: boolean;
-}
+export type { CouponInput } from './schemas.js';
 
 function validateCoupon(c: Partial<CouponInput>, merged: { kind: string; value: number; startsAt: Date | null; endsAt: Date | null }) {
   const errors = [];
