@@ -16,7 +16,7 @@ import {
 import { resolveRange } from '../../shared/reports/range.js';
 import { readSnapshot } from '../../shared/reports/snapshot.js';
 import { problemResponses } from '../schemas.js';
-import { RangeQuery } from './reports.js';
+import { RangeQuery } from '../../shared/reports/schemas.js';
 
 /** Exports one user may run at the same time (each holds a database snapshot while it streams). */
 const MAX_CONCURRENT_EXPORTS = 2;

@@ -1322,6 +1322,7 @@ export interface operations {
                             targetType: string;
                         }[];
                         nextCursor: string | null;
+                        /** @enum {string} */
                         source: "primary" | "replica";
                     };
                 };
@@ -1572,6 +1573,7 @@ export interface operations {
                         ordersToShip: number;
                         outOfStock: number;
                         pendingApprovals: number | null;
+                        /** @enum {string} */
                         source: "primary" | "replica";
                         today: {
                             /** @description a date YYYY-MM-DD in SHOP_TIMEZONE */
@@ -3517,6 +3519,7 @@ export interface operations {
                         outOfStock: number;
                         /** @description kobo (minor units of `currency`) */
                         retailValue: number;
+                        /** @enum {string} */
                         source: "primary" | "replica";
                         unitsOnHand: number;
                         unitsReserved: number;
@@ -3655,7 +3658,8 @@ export interface operations {
                         currency: string;
                         /** @description a date YYYY-MM-DD in SHOP_TIMEZONE */
                         from: string;
-                        interval: string;
+                        /** @enum {string} */
+                        interval: "day" | "week" | "month";
                         previous?: {
                             buckets: {
                                 /** @description a date YYYY-MM-DD in SHOP_TIMEZONE */
@@ -3698,6 +3702,7 @@ export interface operations {
                                 tax: number;
                             };
                         };
+                        /** @enum {string} */
                         source: "primary" | "replica";
                         /** @description a date YYYY-MM-DD in SHOP_TIMEZONE */
                         to: string;
@@ -3831,6 +3836,7 @@ export interface operations {
                         }[];
                         /** @enum {object|null} */
                         nextCursor: never | null;
+                        /** @enum {string} */
                         source: "primary" | "replica";
                     };
                 };
