@@ -3376,8 +3376,8 @@ export interface operations {
                                     amount: number;
                                     currency: string;
                                 } | null;
-                                /** @description amount_mismatch | currency_mismatch | unknown_reference | paid_but_cancelled | ours_paid_theirs_not | paid_twice */
-                                kind: string;
+                                /** @enum {string} */
+                                kind: "amount_mismatch" | "currency_mismatch" | "unknown_reference" | "paid_but_cancelled" | "ours_paid_theirs_not" | "paid_twice";
                                 /** Format: uuid */
                                 orderId: string | null;
                                 reference: string;
@@ -3391,10 +3391,10 @@ export interface operations {
                             requestedBy: string | null;
                             /** Format: date-time */
                             startedAt: string;
-                            /** @description running | completed | failed */
-                            status: string;
-                            /** @description schedule | manual */
-                            trigger: string;
+                            /** @enum {string} */
+                            status: "running" | "completed" | "failed";
+                            /** @enum {string} */
+                            trigger: "schedule" | "manual";
                             /** Format: date-time */
                             windowFrom: string;
                             /** Format: date-time */

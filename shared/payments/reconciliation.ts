@@ -5,7 +5,7 @@ import { enqueue } from '../outbox.js';
 import { decodeCursor, encodeCursor } from '../db/cursor.js';
 import { enqueuePaymentProblem } from './notices.js';
 import { applyVerification, type VerificationOutcome } from './verify.js';
-import type { DiscrepancyKind, ReconciliationTrigger } from './schemas.js';
+import type { ReconciliationTrigger, RunDiscrepancy } from './schemas.js';
 
 /**
  * Reconciliation: Paystack's list of transactions for a window against our payments. Successful
@@ -19,13 +19,7 @@ export const DEFAULT_WINDOW_HOURS = 48;
 
 export type { DiscrepancyKind } from './schemas.js';
 
-export interface RunDiscrepancy {
-  kind: DiscrepancyKind | 'paid_twice';
-  reference: string;
-  orderId: string | null;
-  expected: { amount: number; currency: string } | null;
-  actual: { amount: number; currency: string; status: string } | null;
-}
+export type { RunDiscrepancy } from './schemas.js';
 
 export interface RunCounts {
   /** Transactions Paystack listed for the window. */

@@ -104,3 +104,34 @@ export const RefundInput = Type.Object(
 export type RefundView = Static<typeof Refund>;
 export type RefundItem = Static<typeof RefundItem>;
 export type RefundInput = Static<typeof RefundInput>;
+
+/** Everything a reconciliation run can list: the discrepancy kinds, and a second payment for a paid order. */
+export const runDiscrepancyKinds = [...discrepancyKinds, 'paid_twice'] as const;
+
+const Amount = Type.Object({ amount: Type.Integer(), currency: Type.String() });
+export const RunDiscrepancy = Type.Object({
+  kind: StringEnum(runDiscrepancyKinds),
+  reference: Type.String(),
+  orderId: Nullable(Uuid),
+  expected: Nullable(Amount),
+  actual: Nullable(Type.Object({ ...Amount.properties, status: Type.Optional(Type.String()) })),
+});
+
+/** A reconciliation run as staff list it. */
+export const ReconciliationRun = Type.Object({
+  id: Uuid,
+  trigger: StringEnum(reconciliationTriggers),
+  status: StringEnum(reconciliationRunStatuses),
+  windowFrom: Timestamp,
+  windowTo: Timestamp,
+  counts: Type.Record(Type.String(), Type.Integer(), {
+    description: 'listed, successful, matched, applied, notSuccessful, discrepancies',
+  }),
+  discrepancies: Type.Array(RunDiscrepancy),
+  error: Nullable(Type.String()),
+  requestedBy: Nullable(Uuid),
+  startedAt: Timestamp,
+  finishedAt: Nullable(Timestamp),
+});
+
+export type RunDiscrepancy = Static<typeof RunDiscrepancy>;
