@@ -124,21 +124,13 @@ export async function listRefundsOfOrder(db: DbOrTrx, orderId: string): Promise<
   );
 }
 
+/** A refund's own columns, as buildRefundView reads them (listed and just created alike). */
+const refundColumns = ['id', 'orderId', 'amount', 'currency', 'reason', 'restock', 'status', 'failureReason', 'createdAt', 'settledAt'] as const;
+
 function listRefundRows(db: DbOrTrx, by: { id: string } | { orderId: string }) {
   const q = db
     .selectFrom('refunds')
-    .select([
-      'id',
-      'orderId',
-      'amount',
-      'currency',
-      'reason',
-      'restock',
-      'status',
-      'failureReason',
-      'createdAt',
-      'settledAt',
-    ]);
+    .select(refundColumns);
   return ('id' in by ? q.where('id', '=', by.id) : q.where('orderId', '=', by.orderId))
     .orderBy('createdAt')
     .execute();
@@ -389,18 +381,7 @@ export async function createRefund(trx: Trx, req: RefundRequest): Promise<Refund
       restock,
       createdBy: req.actorId ?? null,
     })
-    .returning([
-      'id',
-      'orderId',
-      'amount',
-      'currency',
-      'reason',
-      'restock',
-      'status',
-      'failureReason',
-      'createdAt',
-      'settledAt',
-    ])
+    .returning(refundColumns)
     .executeTakeFirstOrThrow();
 
   // Each payment gives back at most what it still holds, the latest payment first.
