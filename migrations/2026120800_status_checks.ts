@@ -38,7 +38,11 @@ const checks: [table: string, name: string, condition: string][] = [
     'sessions_revoked_reason_check',
     `revoked_reason IN ('logout', 'revoked_by_user', 'refresh_token_reuse', 'password_reset', 'disabled_by_staff')`,
   ],
-  ['outbox', 'outbox_queue_check', `queue IN ('system', 'email', 'invoice', 'payment', 'refund', 'reconciliation', 'inventory', 'imports')`],
+  [
+    'outbox',
+    'outbox_queue_check',
+    `queue IN ('system', 'email', 'invoice', 'payment', 'refund', 'reconciliation', 'inventory', 'imports')`,
+  ],
   [
     'outbox',
     'outbox_name_check',
@@ -51,7 +55,9 @@ const checks: [table: string, name: string, condition: string][] = [
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export async function up(db: Kysely<any>): Promise<void> {
   for (const [table, name, condition] of checks) {
-    await sql`ALTER TABLE ${sql.table(table)} ADD CONSTRAINT ${sql.ref(name)} CHECK (${sql.raw(condition)})`.execute(db);
+    await sql`ALTER TABLE ${sql.table(table)} ADD CONSTRAINT ${sql.ref(name)} CHECK (${sql.raw(condition)})`.execute(
+      db,
+    );
   }
 }
 

@@ -15,14 +15,19 @@ export const StringEnum = <const V extends readonly string[]>(values: V, options
   Type.Unsafe<V[number]>({ type: 'string', enum: [...values], ...options });
 
 /** Null first: fast-json-stringify picks the first matching branch and would coerce null to 0 or "". */
-export const Nullable = <T extends TSchema>(t: T, options: TSchemaOptions = {}) => Type.Union([Type.Null(), t], options);
+export const Nullable = <T extends TSchema>(t: T, options: TSchemaOptions = {}) =>
+  Type.Union([Type.Null(), t], options);
 
 export const Uuid = Type.String({ format: 'uuid' });
 export const Timestamp = Type.String({ format: 'date-time' });
 /** An amount in an answer. */
 export const Money = Type.Integer({ minimum: 0, description: 'minor units (kobo)' });
 /** An amount a client sends: bounded, so arithmetic on it stays a safe integer. */
-export const Kobo = Type.Integer({ minimum: 0, maximum: 1_000_000_000_000, description: 'minor units (kobo)' });
+export const Kobo = Type.Integer({
+  minimum: 0,
+  maximum: 1_000_000_000_000,
+  description: 'minor units (kobo)',
+});
 export const Currency = Type.String({ pattern: '^[A-Z]{3}$' });
 
 export const FieldProblem = Type.Object({ path: Type.String(), message: Type.String() });

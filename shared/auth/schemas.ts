@@ -11,7 +11,13 @@ export const userTokenPurposes = ['verify_email', 'reset_password'] as const;
 export type UserTokenPurpose = (typeof userTokenPurposes)[number];
 
 /** Why a session was ended early (sessions.revoked_reason). */
-export const sessionRevokeReasons = ['logout', 'revoked_by_user', 'refresh_token_reuse', 'password_reset', 'disabled_by_staff'] as const;
+export const sessionRevokeReasons = [
+  'logout',
+  'revoked_by_user',
+  'refresh_token_reuse',
+  'password_reset',
+  'disabled_by_staff',
+] as const;
 export type SessionRevokeReason = (typeof sessionRevokeReasons)[number];
 
 /** The account as its owner (and staff) see it: never hashes or secrets. */

@@ -16,7 +16,9 @@ export const CartLine = Type.Object({
   priceChanged: Type.Boolean(),
   lineTotal: Money,
   available: Type.Integer(),
-  purchasable: Type.Boolean({ description: 'false when the product was archived or unpublished since it was added' }),
+  purchasable: Type.Boolean({
+    description: 'false when the product was archived or unpublished since it was added',
+  }),
   currency: Type.String(),
 });
 
@@ -25,7 +27,9 @@ export const CartCoupon = Type.Object({
   kind: CouponKindSchema,
   value: Type.Integer(),
   applied: Type.Boolean(),
-  reason: Nullable(StringEnum(couponRejections, { description: 'why it stopped applying (null while it applies)' })),
+  reason: Nullable(
+    StringEnum(couponRejections, { description: 'why it stopped applying (null while it applies)' }),
+  ),
   message: Nullable(Type.String()),
 });
 
@@ -43,14 +47,22 @@ export const Cart = Type.Object({
   currency: Type.String(),
   coupon: Nullable(CartCoupon),
   shippingMethod: Nullable(
-    Type.Object({ id: Uuid, name: Type.String(), price: Money, freeOver: Nullable(Money), etaDays: Type.Integer() }),
+    Type.Object({
+      id: Uuid,
+      name: Type.String(),
+      price: Money,
+      freeOver: Nullable(Money),
+      etaDays: Type.Integer(),
+    }),
   ),
   createdAt: Timestamp,
   updatedAt: Timestamp,
 });
 
 export const CartTokenHeaders = Type.Object({
-  'x-cart-token': Type.Optional(Type.String({ minLength: 10, maxLength: 200, description: 'guest cart secret' })),
+  'x-cart-token': Type.Optional(
+    Type.String({ minLength: 10, maxLength: 200, description: 'guest cart secret' }),
+  ),
 });
 
 export type CartLine = Static<typeof CartLine>;

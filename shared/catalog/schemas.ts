@@ -36,7 +36,9 @@ export const ListItem = Type.Object({
 
 export const Facets = Type.Object({
   categories: Type.Array(Type.Object({ slug: Type.String(), count: Type.Integer() })),
-  priceBands: Type.Array(Type.Object({ min: Type.Integer(), max: Nullable(Type.Integer()), count: Type.Integer() })),
+  priceBands: Type.Array(
+    Type.Object({ min: Type.Integer(), max: Nullable(Type.Integer()), count: Type.Integer() }),
+  ),
 });
 
 export const ProductPage = Type.Object({
@@ -52,9 +54,7 @@ export const ListQuery = Type.Object(
     minPrice: Type.Optional(Kobo),
     maxPrice: Type.Optional(Kobo),
     inStock: Type.Optional(Type.Boolean()),
-    sort: Type.Optional(
-      StringEnum(productSorts),
-    ),
+    sort: Type.Optional(StringEnum(productSorts)),
     facets: Type.Optional(Type.Boolean()),
     status: Type.Optional(StringEnum([...productStatuses, 'any'], { description: 'staff only' })),
     limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
@@ -99,7 +99,9 @@ export const Product = Type.Object({
   updatedAt: Timestamp,
 });
 
-const Options = Type.Record(Type.String({ maxLength: 50 }), Type.String({ maxLength: 100 }), { maxProperties: 3 });
+const Options = Type.Record(Type.String({ maxLength: 50 }), Type.String({ maxLength: 100 }), {
+  maxProperties: 3,
+});
 
 export const VariantInput = Type.Object(
   {
@@ -133,7 +135,10 @@ export const ProductInput = Type.Object(
   { ...productFields, variants: Type.Optional(Type.Array(VariantInput, { maxItems: 100 })) },
   { additionalProperties: false },
 );
-export const ProductPatch = Type.Partial(Type.Object(productFields), { additionalProperties: false, minProperties: 1 });
+export const ProductPatch = Type.Partial(Type.Object(productFields), {
+  additionalProperties: false,
+  minProperties: 1,
+});
 
 export const Category = Type.Object({
   id: Uuid,
@@ -167,7 +172,11 @@ export const Suggestion = Type.Object({
 });
 
 /** A row of a product import the file could not take (csv.ts reports at most MAX_REPORTED_ERRORS). */
-export const RowError = Type.Object({ line: Type.Integer(), handle: Type.Optional(Type.String()), reason: Type.String() });
+export const RowError = Type.Object({
+  line: Type.Integer(),
+  handle: Type.Optional(Type.String()),
+  reason: Type.String(),
+});
 
 export const ImportView = Type.Object({
   id: Uuid,

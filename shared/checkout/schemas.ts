@@ -7,7 +7,9 @@ export const PaymentStart = Type.Object({
   reference: Type.String(),
   authorizationUrl: Nullable(Type.String()),
   accessCode: Nullable(Type.String()),
-  status: StringEnum(paymentStatuses, { description: 'initialized | init_failed | initializing (the latter only when recovered after a crash)' }),
+  status: StringEnum(paymentStatuses, {
+    description: 'initialized | init_failed | initializing (the latter only when recovered after a crash)',
+  }),
   /** Why the authorization URL is missing, for the customer. */
   message: Nullable(Type.String()),
 });

@@ -17,7 +17,12 @@ export type OrderStatus = (typeof orderStatuses)[number];
 export const OrderStatusSchema = StringEnum(orderStatuses);
 
 /** What staff may set by hand (PATCH /admin/orders/:id/status); paid and the refund states come from payments. */
-export const staffOrderStatuses = ['processing', 'shipped', 'delivered', 'cancelled'] as const satisfies readonly OrderStatus[];
+export const staffOrderStatuses = [
+  'processing',
+  'shipped',
+  'delivered',
+  'cancelled',
+] as const satisfies readonly OrderStatus[];
 export type StaffOrderStatus = (typeof staffOrderStatuses)[number];
 
 export const OrderItem = Type.Object({
@@ -79,7 +84,13 @@ export const Order = Type.Object({
   updatedAt: Timestamp,
   items: Type.Array(OrderItem),
   history: Type.Array(
-    Type.Object({ from: Nullable(OrderStatusSchema), to: OrderStatusSchema, actorId: Nullable(Uuid), note: Nullable(Type.String()), at: Timestamp }),
+    Type.Object({
+      from: Nullable(OrderStatusSchema),
+      to: OrderStatusSchema,
+      actorId: Nullable(Uuid),
+      note: Nullable(Type.String()),
+      at: Timestamp,
+    }),
   ),
   payments: Type.Array(
     Type.Object({

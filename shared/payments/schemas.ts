@@ -2,7 +2,15 @@ import { Type, type Static } from 'typebox';
 import { Nullable, StringEnum, Timestamp, Uuid } from '../schemas.js';
 
 /** A payment attempt: created `initializing`, then what Paystack's initialize and verify answers make it. */
-export const paymentStatuses = ['initializing', 'initialized', 'init_failed', 'success', 'failed', 'abandoned', 'mismatch'] as const;
+export const paymentStatuses = [
+  'initializing',
+  'initialized',
+  'init_failed',
+  'success',
+  'failed',
+  'abandoned',
+  'mismatch',
+] as const;
 export type PaymentStatus = (typeof paymentStatuses)[number];
 export const PaymentStatusSchema = StringEnum(paymentStatuses);
 
@@ -16,7 +24,13 @@ export type RefundStatus = (typeof refundStatuses)[number];
 export const RefundStatusSchema = StringEnum(refundStatuses);
 
 /** What a reconciliation run records when Paystack's ledger and ours disagree. */
-export const discrepancyKinds = ['amount_mismatch', 'currency_mismatch', 'unknown_reference', 'paid_but_cancelled', 'ours_paid_theirs_not'] as const;
+export const discrepancyKinds = [
+  'amount_mismatch',
+  'currency_mismatch',
+  'unknown_reference',
+  'paid_but_cancelled',
+  'ours_paid_theirs_not',
+] as const;
 export type DiscrepancyKind = (typeof discrepancyKinds)[number];
 
 export const reconciliationTriggers = ['schedule', 'manual'] as const;
@@ -36,7 +50,14 @@ export const paymentProblemKinds = [
 export type PaymentProblemKind = (typeof paymentProblemKinds)[number];
 
 /** The problem a kind reports (shared/payments/notices.ts `problemOf`): one staff alert per subject and problem. */
-export const paymentProblems = ['wrong_payment', 'money_to_return', 'unknown_payment', 'missing_at_paystack', 'unconfirmed', 'refund_stuck'] as const;
+export const paymentProblems = [
+  'wrong_payment',
+  'money_to_return',
+  'unknown_payment',
+  'missing_at_paystack',
+  'unconfirmed',
+  'refund_stuck',
+] as const;
 export type PaymentProblem = (typeof paymentProblems)[number];
 
 /** A refund as staff see it: the request, the parts Paystack refunds, the lines it names. */
@@ -48,7 +69,9 @@ export const Refund = Type.Object({
   reason: Type.String(),
   restock: Type.Boolean(),
   status: RefundStatusSchema,
-  providerRefundId: Nullable(Type.String(), { description: 'Paystack’s refund when the refund has one part; each part carries its own' }),
+  providerRefundId: Nullable(Type.String(), {
+    description: 'Paystack’s refund when the refund has one part; each part carries its own',
+  }),
   failureReason: Nullable(Type.String()),
   createdAt: Timestamp,
   settledAt: Nullable(Timestamp),
@@ -64,7 +87,10 @@ export const Refund = Type.Object({
       failureReason: Nullable(Type.String()),
       settledAt: Nullable(Timestamp),
     }),
-    { description: 'one Paystack refund per payment the refund draws on (an order paid twice is refunded from each)' },
+    {
+      description:
+        'one Paystack refund per payment the refund draws on (an order paid twice is refunded from each)',
+    },
   ),
 });
 
@@ -76,25 +102,33 @@ export const RefundItem = Type.Object(
 /** POST /admin/orders/:id/refunds */
 export const RefundInput = Type.Object(
   {
-    amount: Type.Optional(Type.Integer({ minimum: 1, maximum: 2 ** 53 - 1, description: 'kobo; default: everything still refundable' })),
+    amount: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 2 ** 53 - 1,
+        description: 'kobo; default: everything still refundable',
+      }),
+    ),
     reason: Type.String({ minLength: 1, maxLength: 500 }),
     restock: Type.Optional(
       Type.Boolean({
         default: false,
-        description: 'once refunded, put the `items` named back in stock (every line not yet restocked when the refund is full and names none)',
+        description:
+          'once refunded, put the `items` named back in stock (every line not yet restocked when the refund is full and names none)',
       }),
     ),
     items: Type.Optional(
-      Type.Array(
-        RefundItem,
-        { maxItems: 500, description: 'the order lines (and units) this refund is for' },
-      ),
+      Type.Array(RefundItem, {
+        maxItems: 500,
+        description: 'the order lines (and units) this refund is for',
+      }),
     ),
     paymentReference: Type.Optional(
       Type.String({
         minLength: 1,
         maxLength: 100,
-        description: 'refund only this payment of the order: how a flagged payment (wrong amount or currency, never applied) is refunded',
+        description:
+          'refund only this payment of the order: how a flagged payment (wrong amount or currency, never applied) is refunded',
       }),
     ),
   },

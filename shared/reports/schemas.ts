@@ -36,7 +36,12 @@ export const SalesTotals = Type.Object({
 });
 /** `start`: the bucket's first day (a Monday for ISO weeks, the 1st for months); `end` its last, inclusive; both clamped to the range. */
 export const SalesBucket = Type.Object({ start: LocalDate, end: LocalDate, ...SalesFigures.properties });
-export const SalesPeriod = Type.Object({ from: LocalDate, to: LocalDate, totals: SalesTotals, buckets: Type.Array(SalesBucket) });
+export const SalesPeriod = Type.Object({
+  from: LocalDate,
+  to: LocalDate,
+  totals: SalesTotals,
+  buckets: Type.Array(SalesBucket),
+});
 export const SalesReport = Type.Object({
   ...SalesPeriod.properties,
   interval: IntervalSchema,

@@ -15,12 +15,12 @@ export const ShippingMethod = Type.Object({
 
 export const ShippingMethodInput = Type.Object(
   {
-  name: Type.String({ minLength: 1, maxLength: 100 }),
-  price: Type.Integer({ minimum: 0, maximum: 100_000_000 }),
-  freeOver: Type.Optional(Nullable(Type.Integer({ minimum: 0 }))),
-  etaDays: Type.Integer({ minimum: 0, maximum: 90 }),
-  active: Type.Optional(Type.Boolean()),
-  position: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000 })),
+    name: Type.String({ minLength: 1, maxLength: 100 }),
+    price: Type.Integer({ minimum: 0, maximum: 100_000_000 }),
+    freeOver: Type.Optional(Nullable(Type.Integer({ minimum: 0 }))),
+    etaDays: Type.Integer({ minimum: 0, maximum: 90 }),
+    active: Type.Optional(Type.Boolean()),
+    position: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000 })),
   },
   { additionalProperties: false },
 );

@@ -34,14 +34,22 @@ t.test('every enumerated column has one CHECK allowing exactly its list', async 
   for (const c of enumColumns) {
     const checks = allowed.get(c.column) ?? [];
     t.equal(checks.length, 1, `${c.column}: one list CHECK`);
-    t.same([...(checks[0] ?? [])].sort(), [...c.values].sort(), `${c.column}: the CHECK allows the list's values`);
+    t.same(
+      [...(checks[0] ?? [])].sort(),
+      [...c.values].sort(),
+      `${c.column}: the CHECK allows the list's values`,
+    );
   }
 });
 
 t.test('every list CHECK in the schema belongs to a list in scripts/enum-columns.ts', async (t) => {
   const mapped = new Set(enumColumns.map((c) => c.column));
   t.ok(allowed.size >= enumColumns.length, 'the CHECKs were read');
-  t.same([...allowed.keys()].filter((k) => !mapped.has(k)), [], 'no enumerated column left out of the map');
+  t.same(
+    [...allowed.keys()].filter((k) => !mapped.has(k)),
+    [],
+    'no enumerated column left out of the map',
+  );
 });
 
 t.test('the database refuses a value outside the list', async (t) => {
