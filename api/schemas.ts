@@ -1,26 +1,13 @@
 import { Type, type TSchema } from 'typebox';
+import { Problem, Uuid } from '../shared/schemas.js';
 
-/** RFC 9457 problem details as the contract fixes them. */
-export const Problem = Type.Object(
-  {
-    type: Type.String(),
-    title: Type.String(),
-    status: Type.Integer(),
-    detail: Type.String(),
-    code: Type.String(),
-    requestId: Type.String(),
-    errors: Type.Optional(Type.Array(Type.Object({ path: Type.String(), message: Type.String() }))),
-  },
-  { additionalProperties: true, description: 'application/problem+json' },
-);
+export { Problem, Timestamp, Uuid } from '../shared/schemas.js';
 
 /** Response schema entries for the problem statuses a route can answer. */
 export const problemResponses = (...statuses: number[]) =>
   Object.fromEntries(statuses.map((s) => [s, Problem])) as Record<number, typeof Problem>;
 
-export const Uuid = Type.String({ format: 'uuid' });
 export const IdParams = Type.Object({ id: Uuid });
-export const Timestamp = Type.String({ format: 'date-time' });
 
 /** A cursor page: `{items, nextCursor}`. */
 export const Page = <T extends TSchema>(item: T) =>

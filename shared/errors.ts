@@ -2,10 +2,11 @@
  * Typed domain errors. Domain functions throw these; one Fastify error handler turns them into
  * RFC 9457 problem+json (api/plugins/errors.ts). `code` is the stable machine code of the contract.
  */
-export interface FieldProblem {
-  path: string;
-  message: string;
-}
+import type { Static } from 'typebox';
+import type { FieldProblem as FieldProblemSchema } from './schemas.js';
+
+/** One line of a problem's `errors`: which field, and what is wrong with it. */
+export type FieldProblem = Static<typeof FieldProblemSchema>;
 
 export class DomainError extends Error {
   constructor(

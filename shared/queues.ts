@@ -1,6 +1,8 @@
 import { Type, type Static, type TSchema } from 'typebox';
 import { NotificationEvent } from './notifications/schemas.js';
 import { NoticeAudience } from './support/audience.js';
+import { reconciliationTriggers } from './payments/schemas.js';
+import { StringEnum } from './schemas.js';
 
 /**
  * The one job catalogue: every queue, every job name and its payload schema. Producers (the outbox)
@@ -105,7 +107,7 @@ export const jobs = {
   'refund.execute': { queue: 'refund', payload: Type.Object({ refundId: Id, poll: Type.Optional(Type.Integer({ minimum: 0 })) }) },
   'reconciliation.run': {
     queue: 'reconciliation',
-    payload: Type.Object({ runId: Type.Optional(Id), trigger: Type.Union([Type.Literal('schedule'), Type.Literal('manual')]) }),
+    payload: Type.Object({ runId: Type.Optional(Id), trigger: StringEnum(reconciliationTriggers) }),
   },
   'inventory.expire-reservations': { queue: 'inventory', payload: Type.Object({}) },
   'import.products': { queue: 'imports', payload: Type.Object({ importId: Id }) },
@@ -127,6 +129,8 @@ export const jobs = {
 } as const satisfies Record<string, { queue: QueueName; payload: TSchema }>;
 
 export type JobName = keyof typeof jobs;
+/** Every job name of the catalogue (outbox.name holds one). */
+export const jobNames = Object.keys(jobs) as JobName[];
 export type JobPayload<N extends JobName> = Static<(typeof jobs)[N]['payload']>;
 export type JobsOfQueue<Q extends QueueName> = {
   [N in JobName]: (typeof jobs)[N]['queue'] extends Q ? N : never;

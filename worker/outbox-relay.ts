@@ -184,9 +184,9 @@ export class OutboxRelay {
       if (!rows.length) return 0;
       const byQueue = new Map<QueueName, typeof rows>();
       for (const row of rows) {
-        const list = byQueue.get(row.queue as QueueName) ?? [];
+        const list = byQueue.get(row.queue) ?? [];
         list.push(row);
-        byQueue.set(row.queue as QueueName, list);
+        byQueue.set(row.queue, list);
       }
       try {
         for (const [queue, list] of byQueue) {

@@ -2,17 +2,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import fp from 'fastify-plugin';
 import { STATUS_CODES } from 'node:http';
 import { DomainError, type FieldProblem } from '../../shared/errors.js';
-
-interface Problem {
-  type: string;
-  title: string;
-  status: number;
-  detail: string;
-  code: string;
-  requestId: string;
-  errors?: FieldProblem[];
-  [key: string]: unknown;
-}
+import type { Problem } from '../../shared/schemas.js';
 
 const problemType = (code: string) => `https://docs.agape.dev/problems/${code.replace(/_/g, '-')}`;
 

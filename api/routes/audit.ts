@@ -4,7 +4,7 @@ import { getAudit, listAudit } from '../../shared/audit/log.js';
 import { resolveRange } from '../../shared/reports/range.js';
 import { readSnapshot } from '../../shared/reports/snapshot.js';
 import { IdParams, Page, PageQuery, problemResponses, Timestamp, Uuid } from '../schemas.js';
-import { RangeQuery } from './reports.js';
+import { RangeQuery, SnapshotFields } from '../../shared/reports/schemas.js';
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(s: T) => Type.Union([s, Type.Null()]);
 const AuditEntry = Type.Object({
@@ -26,7 +26,6 @@ const AuditEntry = Type.Object({
   requestId: Nullable(Type.String()),
   ip: Nullable(Type.String()),
 });
-const Snapshot = { asOf: Timestamp, source: Type.Union([Type.Literal('primary'), Type.Literal('replica')]) };
 
 const audit: FastifyPluginAsyncTypebox = async (app) => {
   const { SHOP_TIMEZONE: timeZone } = app.config;
@@ -54,7 +53,7 @@ const audit: FastifyPluginAsyncTypebox = async (app) => {
           { additionalProperties: false },
         ),
         response: {
-          200: Type.Object({ ...Page(AuditEntry).properties, ...Snapshot }),
+          200: Type.Object({ ...Page(AuditEntry).properties, ...SnapshotFields }),
           ...problemResponses(400, 401, 403),
         },
       },

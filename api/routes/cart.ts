@@ -13,7 +13,7 @@ import {
   type CartDeps,
 } from '../../shared/cart/service.js';
 import { problemResponses, Uuid } from '../schemas.js';
-import { Cart, CartTokenHeaders } from './commerce-schemas.js';
+import { Cart, CartTokenHeaders } from '../../shared/cart/schemas.js';
 import { addressLimit, cartCouponLimit } from './guest-limits.js';
 
 /** Who is calling: the signed-in user (if any) and the guest cart token (if sent). */

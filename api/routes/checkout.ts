@@ -4,7 +4,9 @@ import { checkout } from '../../shared/checkout/index.js';
 import { assertIdempotencyKey } from '../../shared/idempotency/index.js';
 import { problemResponses, Uuid } from '../schemas.js';
 import { cartCaller } from './cart.js';
-import { Address, Order, PaymentStart } from './commerce-schemas.js';
+import { CartTokenHeaders } from '../../shared/cart/schemas.js';
+import { PaymentStart } from '../../shared/checkout/schemas.js';
+import { Address, Order } from '../../shared/orders/schemas.js';
 import { addressLimit, isAllowlisted } from './guest-limits.js';
 
 /**
@@ -26,7 +28,7 @@ const checkoutRoutes: FastifyPluginAsyncTypebox = async (app) => {
         security: [{}, { bearerAuth: [] }],
         headers: Type.Object({
           'idempotency-key': Type.String({ minLength: 1, maxLength: 255, description: 'one per checkout attempt; replays its first answer' }),
-          'x-cart-token': Type.Optional(Type.String({ minLength: 10, maxLength: 200 })),
+          ...CartTokenHeaders.properties,
         }),
         body: Type.Object(
           {
@@ -48,7 +50,7 @@ const checkoutRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const client = { address: request.ip, exempt: isAllowlisted(app.config.RATE_LIMIT_ALLOWLIST, request.ip) };
       const result = await checkout(deps, cartCaller(request), request.body, key, client);
       if (result.replayed) reply.header('idempotent-replayed', 'true');
-      return reply.code(result.status as 201).send(result.body as never);
+      return reply.code(result.status).send(result.body);
     },
   );
 };

@@ -2,39 +2,11 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { createCoupon, deleteCoupon, findCoupon, listCoupons, updateCoupon, type CouponRow } from '../../shared/coupons/index.js';
 import { NotFoundError } from '../../shared/errors.js';
-import { IdParams, Page, PageQuery, problemResponses, Timestamp } from '../schemas.js';
-import { Nullable } from './commerce-schemas.js';
+import { IdParams, Page, PageQuery, problemResponses } from '../schemas.js';
+import { Coupon, CouponInput } from '../../shared/coupons/schemas.js';
 
 const tags = ['coupons'];
 const security = [{ bearerAuth: [] }];
-
-const Coupon = Type.Object({
-  id: Type.String({ format: 'uuid' }),
-  code: Type.String(),
-  kind: Type.String(),
-  value: Type.Integer(),
-  minSubtotal: Nullable(Type.Integer()),
-  startsAt: Nullable(Timestamp),
-  endsAt: Nullable(Timestamp),
-  maxRedemptions: Nullable(Type.Integer()),
-  redemptionsCount: Type.Integer(),
-  perCustomerLimit: Nullable(Type.Integer()),
-  active: Type.Boolean(),
-  createdAt: Timestamp,
-  updatedAt: Timestamp,
-});
-
-const fields = {
-  code: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{2,39}$', description: '3–40 letters, digits, - or _; case-insensitive' }),
-  kind: Type.Union([Type.Literal('percent'), Type.Literal('fixed'), Type.Literal('free_shipping')]),
-  value: Type.Integer({ minimum: 0, maximum: 1_000_000_000, description: 'percent 1–100, fixed in minor units, free_shipping ignored' }),
-  minSubtotal: Type.Optional(Nullable(Type.Integer({ minimum: 0 }))),
-  startsAt: Type.Optional(Nullable(Timestamp)),
-  endsAt: Type.Optional(Nullable(Timestamp)),
-  maxRedemptions: Type.Optional(Nullable(Type.Integer({ minimum: 0, maximum: 100_000_000 }))),
-  perCustomerLimit: Type.Optional(Nullable(Type.Integer({ minimum: 1, maximum: 1000 }))),
-  active: Type.Optional(Type.Boolean()),
-};
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 const out = (c: CouponRow) => ({ ...c, startsAt: iso(c.startsAt), endsAt: iso(c.endsAt), createdAt: c.createdAt.toISOString(), updatedAt: c.updatedAt.toISOString() });
@@ -82,7 +54,7 @@ const couponRoutes: FastifyPluginAsyncTypebox = async (app) => {
         operationId: 'createCoupon',
         summary: 'Create a coupon (409 code_taken)',
         security,
-        body: Type.Object({ ...fields, value: Type.Optional(fields.value) }, { additionalProperties: false }),
+        body: Type.Object({ ...CouponInput.properties, value: Type.Optional(CouponInput.properties.value) }, { additionalProperties: false }),
         response: { 201: Coupon, ...problemResponses(400, 401, 403, 409) },
       },
     },
@@ -101,15 +73,15 @@ const couponRoutes: FastifyPluginAsyncTypebox = async (app) => {
         params: IdParams,
         body: Type.Object(
           {
-            code: Type.Optional(fields.code),
-            kind: Type.Optional(fields.kind),
-            value: Type.Optional(fields.value),
-            minSubtotal: fields.minSubtotal,
-            startsAt: fields.startsAt,
-            endsAt: fields.endsAt,
-            maxRedemptions: fields.maxRedemptions,
-            perCustomerLimit: fields.perCustomerLimit,
-            active: fields.active,
+            code: Type.Optional(CouponInput.properties.code),
+            kind: Type.Optional(CouponInput.properties.kind),
+            value: Type.Optional(CouponInput.properties.value),
+            minSubtotal: CouponInput.properties.minSubtotal,
+            startsAt: CouponInput.properties.startsAt,
+            endsAt: CouponInput.properties.endsAt,
+            maxRedemptions: CouponInput.properties.maxRedemptions,
+            perCustomerLimit: CouponInput.properties.perCustomerLimit,
+            active: CouponInput.properties.active,
           },
           { additionalProperties: false, minProperties: 1 },
         ),

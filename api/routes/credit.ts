@@ -21,7 +21,7 @@ import {
 import { assertIdempotencyKey } from '../../shared/idempotency/index.js';
 import { resolveRange } from '../../shared/reports/range.js';
 import { IdParams, PageQuery, problemResponses } from '../schemas.js';
-import { RangeQuery } from './reports.js';
+import { RangeQuery } from '../../shared/reports/schemas.js';
 
 /** Store credit (CONTRACT part two): the customer's balance, entries and statement; staff grants. */
 const creditRoutes: FastifyPluginAsyncTypebox = async (app) => {

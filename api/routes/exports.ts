@@ -5,7 +5,7 @@ import { EXPORT_FORMATS as FORMATS, runExport, type ExportFormat as Format } fro
 import { EXPORT_KINDS } from '../../shared/reports/exports.js';
 import { resolveRange } from '../../shared/reports/range.js';
 import { problemResponses } from '../schemas.js';
-import { RangeQuery } from './reports.js';
+import { RangeQuery } from '../../shared/reports/schemas.js';
 
 /** Exports one user may run at the same time (each holds a database snapshot while it streams). */
 const MAX_CONCURRENT_EXPORTS = 2;

@@ -5,7 +5,7 @@ import { isStaff } from '../../shared/auth/permissions.js';
 import { ForbiddenError } from '../../shared/errors.js';
 import { bulkAdjust, changeStock, listInventory } from '../../shared/inventory/index.js';
 import { Page, PageQuery, problemResponses, Uuid } from '../schemas.js';
-import { InventoryItem, StockRow } from './commerce-schemas.js';
+import { InventoryItem, StockRow } from '../../shared/inventory/schemas.js';
 
 const tags = ['inventory'];
 const security = [{ bearerAuth: [] }];

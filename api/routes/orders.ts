@@ -4,10 +4,13 @@ import { Type } from 'typebox';
 import { can } from '../../shared/auth/permissions.js';
 import { retryPayment } from '../../shared/checkout/index.js';
 import { ForbiddenError, NotFoundError } from '../../shared/errors.js';
-import { findAccessibleOrder, isOwner, listOrders, orderStatuses, orderView, type OrderCaller } from '../../shared/orders/index.js';
+import { findAccessibleOrder, isOwner, listOrders, orderView, type OrderCaller } from '../../shared/orders/index.js';
+import { Order, OrderStatusSchema, OrderSummary, staffOrderStatuses } from '../../shared/orders/schemas.js';
 import { requestOrderCancel, setOrderStatusByStaff } from '../../shared/payments/order-status.js';
+import { StringEnum } from '../../shared/schemas.js';
 import { IdParams, Page, PageQuery, problemResponses } from '../schemas.js';
-import { Order, OrderSummary, PaymentStart } from './commerce-schemas.js';
+import { CartTokenHeaders } from '../../shared/cart/schemas.js';
+import { PaymentStart } from '../../shared/checkout/schemas.js';
 
 const tags = ['orders'];
 const optional: { [k: string]: string[] }[] = [{}, { bearerAuth: [] }];
@@ -17,7 +20,6 @@ const AccessQuery = Type.Object(
   { token: Type.Optional(Type.String({ minLength: 10, maxLength: 200, description: 'signed link token from the order email' })) },
   { additionalProperties: false },
 );
-const AccessHeaders = Type.Object({ 'x-cart-token': Type.Optional(Type.String({ minLength: 10, maxLength: 200 })) });
 
 function orderCaller(request: FastifyRequest<{ Querystring: { token?: string } }>): OrderCaller {
   const cartToken = request.headers['x-cart-token'];
@@ -60,7 +62,7 @@ const orderRoutes: FastifyPluginAsyncTypebox = async (app) => {
         security: optional,
         params: IdParams,
         querystring: AccessQuery,
-        headers: AccessHeaders,
+        headers: CartTokenHeaders,
         response: { 200: Order, ...problemResponses(400, 401, 404) },
       },
     },
@@ -81,7 +83,7 @@ const orderRoutes: FastifyPluginAsyncTypebox = async (app) => {
         security: optional,
         params: IdParams,
         querystring: AccessQuery,
-        headers: AccessHeaders,
+        headers: CartTokenHeaders,
         response: { 200: Order, ...problemResponses(400, 401, 403, 404, 409) },
       },
     },
@@ -113,7 +115,7 @@ const orderRoutes: FastifyPluginAsyncTypebox = async (app) => {
         security: optional,
         params: IdParams,
         querystring: AccessQuery,
-        headers: AccessHeaders,
+        headers: CartTokenHeaders,
         response: { 200: PaymentStart, ...problemResponses(400, 401, 404, 409) },
       },
     },
@@ -138,7 +140,7 @@ const orderRoutes: FastifyPluginAsyncTypebox = async (app) => {
         querystring: Type.Object(
           {
             ...PageQuery,
-            status: Type.Optional(Type.Union(orderStatuses.map((s) => Type.Literal(s)))),
+            status: Type.Optional(OrderStatusSchema),
             q: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
           },
           { additionalProperties: false },
@@ -161,7 +163,7 @@ const orderRoutes: FastifyPluginAsyncTypebox = async (app) => {
         params: IdParams,
         body: Type.Object(
           {
-            status: Type.Union([Type.Literal('processing'), Type.Literal('shipped'), Type.Literal('delivered'), Type.Literal('cancelled')]),
+            status: StringEnum(staffOrderStatuses),
             trackingNumber: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
             carrier: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
             note: Type.Optional(Type.String({ maxLength: 500 })),

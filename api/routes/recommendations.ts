@@ -9,7 +9,7 @@ import {
   type RecommendationKind,
 } from '../../shared/recommendations/schemas.js';
 import { Page, PageQuery, problemResponses, Timestamp } from '../schemas.js';
-import { ListItem } from './catalog/schemas.js';
+import { ListItem } from '../../shared/catalog/schemas.js';
 
 const Answer = Type.Object({
   items: Type.Array(ListItem),

@@ -1,43 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { listReconciliationRuns, requestReconciliationRun } from '../../shared/payments/reconciliation-runs.js';
+import { ReconciliationRun } from '../../shared/payments/schemas.js';
 import { Page, PageQuery, problemResponses, Timestamp, Uuid } from '../schemas.js';
-
-const Money = Type.Object({ amount: Type.Integer(), currency: Type.String() });
-
-const Run = Type.Object({
-  id: Uuid,
-  trigger: Type.String({ description: 'schedule | manual' }),
-  status: Type.String({ description: 'running | completed | failed' }),
-  windowFrom: Timestamp,
-  windowTo: Timestamp,
-  counts: Type.Record(Type.String(), Type.Integer(), {
-    description: 'listed, successful, matched, applied, notSuccessful, discrepancies',
-  }),
-  discrepancies: Type.Array(
-    Type.Object({
-      kind: Type.String({
-        description:
-          'amount_mismatch | currency_mismatch | unknown_reference | paid_but_cancelled | ours_paid_theirs_not | paid_twice',
-      }),
-      reference: Type.String(),
-      orderId: Type.Union([Uuid, Type.Null()]),
-      expected: Type.Union([Money, Type.Null()]),
-      actual: Type.Union([
-        Type.Object({
-          amount: Type.Integer(),
-          currency: Type.String(),
-          status: Type.Optional(Type.String()),
-        }),
-        Type.Null(),
-      ]),
-    }),
-  ),
-  error: Type.Union([Type.String(), Type.Null()]),
-  requestedBy: Type.Union([Uuid, Type.Null()]),
-  startedAt: Timestamp,
-  finishedAt: Type.Union([Timestamp, Type.Null()]),
-});
 
 const reconciliation: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
@@ -81,7 +46,7 @@ const reconciliation: FastifyPluginAsyncTypebox = async (app) => {
         summary: "Reconciliation runs, newest first, with each run's counts and discrepancies",
         security: [{ bearerAuth: [] }],
         querystring: Type.Object(PageQuery, { additionalProperties: false }),
-        response: { 200: Page(Run), ...problemResponses(400, 401, 403) },
+        response: { 200: Page(ReconciliationRun), ...problemResponses(400, 401, 403) },
       },
     },
     async (request) =>

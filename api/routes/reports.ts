@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { Type } from 'typebox';
+import { Type, type TObject } from 'typebox';
 import { resolveRange, todayIn } from '../../shared/reports/range.js';
 import {
   dashboard,
@@ -9,98 +9,21 @@ import {
   type Dashboard,
 } from '../../shared/reports/sales.js';
 import { readSnapshot, type SnapshotInfo } from '../../shared/reports/snapshot.js';
-import { problemResponses, Timestamp, Uuid } from '../schemas.js';
+import {
+  Dashboard as DashboardSchema,
+  InventoryReport,
+  RangeQuery,
+  reportIntervals,
+  SalesReport,
+  SnapshotFields,
+  TopProduct,
+} from '../../shared/reports/schemas.js';
+import { StringEnum } from '../../shared/schemas.js';
+import { problemResponses, Uuid } from '../schemas.js';
 
-export const LocalDate = Type.String({
-  pattern: '^\\d{4}-\\d{2}-\\d{2}$',
-  description: 'a date YYYY-MM-DD in SHOP_TIMEZONE',
-});
-export const RangeQuery = {
-  from: Type.Optional(LocalDate),
-  to: Type.Optional({ ...LocalDate, description: 'inclusive; default today (from: 29 days earlier)' }),
-};
-const Kobo = Type.Integer({ description: 'kobo (minor units of `currency`)' });
-const Snapshot = {
-  asOf: Timestamp,
-  source: Type.Union([Type.Literal('primary'), Type.Literal('replica')]),
-};
-const Figures = { orders: Type.Integer(), gross: Kobo, refunded: Kobo, net: Kobo };
-const Totals = Type.Object({
-  ...Figures,
-  averageOrderValue: Kobo,
-  subtotal: Kobo,
-  discount: Kobo,
-  shipping: Kobo,
-  tax: Kobo,
-  paystack: Kobo,
-  storeCredit: Kobo,
-});
-const Bucket = Type.Object({ start: LocalDate, end: LocalDate, ...Figures });
-const Period = { from: LocalDate, to: LocalDate, totals: Totals, buckets: Type.Array(Bucket) };
-const SalesReport = Type.Object({
-  ...Period,
-  interval: Type.String(),
-  currency: Type.String(),
-  previous: Type.Optional(Type.Object(Period)),
-  ...Snapshot,
-});
-const TopProducts = Type.Object({
-  items: Type.Array(
-    Type.Object({
-      productId: Uuid,
-      title: Type.String(),
-      units: Type.Integer(),
-      revenue: Kobo,
-      refundedUnits: Type.Integer(),
-    }),
-  ),
-  nextCursor: Type.Null(),
-  ...Snapshot,
-});
-const Stock = {
-  variants: Type.Integer(),
-  outOfStock: Type.Integer(),
-  lowStock: Type.Integer(),
-  unitsOnHand: Type.Integer(),
-  unitsReserved: Type.Integer(),
-  retailValue: Kobo,
-};
-const InventoryReport = Type.Object({
-  ...Stock,
-  currency: Type.String(),
-  categories: Type.Array(
-    Type.Object({
-      categoryId: Type.Union([Uuid, Type.Null()]),
-      name: Type.Union([Type.String(), Type.Null()]),
-      ...Stock,
-    }),
-  ),
-  movements: Type.Array(
-    Type.Object({
-      reason: Type.String(),
-      movements: Type.Integer(),
-      onHand: Type.Integer(),
-      reserved: Type.Integer(),
-    }),
-  ),
-  ...Snapshot,
-});
-const Day = Type.Object({ date: LocalDate, ...Figures });
-const NullableCount = Type.Union([Type.Integer(), Type.Null()]);
-const DashboardSchema = Type.Object({
-  currency: Type.String(),
-  today: Day,
-  yesterday: Day,
-  last7Days: Type.Object(Period),
-  ordersToPay: Type.Integer(),
-  ordersToShip: Type.Integer(),
-  lowStock: Type.Integer(),
-  outOfStock: Type.Integer(),
-  openReturns: NullableCount,
-  openConversations: NullableCount,
-  pendingApprovals: NullableCount,
-  ...Snapshot,
-});
+/** A report answer: the report and the snapshot it was read in. */
+const withSnapshot = <T extends TObject>(report: T) => Type.Object({ ...report.properties, ...SnapshotFields });
+const TopProducts = Type.Object({ items: Type.Array(TopProduct), nextCursor: Type.Null(), ...SnapshotFields });
 
 /** The dashboard may be this old: it is read once per period per API process, whoever asks. */
 const DASHBOARD_MAX_AGE_MS = 30_000;
@@ -121,14 +44,12 @@ const reports: FastifyPluginAsyncTypebox = async (app) => {
         querystring: Type.Object(
           {
             ...RangeQuery,
-            interval: Type.Union([Type.Literal('day'), Type.Literal('week'), Type.Literal('month')], {
-              default: 'day',
-            }),
+            interval: StringEnum(reportIntervals, { default: 'day' }),
             compare: Type.Optional(Type.Literal('previous_period')),
           },
           { additionalProperties: false },
         ),
-        response: { 200: SalesReport, ...problemResponses(400, 401, 403) },
+        response: { 200: withSnapshot(SalesReport), ...problemResponses(400, 401, 403) },
       },
     },
     async (request) => {
@@ -186,7 +107,7 @@ const reports: FastifyPluginAsyncTypebox = async (app) => {
           { ...RangeQuery, categoryId: Type.Optional(Uuid) },
           { additionalProperties: false },
         ),
-        response: { 200: InventoryReport, ...problemResponses(400, 401, 403, 404) },
+        response: { 200: withSnapshot(InventoryReport), ...problemResponses(400, 401, 403, 404) },
       },
     },
     async (request) => {
@@ -216,7 +137,7 @@ const reports: FastifyPluginAsyncTypebox = async (app) => {
         operationId: 'adminDashboard',
         summary:
           'Today vs yesterday, the last 7 days, orders to pay and to ship, stock alerts (at most 30 s old)',
-        response: { 200: DashboardSchema, ...problemResponses(401, 403) },
+        response: { 200: withSnapshot(DashboardSchema), ...problemResponses(401, 403) },
       },
     },
     async () => {

@@ -1,31 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { createShippingMethod, deleteShippingMethod, listShippingMethods, updateShippingMethod } from '../../shared/shipping/index.js';
-import { IdParams, problemResponses, Uuid } from '../schemas.js';
-import { Money, Nullable } from './commerce-schemas.js';
+import { ShippingMethod, ShippingMethodInput } from '../../shared/shipping/schemas.js';
+import { IdParams, problemResponses } from '../schemas.js';
 
 const tags = ['shipping'];
 const security = [{ bearerAuth: [] }];
-
-const ShippingMethod = Type.Object({
-  id: Uuid,
-  name: Type.String(),
-  price: Money,
-  currency: Type.String(),
-  freeOver: Nullable(Money),
-  etaDays: Type.Integer(),
-  active: Type.Boolean(),
-  position: Type.Integer(),
-});
-
-const fields = {
-  name: Type.String({ minLength: 1, maxLength: 100 }),
-  price: Type.Integer({ minimum: 0, maximum: 100_000_000 }),
-  freeOver: Type.Optional(Nullable(Type.Integer({ minimum: 0 }))),
-  etaDays: Type.Integer({ minimum: 0, maximum: 90 }),
-  active: Type.Optional(Type.Boolean()),
-  position: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000 })),
-};
 
 /** Shipping methods: public list; staff manage them with `shipping:write`. */
 const shippingRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -55,7 +35,7 @@ const shippingRoutes: FastifyPluginAsyncTypebox = async (app) => {
         operationId: 'createShippingMethod',
         summary: 'Create a shipping method',
         security,
-        body: Type.Object(fields, { additionalProperties: false }),
+        body: ShippingMethodInput,
         response: { 201: ShippingMethod, ...problemResponses(400, 401, 403) },
       },
     },
@@ -73,7 +53,7 @@ const shippingRoutes: FastifyPluginAsyncTypebox = async (app) => {
         security,
         params: IdParams,
         body: Type.Object(
-          { name: Type.Optional(fields.name), price: Type.Optional(fields.price), freeOver: fields.freeOver, etaDays: Type.Optional(fields.etaDays), active: fields.active, position: fields.position },
+          { name: Type.Optional(ShippingMethodInput.properties.name), price: Type.Optional(ShippingMethodInput.properties.price), freeOver: ShippingMethodInput.properties.freeOver, etaDays: Type.Optional(ShippingMethodInput.properties.etaDays), active: ShippingMethodInput.properties.active, position: ShippingMethodInput.properties.position },
           { additionalProperties: false, minProperties: 1 },
         ),
         response: { 200: ShippingMethod, ...problemResponses(400, 401, 403, 404) },

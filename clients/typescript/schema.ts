@@ -2054,6 +2054,7 @@ export interface operations {
                             targetType: string;
                         }[];
                         nextCursor: string | null;
+                        /** @enum {string} */
                         source: "primary" | "replica";
                     };
                 };
@@ -2304,6 +2305,7 @@ export interface operations {
                         ordersToShip: number;
                         outOfStock: number;
                         pendingApprovals: number | null;
+                        /** @enum {string} */
                         source: "primary" | "replica";
                         today: {
                             /** @description a date YYYY-MM-DD in SHOP_TIMEZONE */
@@ -3161,6 +3163,7 @@ export interface operations {
                         processedRows: number;
                         productsCreated: number;
                         productsUpdated: number;
+                        /** @enum {string} */
                         status: "queued" | "running" | "completed" | "failed";
                         totalRows: number;
                     };
@@ -3289,6 +3292,7 @@ export interface operations {
                         processedRows: number;
                         productsCreated: number;
                         productsUpdated: number;
+                        /** @enum {string} */
                         status: "queued" | "running" | "completed" | "failed";
                         totalRows: number;
                     };
@@ -3393,7 +3397,8 @@ export interface operations {
                             id: string;
                             itemCount: number;
                             number: string;
-                            status: string;
+                            /** @enum {string} */
+                            status: "pending_payment" | "paid" | "processing" | "shipped" | "delivered" | "cancelled" | "partially_refunded" | "refunded";
                             /** @description minor units (kobo) */
                             total: number;
                         }[];
@@ -3699,6 +3704,7 @@ export interface operations {
                 "application/json": {
                     carrier?: string;
                     note?: string;
+                    /** @enum {string} */
                     status: "processing" | "shipped" | "delivered" | "cancelled";
                     trackingNumber?: string;
                 };
@@ -3732,9 +3738,11 @@ export interface operations {
                             actorId: string | null;
                             /** Format: date-time */
                             at: string;
-                            from: string | null;
+                            /** @enum {string|null} */
+                            from: "pending_payment" | "paid" | "processing" | "shipped" | "delivered" | "cancelled" | "partially_refunded" | "refunded" | null;
                             note: string | null;
-                            to: string;
+                            /** @enum {string} */
+                            to: "pending_payment" | "paid" | "processing" | "shipped" | "delivered" | "cancelled" | "partially_refunded" | "refunded";
                         }[];
                         /** Format: uuid */
                         id: string;
@@ -3776,7 +3784,8 @@ export interface operations {
                             /** Format: date-time */
                             paidAt: string | null;
                             reference: string;
-                            status: string;
+                            /** @enum {string} */
+                            status: "initializing" | "initialized" | "init_failed" | "success" | "failed" | "abandoned" | "mismatch";
                         }[];
                         refunds: {
                             /** @description minor units (kobo) */
@@ -3790,7 +3799,8 @@ export interface operations {
                             restock: boolean;
                             /** Format: date-time */
                             settledAt: string | null;
-                            status: string;
+                            /** @enum {string} */
+                            status: "pending" | "processing" | "processed" | "failed";
                         }[];
                         /** Format: date-time */
                         reservationExpiresAt: string | null;
@@ -3798,6 +3808,10 @@ export interface operations {
                         shipping: number;
                         shippingAddress: {
                             city: string;
+                            /**
+                             * @description ISO 3166-1 alpha-2
+                             * @default NG
+                             */
                             country: string;
                             line1: string;
                             line2?: string;
@@ -3811,7 +3825,8 @@ export interface operations {
                             id: string | null;
                             name: string;
                         } | null;
-                        status: string;
+                        /** @enum {string} */
+                        status: "pending_payment" | "paid" | "processing" | "shipped" | "delivered" | "cancelled" | "partially_refunded" | "refunded";
                         /** @description minor units (kobo) */
                         subtotal: number;
                         /** @description minor units (kobo) */
@@ -4274,8 +4289,8 @@ export interface operations {
                                     amount: number;
                                     currency: string;
                                 } | null;
-                                /** @description amount_mismatch | currency_mismatch | unknown_reference | paid_but_cancelled | ours_paid_theirs_not | paid_twice */
-                                kind: string;
+                                /** @enum {string} */
+                                kind: "amount_mismatch" | "currency_mismatch" | "unknown_reference" | "paid_but_cancelled" | "ours_paid_theirs_not" | "paid_twice";
                                 /** Format: uuid */
                                 orderId: string | null;
                                 reference: string;
@@ -4289,10 +4304,10 @@ export interface operations {
                             requestedBy: string | null;
                             /** Format: date-time */
                             startedAt: string;
-                            /** @description running | completed | failed */
-                            status: string;
-                            /** @description schedule | manual */
-                            trigger: string;
+                            /** @enum {string} */
+                            status: "running" | "completed" | "failed";
+                            /** @enum {string} */
+                            trigger: "schedule" | "manual";
                             /** Format: date-time */
                             windowFrom: string;
                             /** Format: date-time */
@@ -4417,6 +4432,7 @@ export interface operations {
                         outOfStock: number;
                         /** @description kobo (minor units of `currency`) */
                         retailValue: number;
+                        /** @enum {string} */
                         source: "primary" | "replica";
                         unitsOnHand: number;
                         unitsReserved: number;
@@ -4555,7 +4571,8 @@ export interface operations {
                         currency: string;
                         /** @description a date YYYY-MM-DD in SHOP_TIMEZONE */
                         from: string;
-                        interval: string;
+                        /** @enum {string} */
+                        interval: "day" | "week" | "month";
                         previous?: {
                             buckets: {
                                 /** @description a date YYYY-MM-DD in SHOP_TIMEZONE */
@@ -4598,6 +4615,7 @@ export interface operations {
                                 tax: number;
                             };
                         };
+                        /** @enum {string} */
                         source: "primary" | "replica";
                         /** @description a date YYYY-MM-DD in SHOP_TIMEZONE */
                         to: string;
@@ -4731,6 +4749,7 @@ export interface operations {
                         }[];
                         /** @enum {object|null} */
                         nextCursor: never | null;
+                        /** @enum {string} */
                         source: "primary" | "replica";
                     };
                 };
@@ -7121,6 +7140,7 @@ export interface operations {
                             name: string;
                             /** @description E.164 */
                             phone: string | null;
+                            /** @enum {string} */
                             role: "customer" | "support" | "manager" | "admin";
                             twoFactorEnabled: boolean;
                         }[];
@@ -7209,6 +7229,7 @@ export interface operations {
             content: {
                 "application/json": {
                     disabled?: boolean;
+                    /** @enum {string} */
                     role?: "customer" | "support" | "manager" | "admin";
                 };
             };
@@ -7233,6 +7254,7 @@ export interface operations {
                         name: string;
                         /** @description E.164 */
                         phone: string | null;
+                        /** @enum {string} */
                         role: "customer" | "support" | "manager" | "admin";
                         twoFactorEnabled: boolean;
                     };
@@ -8057,6 +8079,7 @@ export interface operations {
                             name: string;
                             /** @description E.164 */
                             phone: string | null;
+                            /** @enum {string} */
                             role: "customer" | "support" | "manager" | "admin";
                             twoFactorEnabled: boolean;
                         };
@@ -8498,6 +8521,7 @@ export interface operations {
                             name: string;
                             /** @description E.164 */
                             phone: string | null;
+                            /** @enum {string} */
                             role: "customer" | "support" | "manager" | "admin";
                             twoFactorEnabled: boolean;
                         };
@@ -8811,6 +8835,7 @@ export interface operations {
                             name: string;
                             /** @description E.164 */
                             phone: string | null;
+                            /** @enum {string} */
                             role: "customer" | "support" | "manager" | "admin";
                             twoFactorEnabled: boolean;
                         };
@@ -8865,9 +8890,14 @@ export interface operations {
                         coupon: {
                             applied: boolean;
                             code: string;
-                            kind: string;
+                            /** @enum {string} */
+                            kind: "percent" | "fixed" | "free_shipping";
                             message: string | null;
-                            reason: string | null;
+                            /**
+                             * @description why it stopped applying (null while it applies)
+                             * @enum {string|null}
+                             */
+                            reason: "expired" | "not_started" | "minimum_not_met" | "used_up" | "not_found" | null;
                             value: number;
                         } | null;
                         /** Format: date-time */
@@ -8891,6 +8921,7 @@ export interface operations {
                             /** Format: uuid */
                             productId: string;
                             productSlug: string;
+                            /** @description false when the product was archived or unpublished since it was added */
                             purchasable: boolean;
                             quantity: number;
                             sku: string;
@@ -9016,9 +9047,14 @@ export interface operations {
                         coupon: {
                             applied: boolean;
                             code: string;
-                            kind: string;
+                            /** @enum {string} */
+                            kind: "percent" | "fixed" | "free_shipping";
                             message: string | null;
-                            reason: string | null;
+                            /**
+                             * @description why it stopped applying (null while it applies)
+                             * @enum {string|null}
+                             */
+                            reason: "expired" | "not_started" | "minimum_not_met" | "used_up" | "not_found" | null;
                             value: number;
                         } | null;
                         /** Format: date-time */
@@ -9042,6 +9078,7 @@ export interface operations {
                             /** Format: uuid */
                             productId: string;
                             productSlug: string;
+                            /** @description false when the product was archived or unpublished since it was added */
                             purchasable: boolean;
                             quantity: number;
                             sku: string;
@@ -9173,9 +9210,14 @@ export interface operations {
                         coupon: {
                             applied: boolean;
                             code: string;
-                            kind: string;
+                            /** @enum {string} */
+                            kind: "percent" | "fixed" | "free_shipping";
                             message: string | null;
-                            reason: string | null;
+                            /**
+                             * @description why it stopped applying (null while it applies)
+                             * @enum {string|null}
+                             */
+                            reason: "expired" | "not_started" | "minimum_not_met" | "used_up" | "not_found" | null;
                             value: number;
                         } | null;
                         /** Format: date-time */
@@ -9199,6 +9241,7 @@ export interface operations {
                             /** Format: uuid */
                             productId: string;
                             productSlug: string;
+                            /** @description false when the product was archived or unpublished since it was added */
                             purchasable: boolean;
                             quantity: number;
                             sku: string;
@@ -9346,9 +9389,14 @@ export interface operations {
                         coupon: {
                             applied: boolean;
                             code: string;
-                            kind: string;
+                            /** @enum {string} */
+                            kind: "percent" | "fixed" | "free_shipping";
                             message: string | null;
-                            reason: string | null;
+                            /**
+                             * @description why it stopped applying (null while it applies)
+                             * @enum {string|null}
+                             */
+                            reason: "expired" | "not_started" | "minimum_not_met" | "used_up" | "not_found" | null;
                             value: number;
                         } | null;
                         /** Format: date-time */
@@ -9372,6 +9420,7 @@ export interface operations {
                             /** Format: uuid */
                             productId: string;
                             productSlug: string;
+                            /** @description false when the product was archived or unpublished since it was added */
                             purchasable: boolean;
                             quantity: number;
                             sku: string;
@@ -9483,9 +9532,14 @@ export interface operations {
                         coupon: {
                             applied: boolean;
                             code: string;
-                            kind: string;
+                            /** @enum {string} */
+                            kind: "percent" | "fixed" | "free_shipping";
                             message: string | null;
-                            reason: string | null;
+                            /**
+                             * @description why it stopped applying (null while it applies)
+                             * @enum {string|null}
+                             */
+                            reason: "expired" | "not_started" | "minimum_not_met" | "used_up" | "not_found" | null;
                             value: number;
                         } | null;
                         /** Format: date-time */
@@ -9509,6 +9563,7 @@ export interface operations {
                             /** Format: uuid */
                             productId: string;
                             productSlug: string;
+                            /** @description false when the product was archived or unpublished since it was added */
                             purchasable: boolean;
                             quantity: number;
                             sku: string;
@@ -9680,9 +9735,14 @@ export interface operations {
                         coupon: {
                             applied: boolean;
                             code: string;
-                            kind: string;
+                            /** @enum {string} */
+                            kind: "percent" | "fixed" | "free_shipping";
                             message: string | null;
-                            reason: string | null;
+                            /**
+                             * @description why it stopped applying (null while it applies)
+                             * @enum {string|null}
+                             */
+                            reason: "expired" | "not_started" | "minimum_not_met" | "used_up" | "not_found" | null;
                             value: number;
                         } | null;
                         /** Format: date-time */
@@ -9706,6 +9766,7 @@ export interface operations {
                             /** Format: uuid */
                             productId: string;
                             productSlug: string;
+                            /** @description false when the product was archived or unpublished since it was added */
                             purchasable: boolean;
                             quantity: number;
                             sku: string;
@@ -9839,9 +9900,14 @@ export interface operations {
                         coupon: {
                             applied: boolean;
                             code: string;
-                            kind: string;
+                            /** @enum {string} */
+                            kind: "percent" | "fixed" | "free_shipping";
                             message: string | null;
-                            reason: string | null;
+                            /**
+                             * @description why it stopped applying (null while it applies)
+                             * @enum {string|null}
+                             */
+                            reason: "expired" | "not_started" | "minimum_not_met" | "used_up" | "not_found" | null;
                             value: number;
                         } | null;
                         /** Format: date-time */
@@ -9865,6 +9931,7 @@ export interface operations {
                             /** Format: uuid */
                             productId: string;
                             productSlug: string;
+                            /** @description false when the product was archived or unpublished since it was added */
                             purchasable: boolean;
                             quantity: number;
                             sku: string;
@@ -10416,6 +10483,7 @@ export interface operations {
             header: {
                 /** @description one per checkout attempt; replays its first answer */
                 "idempotency-key": string;
+                /** @description guest cart secret */
                 "x-cart-token"?: string;
             };
             path?: never;
@@ -10482,9 +10550,11 @@ export interface operations {
                                 actorId: string | null;
                                 /** Format: date-time */
                                 at: string;
-                                from: string | null;
+                                /** @enum {string|null} */
+                                from: "pending_payment" | "paid" | "processing" | "shipped" | "delivered" | "cancelled" | "partially_refunded" | "refunded" | null;
                                 note: string | null;
-                                to: string;
+                                /** @enum {string} */
+                                to: "pending_payment" | "paid" | "processing" | "shipped" | "delivered" | "cancelled" | "partially_refunded" | "refunded";
                             }[];
                             /** Format: uuid */
                             id: string;
@@ -10526,7 +10596,8 @@ export interface operations {
                                 /** Format: date-time */
                                 paidAt: string | null;
                                 reference: string;
-                                status: string;
+                                /** @enum {string} */
+                                status: "initializing" | "initialized" | "init_failed" | "success" | "failed" | "abandoned" | "mismatch";
                             }[];
                             refunds: {
                                 /** @description minor units (kobo) */
@@ -10540,7 +10611,8 @@ export interface operations {
                                 restock: boolean;
                                 /** Format: date-time */
                                 settledAt: string | null;
-                                status: string;
+                                /** @enum {string} */
+                                status: "pending" | "processing" | "processed" | "failed";
                             }[];
                             /** Format: date-time */
                             reservationExpiresAt: string | null;
@@ -10548,6 +10620,10 @@ export interface operations {
                             shipping: number;
                             shippingAddress: {
                                 city: string;
+                                /**
+                                 * @description ISO 3166-1 alpha-2
+                                 * @default NG
+                                 */
                                 country: string;
                                 line1: string;
                                 line2?: string;
@@ -10561,7 +10637,8 @@ export interface operations {
                                 id: string | null;
                                 name: string;
                             } | null;
-                            status: string;
+                            /** @enum {string} */
+                            status: "pending_payment" | "paid" | "processing" | "shipped" | "delivered" | "cancelled" | "partially_refunded" | "refunded";
                             /** @description minor units (kobo) */
                             subtotal: number;
                             /** @description minor units (kobo) */
@@ -10579,8 +10656,11 @@ export interface operations {
                             authorizationUrl: string | null;
                             message: string | null;
                             reference: string;
-                            /** @description initialized | init_failed | initializing */
-                            status: string;
+                            /**
+                             * @description initialized | init_failed | initializing (the latter only when recovered after a crash)
+                             * @enum {string}
+                             */
+                            status: "initializing" | "initialized" | "init_failed" | "success" | "failed" | "abandoned" | "mismatch";
                         } | null;
                     };
                 };
@@ -10748,7 +10828,8 @@ export interface operations {
                             endsAt: string | null;
                             /** Format: uuid */
                             id: string;
-                            kind: string;
+                            /** @enum {string} */
+                            kind: "percent" | "fixed" | "free_shipping";
                             maxRedemptions: number | null;
                             minSubtotal: number | null;
                             perCustomerLimit: number | null;
@@ -10846,6 +10927,7 @@ export interface operations {
                     code: string;
                     /** Format: date-time */
                     endsAt?: string | null;
+                    /** @enum {string} */
                     kind: "percent" | "fixed" | "free_shipping";
                     maxRedemptions?: number | null;
                     minSubtotal?: number | null;
@@ -10873,7 +10955,8 @@ export interface operations {
                         endsAt: string | null;
                         /** Format: uuid */
                         id: string;
-                        kind: string;
+                        /** @enum {string} */
+                        kind: "percent" | "fixed" | "free_shipping";
                         maxRedemptions: number | null;
                         minSubtotal: number | null;
                         perCustomerLimit: number | null;
@@ -11002,7 +11085,8 @@ export interface operations {
                         endsAt: string | null;
                         /** Format: uuid */
                         id: string;
-                        kind: string;
+                        /** @enum {string} */
+                        kind: "percent" | "fixed" | "free_shipping";
                         maxRedemptions: number | null;
                         minSubtotal: number | null;
                         perCustomerLimit: number | null;
@@ -11230,6 +11314,7 @@ export interface operations {
                     code?: string;
                     /** Format: date-time */
                     endsAt?: string | null;
+                    /** @enum {string} */
                     kind?: "percent" | "fixed" | "free_shipping";
                     maxRedemptions?: number | null;
                     minSubtotal?: number | null;
@@ -11257,7 +11342,8 @@ export interface operations {
                         endsAt: string | null;
                         /** Format: uuid */
                         id: string;
-                        kind: string;
+                        /** @enum {string} */
+                        kind: "percent" | "fixed" | "free_shipping";
                         maxRedemptions: number | null;
                         minSubtotal: number | null;
                         perCustomerLimit: number | null;
@@ -11911,6 +11997,7 @@ export interface operations {
                         name: string;
                         /** @description E.164 */
                         phone: string | null;
+                        /** @enum {string} */
                         role: "customer" | "support" | "manager" | "admin";
                         twoFactorEnabled: boolean;
                     };
@@ -11995,6 +12082,7 @@ export interface operations {
                         name: string;
                         /** @description E.164 */
                         phone: string | null;
+                        /** @enum {string} */
                         role: "customer" | "support" | "manager" | "admin";
                         twoFactorEnabled: boolean;
                     };
@@ -13706,7 +13794,8 @@ export interface operations {
                             id: string;
                             itemCount: number;
                             number: string;
-                            status: string;
+                            /** @enum {string} */
+                            status: "pending_payment" | "paid" | "processing" | "shipped" | "delivered" | "cancelled" | "partially_refunded" | "refunded";
                             /** @description minor units (kobo) */
                             total: number;
                         }[];
@@ -13767,6 +13856,7 @@ export interface operations {
                 token?: string;
             };
             header?: {
+                /** @description guest cart secret */
                 "x-cart-token"?: string;
             };
             path: {
@@ -13803,9 +13893,11 @@ export interface operations {
                             actorId: string | null;
                             /** Format: date-time */
                             at: string;
-                            from: string | null;
+                            /** @enum {string|null} */
+                            from: "pending_payment" | "paid" | "processing" | "shipped" | "delivered" | "cancelled" | "partially_refunded" | "refunded" | null;
                             note: string | null;
-                            to: string;
+                            /** @enum {string} */
+                            to: "pending_payment" | "paid" | "processing" | "shipped" | "delivered" | "cancelled" | "partially_refunded" | "refunded";
                         }[];
                         /** Format: uuid */
                         id: string;
@@ -13847,7 +13939,8 @@ export interface operations {
                             /** Format: date-time */
                             paidAt: string | null;
                             reference: string;
-                            status: string;
+                            /** @enum {string} */
+                            status: "initializing" | "initialized" | "init_failed" | "success" | "failed" | "abandoned" | "mismatch";
                         }[];
                         refunds: {
                             /** @description minor units (kobo) */
@@ -13861,7 +13954,8 @@ export interface operations {
                             restock: boolean;
                             /** Format: date-time */
                             settledAt: string | null;
-                            status: string;
+                            /** @enum {string} */
+                            status: "pending" | "processing" | "processed" | "failed";
                         }[];
                         /** Format: date-time */
                         reservationExpiresAt: string | null;
@@ -13869,6 +13963,10 @@ export interface operations {
                         shipping: number;
                         shippingAddress: {
                             city: string;
+                            /**
+                             * @description ISO 3166-1 alpha-2
+                             * @default NG
+                             */
                             country: string;
                             line1: string;
                             line2?: string;
@@ -13882,7 +13980,8 @@ export interface operations {
                             id: string | null;
                             name: string;
                         } | null;
-                        status: string;
+                        /** @enum {string} */
+                        status: "pending_payment" | "paid" | "processing" | "shipped" | "delivered" | "cancelled" | "partially_refunded" | "refunded";
                         /** @description minor units (kobo) */
                         subtotal: number;
                         /** @description minor units (kobo) */
@@ -13972,6 +14071,7 @@ export interface operations {
                 token?: string;
             };
             header?: {
+                /** @description guest cart secret */
                 "x-cart-token"?: string;
             };
             path: {
@@ -14008,9 +14108,11 @@ export interface operations {
                             actorId: string | null;
                             /** Format: date-time */
                             at: string;
-                            from: string | null;
+                            /** @enum {string|null} */
+                            from: "pending_payment" | "paid" | "processing" | "shipped" | "delivered" | "cancelled" | "partially_refunded" | "refunded" | null;
                             note: string | null;
-                            to: string;
+                            /** @enum {string} */
+                            to: "pending_payment" | "paid" | "processing" | "shipped" | "delivered" | "cancelled" | "partially_refunded" | "refunded";
                         }[];
                         /** Format: uuid */
                         id: string;
@@ -14052,7 +14154,8 @@ export interface operations {
                             /** Format: date-time */
                             paidAt: string | null;
                             reference: string;
-                            status: string;
+                            /** @enum {string} */
+                            status: "initializing" | "initialized" | "init_failed" | "success" | "failed" | "abandoned" | "mismatch";
                         }[];
                         refunds: {
                             /** @description minor units (kobo) */
@@ -14066,7 +14169,8 @@ export interface operations {
                             restock: boolean;
                             /** Format: date-time */
                             settledAt: string | null;
-                            status: string;
+                            /** @enum {string} */
+                            status: "pending" | "processing" | "processed" | "failed";
                         }[];
                         /** Format: date-time */
                         reservationExpiresAt: string | null;
@@ -14074,6 +14178,10 @@ export interface operations {
                         shipping: number;
                         shippingAddress: {
                             city: string;
+                            /**
+                             * @description ISO 3166-1 alpha-2
+                             * @default NG
+                             */
                             country: string;
                             line1: string;
                             line2?: string;
@@ -14087,7 +14195,8 @@ export interface operations {
                             id: string | null;
                             name: string;
                         } | null;
-                        status: string;
+                        /** @enum {string} */
+                        status: "pending_payment" | "paid" | "processing" | "shipped" | "delivered" | "cancelled" | "partially_refunded" | "refunded";
                         /** @description minor units (kobo) */
                         subtotal: number;
                         /** @description minor units (kobo) */
@@ -14321,6 +14430,7 @@ export interface operations {
                 token?: string;
             };
             header?: {
+                /** @description guest cart secret */
                 "x-cart-token"?: string;
             };
             path: {
@@ -14341,8 +14451,11 @@ export interface operations {
                         authorizationUrl: string | null;
                         message: string | null;
                         reference: string;
-                        /** @description initialized | init_failed | initializing */
-                        status: string;
+                        /**
+                         * @description initialized | init_failed | initializing (the latter only when recovered after a crash)
+                         * @enum {string}
+                         */
+                        status: "initializing" | "initialized" | "init_failed" | "success" | "failed" | "abandoned" | "mismatch";
                     };
                 };
             };
@@ -14571,7 +14684,7 @@ export interface operations {
                 q?: string;
                 sort?: "relevance" | "newest" | "price_asc" | "price_desc" | "rating";
                 /** @description staff only */
-                status?: ("draft" | "active" | "archived") | "any";
+                status?: "draft" | "active" | "archived" | "any";
             };
             header?: never;
             path?: never;
@@ -14712,6 +14825,7 @@ export interface operations {
                     seoDescription?: string | null;
                     seoTitle?: string | null;
                     slug?: string;
+                    /** @enum {string} */
                     status?: "draft" | "active" | "archived";
                     tags?: string[];
                     title: string;
@@ -14778,6 +14892,7 @@ export interface operations {
                         seoDescription: string | null;
                         seoTitle: string | null;
                         slug: string;
+                        /** @enum {string} */
                         status: "draft" | "active" | "archived";
                         tags: string[];
                         title: string;
@@ -14947,6 +15062,7 @@ export interface operations {
                         seoDescription: string | null;
                         seoTitle: string | null;
                         slug: string;
+                        /** @enum {string} */
                         status: "draft" | "active" | "archived";
                         tags: string[];
                         title: string;
@@ -15124,6 +15240,7 @@ export interface operations {
                     seoDescription?: string | null;
                     seoTitle?: string | null;
                     slug?: string;
+                    /** @enum {string} */
                     status?: "draft" | "active" | "archived";
                     tags?: string[];
                     title?: string;
@@ -15176,6 +15293,7 @@ export interface operations {
                         seoDescription: string | null;
                         seoTitle: string | null;
                         slug: string;
+                        /** @enum {string} */
                         status: "draft" | "active" | "archived";
                         tags: string[];
                         title: string;

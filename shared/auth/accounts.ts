@@ -29,6 +29,7 @@ import type { TokenRevoker } from './revocation.js';
 import { decrypt, encrypt, randomToken, tokenHash } from '../crypto.js';
 import { openSession, revokeSessions, type ClientMeta } from './sessions.js';
 import { checkSecondFactor } from './two-factor.js';
+import type { UserView } from './schemas.js';
 
 const VERIFY_TOKEN_HOURS = 24;
 const RESET_TOKEN_HOURS = 1;
@@ -37,19 +38,19 @@ type AuthConfig = Pick<Config, 'PUBLIC_URL' | 'ENCRYPTION_KEY' | 'LOCKOUT_THRESH
 type User = Selectable<Users>;
 
 /** The account as its owner (and staff) see it: never hashes or secrets. */
-export function userView(u: Pick<User, 'id' | 'email' | 'name' | 'phone' | 'role' | 'emailVerifiedAt' | 'totpEnabledAt' | 'createdAt'>) {
+export function userView(u: Pick<User, 'id' | 'email' | 'name' | 'phone' | 'role' | 'emailVerifiedAt' | 'totpEnabledAt' | 'createdAt'>): UserView {
   return {
     id: u.id,
     email: u.email,
     name: u.name,
     phone: u.phone,
-    role: u.role as Role,
+    role: u.role,
     emailVerified: u.emailVerifiedAt !== null,
     twoFactorEnabled: u.totpEnabledAt !== null,
     createdAt: new Date(u.createdAt).toISOString(),
   };
 }
-export type UserView = ReturnType<typeof userView>;
+export type { UserView } from './schemas.js';
 
 /** What an access token is issued for: the user, the session and the user's token generation. */
 export interface TokenSubject {
@@ -124,7 +125,7 @@ export async function register(db: Db, config: AuthConfig, input: RegisterInput,
       await queueVerification(trx, config, user);
       await enqueueMail(trx, null, 'welcome', user.email, { name: user.name });
       const session = await openSession(trx, user.id, meta);
-      const subject: TokenSubject = { id: user.id, role: user.role as Role, sessionId: session.sessionId, generation: user.tokenGeneration };
+      const subject: TokenSubject = { id: user.id, role: user.role, sessionId: session.sessionId, generation: user.tokenGeneration };
       return { user: userView(user), refreshToken: session.refreshToken, subject };
     });
   } catch (err) {
@@ -227,7 +228,7 @@ export async function login(db: Db, config: AuthConfig, input: LoginInput, meta:
       });
     }
     const session = await openSession(trx, user.id, meta);
-    const subject: TokenSubject = { id: user.id, role: user.role as Role, sessionId: session.sessionId, generation: user.tokenGeneration };
+    const subject: TokenSubject = { id: user.id, role: user.role, sessionId: session.sessionId, generation: user.tokenGeneration };
     return { user: userView(user), refreshToken: session.refreshToken, subject };
   });
 }

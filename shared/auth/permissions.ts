@@ -28,8 +28,9 @@ const permissions = [
 ] as const;
 export type Permission = (typeof permissions)[number];
 
-export const roles = ['customer', 'support', 'manager', 'admin'] as const;
-export type Role = (typeof roles)[number];
+import type { Role } from './schemas.js';
+
+export { roles, type Role } from './schemas.js';
 
 const support: readonly Permission[] = ['order:read:any', 'credit:read', 'review:moderate', 'support:read', 'support:reply'];
 const manager: readonly Permission[] = [

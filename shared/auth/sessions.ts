@@ -5,6 +5,7 @@ import { NotFoundError, UnauthorizedError } from '../errors.js';
 import type { Role } from './permissions.js';
 import type { TokenRevoker } from './revocation.js';
 import { decrypt, encrypt, randomToken, tokenHash } from '../crypto.js';
+import type { SessionRevokeReason } from './schemas.js';
 
 /** A session (one sign-in on one device) lives this long at most; refreshes rotate within it. */
 const SESSION_DAYS = 30;
@@ -33,7 +34,7 @@ export async function openSession(trx: Trx, userId: string, meta: ClientMeta) {
   return { sessionId: session.id, refreshToken };
 }
 
-export async function revokeSessions(db: DbOrTrx, userId: string, reason: string, sessionId?: string) {
+export async function revokeSessions(db: DbOrTrx, userId: string, reason: SessionRevokeReason, sessionId?: string) {
   let query = db
     .updateTable('sessions')
     .set({ revokedAt: sql`now()`, revokedReason: reason })
@@ -98,7 +99,7 @@ export async function rotateRefreshToken(db: Db, presented: string, meta: Client
       refreshToken: randomToken(),
       // Role and generation come from the same snapshot: a token can never carry a role from before a
       // change together with a generation from after it.
-      accessToken: opts.signAccessToken({ id: session.userId, role: session.role as Role, sessionId: session.id, generation: session.tokenGeneration }),
+      accessToken: opts.signAccessToken({ id: session.userId, role: session.role, sessionId: session.id, generation: session.tokenGeneration }),
     };
     await trx.insertInto('refreshTokens').values({ tokenHash: tokenHash(pair.refreshToken), sessionId: session.id }).execute();
     if (opts.graceSeconds > 0) {

@@ -7,9 +7,10 @@ import type { Role } from './permissions.js';
 import type { TokenRevoker } from './revocation.js';
 import { revokeSessions } from './sessions.js';
 import { userView } from './accounts.js';
+import type { StaffUserView } from './schemas.js';
 
 /** What staff see of an account: the owner's view plus its state. */
-function staffUserView(u: Parameters<typeof userView>[0] & { disabledAt: Date | string | null; lockedUntil: Date | string | null }) {
+export function staffUserView(u: Parameters<typeof userView>[0] & { disabledAt: Date | string | null; lockedUntil: Date | string | null }): StaffUserView {
   return {
     ...userView(u),
     disabled: u.disabledAt !== null,

@@ -1,11 +1,15 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { tokenHash } from '../crypto.js';
 import { sql } from 'kysely';
 import type { DbOrTrx, Trx } from '../db/index.js';
 import { ConflictError, InsufficientStockError, NotFoundError, ValidationError } from '../errors.js';
-import { asPricingCoupon, checkCoupon, couponMessage, couponRejection, customerRedemptions, findCoupon, type CouponRejection } from '../coupons/index.js';
+import { asPricingCoupon, checkCoupon, couponMessage, couponRejection, customerRedemptions, findCoupon } from '../coupons/index.js';
 import { stockLevels } from '../inventory/availability.js';
-import { computeTotals, type Totals } from '../pricing/index.js';
+import { computeTotals } from '../pricing/index.js';
 import { findActiveShippingMethod } from '../shipping/index.js';
+import type { CartCoupon, CartLine, CartView } from './schemas.js';
+
+export type { CartCoupon, CartLine, CartView } from './schemas.js';
 
 /**
  * Carts live in Postgres. A guest cart is found by the hash of its `X-Cart-Token` (a random secret shown
@@ -20,7 +24,6 @@ import { findActiveShippingMethod } from '../shipping/index.js';
 const MAX_LINES = 100;
 export const MAX_QUANTITY = 99;
 
-export const hashCartToken = (token: string) => createHash('sha256').update(token).digest('hex');
 const newCartToken = () => randomBytes(32).toString('base64url');
 
 export interface CartCaller {
@@ -42,7 +45,7 @@ const cartColumns = ['id', 'userId', 'couponId', 'currency', 'createdAt', 'updat
 
 async function guestCartByToken(db: DbOrTrx, token: string | undefined, lock = false) {
   if (!token) return undefined;
-  let q = db.selectFrom('carts').select(cartColumns).where('tokenHash', '=', hashCartToken(token)).where('userId', 'is', null);
+  let q = db.selectFrom('carts').select(cartColumns).where('tokenHash', '=', tokenHash(token)).where('userId', 'is', null);
   if (lock) q = q.forUpdate();
   return q.executeTakeFirst();
 }
@@ -50,7 +53,7 @@ async function guestCartByToken(db: DbOrTrx, token: string | undefined, lock = f
 /** Creates a guest cart; the token is returned once and only its hash is stored. */
 export async function createGuestCart(db: DbOrTrx, currency: string): Promise<{ cart: CartRow; token: string }> {
   const token = newCartToken();
-  const cart = await db.insertInto('carts').values({ tokenHash: hashCartToken(token), currency }).returning(cartColumns).executeTakeFirstOrThrow();
+  const cart = await db.insertInto('carts').values({ tokenHash: tokenHash(token), currency }).returning(cartColumns).executeTakeFirstOrThrow();
   return { cart, token };
 }
 
@@ -180,27 +183,6 @@ export async function removeCoupon(trx: Trx, cart: CartRow): Promise<void> {
 
 // ---- Reading ----
 
-export interface CartLine {
-  id: string;
-  variantId: string;
-  productId: string;
-  productSlug: string;
-  title: string;
-  variantTitle: string;
-  sku: string;
-  quantity: number;
-  /** The unit price when the line was added or last changed. */
-  unitPrice: number;
-  /** The current price. */
-  price: number;
-  priceChanged: boolean;
-  lineTotal: number;
-  available: number;
-  /** False when the product was archived or unpublished since it was added. */
-  purchasable: boolean;
-  currency: string;
-}
-
 /** The cart's lines with current prices; `withStock: false` skips the availability read (checkout reserves instead). */
 export async function cartLines(db: DbOrTrx, cartId: string, opts: { withStock?: boolean } = {}): Promise<CartLine[]> {
   const rows = await db
@@ -233,28 +215,6 @@ export async function cartLines(db: DbOrTrx, cartId: string, opts: { withStock?:
     available: stock.get(r.variantId)?.available ?? 0,
     purchasable: status === 'active',
   }));
-}
-
-export interface CartCoupon {
-  code: string;
-  kind: string;
-  value: number;
-  applied: boolean;
-  /** Why it stopped applying (null while it applies). */
-  reason: CouponRejection | null;
-  message: string | null;
-}
-
-export interface CartView extends Totals {
-  id: string;
-  token: string | null;
-  items: CartLine[];
-  itemCount: number;
-  currency: string;
-  coupon: CartCoupon | null;
-  shippingMethod: { id: string; name: string; price: number; freeOver: number | null; etaDays: number } | null;
-  createdAt: string;
-  updatedAt: string;
 }
 
 export async function cartView(

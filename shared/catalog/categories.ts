@@ -1,25 +1,10 @@
 import { sql } from 'kysely';
 import type { Db, DbOrTrx } from '../db/index.js';
 import { BadRequestError, ConflictError, NotFoundError, isUniqueViolation } from '../errors.js';
+import type { CategoryInput, CategoryNode } from './schemas.js';
 import { slugify } from './slug.js';
 
-export interface CategoryNode {
-  id: string;
-  parentId: string | null;
-  name: string;
-  slug: string;
-  description: string | null;
-  position: number;
-  children: CategoryNode[];
-}
-
-export interface CategoryInput {
-  name: string;
-  slug?: string;
-  parentId?: string | null;
-  description?: string | null;
-  position?: number;
-}
+export type { CategoryInput, CategoryNode } from './schemas.js';
 
 const columns = ['id', 'parentId', 'name', 'slug', 'description', 'position'] as const;
 

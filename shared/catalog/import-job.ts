@@ -7,21 +7,11 @@ import type { Db } from '../db/index.js';
 import type { PrivateFiles } from '../media/files.js';
 import { enqueue } from '../outbox.js';
 import { countCsvRecords, importProductsCsv, type ImportProgress } from './csv/import.js';
+import type { ImportView } from './schemas.js';
+
+export type { ImportView } from './schemas.js';
 
 const PROGRESS_EVERY_MS = 500;
-
-export interface ImportView {
-  id: string;
-  status: string;
-  filename: string;
-  totalRows: number;
-  processedRows: number;
-  productsCreated: number;
-  productsUpdated: number;
-  errors: { line: number; handle?: string; reason: string }[];
-  createdAt: string;
-  finishedAt: string | null;
-}
 
 export async function getImport(db: Db, id: string): Promise<ImportView | null> {
   const row = await db.selectFrom('imports').selectAll().where('id', '=', id).executeTakeFirst();

@@ -2,48 +2,9 @@ import { sql, type RawBuilder } from 'kysely';
 import { decodeCursor, encodeCursor, InvalidCursorError } from '../db/cursor.js';
 import type { DbOrTrx } from '../db/index.js';
 import { BadRequestError } from '../errors.js';
-import type { ProductStatus } from './products.js';
+import type { Facets, ListItem, ListPage, ListQuery, ProductSort, Suggestion } from './schemas.js';
 
-export const productSorts = ['relevance', 'newest', 'price_asc', 'price_desc', 'rating'] as const;
-export type ProductSort = (typeof productSorts)[number];
-
-export interface ListQuery {
-  q?: string;
-  category?: string;
-  minPrice?: number;
-  maxPrice?: number;
-  inStock?: boolean;
-  sort?: ProductSort;
-  limit: number;
-  cursor?: string;
-  facets?: boolean;
-  /** Staff only; the public always sees `active`. 'any' = every status. */
-  status?: ProductStatus | 'any';
-}
-
-export interface ListItem {
-  id: string;
-  slug: string;
-  title: string;
-  priceFrom: number | null;
-  currency: string;
-  images: { id: string; urls: { thumb: string; card: string; zoom: string }; alt: string; position: number }[];
-  /** Average of the published reviews, one decimal; null without any. */
-  rating: number | null;
-  reviewCount: number;
-  inStock: boolean;
-}
-
-export interface Facets {
-  categories: { slug: string; count: number }[];
-  priceBands: { min: number; max: number | null; count: number }[];
-}
-
-export interface ListPage {
-  items: ListItem[];
-  nextCursor: string | null;
-  facets?: Facets;
-}
+export { productSorts, type Facets, type ListItem, type ListPage, type ListQuery, type ProductSort, type Suggestion } from './schemas.js';
 
 /** Price bands in kobo, [min, max): ₦0–5k, 5–10k, 10–25k, 25–50k, 50–100k, 100k+. */
 const PRICE_BANDS: readonly [number, number | null][] = [
@@ -220,12 +181,6 @@ export async function listProducts(db: DbOrTrx, query: ListQuery): Promise<ListP
     nextCursor: more && last ? encodeCursor([sort, last.sortKey, last.id!]) : null,
     ...(facets ? { facets } : {}),
   };
-}
-
-export interface Suggestion {
-  type: 'product' | 'category';
-  text: string;
-  slug: string;
 }
 
 /**

@@ -5,80 +5,9 @@ import { BadRequestError, ConflictError, NotFoundError, isUniqueViolation } from
 import { availableSql } from '../inventory/availability.js';
 import { isUuid, slugify } from './slug.js';
 
-export const productStatuses = ['draft', 'active', 'archived'] as const;
-export type ProductStatus = (typeof productStatuses)[number];
+import type { ProductInput, ProductView, VariantInput, VariantView } from './schemas.js';
 
-export interface VariantInput {
-  sku: string;
-  title?: string;
-  options?: Record<string, string>;
-  price: number;
-  compareAtPrice?: number | null;
-  currency?: string;
-  weightGrams?: number | null;
-  position?: number;
-}
-
-export interface ProductInput {
-  title: string;
-  slug?: string;
-  description?: string;
-  status?: ProductStatus;
-  categoryId?: string | null;
-  tags?: string[];
-  attributes?: Record<string, unknown>;
-  vendor?: string | null;
-  productType?: string | null;
-  seoTitle?: string | null;
-  seoDescription?: string | null;
-  variants?: VariantInput[];
-}
-
-export interface ImageView {
-  id: string;
-  urls: { thumb: string; card: string; zoom: string };
-  alt: string;
-  position: number;
-}
-
-export interface VariantView {
-  id: string;
-  sku: string;
-  title: string;
-  options: Record<string, string>;
-  price: number;
-  compareAtPrice: number | null;
-  currency: string;
-  weightGrams: number | null;
-  available: number;
-}
-
-export interface ProductView {
-  id: string;
-  slug: string;
-  title: string;
-  description: string;
-  status: ProductStatus;
-  category: { id: string; slug: string; name: string } | null;
-  tags: string[];
-  attributes: Record<string, unknown>;
-  vendor: string | null;
-  productType: string | null;
-  seoTitle: string | null;
-  seoDescription: string | null;
-  priceFrom: number | null;
-  currency: string;
-  inStock: boolean;
-  /** Average of the published reviews, one decimal; null without any. */
-  rating: number | null;
-  reviewCount: number;
-  /** The same as reviewCount (the name before reviews existed). */
-  ratingCount: number;
-  variants: VariantView[];
-  images: ImageView[];
-  createdAt: string;
-  updatedAt: string;
-}
+export { productStatuses, type ImageView, type ProductInput, type ProductStatus, type ProductView, type VariantInput, type VariantView } from './schemas.js';
 
 /**
  * The product with its category, variants (stock as `available`, never negative) and images, in ONE

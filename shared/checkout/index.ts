@@ -3,12 +3,13 @@ import { sql } from 'kysely';
 import type { Config } from '../config.js';
 import type { Db, Trx } from '../db/index.js';
 import { ConflictError, InsufficientStockError, NotFoundError, PgCode, pgErrorCode, ValidationError } from '../errors.js';
-import { cartLines, hashCartToken, lockCallerCart, type CartCaller } from '../cart/index.js';
+import { cartLines, lockCallerCart, type CartCaller } from '../cart/index.js';
+import { tokenHash } from '../crypto.js';
 import { asPricingCoupon, couponRejection, findCoupon, InvalidCouponError, recordRedemption, redeemCoupon } from '../coupons/index.js';
 import { withIdempotency, saveProvisional, type StoredAnswer } from '../idempotency/index.js';
 import { reserveLines } from '../inventory/reservations.js';
-import { buildOrderView, orderView, orderViewColumns, type OrderViewParts, type ShippingAddress } from '../orders/read.js';
 import { shippingAddressFromBook } from '../identity/addresses.js';
+import { buildOrderView, orderView, orderViewColumns, type OrderView, type OrderViewParts, type ShippingAddress } from '../orders/read.js';
 import { enqueue } from '../outbox.js';
 import { retryAfterLazyExpiry } from '../payments/expiry.js';
 import { computeTotals } from '../pricing/index.js';
@@ -51,9 +52,12 @@ export interface CheckoutDeps extends PaymentDeps {
 }
 
 export interface CheckoutAnswerBody {
-  order: Awaited<ReturnType<typeof orderView>>;
+  order: OrderView;
   payment: PaymentStart | null;
 }
+type CheckoutAnswer = StoredAnswer<CheckoutAnswerBody, 201>;
+/** What the order's transaction commits with, so a retry after a crash can finish the answer. */
+type CheckoutProvisional = StoredAnswer<{ orderId: string; paymentId: string; reference: string }, 201>;
 
 interface Placed {
   orderId: string;
@@ -67,7 +71,7 @@ interface Placed {
 async function ownerOf(db: Db, caller: CartCaller): Promise<string> {
   if (caller.userId) return `user:${caller.userId}`;
   const cart = caller.cartToken
-    ? await db.selectFrom('carts').select('id').where('tokenHash', '=', hashCartToken(caller.cartToken)).where('userId', 'is', null).executeTakeFirst()
+    ? await db.selectFrom('carts').select('id').where('tokenHash', '=', tokenHash(caller.cartToken)).where('userId', 'is', null).executeTakeFirst()
     : undefined;
   if (!cart) throw new NotFoundError('Cart');
   return `cart:${cart.id}`;
@@ -170,13 +174,13 @@ async function placeOrder(trx: Trx, deps: CheckoutDeps, caller: CartCaller, inpu
   await trx.deleteFrom('cartItems').where('cartId', '=', cart.id).execute();
   if (cart.couponId) await trx.updateTable('carts').set({ couponId: null }).where('id', '=', cart.id).execute();
   // If this process dies before answering, a retry with the same key finishes from here.
-  await saveProvisional(trx, claimId, { status: 201, body: { orderId, paymentId: payment.id, reference } });
+  await saveProvisional<CheckoutProvisional>(trx, claimId, { status: 201, body: { orderId, paymentId: payment.id, reference } });
   return { orderId, paymentId: payment.id, reference, view: { order, parts: { items, history, payments: [payment], refunds: [], invoice: undefined } } };
 }
 
-async function answer(deps: CheckoutDeps, orderId: string, payment: PaymentStart | null): Promise<StoredAnswer> {
+async function answer(deps: CheckoutDeps, orderId: string, payment: PaymentStart | null): Promise<CheckoutAnswer> {
   const order = await orderView(deps.db, orderId);
-  return { status: 201, body: { order, payment } satisfies CheckoutAnswerBody };
+  return { status: 201, body: { order, payment } };
 }
 
 /**
@@ -204,7 +208,7 @@ export async function checkout(deps: CheckoutDeps, caller: CartCaller, input: Ch
     ]);
   }
   const owner = await ownerOf(deps.db, caller);
-  return withIdempotency(
+  return withIdempotency<CheckoutAnswer, CheckoutProvisional>(
     deps.db,
     { scope: 'checkout', owner, key: idempotencyKey, request: input },
     {
@@ -226,10 +230,10 @@ export async function checkout(deps: CheckoutDeps, caller: CartCaller, input: Ch
           email: order.email,
         });
         const payments = parts.payments.map((p) => ({ ...p, status: payment.status, authorizationUrl: payment.authorizationUrl }));
-        return { status: 201, body: { order: buildOrderView(order, { ...parts, payments }), payment } satisfies CheckoutAnswerBody };
+        return { status: 201, body: { order: buildOrderView(order, { ...parts, payments }), payment } };
       },
       recover: async (provisional) => {
-        const { orderId, paymentId } = provisional.body as { orderId: string; paymentId: string };
+        const { orderId, paymentId } = provisional.body;
         // The crash may have come before the Paystack call: start it now if the attempt never got one.
         const payment = await initializeAttempt(deps, paymentId).catch(() => latestAttempt(deps.db, orderId));
         return answer(deps, orderId, payment);

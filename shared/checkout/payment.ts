@@ -5,6 +5,10 @@ import type { Db } from '../db/index.js';
 import { ConflictError, NotFoundError } from '../errors.js';
 import { PaystackError, type PaystackClient } from '../integrations/paystack/client.js';
 import { orderLink } from '../orders/links.js';
+import type { PaymentStatus } from '../payments/schemas.js';
+import type { PaymentStart } from './schemas.js';
+
+export type { PaymentStart } from './schemas.js';
 
 /**
  * Starting a Paystack transaction for an order: one `payments` row per attempt with its own reference,
@@ -20,16 +24,6 @@ export const PAYSTACK_INIT_TIMEOUT_MS = 8_000;
  * POST /payments/:reference/verify, so it must not be guessable from the order number or another reference.
  */
 export const newPaymentReference = () => `AGP-${randomBytes(16).toString('hex')}`;
-
-export interface PaymentStart {
-  reference: string;
-  authorizationUrl: string | null;
-  accessCode: string | null;
-  /** initialized | init_failed | initializing (the latter only when recovered after a crash). */
-  status: string;
-  /** Why the authorization URL is missing, for the customer. */
-  message: string | null;
-}
 
 /** The Paystack client to use now (the API passes its app.paystack); null when payments are switched off. */
 export type PaystackFactory = () => Pick<PaystackClient, 'initializeTransaction' | 'verifyTransaction'> | null;
@@ -49,7 +43,7 @@ export interface AttemptFacts {
   attempt: number;
   amount: number;
   currency: string;
-  status: string;
+  status: PaymentStatus;
   authorizationUrl: string | null;
   accessCode: string | null;
   orderId: string;

@@ -3,6 +3,7 @@ import type { Db, DbOrTrx, Trx } from '../db/index.js';
 import { ConflictError, DomainError, isUniqueViolation, NotFoundError, ValidationError } from '../errors.js';
 import { decodeCursor, encodeCursor } from '../db/cursor.js';
 import type { CouponKind, PricingCoupon } from '../pricing/index.js';
+import type { CouponInput, CouponRejection } from './schemas.js';
 
 /**
  * Coupons: percent / fixed / free_shipping, case-insensitive codes (citext), a validity window, a minimum
@@ -12,7 +13,7 @@ import type { CouponKind, PricingCoupon } from '../pricing/index.js';
  * redemption back (releaseCouponRedemption).
  */
 
-export type CouponRejection = 'expired' | 'not_started' | 'minimum_not_met' | 'used_up' | 'not_found';
+export type { CouponRejection } from './schemas.js';
 
 const messages: Record<CouponRejection, string> = {
   expired: 'This coupon has expired',
@@ -36,7 +37,7 @@ export const couponMessage = (reason: CouponRejection) => messages[reason];
 export interface CouponRow {
   id: string;
   code: string;
-  kind: string;
+  kind: CouponKind;
   value: number;
   minSubtotal: number | null;
   startsAt: Date | null;
@@ -49,7 +50,7 @@ export interface CouponRow {
   updatedAt: Date;
 }
 
-export const asPricingCoupon = (c: Pick<CouponRow, 'kind' | 'value'>): PricingCoupon => ({ kind: c.kind as CouponKind, value: c.value });
+export const asPricingCoupon = (c: Pick<CouponRow, 'kind' | 'value'>): PricingCoupon => ({ kind: c.kind, value: c.value });
 
 /** Pure: why a coupon does not apply to a subtotal at a time, or null when it does (the per-customer limit is separate). */
 export function couponRejection(c: CouponRow, subtotal: number, now: Date): CouponRejection | null {
@@ -176,17 +177,7 @@ export async function releaseCouponRedemption(trx: Trx, orderId: string): Promis
 
 // ---- Staff CRUD ----
 
-export interface CouponInput {
-  code: string;
-  kind: CouponKind;
-  value: number;
-  minSubtotal?: number | null;
-  startsAt?: string | null;
-  endsAt?: string | null;
-  maxRedemptions?: number | null;
-  perCustomerLimit?: number | null;
-  active?: boolean;
-}
+export type { CouponInput } from './schemas.js';
 
 function validateCoupon(c: Partial<CouponInput>, merged: { kind: string; value: number; startsAt: Date | null; endsAt: Date | null }) {
   const errors = [];

@@ -70,7 +70,7 @@ export async function grantCredit(
         }),
     },
   );
-  return { entry: result.body as CreditEntry, replayed: result.replayed };
+  return { entry: result.body, replayed: result.replayed };
 }
 
 /** Staff view of a customer's credit: the balance and the latest entries. */

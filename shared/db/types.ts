@@ -3,6 +3,13 @@
  * Please do not edit it manually.
  */
 
+import type { Role, SessionRevokeReason, UserTokenPurpose } from "../auth/schemas.js";
+import type { ImageStorage, ImportStatus, ProductStatus } from "../catalog/schemas.js";
+import type { CouponKind } from "../coupons/schemas.js";
+import type { IdempotencyState } from "../idempotency/schemas.js";
+import type { OrderStatus } from "../orders/schemas.js";
+import type { DiscrepancyKind, PaymentProblem, PaymentProblemKind, PaymentProvider, PaymentStatus, ReconciliationRunStatus, ReconciliationTrigger, RefundStatus } from "../payments/schemas.js";
+import type { JobName, QueueName } from "../queues.js";
 import type { ColumnType } from "kysely";
 
 export type Generated<T> = T extends ColumnType<infer S, infer I, infer U>
@@ -85,7 +92,7 @@ export interface Coupons {
   createdAt: Generated<Timestamp>;
   endsAt: Timestamp | null;
   id: Generated<string>;
-  kind: string;
+  kind: CouponKind;
   maxRedemptions: number | null;
   minSubtotal: number | null;
   perCustomerLimit: number | null;
@@ -144,7 +151,7 @@ export interface IdempotencyKeys {
   responseBody: Json | null;
   responseStatus: number | null;
   scope: string;
-  state: Generated<string>;
+  state: Generated<IdempotencyState>;
 }
 
 export interface Imports {
@@ -158,7 +165,7 @@ export interface Imports {
   processedRows: Generated<number>;
   productsCreated: Generated<number>;
   productsUpdated: Generated<number>;
-  status: Generated<string>;
+  status: Generated<ImportStatus>;
   totalRows: Generated<number>;
 }
 
@@ -260,7 +267,7 @@ export interface Orders {
   shippingAddress: Json;
   shippingMethodId: string | null;
   shippingMethodName: string | null;
-  status: Generated<string>;
+  status: Generated<OrderStatus>;
   subtotal: number;
   tax: Generated<number>;
   total: number;
@@ -272,11 +279,11 @@ export interface Orders {
 export interface OrderStatusHistory {
   actorId: string | null;
   createdAt: Generated<Timestamp>;
-  fromStatus: string | null;
+  fromStatus: OrderStatus | null;
   id: Generated<number>;
   note: string | null;
   orderId: string;
-  toStatus: string;
+  toStatus: OrderStatus;
 }
 
 export interface Outbox {
@@ -286,9 +293,9 @@ export interface Outbox {
   deliveredAt: Timestamp | null;
   id: Generated<string>;
   lastError: string | null;
-  name: string;
+  name: JobName;
   payload: Json;
-  queue: string;
+  queue: QueueName;
   requestId: string | null;
 }
 
@@ -297,7 +304,7 @@ export interface PaymentDiscrepancies {
   createdAt: Generated<Timestamp>;
   expected: Json | null;
   id: Generated<string>;
-  kind: string;
+  kind: DiscrepancyKind;
   orderId: string | null;
   reference: string | null;
   resolvedAt: Timestamp | null;
@@ -306,9 +313,9 @@ export interface PaymentDiscrepancies {
 
 export interface PaymentProblemNotices {
   createdAt: Generated<Timestamp>;
-  kind: string;
+  kind: PaymentProblemKind;
   orderId: string | null;
-  problem: string;
+  problem: PaymentProblem;
   subject: string;
 }
 
@@ -325,10 +332,10 @@ export interface Payments {
   paidAmount: number | null;
   paidAt: Timestamp | null;
   paidCurrency: string | null;
-  provider: Generated<string>;
+  provider: Generated<PaymentProvider>;
   providerTransactionId: number | null;
   reference: string;
-  status: Generated<string>;
+  status: Generated<PaymentStatus>;
   unverifiedSince: Timestamp | null;
   updatedAt: Generated<Timestamp>;
 }
@@ -341,7 +348,7 @@ export interface ProductImages {
   position: Generated<number>;
   productId: string;
   sourceUrl: string | null;
-  storage: string;
+  storage: ImageStorage;
   storageKey: string;
   urls: Json;
   version: string | null;
@@ -365,7 +372,7 @@ export interface Products {
   seoDescription: string | null;
   seoTitle: string | null;
   slug: string;
-  status: Generated<string>;
+  status: Generated<ProductStatus>;
   tags: Generated<string[]>;
   title: string;
   updatedAt: Generated<Timestamp>;
@@ -441,8 +448,8 @@ export interface ReconciliationRuns {
   id: Generated<string>;
   requestedBy: string | null;
   startedAt: Generated<Timestamp>;
-  status: Generated<string>;
-  trigger: string;
+  status: Generated<ReconciliationRunStatus>;
+  trigger: ReconciliationTrigger;
   windowFrom: Timestamp;
   windowTo: Timestamp;
 }
@@ -497,7 +504,7 @@ export interface RefundParts {
   providerStatus: string | null;
   refundId: string;
   settledAt: Timestamp | null;
-  status: Generated<string>;
+  status: Generated<RefundStatus>;
   updatedAt: Generated<Timestamp>;
 }
 
@@ -512,7 +519,7 @@ export interface Refunds {
   reason: string;
   restock: Generated<boolean>;
   settledAt: Timestamp | null;
-  status: Generated<string>;
+  status: Generated<RefundStatus>;
   updatedAt: Generated<Timestamp>;
 }
 
@@ -584,7 +591,7 @@ export interface Sessions {
   ip: string | null;
   lastUsedAt: Generated<Timestamp>;
   revokedAt: Timestamp | null;
-  revokedReason: string | null;
+  revokedReason: SessionRevokeReason | null;
   userAgent: string | null;
   userId: string;
 }
@@ -693,7 +700,7 @@ export interface Users {
   name: string;
   passwordHash: string;
   phone: string | null;
-  role: Generated<string>;
+  role: Generated<Role>;
   tokenGeneration: Generated<number>;
   totpEnabledAt: Timestamp | null;
   totpLastStep: number | null;
@@ -707,7 +714,7 @@ export interface UserTokens {
   expiresAt: Timestamp;
   id: Generated<string>;
   jobId: string | null;
-  purpose: string;
+  purpose: UserTokenPurpose;
   tokenHash: string;
   usedAt: Timestamp | null;
   userId: string;
@@ -719,7 +726,7 @@ export interface WebhookEvents {
   id: Generated<string>;
   payload: Json;
   processedAt: Timestamp | null;
-  provider: Generated<string>;
+  provider: Generated<PaymentProvider>;
   receivedAt: Generated<Timestamp>;
   result: string | null;
 }

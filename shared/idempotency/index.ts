@@ -31,14 +31,13 @@ export interface IdempotentRequest {
   request: unknown;
 }
 
-export interface StoredAnswer {
-  status: number;
-  body: unknown;
+/** An answer as the key keeps it: the status and the JSON body a replay sends again. */
+export interface StoredAnswer<B = unknown, S extends number = number> {
+  status: S;
+  body: B;
 }
 
-export interface IdempotentResult extends StoredAnswer {
-  replayed: boolean;
-}
+export type IdempotentResult<A extends StoredAnswer> = A & { replayed: boolean };
 
 const KEY_RE = /^[\x21-\x7e]{1,255}$/;
 
@@ -109,7 +108,7 @@ async function claim(db: Db, req: IdempotentRequest, hash: string): Promise<Clai
 }
 
 /** Inside the use case's own transaction: the answer as of its commit, for recovery after a crash. */
-export async function saveProvisional(trx: DbOrTrx, claimId: string, answer: StoredAnswer): Promise<void> {
+export async function saveProvisional<P extends StoredAnswer>(trx: DbOrTrx, claimId: string, answer: P): Promise<void> {
   await trx
     .updateTable('idempotencyKeys')
     .set({ responseStatus: answer.status, responseBody: JSON.stringify(answer.body) })
@@ -130,23 +129,36 @@ async function complete(db: Db, claimId: string, answer: StoredAnswer): Promise<
     .execute();
 }
 
-export interface IdempotentHandlers {
+/**
+ * `A`: the answer the use case gives; `P`: the provisional answer its transaction saves (saveProvisional).
+ * Without `recover` the provisional answer is final, so then P is A.
+ */
+export interface IdempotentHandlers<A extends StoredAnswer, P extends StoredAnswer = A> {
   /** Does the work; may call saveProvisional(trx, claimId, ...) inside its transaction. */
-  run(claimId: string): Promise<StoredAnswer>;
+  run(claimId: string): Promise<A>;
   /** Finishes a request whose process died after its transaction committed (from the provisional answer). */
-  recover?(provisional: StoredAnswer): Promise<StoredAnswer>;
+  recover?(provisional: P): Promise<A>;
 }
 
-export async function withIdempotency(db: Db, req: IdempotentRequest, handlers: IdempotentHandlers): Promise<IdempotentResult> {
+/**
+ * Runs the use case once per (scope, owner, key) and answers a repeat with the first answer. The stored
+ * answers of a scope are only ever written by its own use case, so a replayed row is read back as `A`
+ * (and a provisional one as `P`) here, once, instead of being cast by every caller.
+ */
+export async function withIdempotency<A extends StoredAnswer, P extends StoredAnswer = A>(
+  db: Db,
+  req: IdempotentRequest,
+  handlers: IdempotentHandlers<A, P>,
+): Promise<IdempotentResult<A>> {
   const hash = requestHash(req.request);
   const claimed = await claim(db, req, hash);
-  if (claimed.kind === 'replay') return { ...claimed.answer, replayed: true };
+  if (claimed.kind === 'replay') return { ...(claimed.answer as A), replayed: true };
   if (claimed.kind === 'recover') {
-    const answer = handlers.recover ? await handlers.recover(claimed.answer) : claimed.answer;
+    const answer = handlers.recover ? await handlers.recover(claimed.answer as P) : (claimed.answer as A);
     await complete(db, claimed.id, answer);
     return { ...answer, replayed: true };
   }
-  let answer: StoredAnswer;
+  let answer: A;
   try {
     answer = await handlers.run(claimed.id);
   } catch (err) {

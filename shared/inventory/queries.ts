@@ -2,21 +2,9 @@ import { sql } from 'kysely';
 import type { DbOrTrx } from '../db/index.js';
 import { decodeCursor, encodeCursor } from '../db/cursor.js';
 import { availableSql, lowStockSql } from './availability.js';
+import type { InventoryItem } from './schemas.js';
 
-export interface InventoryItem {
-  variantId: string;
-  productId: string;
-  productTitle: string;
-  variantTitle: string;
-  sku: string;
-  onHand: number;
-  reserved: number;
-  available: number;
-  lowStockThreshold: number;
-  lowStockAlerted: boolean;
-  version: number;
-  updatedAt: string;
-}
+export type { InventoryItem } from './schemas.js';
 
 export interface InventoryQuery {
   lowStock?: boolean;

@@ -3,6 +3,9 @@ import type { Db, Trx } from '../db/index.js';
 import { ConflictError, DomainError, NotFoundError, ValidationError } from '../errors.js';
 import { alertLowStock } from './alerts.js';
 import { availableUnits, isLowStock } from './availability.js';
+import type { StockRow } from './schemas.js';
+
+export type { StockRow } from './schemas.js';
 
 /**
  * Staff stock changes. Each one locks the inventory row (FOR UPDATE), checks, updates, writes an
@@ -10,17 +13,6 @@ import { availableUnits, isLowStock } from './availability.js';
  * `version` is bumped whenever on_hand or the threshold change (not on reservations, which would make
  * every staff edit during a sale conflict): `{onHand, version}` is optimistic concurrency for counts.
  */
-
-export interface StockRow {
-  variantId: string;
-  sku: string;
-  onHand: number;
-  reserved: number;
-  available: number;
-  lowStockThreshold: number;
-  lowStockAlerted: boolean;
-  version: number;
-}
 
 interface LockedRow {
   variantId: string;

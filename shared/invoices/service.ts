@@ -2,13 +2,11 @@ import type { Config } from '../config.js';
 import type { Db, DbOrTrx } from '../db/index.js';
 import { ConflictError, NotFoundError } from '../errors.js';
 import { enqueueMail } from '../mail/enqueue.js';
+import { wasEverPaid, type OrderStatus } from '../orders/state.js';
 import { assignInvoiceNumber } from './numbering.js';
 import { addressLines } from '../format.js';
 import { renderInvoicePdf } from './pdf.js';
 import { invoiceKey, type InvoiceStore } from './storage.js';
-
-/** Order states that have been paid (an invoice exists for them, whatever happened after). */
-const PAID_STATES = new Set(['paid', 'processing', 'shipped', 'delivered', 'partially_refunded', 'refunded']);
 
 export class OrderNotPaidError extends ConflictError {
   constructor() {
@@ -39,7 +37,7 @@ export async function renderOrderInvoice(
       .forUpdate()
       .executeTakeFirst();
     if (!order) throw new NotFoundError('Order');
-    if (!order.paidAt && !PAID_STATES.has(order.status)) throw new OrderNotPaidError();
+    if (!order.paidAt && !wasEverPaid(order.status)) throw new OrderNotPaidError();
     return (await assignInvoiceNumber(trx, order.id, order.paidAt ? new Date(order.paidAt) : new Date()))
       .invoice;
   });
@@ -121,15 +119,15 @@ export async function findRenderedInvoice(db: DbOrTrx, orderId: string) {
  * Why an order has no invoice to hand out yet: 409 `order_not_paid` before payment, 409 `invoice_pending`
  * (with Retry-After) for the seconds between payment and rendering.
  */
-export function invoiceNotReady(orderStatus: string): ConflictError {
-  if (!PAID_STATES.has(orderStatus)) return new OrderNotPaidError();
+export function invoiceNotReady(orderStatus: OrderStatus): ConflictError {
+  if (!wasEverPaid(orderStatus)) return new OrderNotPaidError();
   return new ConflictError('invoice_pending', 'The invoice is being prepared; try again in a few seconds', {
     headers: { 'retry-after': '5' },
   });
 }
 
 /** GET /orders/:id/invoice, for an order the caller may see: its rendered invoice, or the 409 saying why not yet. */
-export async function invoiceForDownload(db: DbOrTrx, order: { id: string; status: string }) {
+export async function invoiceForDownload(db: DbOrTrx, order: { id: string; status: OrderStatus }) {
   const invoice = await findRenderedInvoice(db, order.id);
   if (!invoice) throw invoiceNotReady(order.status);
   return invoice;

@@ -1,7 +1,7 @@
 /**
  * Orders. Exposed to other domains (payments, checkout) and to the API:
  *  - transitionOrder(trx, orderId, to, {actorId?, note?, set?}): the one state machine (row lock, history,
- *    owner notice); canTransition / transitions / paidStatuses.
+ *    owner notice); canTransition / transitions / paidStatuses, everPaidStatuses.
  *  - cancelOrder(trx, orderId, {actorId?, note?, reason?}): transition + stock/coupon release (+ restock and
  *    needs_refund when it was paid; the refund itself is shared/payments/order-status.ts).
  *  - advanceOrder(trx, orderId, {status, trackingNumber?, carrier?, note?}, actorId): processing, shipped
@@ -20,4 +20,4 @@ export {
 } from './lifecycle.js';
 export { checkOrderLinkToken, orderLink, orderLinkToken, type OrderLinkCheck, type OrderLinkConfig } from './links.js';
 export { findAccessibleOrder, isOwner, listOrders, orderView, type OrderCaller, type OrderListQuery, type OrderView } from './read.js';
-export { canTransition, orderStatuses, paidStatuses, transitionOrder, transitions, type OrderStatus, type TransitionOptions, type TransitionResult } from './state.js';
+export { canTransition, everPaidStatuses, orderStatuses, paidStatuses, transitionOrder, wasEverPaid, transitions, type OrderStatus, type TransitionOptions, type TransitionResult } from './state.js';

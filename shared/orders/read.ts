@@ -4,9 +4,12 @@ import type { Role } from '../auth/permissions.js';
 import { can } from '../auth/permissions.js';
 import type { DbOrTrx } from '../db/index.js';
 import { DomainError, NotFoundError } from '../errors.js';
-import { hashCartToken } from '../cart/index.js';
+import { tokenHash } from '../crypto.js';
 import { decodeCursor, encodeCursor } from '../db/cursor.js';
 import { checkOrderLinkToken, type OrderLinkConfig } from './links.js';
+import type { OrderStatus, OrderView, ShippingAddress } from './schemas.js';
+
+export type { OrderView, ShippingAddress } from './schemas.js';
 
 /**
  * The order read model (GET /orders/:id): the order with items, totals, status history, payment attempts,
@@ -14,17 +17,6 @@ import { checkOrderLinkToken, type OrderLinkConfig } from './links.js';
  * so the order answer is complete. To add a field from those domains, extend `OrderView` here and the
  * `Order` response schema in api/routes/orders.ts (the serializer drops anything not in the schema).
  */
-
-export interface ShippingAddress {
-  name: string;
-  phone: string;
-  line1: string;
-  line2?: string;
-  city: string;
-  state: string;
-  postalCode?: string;
-  country: string;
-}
 
 const iso = (d: Date | string | null) => (d === null ? null : new Date(d).toISOString());
 
@@ -44,7 +36,7 @@ export async function findAccessibleOrder(db: DbOrTrx, config: OrderLinkConfig, 
   const link = caller.linkToken ? checkOrderLinkToken(config, order.id, caller.linkToken) : 'invalid';
   if (link === 'valid') return { ...order, via: 'link' as const };
   if (caller.cartToken && order.cartId) {
-    const cart = await db.selectFrom('carts').select('id').where('id', '=', order.cartId).where('tokenHash', '=', hashCartToken(caller.cartToken)).executeTakeFirst();
+    const cart = await db.selectFrom('carts').select('id').where('id', '=', order.cartId).where('tokenHash', '=', tokenHash(caller.cartToken)).executeTakeFirst();
     if (cart) return { ...order, via: 'cart' as const };
   }
   // Still a 404 (the contract's answer for what the caller may not see); only a genuine link learns why.
@@ -71,7 +63,7 @@ export interface OrderViewParts {
 }
 
 /** Shapes an order and its parts as GET /orders/:id answers it (checkout builds it from what it inserted). */
-export function buildOrderView(o: Row<Orders>, parts: OrderViewParts) {
+export function buildOrderView(o: Row<Orders>, parts: OrderViewParts): OrderView {
   const { items, history, payments, refunds, invoice } = parts;
   return {
     id: o.id,
@@ -123,13 +115,12 @@ export async function orderView(db: DbOrTrx, orderId: string) {
   const invoice = await db.selectFrom('invoices').select(['number', 'renderedAt']).where('orderId', '=', orderId).executeTakeFirst();
   return buildOrderView(o, { items, history, payments, refunds, invoice });
 }
-export type OrderView = Awaited<ReturnType<typeof orderView>>;
 
 export interface OrderListQuery {
   limit: number;
   cursor?: string;
   userId?: string;
-  status?: string;
+  status?: OrderStatus;
   /** Matches the order number, the email or the customer's name (case-insensitive, substring). */
   q?: string;
 }

@@ -3,6 +3,7 @@ import type { Trx } from '../db/index.js';
 import { InvalidTransitionError, NotFoundError } from '../errors.js';
 import { emitNotification } from '../notifications/emit.js';
 import { enqueue } from '../outbox.js';
+import type { OrderStatus } from './schemas.js';
 
 /**
  * The order state machine of the contract, in one place:
@@ -14,17 +15,7 @@ import { enqueue } from '../outbox.js';
  * Anything else is 409 invalid_transition. A partially refunded order stays partially_refunded on a further
  * partial refund (no transition needed) and may become refunded.
  */
-export const orderStatuses = [
-  'pending_payment',
-  'paid',
-  'processing',
-  'shipped',
-  'delivered',
-  'cancelled',
-  'partially_refunded',
-  'refunded',
-] as const;
-export type OrderStatus = (typeof orderStatuses)[number];
+export { orderStatuses, type OrderStatus } from './schemas.js';
 
 const refunds: OrderStatus[] = ['partially_refunded', 'refunded'];
 
@@ -42,7 +33,16 @@ export const transitions: Readonly<Record<OrderStatus, readonly OrderStatus[]>> 
 export const canTransition = (from: string, to: string): boolean =>
   (transitions[from as OrderStatus] ?? []).includes(to as OrderStatus);
 
-export const paidStatuses: readonly OrderStatus[] = ['paid', 'processing', 'shipped', 'delivered', 'partially_refunded'];
+/** Holding the customer's money now: paid and not (wholly) given back. */
+export const paidStatuses = ['paid', 'processing', 'shipped', 'delivered', 'partially_refunded'] as const satisfies readonly OrderStatus[];
+/**
+ * Paid at some point, whatever happened after (a fully refunded order too): such an order has an invoice,
+ * and another payment for it is a second payment, not a late one for a cancelled order.
+ */
+export const everPaidStatuses = [...paidStatuses, 'refunded'] as const satisfies readonly OrderStatus[];
+
+const everPaid = new Set<OrderStatus>(everPaidStatuses);
+export const wasEverPaid = (status: OrderStatus): boolean => everPaid.has(status);
 
 export interface TransitionOptions {
   actorId?: string | null;
@@ -75,7 +75,7 @@ export async function transitionOrder(trx: Trx, orderId: string, to: OrderStatus
     .forUpdate()
     .executeTakeFirst();
   if (!order) throw new NotFoundError('Order');
-  const from = order.status as OrderStatus;
+  const from = order.status;
   if (!canTransition(from, to)) throw new InvalidTransitionError(from, to);
   await trx
     .updateTable('orders')

@@ -4,6 +4,7 @@ import { InsufficientStockError } from '../errors.js';
 import { PaystackError, type PaystackClient } from '../integrations/paystack/client.js';
 import type { Logger } from '../logger.js';
 import { expireOrder } from '../orders/lifecycle.js';
+import type { PaymentStatus } from './schemas.js';
 import { applyVerification, markUnverified } from './verify.js';
 
 /**
@@ -25,7 +26,7 @@ const IN_PROGRESS = new Set(['ongoing', 'pending', 'processing', 'queued']);
  * Attempts that need no question: applied already, or never reached a customer (initialization failed,
  * so there was no authorization URL to pay through).
  */
-const SETTLED_ATTEMPTS = ['success', 'mismatch', 'init_failed'];
+const SETTLED_ATTEMPTS: PaymentStatus[] = ['success', 'mismatch', 'init_failed'];
 
 export interface ExpiryDeps {
   /** null: no Paystack to ask (treated as unreachable). */

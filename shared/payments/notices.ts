@@ -2,6 +2,7 @@ import type { Trx } from '../db/index.js';
 import { enqueueMail } from '../mail/enqueue.js';
 import { enqueue } from '../outbox.js';
 import { staffEmails } from './refund-events.js';
+import type { PaymentProblem, PaymentProblemKind } from './schemas.js';
 
 /**
  * The jobs a payment outcome causes, written inside the same transaction as the outcome. The mail data
@@ -16,17 +17,7 @@ export interface OrderConfirmationData {
   currency: string;
 }
 
-export type PaymentProblemKind =
-  | 'amount_mismatch'
-  | 'currency_mismatch'
-  | 'unknown_reference'
-  | 'paid_but_cancelled'
-  | 'ours_paid_theirs_not'
-  | 'paid_twice'
-  /** Paystack could not be asked about a payment for PAYMENT_STUCK_MINUTES (outage, held expiry). */
-  | 'payment_unconfirmed'
-  /** A refund Paystack has not accepted after PAYMENT_STUCK_MINUTES. */
-  | 'refund_stuck';
+export type { PaymentProblemKind } from './schemas.js';
 
 /**
  * The problem each kind reports. Staff want one mail per payment and problem, not one per code path
@@ -35,7 +26,7 @@ export type PaymentProblemKind =
  * (subject, problem): the subject is the payment reference, or the refund id for a refund's own problem
  * (two partial refunds of one payment are two refunds to chase).
  */
-export const problemOf: Record<PaymentProblemKind, string> = {
+export const problemOf: Record<PaymentProblemKind, PaymentProblem> = {
   amount_mismatch: 'wrong_payment',
   currency_mismatch: 'wrong_payment',
   paid_but_cancelled: 'money_to_return',

@@ -51,7 +51,7 @@ export async function openDiscrepancies(db: Db, reference: string): Promise<RunD
     .where('resolvedAt', 'is', null)
     .execute();
   return rows.map((r) => ({
-    kind: r.kind as DiscrepancyKind,
+    kind: r.kind,
     reference,
     orderId: r.orderId,
     expected: r.expected as RunDiscrepancy['expected'],

@@ -4,7 +4,8 @@ import type { Db, Trx } from '../db/index.js';
 import { BadRequestError, ConflictError, NotFoundError } from '../errors.js';
 import { saveProvisional, withIdempotency } from '../idempotency/index.js';
 import { enqueue } from '../outbox.js';
-import { buildRefundView, type RefundView } from './refund-view.js';
+import { buildRefundView, refundColumns, type RefundView } from './refund-view.js';
+import type { RefundInput, RefundItem } from './schemas.js';
 import { appliedRemaining, assertOrderRefundable, refundSources, type Source } from './refundable.js';
 
 /**
@@ -20,27 +21,10 @@ import { appliedRemaining, assertOrderRefundable, refundSources, type Source } f
  * a refund, settling one). Lock order is always order → refund → part.
  */
 
-export interface RefundItem {
-  orderItemId: string;
-  quantity: number;
-}
+export type { RefundItem } from './schemas.js';
 
-export interface RefundRequest {
-  orderId: string;
-  /** Kobo; default: everything not yet refunded or being refunded. */
-  amount?: number;
-  reason: string;
-  /** Put units back in stock once the refund is processed: the `items` named, or every line of a full refund. */
-  restock?: boolean;
-  items?: RefundItem[];
-  /**
-   * Refund this payment of the order only. How a flagged payment (wrong amount or currency: recorded,
-   * never applied to the order) goes back to the customer; without it, the order's applied payments
-   * are refunded.
-   */
-  paymentReference?: string;
-  actorId?: string;
-}
+/** The body of POST /admin/orders/:id/refunds (documented on its schema), for an order, by a staff member. */
+export type RefundRequest = RefundInput & { orderId: string; actorId?: string };
 
 /** Checks the lines a refund names (they must be this order's, within what was bought) and, to restock, within what is left. */
 async function checkItems(trx: Trx, orderId: string, items: readonly RefundItem[], restock: boolean) {
@@ -192,18 +176,7 @@ export async function createRefund(trx: Trx, req: RefundRequest): Promise<Refund
       restock,
       createdBy: req.actorId ?? null,
     })
-    .returning([
-      'id',
-      'orderId',
-      'amount',
-      'currency',
-      'reason',
-      'restock',
-      'status',
-      'failureReason',
-      'createdAt',
-      'settledAt',
-    ])
+    .returning(refundColumns)
     .executeTakeFirstOrThrow();
 
   // Each payment gives back at most what it still holds, the latest payment first.
@@ -305,7 +278,7 @@ export async function requestRefund(
         }),
     },
   );
-  return { refund: result.body as RefundView, replayed: result.replayed };
+  return { refund: result.body, replayed: result.replayed };
 }
 
 /**

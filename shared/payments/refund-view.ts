@@ -1,4 +1,7 @@
 import type { DbOrTrx } from '../db/index.js';
+import type { RefundView } from './schemas.js';
+
+export type { RefundView } from './schemas.js';
 
 /** Reading refunds: the API shape of a refund with its parts (one per payment) and the lines it names. */
 
@@ -43,7 +46,7 @@ type ItemRow = Awaited<ReturnType<typeof refundItems>>[number];
 const iso = (d: Date | string | null) => (d ? new Date(d).toISOString() : null);
 
 /** The API shape of a refund: the request, the parts Paystack refunds, the lines it names. */
-export function buildRefundView(r: RefundRow, parts: readonly PartRow[], items: readonly ItemRow[]) {
+export function buildRefundView(r: RefundRow, parts: readonly PartRow[], items: readonly ItemRow[]): RefundView {
   return {
     id: r.id,
     orderId: r.orderId,
@@ -71,7 +74,6 @@ export function buildRefundView(r: RefundRow, parts: readonly PartRow[], items: 
     })),
   };
 }
-export type RefundView = ReturnType<typeof buildRefundView>;
 
 export async function findRefund(db: DbOrTrx, id: string): Promise<RefundView | undefined> {
   const [refund] = await listRefundRows(db, { id });
@@ -94,21 +96,13 @@ export async function listRefundsOfOrder(db: DbOrTrx, orderId: string): Promise<
   );
 }
 
+/** A refund's own columns, as buildRefundView reads them (listed and just created alike). */
+export const refundColumns = ['id', 'orderId', 'amount', 'currency', 'reason', 'restock', 'status', 'failureReason', 'createdAt', 'settledAt'] as const;
+
 function listRefundRows(db: DbOrTrx, by: { id: string } | { orderId: string }) {
   const q = db
     .selectFrom('refunds')
-    .select([
-      'id',
-      'orderId',
-      'amount',
-      'currency',
-      'reason',
-      'restock',
-      'status',
-      'failureReason',
-      'createdAt',
-      'settledAt',
-    ]);
+    .select(refundColumns);
   return ('id' in by ? q.where('id', '=', by.id) : q.where('orderId', '=', by.orderId))
     .orderBy('createdAt')
     .execute();

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Db, Trx } from '../db/index.js';
 import { ConflictError, NotFoundError } from '../errors.js';
+import { everPaidStatuses, type OrderStatus } from '../orders/state.js';
 import { COMMITTED_REFUND_STATES } from './refund-states.js';
 
 /**
@@ -9,15 +10,7 @@ import { COMMITTED_REFUND_STATES } from './refund-states.js';
  */
 
 /** Order states that hold a payment (cancelled: paid anyway, or cancelled by staff; refunded: 409 with nothing left). */
-const REFUNDABLE_STATES = new Set([
-  'paid',
-  'processing',
-  'shipped',
-  'delivered',
-  'partially_refunded',
-  'refunded',
-  'cancelled',
-]);
+const REFUNDABLE_STATES = new Set<OrderStatus>([...everPaidStatuses, 'cancelled']);
 
 /** A payment of the order that holds money: applied (`success`) or flagged (`mismatch`, never applied). */
 export interface Source {
@@ -92,7 +85,7 @@ export async function refundableAmount(db: Db, orderId: string): Promise<number>
 }
 
 export function assertOrderRefundable(
-  order: { status: string; amountPaid: number },
+  order: { status: OrderStatus; amountPaid: number },
   flagged: readonly Source[],
 ) {
   if (REFUNDABLE_STATES.has(order.status) && order.amountPaid > 0) return;

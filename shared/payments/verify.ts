@@ -3,9 +3,10 @@ import type { Db, Trx } from '../db/index.js';
 import { PaystackError, type PaystackClient, type PaystackTransaction } from '../integrations/paystack/client.js';
 import { commitOrderReservation } from '../inventory/index.js';
 import { formatMoney } from '../format.js';
-import { transitionOrder } from '../orders/state.js';
+import { transitionOrder, wasEverPaid } from '../orders/state.js';
 import { enqueuePaidJobs, enqueuePaymentProblem, type PaymentProblemKind } from './notices.js';
 import { refundRemainder } from './refund-request.js';
+import type { DiscrepancyKind } from './schemas.js';
 
 /**
  * The one path that gives value for a payment. The callback, the webhook, the on-demand verify endpoint
@@ -53,7 +54,6 @@ export interface VerifyDeps {
 /** Payment statuses Paystack's non-success answers move an unsettled payment to. */
 const PROVIDER_FAILURE: Record<string, 'failed' | 'abandoned'> = { failed: 'failed', abandoned: 'abandoned' };
 const UNSETTLED = new Set(['initializing', 'initialized', 'init_failed', 'failed', 'abandoned']);
-const PAID_STATES = new Set(['paid', 'processing', 'shipped', 'delivered', 'partially_refunded', 'refunded']);
 
 export async function applyVerification(
   db: Db,
@@ -201,7 +201,7 @@ export async function applyVerifiedTransaction(
   }
 
   // The money arrived but the order cannot take it: keep it on the books and flag it for refund.
-  const kind = PAID_STATES.has(order.status) ? 'paid_twice' : 'paid_but_cancelled';
+  const kind = wasEverPaid(order.status) ? 'paid_twice' : 'paid_but_cancelled';
   await trx
     .updateTable('orders')
     .set((eb) => ({
@@ -229,7 +229,7 @@ export async function applyVerifiedTransaction(
 /** One unresolved discrepancy per (kind, reference), and one staff alert per reference and problem. */
 export async function recordProblem(
   trx: Trx,
-  kind: PaymentProblemKind,
+  kind: DiscrepancyKind | 'paid_twice',
   order: { id: string; number: string },
   reference: string,
   expected: { amount: number; currency: string } | null,

@@ -12,7 +12,9 @@ interface PricedLine {
   quantity: number;
 }
 
-export type CouponKind = 'percent' | 'fixed' | 'free_shipping';
+import type { CouponKind } from '../coupons/schemas.js';
+
+export type { CouponKind } from '../coupons/schemas.js';
 
 export interface PricingCoupon {
   kind: CouponKind;

@@ -3,38 +3,9 @@ import type { DbOrTrx } from '../db/index.js';
 import { NotFoundError } from '../errors.js';
 import { addDays, previousPeriod, type DateRange } from './range.js';
 
-export type Interval = 'day' | 'week' | 'month';
+import type { Dashboard, Interval, InventoryReport, SalesBucket, SalesPeriod, SalesReport, StockFigures, TopProduct } from './schemas.js';
 
-export interface SalesFigures {
-  orders: number;
-  gross: number;
-  refunded: number;
-  net: number;
-}
-
-export interface SalesTotals extends SalesFigures {
-  averageOrderValue: number;
-  subtotal: number;
-  discount: number;
-  shipping: number;
-  tax: number;
-  paystack: number;
-  storeCredit: number;
-}
-
-export interface SalesBucket extends SalesFigures {
-  /** The bucket's first day (a Monday for ISO weeks, the 1st for months), clamped to the range. */
-  start: string;
-  /** Its last day, inclusive, clamped to the range. */
-  end: string;
-}
-
-export interface SalesPeriod {
-  from: string;
-  to: string;
-  totals: SalesTotals;
-  buckets: SalesBucket[];
-}
+export type { Dashboard, Interval, InventoryReport, SalesBucket, SalesFigures, SalesPeriod, SalesReport, SalesTotals, StockFigures, TopProduct } from './schemas.js';
 
 interface BucketRow {
   start: string;
@@ -118,12 +89,6 @@ function period(range: DateRange, rows: BucketRow[]): SalesPeriod {
   };
 }
 
-export interface SalesReport extends SalesPeriod {
-  interval: Interval;
-  currency: string;
-  previous?: SalesPeriod;
-}
-
 /** The sales report; pass a snapshot transaction so the range and its previous period agree. */
 export async function salesReport(
   db: DbOrTrx,
@@ -144,14 +109,6 @@ export async function salesReport(
     report.previous = period(prev, await salesBuckets(db, prev, interval, timeZone, currency));
   }
   return report;
-}
-
-export interface TopProduct {
-  productId: string;
-  title: string;
-  units: number;
-  revenue: number;
-  refundedUnits: number;
 }
 
 /**
@@ -232,21 +189,6 @@ export async function topProducts(
   return rows;
 }
 
-export interface StockFigures {
-  variants: number;
-  outOfStock: number;
-  lowStock: number;
-  unitsOnHand: number;
-  unitsReserved: number;
-  retailValue: number;
-}
-
-export interface InventoryReport extends StockFigures {
-  currency: string;
-  categories: ({ categoryId: string | null; name: string | null } & StockFigures)[];
-  movements: { reason: string; movements: number; onHand: number; reserved: number }[];
-}
-
 /**
  * Stock now (every variant of a product not archived), per category, and the stock movements of the range
  * by reason. `categoryId` narrows to that category and its subcategories; an unknown one is 404.
@@ -309,21 +251,6 @@ export async function inventoryReport(
     categories,
     movements,
   };
-}
-
-export interface Dashboard {
-  currency: string;
-  today: SalesFigures & { date: string };
-  yesterday: SalesFigures & { date: string };
-  last7Days: SalesPeriod;
-  ordersToPay: number;
-  ordersToShip: number;
-  lowStock: number;
-  outOfStock: number;
-  /** Counts of features not built yet are null until they exist. */
-  openReturns: number | null;
-  openConversations: number | null;
-  pendingApprovals: number | null;
 }
 
 /** The manager's home tiles, in one snapshot. */

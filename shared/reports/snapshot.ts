@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Db, Trx } from '../db/index.js';
+import type { SnapshotSource } from './schemas.js';
 
 /**
  * Where report reads go: the replica when one is configured and close enough behind the primary, else
@@ -18,7 +19,7 @@ export interface ReadSource {
 export interface SnapshotInfo {
   /** The instant the data describes: the transaction's start, less the replica's lag. */
   asOf: string;
-  source: 'primary' | 'replica';
+  source: SnapshotSource;
 }
 
 class ReplicaLagging extends Error {

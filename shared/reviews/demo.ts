@@ -204,7 +204,7 @@ export async function seedReviews({ db, log }: DemoSeedContext): Promise<void> {
             paidAt,
           })
           .execute();
-        const path = ['pending_payment', 'paid', 'processing', 'shipped', 'delivered'];
+        const path = ['pending_payment', 'paid', 'processing', 'shipped', 'delivered'] as const;
         await trx
           .insertInto('orderStatusHistory')
           .values(

@@ -1,15 +1,9 @@
 import type { Db, DbOrTrx } from '../db/index.js';
 import { NotFoundError } from '../errors.js';
 
-/** Shipping methods: a flat price, free at or above `freeOver` (discounted subtotal), an ETA in days. */
-export interface ShippingMethodInput {
-  name: string;
-  price: number;
-  freeOver?: number | null;
-  etaDays: number;
-  active?: boolean;
-  position?: number;
-}
+import type { ShippingMethodInput } from './schemas.js';
+
+export type { ShippingMethodInput } from './schemas.js';
 
 const columns = ['id', 'name', 'price', 'currency', 'freeOver', 'etaDays', 'active', 'position', 'createdAt', 'updatedAt'] as const;
 

@@ -30,5 +30,5 @@ export async function pickLeastLoadedAgent(trx: Trx): Promise<string | null> {
 /** Assigns by hand: the target must be able to read support conversations (and be active). */
 export async function assignableUser(trx: Trx, userId: string): Promise<boolean> {
   const user = await trx.selectFrom('users').select('role').where('id', '=', userId).where('disabledAt', 'is', null).executeTakeFirst();
-  return !!user && can(user.role as (typeof roles)[number], 'support:read');
+  return !!user && can(user.role, 'support:read');
 }

@@ -11,24 +11,12 @@ import { exportProductsCsv } from '../../../shared/catalog/csv/export.js';
 import { acceptImport, getImport } from '../../../shared/catalog/import-job.js';
 import { BadRequestError, DomainError, NotFoundError } from '../../../shared/errors.js';
 import { privateFiles } from '../../../shared/media/files.js';
-import { IdParams, problemResponses, Timestamp, Uuid } from '../../schemas.js';
+import { IdParams, problemResponses } from '../../schemas.js';
+import { ImportView } from '../../../shared/catalog/schemas.js';
 
 const MAX_IMPORT_BYTES = 200 * 1024 * 1024;
 const staffOnly = { permission: 'product:write' as const };
 const bearer = [{ bearerAuth: [] }];
-
-const ImportView = Type.Object({
-  id: Uuid,
-  status: Type.Union([Type.Literal('queued'), Type.Literal('running'), Type.Literal('completed'), Type.Literal('failed')]),
-  filename: Type.String(),
-  totalRows: Type.Integer(),
-  processedRows: Type.Integer(),
-  productsCreated: Type.Integer(),
-  productsUpdated: Type.Integer(),
-  errors: Type.Array(Type.Object({ line: Type.Integer(), handle: Type.Optional(Type.String()), reason: Type.String() })),
-  createdAt: Timestamp,
-  finishedAt: Type.Union([Timestamp, Type.Null()]),
-});
 
 /** Shopify CSV import (a worker job) and export (streamed). */
 const admin: FastifyPluginAsyncTypebox = async (app) => {
@@ -68,7 +56,7 @@ const admin: FastifyPluginAsyncTypebox = async (app) => {
       } finally {
         await rm(spool, { force: true });
       }
-      return reply.code(202).header('location', `/api/v1/admin/imports/${view.id}`).send(view as never);
+      return reply.code(202).header('location', `/api/v1/admin/imports/${view.id}`).send(view);
     },
   );
 
@@ -88,7 +76,7 @@ const admin: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       const view = await getImport(app.db, request.params.id);
       if (!view) throw new NotFoundError('Import');
-      return view as never;
+      return view;
     },
   );
 

@@ -3,7 +3,7 @@ import { Type } from 'typebox';
 import { categoryTree } from '../../../shared/catalog/categories.js';
 import type { CatalogWrites } from '../../../shared/catalog/writes.js';
 import { IdParams, problemResponses } from '../../schemas.js';
-import { Category, CategoryInput, CategoryNode, CategoryPatch } from './schemas.js';
+import { Category, CategoryInput, CategoryNode, CategoryPatch } from '../../../shared/catalog/schemas.js';
 
 const staffOnly = { permission: 'product:write' as const };
 const bearer = [{ bearerAuth: [] }];

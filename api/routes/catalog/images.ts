@@ -7,7 +7,7 @@ import type { CatalogWrites } from '../../../shared/catalog/writes.js';
 import { BadRequestError, DomainError, UnauthorizedError } from '../../../shared/errors.js';
 import { FileTooLargeError, MAX_IMAGE_BYTES } from '../../../shared/media/inspect.js';
 import { IdParams, problemResponses, Uuid } from '../../schemas.js';
-import { Image } from './schemas.js';
+import { Image } from '../../../shared/catalog/schemas.js';
 
 const staffOnly = { permission: 'product:write' as const };
 const bearer = [{ bearerAuth: [] }];

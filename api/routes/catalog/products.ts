@@ -9,7 +9,7 @@ import { isUuid } from '../../../shared/catalog/slug.js';
 import type { CatalogWrites } from '../../../shared/catalog/writes.js';
 import { ForbiddenError, NotFoundError } from '../../../shared/errors.js';
 import { IdParams, problemResponses } from '../../schemas.js';
-import { ListQuery, Product, ProductInput, ProductPage, ProductPatch, Suggestion, Variant, VariantInput, VariantPatch } from './schemas.js';
+import { ListQuery, Product, ProductInput, ProductPage, ProductPatch, Suggestion, Variant, VariantInput, VariantPatch } from '../../../shared/catalog/schemas.js';
 
 /**
  * Sends JSON text built by Postgres or read from the cache as is: the shape is fixed by the SQL that built

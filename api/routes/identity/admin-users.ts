@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { listUsers, updateUserByStaff } from '../../../shared/auth/staff.js';
 import { IdParams, Page, PageQuery, problemResponses } from '../../schemas.js';
-import { RoleSchema, StaffUserSchema } from './schemas.js';
+import { RoleSchema, StaffUserSchema } from '../../../shared/auth/schemas.js';
 
 /** /api/v1/admin/users: staff management (`user:manage`); every change is audited. */
 const adminUserRoutes: FastifyPluginAsyncTypebox = async (app) => {

@@ -17,7 +17,7 @@ import { ACCESS_TOKEN_TTL_SECONDS } from '../../plugins/auth.js';
 import { IdParams, Page, problemResponses, Timestamp, Uuid } from '../../schemas.js';
 import { attemptCounter } from './attempts.js';
 import { accountLimit, ipLimit } from './limits.js';
-import { Accepted, AuthResult, Email, Password, TokenPair, UserSchema } from './schemas.js';
+import { Accepted, AuthResult, Email, Password, TokenPair, UserSchema } from '../../../shared/auth/schemas.js';
 
 const meta = (request: FastifyRequest): ClientMeta => ({ ip: request.ip, userAgent: request.headers['user-agent'] });
 const bodyField = (field: string) => (request: FastifyRequest) => {

@@ -92,11 +92,11 @@ const dashboardLogin: FastifyPluginAsyncTypebox = async (app) => {
         };
         return sendPage(reply, err.status, messages[err.code] ?? 'Email or password is wrong.');
       }
-      if (!can(user.role as Parameters<typeof can>[0], 'queue:admin')) {
+      if (!can(user.role, 'queue:admin')) {
         return sendPage(reply, 403, 'The queue dashboard is for admins.');
       }
       // No session behind this cookie: it stops with the user's token generation (disable, role, reset).
-      const token = app.signAccessToken({ id: user.id, role: user.role as Parameters<typeof can>[0], generation: user.tokenGeneration });
+      const token = app.signAccessToken({ id: user.id, role: user.role, generation: user.tokenGeneration });
       reply.setCookie(DASHBOARD_COOKIE, token, {
         path: DASHBOARD_PATH,
         httpOnly: true,

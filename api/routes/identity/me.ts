@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { getMe, updateMe } from '../../../shared/auth/accounts.js';
 import { ProfilePatch } from '../../../shared/identity/schemas.js';
 import { problemResponses } from '../../schemas.js';
-import { UserSchema } from './schemas.js';
+import { UserSchema } from '../../../shared/auth/schemas.js';
 
 /** /api/v1/me: the signed-in account. */
 const meRoutes: FastifyPluginAsyncTypebox = async (app) => {

@@ -7,11 +7,7 @@ import type { CsvRow } from './columns.js';
 import { parseGroup, type RowFailure } from './parse-product.js';
 import { saveProduct } from './save-product.js';
 
-interface RowError {
-  line: number;
-  handle?: string;
-  reason: string;
-}
+import type { RowError } from '../schemas.js';
 
 export interface ImportProgress {
   processedRows: number;

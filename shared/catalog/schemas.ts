@@ -1,13 +1,24 @@
-import { Type } from 'typebox';
-import { SLUG_PATTERN } from '../../../shared/catalog/slug.js';
-import { Timestamp, Uuid } from '../../schemas.js';
+import { Type, type Static } from 'typebox';
+import { Currency, Kobo, Nullable, StringEnum, Timestamp, Uuid } from '../schemas.js';
+import { SLUG_PATTERN } from './slug.js';
 
-const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
+export const productStatuses = ['draft', 'active', 'archived'] as const;
+export type ProductStatus = (typeof productStatuses)[number];
+export const ProductStatusSchema = StringEnum(productStatuses);
 
-export const Kobo = Type.Integer({ minimum: 0, maximum: 1_000_000_000_000, description: 'minor units (kobo)' });
-export const Currency = Type.String({ pattern: '^[A-Z]{3}$' });
+export const productSorts = ['relevance', 'newest', 'price_asc', 'price_desc', 'rating'] as const;
+export type ProductSort = (typeof productSorts)[number];
+
+/** Where a product image's files are kept (shared/media). */
+export const imageStorages = ['local', 'cloudinary'] as const;
+export type ImageStorage = (typeof imageStorages)[number];
+
+/** A product CSV import job. */
+export const importStatuses = ['queued', 'running', 'completed', 'failed'] as const;
+export type ImportStatus = (typeof importStatuses)[number];
+export const ImportStatusSchema = StringEnum(importStatuses);
+
 export const Slug = Type.String({ pattern: SLUG_PATTERN, minLength: 1, maxLength: 120 });
-export const Status = Type.Union([Type.Literal('draft'), Type.Literal('active'), Type.Literal('archived')]);
 
 export const ImageUrls = Type.Object({ thumb: Type.String(), card: Type.String(), zoom: Type.String() });
 export const Image = Type.Object({ id: Uuid, urls: ImageUrls, alt: Type.String(), position: Type.Integer() });
@@ -26,7 +37,9 @@ export const ListItem = Type.Object({
 
 export const Facets = Type.Object({
   categories: Type.Array(Type.Object({ slug: Type.String(), count: Type.Integer() })),
-  priceBands: Type.Array(Type.Object({ min: Type.Integer(), max: Nullable(Type.Integer()), count: Type.Integer() })),
+  priceBands: Type.Array(
+    Type.Object({ min: Type.Integer(), max: Nullable(Type.Integer()), count: Type.Integer() }),
+  ),
 });
 
 export const ProductPage = Type.Object({
@@ -42,11 +55,9 @@ export const ListQuery = Type.Object(
     minPrice: Type.Optional(Kobo),
     maxPrice: Type.Optional(Kobo),
     inStock: Type.Optional(Type.Boolean()),
-    sort: Type.Optional(
-      Type.Union([Type.Literal('relevance'), Type.Literal('newest'), Type.Literal('price_asc'), Type.Literal('price_desc'), Type.Literal('rating')]),
-    ),
+    sort: Type.Optional(StringEnum(productSorts)),
     facets: Type.Optional(Type.Boolean()),
-    status: Type.Optional(Type.Union([Status, Type.Literal('any')], { description: 'staff only' })),
+    status: Type.Optional(StringEnum([...productStatuses, 'any'], { description: 'staff only' })),
     limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
     cursor: Type.Optional(Type.String({ maxLength: 512 })),
   },
@@ -70,7 +81,7 @@ export const Product = Type.Object({
   slug: Type.String(),
   title: Type.String(),
   description: Type.String(),
-  status: Status,
+  status: ProductStatusSchema,
   category: Nullable(Type.Object({ id: Uuid, slug: Type.String(), name: Type.String() })),
   tags: Type.Array(Type.String()),
   attributes: Type.Record(Type.String(), Type.Unknown()),
@@ -90,7 +101,9 @@ export const Product = Type.Object({
   updatedAt: Timestamp,
 });
 
-const Options = Type.Record(Type.String({ maxLength: 50 }), Type.String({ maxLength: 100 }), { maxProperties: 3 });
+const Options = Type.Record(Type.String({ maxLength: 50 }), Type.String({ maxLength: 100 }), {
+  maxProperties: 3,
+});
 
 export const VariantInput = Type.Object(
   {
@@ -111,7 +124,7 @@ const productFields = {
   title: Type.String({ minLength: 1, maxLength: 200 }),
   slug: Type.Optional(Slug),
   description: Type.Optional(Type.String({ maxLength: 20_000 })),
-  status: Type.Optional(Status),
+  status: Type.Optional(ProductStatusSchema),
   categoryId: Type.Optional(Nullable(Uuid)),
   tags: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 50 }), { maxItems: 50 })),
   attributes: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
@@ -124,7 +137,10 @@ export const ProductInput = Type.Object(
   { ...productFields, variants: Type.Optional(Type.Array(VariantInput, { maxItems: 100 })) },
   { additionalProperties: false },
 );
-export const ProductPatch = Type.Partial(Type.Object(productFields), { additionalProperties: false, minProperties: 1 });
+export const ProductPatch = Type.Partial(Type.Object(productFields), {
+  additionalProperties: false,
+  minProperties: 1,
+});
 
 export const Category = Type.Object({
   id: Uuid,
@@ -156,3 +172,39 @@ export const Suggestion = Type.Object({
   text: Type.String(),
   slug: Type.String(),
 });
+
+/** A row of a product import the file could not take (csv.ts reports at most MAX_REPORTED_ERRORS). */
+export const RowError = Type.Object({
+  line: Type.Integer(),
+  handle: Type.Optional(Type.String()),
+  reason: Type.String(),
+});
+
+export const ImportView = Type.Object({
+  id: Uuid,
+  status: ImportStatusSchema,
+  filename: Type.String(),
+  totalRows: Type.Integer(),
+  processedRows: Type.Integer(),
+  productsCreated: Type.Integer(),
+  productsUpdated: Type.Integer(),
+  errors: Type.Array(RowError),
+  createdAt: Timestamp,
+  finishedAt: Nullable(Timestamp),
+});
+
+export type ListQuery = Static<typeof ListQuery>;
+export type ListItem = Static<typeof ListItem>;
+export type Facets = Static<typeof Facets>;
+export type ListPage = Static<typeof ProductPage>;
+export type Suggestion = Static<typeof Suggestion>;
+export type ImageView = Static<typeof Image>;
+export type VariantView = Static<typeof Variant>;
+export type ProductView = Static<typeof Product>;
+export type VariantInput = Static<typeof VariantInput>;
+export type ProductInput = Static<typeof ProductInput>;
+export type CategoryInput = Static<typeof CategoryInput>;
+/** The tree is any depth: a node's children are nodes (the schema says `unknown` there, to stay flat). */
+export type CategoryNode = Static<typeof Category> & { children: CategoryNode[] };
+export type RowError = Static<typeof RowError>;
+export type ImportView = Static<typeof ImportView>;
