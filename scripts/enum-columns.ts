@@ -20,6 +20,11 @@ import {
   refundStatuses,
 } from '../shared/payments/schemas.js';
 import { jobNames, queueNames } from '../shared/queues.js';
+import { creditEntryKinds } from '../shared/credit/schemas.js';
+import { platforms } from '../shared/notifications/schemas.js';
+import { recommendationKinds, runStatuses, runTriggers } from '../shared/recommendations/schemas.js';
+import { reportReasons, reviewStates } from '../shared/reviews/schemas.js';
+import { conversationStatuses, messageKinds, replyStatuses } from '../shared/support/schemas.js';
 
 export interface EnumColumn {
   /** `table.column`, as in the database. */
@@ -139,6 +144,66 @@ export const enumColumns: EnumColumn[] = [
   },
   { column: 'outbox.queue', values: queueNames, type: 'QueueName', from: '../queues.js' },
   { column: 'outbox.name', values: jobNames, type: 'JobName', from: '../queues.js' },
+  { column: 'reviews.state', values: reviewStates, type: 'ReviewState', from: '../reviews/schemas.js' },
+  {
+    column: 'review_reports.reason',
+    values: reportReasons,
+    type: 'ReportReason',
+    from: '../reviews/schemas.js',
+  },
+  // The nightly recount is started like a recommendations run: by the schedule or by hand.
+  {
+    column: 'review_recount_runs.trigger',
+    values: runTriggers,
+    type: 'RunTrigger',
+    from: '../recommendations/schemas.js',
+  },
+  {
+    column: 'rec_runs.trigger',
+    values: runTriggers,
+    type: 'RunTrigger',
+    from: '../recommendations/schemas.js',
+  },
+  {
+    column: 'rec_runs.status',
+    values: runStatuses,
+    type: 'RunStatus',
+    from: '../recommendations/schemas.js',
+    generated: true,
+  },
+  {
+    column: 'rec_items.kind',
+    values: recommendationKinds,
+    type: 'RecommendationKind',
+    from: '../recommendations/schemas.js',
+  },
+  {
+    column: 'support_conversations.status',
+    values: conversationStatuses,
+    type: 'ConversationStatus',
+    from: '../support/schemas.js',
+    generated: true,
+  },
+  {
+    column: 'support_messages.kind',
+    values: messageKinds,
+    type: 'MessageKind',
+    from: '../support/schemas.js',
+  },
+  {
+    column: 'support_replies.status',
+    values: replyStatuses,
+    type: 'ReplyStatus',
+    from: '../support/schemas.js',
+    generated: true,
+  },
+  { column: 'devices.platform', values: platforms, type: 'Platform', from: '../notifications/schemas.js' },
+  {
+    column: 'credit_entries.kind',
+    values: creditEntryKinds,
+    type: 'CreditEntryKind',
+    from: '../credit/schemas.js',
+  },
 ];
 
 /** kysely-codegen's `--overrides` and `--custom-imports` for these columns. */

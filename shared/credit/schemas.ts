@@ -1,8 +1,8 @@
 import { Type, type Static } from 'typebox';
 
 /** What moves a balance. Credits: refund, grant, spend_reversal; debits: debit, spend (the ledger's CHECK). */
-export const CREDIT_ENTRY_KINDS = ['refund', 'grant', 'debit', 'spend', 'spend_reversal'] as const;
-export type CreditEntryKind = (typeof CREDIT_ENTRY_KINDS)[number];
+export const creditEntryKinds = ['refund', 'grant', 'debit', 'spend', 'spend_reversal'] as const;
+export type CreditEntryKind = (typeof creditEntryKinds)[number];
 
 const Kobo = (description: string) => Type.Integer({ description });
 const NullableUuid = Type.Union([Type.String({ format: 'uuid' }), Type.Null()]);
@@ -18,7 +18,7 @@ export const CreditEntrySchema = Type.Object({
   amount: Kobo('kobo, signed: positive adds to the balance'),
   balanceAfter: Kobo('the balance once this entry was written'),
   currency: Type.String(),
-  kind: Type.Enum(CREDIT_ENTRY_KINDS),
+  kind: Type.Enum(creditEntryKinds),
   orderId: NullableUuid,
   reason: Type.String(),
   actorId: NullableUuid,

@@ -6,10 +6,15 @@
 import type { Role, SessionRevokeReason, UserTokenPurpose } from "../auth/schemas.js";
 import type { ImageStorage, ImportStatus, ProductStatus } from "../catalog/schemas.js";
 import type { CouponKind } from "../coupons/schemas.js";
+import type { CreditEntryKind } from "../credit/schemas.js";
 import type { IdempotencyState } from "../idempotency/schemas.js";
+import type { Platform } from "../notifications/schemas.js";
 import type { OrderStatus } from "../orders/schemas.js";
 import type { DiscrepancyKind, PaymentProblem, PaymentProblemKind, PaymentProvider, PaymentStatus, ReconciliationRunStatus, ReconciliationTrigger, RefundStatus } from "../payments/schemas.js";
 import type { JobName, QueueName } from "../queues.js";
+import type { RecommendationKind, RunStatus, RunTrigger } from "../recommendations/schemas.js";
+import type { ReportReason, ReviewState } from "../reviews/schemas.js";
+import type { ConversationStatus, MessageKind, ReplyStatus } from "../support/schemas.js";
 import type { ColumnType } from "kysely";
 
 export type Generated<T> = T extends ColumnType<infer S, infer I, infer U>
@@ -118,7 +123,7 @@ export interface CreditEntries {
   balanceAfter: number;
   createdAt: Generated<Timestamp>;
   id: Generated<string>;
-  kind: string;
+  kind: CreditEntryKind;
   orderId: string | null;
   reason: string;
   seq: number;
@@ -127,7 +132,7 @@ export interface CreditEntries {
 export interface Devices {
   createdAt: Generated<Timestamp>;
   id: Generated<string>;
-  platform: string;
+  platform: Platform;
   sessionId: string;
   token: string;
   userId: string;
@@ -433,7 +438,7 @@ export interface RecGenerations {
 
 export interface RecItems {
   generationId: number;
-  kind: string;
+  kind: RecommendationKind;
   productId: string;
   rank: number;
   relatedId: string;
@@ -473,8 +478,8 @@ export interface RecRuns {
   requestedBy: string | null;
   similarRows: number | null;
   startedAt: Timestamp | null;
-  status: Generated<string>;
-  trigger: string;
+  status: Generated<RunStatus>;
+  trigger: RunTrigger;
 }
 
 export interface RefreshTokens {
@@ -530,12 +535,12 @@ export interface ReviewRecountRuns {
   id: Generated<string>;
   productsChecked: Generated<number>;
   startedAt: Generated<Timestamp>;
-  trigger: string;
+  trigger: RunTrigger;
 }
 
 export interface ReviewReports {
   createdAt: Generated<Timestamp>;
-  reason: string;
+  reason: ReportReason;
   reviewId: string;
   userId: string;
 }
@@ -558,7 +563,7 @@ export interface Reviews {
   staffReply: string | null;
   staffReplyAt: Timestamp | null;
   staffReplyBy: string | null;
-  state: string;
+  state: ReviewState;
   title: string | null;
   updatedAt: Generated<Timestamp>;
   version: Generated<number>;
@@ -633,7 +638,7 @@ export interface SupportConversations {
   number: Generated<string>;
   orderId: string | null;
   resolvedAt: Timestamp | null;
-  status: Generated<string>;
+  status: Generated<ConversationStatus>;
   subject: string;
   updatedAt: Generated<Timestamp>;
 }
@@ -644,7 +649,7 @@ export interface SupportMessages {
   conversationId: string;
   createdAt: Generated<Timestamp>;
   id: Generated<string>;
-  kind: string;
+  kind: MessageKind;
   replyId: string | null;
   seq: number;
 }
@@ -665,7 +670,7 @@ export interface SupportReplies {
   id: Generated<string>;
   rejectionNote: string | null;
   sentAt: Timestamp | null;
-  status: Generated<string>;
+  status: Generated<ReplyStatus>;
   submittedAt: Timestamp | null;
   submittedBody: string | null;
   updatedAt: Generated<Timestamp>;
