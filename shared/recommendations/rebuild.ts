@@ -160,7 +160,7 @@ export async function runRebuild(
       .select(['status', 'generationId'])
       .where('id', '=', runId)
       .executeTakeFirst();
-    return { status: (run?.status ?? 'failed') as RunStatus, generationId: run?.generationId ?? null };
+    return { status: (run?.status ?? 'failed'), generationId: run?.generationId ?? null };
   }
   try {
     return await db.transaction().execute(async (trx) => {
@@ -244,8 +244,8 @@ export async function listRuns(
   return {
     items: page.map((r) => ({
       id: r.id,
-      trigger: r.trigger as RunTrigger,
-      status: r.status as RunStatus,
+      trigger: r.trigger,
+      status: r.status,
       requestedBy: r.requestedBy,
       generationId: r.generationId,
       counts:

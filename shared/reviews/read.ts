@@ -64,7 +64,7 @@ export function ownView(r: Row): OwnReview {
     rating: r.rating,
     title: r.title,
     body: r.body,
-    state: r.state as ReviewState,
+    state: r.state,
     version: r.version,
     helpfulCount: r.helpfulCount,
     ...staffReplyOf(r),

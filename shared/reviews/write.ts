@@ -219,7 +219,7 @@ export async function moderateReview(
     const before = await lockReview(trx, id);
     if (!before) throw new NotFoundError('Review');
     if (before.version !== input.version) throw versionConflict();
-    const from = before.state as ReviewState;
+    const from = before.state;
     if (!moderatorTransitions[from].includes(input.state)) {
       throw new ConflictError('invalid_transition', `A review cannot go from ${from} to ${input.state}`);
     }

@@ -88,7 +88,7 @@ export async function findAttachment(db: DbOrTrx, user: { id: string; role: View
     const sides: Viewer[] = [{ ...user, side: 'customer' }];
     if (can(user.role, 'support:read')) sides.push({ ...user, side: 'staff' });
     for (const viewer of sides) {
-      if (!visibleKinds(viewer).includes(row.kind as 'message' | 'note')) continue;
+      if (!visibleKinds(viewer).includes(row.kind)) continue;
       const inScope = await conversationsInScope(db, viewer).select('c.id').where('c.id', '=', row.conversationId).executeTakeFirst();
       if (inScope) return row;
     }

@@ -132,7 +132,7 @@ export async function updateConversation(db: Db, viewer: Viewer, id: string, inp
     const before = await conversationInScope(trx, viewer, id, { lock: true });
     const set: Record<string, unknown> = {};
     if (input.status && input.status !== before.status) {
-      if (!transitions[before.status as ConversationStatus].includes(input.status)) {
+      if (!transitions[before.status].includes(input.status)) {
         throw new ConflictError('invalid_transition', `A conversation cannot go from ${before.status} to ${input.status}`);
       }
       set.status = input.status;
