@@ -10,7 +10,6 @@ import type {
   ProductReviewQuery,
   PublicReview,
   ReviewSort,
-  ReviewState,
   ReviewSummary,
 } from './schemas.js';
 import { displayName } from './text.js';
