@@ -100,7 +100,7 @@ t.test('two APIs and two workers without a shared disk: imports and invoices cro
     startHost(t, 'worker-1', 'worker-child.ts', config, {}, /ready (\S+)/),
     startHost(t, 'worker-2', 'worker-child.ts', config, { WORKER_QUEUES: 'invoices,mail' }, /ready (\S+)/),
   ]);
-  t.equal(worker2.match[1], 'email,invoice,imports', 'WORKER_QUEUES from the environment');
+  t.equal(worker2.match[1], 'email,invoice,imports,notify,push', 'WORKER_QUEUES from the environment');
   t.comment(`four processes up in ${((Date.now() - booting) / 1000).toFixed(1)} s`);
   const a = `http://127.0.0.1:${apiA.match[1]}/api/v1`;
   const b = `http://127.0.0.1:${apiB.match[1]}/api/v1`;
