@@ -102,24 +102,7 @@ async function arrange(ctx: BenchContext): Promise<void> {
     ) s
     GROUP BY slot, currency
   `.execute(conn);
-    await sql`DELETE FROM product_sales_rollup`.execute(conn);
-    await sql`
-    INSERT INTO product_sales_rollup (day, currency, product_id, title, units, revenue, refunded_units)
-    SELECT day, currency, product_id, max(title), sum(units), sum(revenue), sum(refunded)
-    FROM (
-      SELECT (o.paid_at AT TIME ZONE 'UTC')::date AS day, o.currency, oi.product_id, oi.title,
-             oi.quantity::bigint AS units,
-             (oi.line_total - CASE WHEN o.subtotal > 0 THEN round(o.discount::numeric * oi.line_total / o.subtotal) ELSE 0 END)::bigint AS revenue,
-             0::bigint AS refunded
-      FROM orders o JOIN order_items oi ON oi.order_id = o.id
-      WHERE o.paid_at IS NOT NULL AND oi.product_id IS NOT NULL
-      UNION ALL
-      SELECT (r.settled_at AT TIME ZONE 'UTC')::date, r.currency, oi.product_id, oi.title, 0, 0, ri.quantity
-      FROM refunds r JOIN refund_items ri ON ri.refund_id = r.id JOIN order_items oi ON oi.id = ri.order_item_id
-      WHERE r.status = 'processed' AND r.settled_at IS NOT NULL AND oi.product_id IS NOT NULL
-    ) s
-    GROUP BY day, currency, product_id
-  `.execute(conn);
+    await sql`SELECT product_sales_rollup_rebuild()`.execute(conn);
     await sql`SET session_replication_role = DEFAULT`.execute(conn);
   });
   await sql`VACUUM ANALYZE`.execute(ctx.db);
