@@ -41,6 +41,7 @@ import reportRoutes from './routes/reports.js';
 import auditRoutes from './routes/audit.js';
 import exportRoutes from './routes/exports.js';
 import creditRoutes from './routes/credit.js';
+import returnRoutes from './routes/returns.js';
 import reviewRoutes from './routes/reviews.js';
 import recommendationRoutes from './routes/recommendations.js';
 import notificationRoutes from './routes/notifications.js';
@@ -150,6 +151,7 @@ export async function buildApp(config: Config, opts: BuildAppOptions = {}) {
       await api.register(auditRoutes);
       await api.register(exportRoutes);
       await api.register(creditRoutes);
+      await api.register(returnRoutes);
       await api.register(reviewRoutes);
       await api.register(recommendationRoutes);
       await api.register(supportRoutes);

@@ -25,6 +25,7 @@ import { platforms } from '../shared/notifications/schemas.js';
 import { recommendationKinds, runStatuses, runTriggers } from '../shared/recommendations/schemas.js';
 import { reportReasons, reviewStates } from '../shared/reviews/schemas.js';
 import { conversationStatuses, messageKinds, replyStatuses } from '../shared/support/schemas.js';
+import { returnReasons, returnRefundStatuses, returnResolutions, returnStatuses } from '../shared/returns/schemas.js';
 
 export interface EnumColumn {
   /** `table.column`, as in the database. */
@@ -204,6 +205,16 @@ export const enumColumns: EnumColumn[] = [
     type: 'CreditEntryKind',
     from: '../credit/schemas.js',
   },
+  { column: 'returns.status', values: returnStatuses, type: 'ReturnStatus', from: '../returns/schemas.js', generated: true },
+  { column: 'returns.resolution', values: returnResolutions, type: 'ReturnResolution', from: '../returns/schemas.js' },
+  {
+    column: 'returns.refund_status',
+    values: returnRefundStatuses,
+    type: 'ReturnRefundStatus',
+    from: '../returns/schemas.js',
+    nullable: true,
+  },
+  { column: 'return_items.reason', values: returnReasons, type: 'ReturnReason', from: '../returns/schemas.js' },
 ];
 
 /** kysely-codegen's `--overrides` and `--custom-imports` for these columns. */

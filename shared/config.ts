@@ -89,6 +89,8 @@ export const ConfigSchema = Type.Object({
   SUPPORT_SELF_APPROVAL: Bool('an approver may approve their own emailed reply (off: four eyes)', false),
   FCM_SERVICE_ACCOUNT: Optional('Google service account JSON (or a path to it) for FCM HTTP v1 push; unset: pushes are logged'),
   FCM_BASE_URL: Url('FCM API base', 'https://fcm.googleapis.com'),
+  RETURN_WINDOW_DAYS: Int('days after delivery within which a customer may ask to return units', 7, 0, 3650),
+  RETURN_SHIP_DAYS: Int('days an approved return may take to arrive before it expires (an exchange hold is released)', 14, 1, 3650),
   NOTIFICATION_RETENTION_DAYS: Int('in-app notifications older than this are deleted', 90, 1, 3650),
   LOCKOUT_THRESHOLD: Int('failed logins in a row before lockout', 5, 1, 100),
   LOCKOUT_MINUTES: Type.Number({ default: 15, minimum: 0.001, maximum: 1440 }),

@@ -23,6 +23,7 @@ export const queueNames = [
   'notify',
   'push',
   'support',
+  'returns-expire',
 ] as const;
 export type QueueName = (typeof queueNames)[number];
 
@@ -38,7 +39,7 @@ export const queueGroups = {
   mail: ['email', 'notify', 'push'],
   invoices: ['invoice', 'imports'],
   payments: ['payment', 'refund', 'reconciliation'],
-  scheduled: ['inventory', 'system', 'recommendations', 'reviews-recount', 'support'],
+  scheduled: ['inventory', 'system', 'recommendations', 'reviews-recount', 'support', 'returns-expire'],
 } as const satisfies Record<string, readonly QueueName[]>;
 export type QueueGroup = keyof typeof queueGroups;
 
@@ -105,6 +106,8 @@ export const jobs = {
   'payment.sweep': { queue: 'payment', payload: Type.Object({}) },
   /** `poll` counts status checks of a refund Paystack has accepted but not finished (webhook missed). */
   'refund.execute': { queue: 'refund', payload: Type.Object({ refundId: Id, poll: Type.Optional(Type.Integer({ minimum: 0 })) }) },
+  /** A refund made for a return settled (shared/payments/refund-events.ts): the return completes, or shows the failure. */
+  'refund.return-settled': { queue: 'refund', payload: Type.Object({ refundId: Id, returnId: Id }) },
   'reconciliation.run': {
     queue: 'reconciliation',
     payload: Type.Object({ runId: Type.Optional(Id), trigger: StringEnum(reconciliationTriggers) }),
@@ -126,6 +129,8 @@ export const jobs = {
   'push.send': { queue: 'push', payload: Type.Object({ notificationId: Id }) },
   /** Hourly: resolved conversations close after 7 days; uploads never attached are purged after a day. */
   'support.housekeeping': { queue: 'support', payload: Type.Object({}) },
+  /** Hourly: approved returns not received within RETURN_SHIP_DAYS expire (exchange holds released). */
+  'returns.expire': { queue: 'returns-expire', payload: Type.Object({}) },
 } as const satisfies Record<string, { queue: QueueName; payload: TSchema }>;
 
 export type JobName = keyof typeof jobs;

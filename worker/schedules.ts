@@ -9,6 +9,7 @@ export const RECOMMENDATIONS_SCHEDULER_ID = 'recommendations-nightly';
 export const REVIEWS_RECOUNT_SCHEDULER_ID = 'reviews-recount-nightly';
 export const SUPPORT_HOUSEKEEPING_SCHEDULER_ID = 'support-housekeeping';
 export const NOTIFICATIONS_CLEANUP_SCHEDULER_ID = 'notifications-cleanup';
+export const RETURNS_EXPIRE_SCHEDULER_ID = 'returns-expire';
 
 /**
  * The payments sweep, every PAYMENT_SWEEP_MS. One attempt per run and few kept: the next run is its
@@ -68,6 +69,12 @@ export async function registerSchedules(queues: Queues, config: Config, log: Log
     NOTIFICATIONS_CLEANUP_SCHEDULER_ID,
     { pattern: '0 4 * * *', tz: config.SHOP_TIMEZONE },
     { name: 'notifications.cleanup', data: { payload: {} } },
+  );
+  // Returns: approved returns not received within RETURN_SHIP_DAYS expire (exchange holds released), hourly.
+  await queues['returns-expire'].upsertJobScheduler(
+    RETURNS_EXPIRE_SCHEDULER_ID,
+    { pattern: '13 * * * *', tz: config.SHOP_TIMEZONE },
+    { name: 'returns.expire', data: { payload: {} } },
   );
   log.debug('job schedules registered');
 }

@@ -13,9 +13,18 @@ import type { OrderStatus } from "../orders/schemas.js";
 import type { DiscrepancyKind, PaymentProblem, PaymentProblemKind, PaymentProvider, PaymentStatus, ReconciliationRunStatus, ReconciliationTrigger, RefundStatus } from "../payments/schemas.js";
 import type { JobName, QueueName } from "../queues.js";
 import type { RecommendationKind, RunStatus, RunTrigger } from "../recommendations/schemas.js";
+import type { ReturnReason, ReturnRefundStatus, ReturnResolution, ReturnStatus } from "../returns/schemas.js";
 import type { ReportReason, ReviewState } from "../reviews/schemas.js";
 import type { ConversationStatus, MessageKind, ReplyStatus } from "../support/schemas.js";
 import type { ColumnType } from "kysely";
+
+export type ArrayType<T> = ArrayTypeImpl<T> extends (infer U)[]
+  ? U[]
+  : ArrayTypeImpl<T>;
+
+export type ArrayTypeImpl<T> = T extends ColumnType<infer S, infer I, infer U>
+  ? ColumnType<S[], I[], U[]>
+  : T[];
 
 export type Generated<T> = T extends ColumnType<infer S, infer I, infer U>
   ? ColumnType<S, I | undefined, U>
@@ -523,9 +532,67 @@ export interface Refunds {
   orderId: string;
   reason: string;
   restock: Generated<boolean>;
+  returnAttempt: number | null;
+  returnId: string | null;
   settledAt: Timestamp | null;
   status: Generated<RefundStatus>;
   updatedAt: Generated<Timestamp>;
+}
+
+export interface ReturnAttachments {
+  createdAt: Generated<Timestamp>;
+  filename: string;
+  id: Generated<string>;
+  key: string;
+  mime: string;
+  returnId: string | null;
+  size: number;
+  uploaderId: string;
+}
+
+export interface ReturnItems {
+  damagedQuantity: Generated<number>;
+  exchangeVariantId: string | null;
+  id: Generated<string>;
+  note: string | null;
+  orderItemId: string;
+  quantity: number;
+  reason: ReturnReason;
+  resellableQuantity: Generated<number>;
+  returnId: string;
+  unitRefunds: ArrayType<number>;
+  units: number[];
+}
+
+export interface Returns {
+  approvedAt: Timestamp | null;
+  approvedBy: string | null;
+  cancelledAt: Timestamp | null;
+  completedAt: Timestamp | null;
+  createdAt: Generated<Timestamp>;
+  creditEntryId: string | null;
+  currency: string;
+  exchangeHeld: Generated<boolean>;
+  exchangeOrderId: string | null;
+  expiredAt: Timestamp | null;
+  expiresAt: Timestamp | null;
+  id: Generated<string>;
+  note: string | null;
+  orderId: string;
+  receivedAt: Timestamp | null;
+  receivedBy: string | null;
+  refundAttempts: Generated<number>;
+  refundEstimate: number;
+  refundFailureReason: string | null;
+  refundId: string | null;
+  refundShipping: Generated<boolean>;
+  refundStatus: ReturnRefundStatus | null;
+  rejectedAt: Timestamp | null;
+  resolution: ReturnResolution;
+  shippingRefund: Generated<number>;
+  status: Generated<ReturnStatus>;
+  updatedAt: Generated<Timestamp>;
+  userId: string;
 }
 
 export interface ReviewRecountRuns {
@@ -778,6 +845,9 @@ export interface DB {
   refundItems: RefundItems;
   refundParts: RefundParts;
   refunds: Refunds;
+  returnAttachments: ReturnAttachments;
+  returnItems: ReturnItems;
+  returns: Returns;
   reviewRecountRuns: ReviewRecountRuns;
   reviewReports: ReviewReports;
   reviews: Reviews;

@@ -110,6 +110,24 @@ export async function releaseOrderReservation(trx: Trx, orderId: string, reason:
   return true;
 }
 
+/**
+ * Gives back units reserved with `reserveLines` that no order's lines describe (a return's exchange: held
+ * at approval for the size swap, released when the return is cancelled or expires). The caller decides
+ * once (under its own row lock) that the hold is still there; rows are touched in variant-id order.
+ */
+export async function releaseLines(trx: Trx, orderId: string, lines: readonly ReserveLine[], reason: string): Promise<void> {
+  const sorted = [...lines].sort((a, b) => (a.variantId < b.variantId ? -1 : a.variantId > b.variantId ? 1 : 0));
+  for (const l of sorted) {
+    await sql`UPDATE inventory SET reserved = reserved - ${l.quantity}, updated_at = now() WHERE variant_id = ${l.variantId}`.execute(trx);
+  }
+  if (sorted.length) {
+    await trx
+      .insertInto('inventoryMovements')
+      .values(sorted.map((l) => ({ variantId: l.variantId, deltaOnHand: 0, deltaReserved: -l.quantity, reason: `release:${reason}`, orderId })))
+      .execute();
+  }
+}
+
 export type CommitResult = 'committed' | 'already_committed' | 'released';
 
 /**

@@ -184,6 +184,8 @@ export async function settleRefundPart(
     // No items named: the refund was full (checked when it was made), so every line goes back.
     await restockUnits(trx, order.id, items.length ? items : 'all', refund.createdBy);
   }
+  // A return's refund: the return completes (or shows the failure) in its own job, under its own lock.
+  if (refund.returnId) await enqueue(trx, 'refund.return-settled', { refundId: refund.id, returnId: refund.returnId });
   const returned = processed.reduce((sum, p) => sum + p.amount, 0);
   if (returned > 0) {
     await enqueueMail(trx, null, 'refund', order.email, {

@@ -24,7 +24,12 @@ import { appliedRemaining, assertOrderRefundable, refundSources, type Source } f
 export type { RefundItem } from './schemas.js';
 
 /** The body of POST /admin/orders/:id/refunds (documented on its schema), for an order, by a staff member. */
-export type RefundRequest = RefundInput & { orderId: string; actorId?: string };
+export type RefundRequest = RefundInput & {
+  orderId: string;
+  actorId?: string;
+  /** A refund made for a return: keyed by (return, attempt), UNIQUE, so a resolution never pays twice. */
+  returnKey?: { returnId: string; attempt: number };
+};
 
 /** Checks the lines a refund names (they must be this order's, within what was bought) and, to restock, within what is left. */
 async function checkItems(trx: Trx, orderId: string, items: readonly RefundItem[], restock: boolean) {
@@ -175,6 +180,8 @@ export async function createRefund(trx: Trx, req: RefundRequest): Promise<Refund
       reason: req.reason,
       restock,
       createdBy: req.actorId ?? null,
+      returnId: req.returnKey?.returnId ?? null,
+      returnAttempt: req.returnKey?.attempt ?? null,
     })
     .returning(refundColumns)
     .executeTakeFirstOrThrow();

@@ -11,6 +11,7 @@ import { reconciliationProcessor } from './reconciliation.js';
 import { recommendationsProcessor } from './recommendations.js';
 import { reviewsRecountProcessor } from './reviews-recount.js';
 import { refundProcessor } from './refund.js';
+import { returnsExpireProcessor } from './returns-expire.js';
 import { supportProcessor } from './support.js';
 import { systemProcessor } from './system.js';
 
@@ -28,4 +29,5 @@ export const processors: { [Q in QueueName]: ProcessorDefinition<Q> } = {
   notify: notifyProcessor,
   push: pushProcessor,
   support: supportProcessor,
+  'returns-expire': returnsExpireProcessor,
 };

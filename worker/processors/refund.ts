@@ -1,4 +1,5 @@
 import { runRefundJob } from '../../shared/payments/refund-execution.js';
+import { returnRefundSettled } from '../../shared/returns/staff.js';
 import type { ProcessorDefinition } from '../context.js';
 
 export const refundProcessor: ProcessorDefinition<'refund'> = {
@@ -11,5 +12,7 @@ export const refundProcessor: ProcessorDefinition<'refund'> = {
         pollMs: config.REFUND_POLL_MS,
         log,
       }),
+    // A return's refund settled: the return completes, or shows the failure for a retry.
+    'refund.return-settled': async ({ refundId, returnId }, { db }) => ({ outcome: await returnRefundSettled(db, refundId, returnId) }),
   },
 };

@@ -1,0 +1,15 @@
+import { expireReturns } from '../../shared/returns/staff.js';
+import type { ProcessorDefinition } from '../context.js';
+
+export const returnsExpireProcessor: ProcessorDefinition<'returns-expire'> = {
+  concurrency: 1,
+  handlers: {
+    'returns.expire': async (_payload, { db, log }) => {
+      let expired = 0;
+      // Batches until none is due, so a backlog clears in one run.
+      for (let n = await expireReturns(db); n > 0; n = await expireReturns(db)) expired += n;
+      if (expired) log.info({ expired }, 'returns expired');
+      return { expired };
+    },
+  },
+};
