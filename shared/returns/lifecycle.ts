@@ -28,7 +28,7 @@ const transitions: Readonly<Record<ReturnStatus, readonly ReturnStatus[]>> = {
 
 export function assertTransition(from: ReturnStatus, to: ReturnStatus): void {
   if (!transitions[from].includes(to)) {
-    throw new ConflictError('invalid_transition', `A return cannot go from ${from} to ${to}`, { status: from });
+    throw new ConflictError('invalid_transition', `A return cannot go from ${from} to ${to}`, { returnStatus: from });
   }
 }
 

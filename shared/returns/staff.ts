@@ -207,7 +207,7 @@ export async function retryReturnRefund(db: Db, cmd: { returnId: string; actorId
       failed = refund.status === 'failed';
     }
     if (ret.status !== 'received' || !failed) {
-      throw new ConflictError('refund_not_failed', 'Only a received return whose refund failed can be retried', { status: ret.status });
+      throw new ConflictError('refund_not_failed', 'Only a received return whose refund failed can be retried', { returnStatus: ret.status });
     }
     await writeAudit(trx, {
       actorId: cmd.actorId,
