@@ -398,6 +398,97 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/returns": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Returns, newest first, optionally by status */
+        get: operations["adminListReturns"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/returns/{id}/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Approve a requested return; an exchange’s variants are reserved now
+         * @description `resolution` may change what the customer asked for; `refundShipping` adds the order’s shipping (once per order). An exchange whose variants are no longer available answers 409 `insufficient_stock` and nothing changes. The customer has `RETURN_SHIP_DAYS` to send the units back; then the return expires. Audited.
+         */
+        post: operations["adminApproveReturn"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/returns/{id}/receive": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Receive an approved return: count every unit resellable or damaged, then resolve it once
+         * @description Resellable units go back in stock (each unit once); then a refund keyed by the return (the return completes when Paystack processes it; a refusal leaves it `received` with `refundStatus: failed`), a store-credit entry, or a zero-total exchange order for the held variants. A second receive answers 409 `invalid_transition`. Audited.
+         */
+        post: operations["adminReceiveReturn"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/returns/{id}/reject": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Reject a requested return, with a note the customer sees. Audited. */
+        post: operations["adminRejectReturn"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/returns/{id}/retry-refund": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Retry the resolution of a received return whose refund failed (the next attempt, keyed by the return). Audited. */
+        post: operations["adminRetryReturnRefund"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/admin/reviews": {
         parameters: {
             query?: never;
@@ -1497,6 +1588,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/orders/{id}/returns": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The returns of an order (its owner, or staff with `return:read`) */
+        get: operations["listOrderReturns"];
+        put?: never;
+        /**
+         * Ask to return units of a delivered order (refund, store credit or an exchange)
+         * @description Within `RETURN_WINDOW_DAYS` of delivery (409 `return_window_closed`); per line at most the units bought and not already in another live return (409 `return_quantity_exceeded`); a cancelled, unpaid or undelivered order 409 `not_returnable`. An exchange names, per line, another variant of the same product at the same price. `refundEstimate` is what the units paid: price less their share of the discount (largest remainder), plus VAT. An optional `Idempotency-Key` makes a retry answer the first return.
+         */
+        post: operations["requestReturn"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/payments/{reference}/verify": {
         parameters: {
             query?: never;
@@ -1652,6 +1764,77 @@ export interface paths {
         put?: never;
         /** Add a variant (its stock row starts at onHand 0) */
         post: operations["createVariant"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/returns/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A return (its owner, or staff with `return:read`) */
+        get: operations["getReturn"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/returns/{id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Take a requested or approved return back (an exchange’s held units are released) */
+        post: operations["cancelReturn"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/returns/attachments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Upload a photo for a return (multipart field `file`): JPEG, PNG, WebP, AVIF or GIF, at most 10 MB
+         * @description Decided by the bytes. Private: served to the uploader and, once a return names it, to staff with `return:read`.
+         */
+        post: operations["uploadReturnPhoto"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/returns/attachments/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A return photo, for its uploader or staff with `return:read` (others: 404) */
+        get: operations["getReturnPhoto"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -4800,6 +4983,983 @@ export interface operations {
             };
             /** @description application/problem+json */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    adminListReturns: {
+        parameters: {
+            query?: {
+                cursor?: string;
+                limit?: number;
+                status?: "requested" | "approved" | "rejected" | "received" | "completed" | "cancelled" | "expired";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            /** Format: date-time */
+                            approvedAt: string | null;
+                            attachments: {
+                                /** Format: date-time */
+                                createdAt: string;
+                                filename: string;
+                                /** Format: uuid */
+                                id: string;
+                                mime: string;
+                                size: number;
+                            }[];
+                            /** Format: date-time */
+                            cancelledAt: string | null;
+                            /** Format: date-time */
+                            completedAt: string | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** Format: uuid */
+                            creditEntryId: string | null;
+                            /** Format: uuid */
+                            exchangeOrderId: string | null;
+                            /** Format: date-time */
+                            expiredAt: string | null;
+                            /** Format: date-time */
+                            expiresAt: string | null;
+                            /** Format: uuid */
+                            id: string;
+                            items: {
+                                damagedQuantity: number;
+                                /** Format: uuid */
+                                exchangeVariantId: string | null;
+                                note: string | null;
+                                /** Format: uuid */
+                                orderItemId: string;
+                                quantity: number;
+                                /** @enum {string} */
+                                reason: "wrong_size" | "damaged" | "defective" | "not_as_described" | "wrong_item" | "changed_mind" | "other";
+                                /** @description what these units paid (price less discount share, plus VAT), kobo */
+                                refund: number;
+                                resellableQuantity: number;
+                                sku: string;
+                                title: string;
+                                variantTitle: string;
+                            }[];
+                            /** @description staff’s note when rejecting */
+                            note: string | null;
+                            /** Format: uuid */
+                            orderId: string;
+                            orderNumber: string;
+                            /** Format: date-time */
+                            receivedAt: string | null;
+                            /** @description what the resolution is worth: the units as paid, plus shipping when refundShipping */
+                            refundEstimate: {
+                                /** @description minor units (kobo) */
+                                amount: number;
+                                currency: string;
+                            };
+                            refundFailureReason: string | null;
+                            /** Format: uuid */
+                            refundId: string | null;
+                            refundShipping: boolean;
+                            /** @enum {string|null} */
+                            refundStatus: "pending" | "processing" | "processed" | "failed" | null;
+                            /** Format: date-time */
+                            rejectedAt: string | null;
+                            /** @enum {string} */
+                            resolution: "refund" | "store_credit" | "exchange";
+                            /** @enum {string} */
+                            status: "requested" | "approved" | "rejected" | "received" | "completed" | "cancelled" | "expired";
+                        }[];
+                        nextCursor: string | null;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    adminApproveReturn: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description also refund the order’s shipping (once per order) */
+                    refundShipping?: boolean;
+                    /** @enum {string} */
+                    resolution?: "refund" | "store_credit" | "exchange";
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** Format: date-time */
+                        approvedAt: string | null;
+                        attachments: {
+                            /** Format: date-time */
+                            createdAt: string;
+                            filename: string;
+                            /** Format: uuid */
+                            id: string;
+                            mime: string;
+                            size: number;
+                        }[];
+                        /** Format: date-time */
+                        cancelledAt: string | null;
+                        /** Format: date-time */
+                        completedAt: string | null;
+                        /** Format: date-time */
+                        createdAt: string;
+                        /** Format: uuid */
+                        creditEntryId: string | null;
+                        /** Format: uuid */
+                        exchangeOrderId: string | null;
+                        /** Format: date-time */
+                        expiredAt: string | null;
+                        /** Format: date-time */
+                        expiresAt: string | null;
+                        /** Format: uuid */
+                        id: string;
+                        items: {
+                            damagedQuantity: number;
+                            /** Format: uuid */
+                            exchangeVariantId: string | null;
+                            note: string | null;
+                            /** Format: uuid */
+                            orderItemId: string;
+                            quantity: number;
+                            /** @enum {string} */
+                            reason: "wrong_size" | "damaged" | "defective" | "not_as_described" | "wrong_item" | "changed_mind" | "other";
+                            /** @description what these units paid (price less discount share, plus VAT), kobo */
+                            refund: number;
+                            resellableQuantity: number;
+                            sku: string;
+                            title: string;
+                            variantTitle: string;
+                        }[];
+                        /** @description staff’s note when rejecting */
+                        note: string | null;
+                        /** Format: uuid */
+                        orderId: string;
+                        orderNumber: string;
+                        /** Format: date-time */
+                        receivedAt: string | null;
+                        /** @description what the resolution is worth: the units as paid, plus shipping when refundShipping */
+                        refundEstimate: {
+                            /** @description minor units (kobo) */
+                            amount: number;
+                            currency: string;
+                        };
+                        refundFailureReason: string | null;
+                        /** Format: uuid */
+                        refundId: string | null;
+                        refundShipping: boolean;
+                        /** @enum {string|null} */
+                        refundStatus: "pending" | "processing" | "processed" | "failed" | null;
+                        /** Format: date-time */
+                        rejectedAt: string | null;
+                        /** @enum {string} */
+                        resolution: "refund" | "store_credit" | "exchange";
+                        /** @enum {string} */
+                        status: "requested" | "approved" | "rejected" | "received" | "completed" | "cancelled" | "expired";
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    adminReceiveReturn: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description every unit of the return, each resellable or damaged (a line may be split) */
+                    items: {
+                        /** @enum {string} */
+                        condition: "resellable" | "damaged";
+                        /** Format: uuid */
+                        orderItemId: string;
+                        quantity: number;
+                    }[];
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** Format: date-time */
+                        approvedAt: string | null;
+                        attachments: {
+                            /** Format: date-time */
+                            createdAt: string;
+                            filename: string;
+                            /** Format: uuid */
+                            id: string;
+                            mime: string;
+                            size: number;
+                        }[];
+                        /** Format: date-time */
+                        cancelledAt: string | null;
+                        /** Format: date-time */
+                        completedAt: string | null;
+                        /** Format: date-time */
+                        createdAt: string;
+                        /** Format: uuid */
+                        creditEntryId: string | null;
+                        /** Format: uuid */
+                        exchangeOrderId: string | null;
+                        /** Format: date-time */
+                        expiredAt: string | null;
+                        /** Format: date-time */
+                        expiresAt: string | null;
+                        /** Format: uuid */
+                        id: string;
+                        items: {
+                            damagedQuantity: number;
+                            /** Format: uuid */
+                            exchangeVariantId: string | null;
+                            note: string | null;
+                            /** Format: uuid */
+                            orderItemId: string;
+                            quantity: number;
+                            /** @enum {string} */
+                            reason: "wrong_size" | "damaged" | "defective" | "not_as_described" | "wrong_item" | "changed_mind" | "other";
+                            /** @description what these units paid (price less discount share, plus VAT), kobo */
+                            refund: number;
+                            resellableQuantity: number;
+                            sku: string;
+                            title: string;
+                            variantTitle: string;
+                        }[];
+                        /** @description staff’s note when rejecting */
+                        note: string | null;
+                        /** Format: uuid */
+                        orderId: string;
+                        orderNumber: string;
+                        /** Format: date-time */
+                        receivedAt: string | null;
+                        /** @description what the resolution is worth: the units as paid, plus shipping when refundShipping */
+                        refundEstimate: {
+                            /** @description minor units (kobo) */
+                            amount: number;
+                            currency: string;
+                        };
+                        refundFailureReason: string | null;
+                        /** Format: uuid */
+                        refundId: string | null;
+                        refundShipping: boolean;
+                        /** @enum {string|null} */
+                        refundStatus: "pending" | "processing" | "processed" | "failed" | null;
+                        /** Format: date-time */
+                        rejectedAt: string | null;
+                        /** @enum {string} */
+                        resolution: "refund" | "store_credit" | "exchange";
+                        /** @enum {string} */
+                        status: "requested" | "approved" | "rejected" | "received" | "completed" | "cancelled" | "expired";
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    adminRejectReturn: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    note: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** Format: date-time */
+                        approvedAt: string | null;
+                        attachments: {
+                            /** Format: date-time */
+                            createdAt: string;
+                            filename: string;
+                            /** Format: uuid */
+                            id: string;
+                            mime: string;
+                            size: number;
+                        }[];
+                        /** Format: date-time */
+                        cancelledAt: string | null;
+                        /** Format: date-time */
+                        completedAt: string | null;
+                        /** Format: date-time */
+                        createdAt: string;
+                        /** Format: uuid */
+                        creditEntryId: string | null;
+                        /** Format: uuid */
+                        exchangeOrderId: string | null;
+                        /** Format: date-time */
+                        expiredAt: string | null;
+                        /** Format: date-time */
+                        expiresAt: string | null;
+                        /** Format: uuid */
+                        id: string;
+                        items: {
+                            damagedQuantity: number;
+                            /** Format: uuid */
+                            exchangeVariantId: string | null;
+                            note: string | null;
+                            /** Format: uuid */
+                            orderItemId: string;
+                            quantity: number;
+                            /** @enum {string} */
+                            reason: "wrong_size" | "damaged" | "defective" | "not_as_described" | "wrong_item" | "changed_mind" | "other";
+                            /** @description what these units paid (price less discount share, plus VAT), kobo */
+                            refund: number;
+                            resellableQuantity: number;
+                            sku: string;
+                            title: string;
+                            variantTitle: string;
+                        }[];
+                        /** @description staff’s note when rejecting */
+                        note: string | null;
+                        /** Format: uuid */
+                        orderId: string;
+                        orderNumber: string;
+                        /** Format: date-time */
+                        receivedAt: string | null;
+                        /** @description what the resolution is worth: the units as paid, plus shipping when refundShipping */
+                        refundEstimate: {
+                            /** @description minor units (kobo) */
+                            amount: number;
+                            currency: string;
+                        };
+                        refundFailureReason: string | null;
+                        /** Format: uuid */
+                        refundId: string | null;
+                        refundShipping: boolean;
+                        /** @enum {string|null} */
+                        refundStatus: "pending" | "processing" | "processed" | "failed" | null;
+                        /** Format: date-time */
+                        rejectedAt: string | null;
+                        /** @enum {string} */
+                        resolution: "refund" | "store_credit" | "exchange";
+                        /** @enum {string} */
+                        status: "requested" | "approved" | "rejected" | "received" | "completed" | "cancelled" | "expired";
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    adminRetryReturnRefund: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** Format: date-time */
+                        approvedAt: string | null;
+                        attachments: {
+                            /** Format: date-time */
+                            createdAt: string;
+                            filename: string;
+                            /** Format: uuid */
+                            id: string;
+                            mime: string;
+                            size: number;
+                        }[];
+                        /** Format: date-time */
+                        cancelledAt: string | null;
+                        /** Format: date-time */
+                        completedAt: string | null;
+                        /** Format: date-time */
+                        createdAt: string;
+                        /** Format: uuid */
+                        creditEntryId: string | null;
+                        /** Format: uuid */
+                        exchangeOrderId: string | null;
+                        /** Format: date-time */
+                        expiredAt: string | null;
+                        /** Format: date-time */
+                        expiresAt: string | null;
+                        /** Format: uuid */
+                        id: string;
+                        items: {
+                            damagedQuantity: number;
+                            /** Format: uuid */
+                            exchangeVariantId: string | null;
+                            note: string | null;
+                            /** Format: uuid */
+                            orderItemId: string;
+                            quantity: number;
+                            /** @enum {string} */
+                            reason: "wrong_size" | "damaged" | "defective" | "not_as_described" | "wrong_item" | "changed_mind" | "other";
+                            /** @description what these units paid (price less discount share, plus VAT), kobo */
+                            refund: number;
+                            resellableQuantity: number;
+                            sku: string;
+                            title: string;
+                            variantTitle: string;
+                        }[];
+                        /** @description staff’s note when rejecting */
+                        note: string | null;
+                        /** Format: uuid */
+                        orderId: string;
+                        orderNumber: string;
+                        /** Format: date-time */
+                        receivedAt: string | null;
+                        /** @description what the resolution is worth: the units as paid, plus shipping when refundShipping */
+                        refundEstimate: {
+                            /** @description minor units (kobo) */
+                            amount: number;
+                            currency: string;
+                        };
+                        refundFailureReason: string | null;
+                        /** Format: uuid */
+                        refundId: string | null;
+                        refundShipping: boolean;
+                        /** @enum {string|null} */
+                        refundStatus: "pending" | "processing" | "processed" | "failed" | null;
+                        /** Format: date-time */
+                        rejectedAt: string | null;
+                        /** @enum {string} */
+                        resolution: "refund" | "store_credit" | "exchange";
+                        /** @enum {string} */
+                        status: "requested" | "approved" | "rejected" | "received" | "completed" | "cancelled" | "expired";
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -14549,6 +15709,374 @@ export interface operations {
             };
         };
     };
+    listOrderReturns: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            /** Format: date-time */
+                            approvedAt: string | null;
+                            attachments: {
+                                /** Format: date-time */
+                                createdAt: string;
+                                filename: string;
+                                /** Format: uuid */
+                                id: string;
+                                mime: string;
+                                size: number;
+                            }[];
+                            /** Format: date-time */
+                            cancelledAt: string | null;
+                            /** Format: date-time */
+                            completedAt: string | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** Format: uuid */
+                            creditEntryId: string | null;
+                            /** Format: uuid */
+                            exchangeOrderId: string | null;
+                            /** Format: date-time */
+                            expiredAt: string | null;
+                            /** Format: date-time */
+                            expiresAt: string | null;
+                            /** Format: uuid */
+                            id: string;
+                            items: {
+                                damagedQuantity: number;
+                                /** Format: uuid */
+                                exchangeVariantId: string | null;
+                                note: string | null;
+                                /** Format: uuid */
+                                orderItemId: string;
+                                quantity: number;
+                                /** @enum {string} */
+                                reason: "wrong_size" | "damaged" | "defective" | "not_as_described" | "wrong_item" | "changed_mind" | "other";
+                                /** @description what these units paid (price less discount share, plus VAT), kobo */
+                                refund: number;
+                                resellableQuantity: number;
+                                sku: string;
+                                title: string;
+                                variantTitle: string;
+                            }[];
+                            /** @description staff’s note when rejecting */
+                            note: string | null;
+                            /** Format: uuid */
+                            orderId: string;
+                            orderNumber: string;
+                            /** Format: date-time */
+                            receivedAt: string | null;
+                            /** @description what the resolution is worth: the units as paid, plus shipping when refundShipping */
+                            refundEstimate: {
+                                /** @description minor units (kobo) */
+                                amount: number;
+                                currency: string;
+                            };
+                            refundFailureReason: string | null;
+                            /** Format: uuid */
+                            refundId: string | null;
+                            refundShipping: boolean;
+                            /** @enum {string|null} */
+                            refundStatus: "pending" | "processing" | "processed" | "failed" | null;
+                            /** Format: date-time */
+                            rejectedAt: string | null;
+                            /** @enum {string} */
+                            resolution: "refund" | "store_credit" | "exchange";
+                            /** @enum {string} */
+                            status: "requested" | "approved" | "rejected" | "received" | "completed" | "cancelled" | "expired";
+                        }[];
+                        /** @enum {object|null} */
+                        nextCursor: never | null;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    requestReturn: {
+        parameters: {
+            query?: never;
+            header?: {
+                "idempotency-key"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description photos uploaded with POST /returns/attachments */
+                    attachmentIds?: string[];
+                    /** @description with `resolution: exchange`: for every line asked back, the variant (same product and price) to send instead */
+                    exchange?: {
+                        /** Format: uuid */
+                        orderItemId: string;
+                        /** Format: uuid */
+                        variantId: string;
+                    }[];
+                    items: {
+                        note?: string;
+                        /** Format: uuid */
+                        orderItemId: string;
+                        quantity: number;
+                        /** @enum {string} */
+                        reason: "wrong_size" | "damaged" | "defective" | "not_as_described" | "wrong_item" | "changed_mind" | "other";
+                    }[];
+                    /** @enum {string} */
+                    resolution: "refund" | "store_credit" | "exchange";
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** Format: date-time */
+                        approvedAt: string | null;
+                        attachments: {
+                            /** Format: date-time */
+                            createdAt: string;
+                            filename: string;
+                            /** Format: uuid */
+                            id: string;
+                            mime: string;
+                            size: number;
+                        }[];
+                        /** Format: date-time */
+                        cancelledAt: string | null;
+                        /** Format: date-time */
+                        completedAt: string | null;
+                        /** Format: date-time */
+                        createdAt: string;
+                        /** Format: uuid */
+                        creditEntryId: string | null;
+                        /** Format: uuid */
+                        exchangeOrderId: string | null;
+                        /** Format: date-time */
+                        expiredAt: string | null;
+                        /** Format: date-time */
+                        expiresAt: string | null;
+                        /** Format: uuid */
+                        id: string;
+                        items: {
+                            damagedQuantity: number;
+                            /** Format: uuid */
+                            exchangeVariantId: string | null;
+                            note: string | null;
+                            /** Format: uuid */
+                            orderItemId: string;
+                            quantity: number;
+                            /** @enum {string} */
+                            reason: "wrong_size" | "damaged" | "defective" | "not_as_described" | "wrong_item" | "changed_mind" | "other";
+                            /** @description what these units paid (price less discount share, plus VAT), kobo */
+                            refund: number;
+                            resellableQuantity: number;
+                            sku: string;
+                            title: string;
+                            variantTitle: string;
+                        }[];
+                        /** @description staff’s note when rejecting */
+                        note: string | null;
+                        /** Format: uuid */
+                        orderId: string;
+                        orderNumber: string;
+                        /** Format: date-time */
+                        receivedAt: string | null;
+                        /** @description what the resolution is worth: the units as paid, plus shipping when refundShipping */
+                        refundEstimate: {
+                            /** @description minor units (kobo) */
+                            amount: number;
+                            currency: string;
+                        };
+                        refundFailureReason: string | null;
+                        /** Format: uuid */
+                        refundId: string | null;
+                        refundShipping: boolean;
+                        /** @enum {string|null} */
+                        refundStatus: "pending" | "processing" | "processed" | "failed" | null;
+                        /** Format: date-time */
+                        rejectedAt: string | null;
+                        /** @enum {string} */
+                        resolution: "refund" | "store_credit" | "exchange";
+                        /** @enum {string} */
+                        status: "requested" | "approved" | "rejected" | "received" | "completed" | "cancelled" | "expired";
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
     verifyPayment: {
         parameters: {
             query?: never;
@@ -16452,6 +17980,514 @@ export interface operations {
             };
             /** @description application/problem+json */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    getReturn: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** Format: date-time */
+                        approvedAt: string | null;
+                        attachments: {
+                            /** Format: date-time */
+                            createdAt: string;
+                            filename: string;
+                            /** Format: uuid */
+                            id: string;
+                            mime: string;
+                            size: number;
+                        }[];
+                        /** Format: date-time */
+                        cancelledAt: string | null;
+                        /** Format: date-time */
+                        completedAt: string | null;
+                        /** Format: date-time */
+                        createdAt: string;
+                        /** Format: uuid */
+                        creditEntryId: string | null;
+                        /** Format: uuid */
+                        exchangeOrderId: string | null;
+                        /** Format: date-time */
+                        expiredAt: string | null;
+                        /** Format: date-time */
+                        expiresAt: string | null;
+                        /** Format: uuid */
+                        id: string;
+                        items: {
+                            damagedQuantity: number;
+                            /** Format: uuid */
+                            exchangeVariantId: string | null;
+                            note: string | null;
+                            /** Format: uuid */
+                            orderItemId: string;
+                            quantity: number;
+                            /** @enum {string} */
+                            reason: "wrong_size" | "damaged" | "defective" | "not_as_described" | "wrong_item" | "changed_mind" | "other";
+                            /** @description what these units paid (price less discount share, plus VAT), kobo */
+                            refund: number;
+                            resellableQuantity: number;
+                            sku: string;
+                            title: string;
+                            variantTitle: string;
+                        }[];
+                        /** @description staff’s note when rejecting */
+                        note: string | null;
+                        /** Format: uuid */
+                        orderId: string;
+                        orderNumber: string;
+                        /** Format: date-time */
+                        receivedAt: string | null;
+                        /** @description what the resolution is worth: the units as paid, plus shipping when refundShipping */
+                        refundEstimate: {
+                            /** @description minor units (kobo) */
+                            amount: number;
+                            currency: string;
+                        };
+                        refundFailureReason: string | null;
+                        /** Format: uuid */
+                        refundId: string | null;
+                        refundShipping: boolean;
+                        /** @enum {string|null} */
+                        refundStatus: "pending" | "processing" | "processed" | "failed" | null;
+                        /** Format: date-time */
+                        rejectedAt: string | null;
+                        /** @enum {string} */
+                        resolution: "refund" | "store_credit" | "exchange";
+                        /** @enum {string} */
+                        status: "requested" | "approved" | "rejected" | "received" | "completed" | "cancelled" | "expired";
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    cancelReturn: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** Format: date-time */
+                        approvedAt: string | null;
+                        attachments: {
+                            /** Format: date-time */
+                            createdAt: string;
+                            filename: string;
+                            /** Format: uuid */
+                            id: string;
+                            mime: string;
+                            size: number;
+                        }[];
+                        /** Format: date-time */
+                        cancelledAt: string | null;
+                        /** Format: date-time */
+                        completedAt: string | null;
+                        /** Format: date-time */
+                        createdAt: string;
+                        /** Format: uuid */
+                        creditEntryId: string | null;
+                        /** Format: uuid */
+                        exchangeOrderId: string | null;
+                        /** Format: date-time */
+                        expiredAt: string | null;
+                        /** Format: date-time */
+                        expiresAt: string | null;
+                        /** Format: uuid */
+                        id: string;
+                        items: {
+                            damagedQuantity: number;
+                            /** Format: uuid */
+                            exchangeVariantId: string | null;
+                            note: string | null;
+                            /** Format: uuid */
+                            orderItemId: string;
+                            quantity: number;
+                            /** @enum {string} */
+                            reason: "wrong_size" | "damaged" | "defective" | "not_as_described" | "wrong_item" | "changed_mind" | "other";
+                            /** @description what these units paid (price less discount share, plus VAT), kobo */
+                            refund: number;
+                            resellableQuantity: number;
+                            sku: string;
+                            title: string;
+                            variantTitle: string;
+                        }[];
+                        /** @description staff’s note when rejecting */
+                        note: string | null;
+                        /** Format: uuid */
+                        orderId: string;
+                        orderNumber: string;
+                        /** Format: date-time */
+                        receivedAt: string | null;
+                        /** @description what the resolution is worth: the units as paid, plus shipping when refundShipping */
+                        refundEstimate: {
+                            /** @description minor units (kobo) */
+                            amount: number;
+                            currency: string;
+                        };
+                        refundFailureReason: string | null;
+                        /** Format: uuid */
+                        refundId: string | null;
+                        refundShipping: boolean;
+                        /** @enum {string|null} */
+                        refundStatus: "pending" | "processing" | "processed" | "failed" | null;
+                        /** Format: date-time */
+                        rejectedAt: string | null;
+                        /** @enum {string} */
+                        resolution: "refund" | "store_credit" | "exchange";
+                        /** @enum {string} */
+                        status: "requested" | "approved" | "rejected" | "received" | "completed" | "cancelled" | "expired";
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    uploadReturnPhoto: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** Format: date-time */
+                        createdAt: string;
+                        filename: string;
+                        /** Format: uuid */
+                        id: string;
+                        mime: string;
+                        size: number;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    getReturnPhoto: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                };
+            };
+            /** @description A signed media-host URL that expires in minutes */
+            302: {
+                headers: {
+                    location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description application/problem+json */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        code: string;
+                        detail: string;
+                        errors?: {
+                            message: string;
+                            path: string;
+                        }[];
+                        requestId: string;
+                        status: number;
+                        title: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description application/problem+json */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
