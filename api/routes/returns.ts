@@ -129,7 +129,7 @@ const returnRoutes: FastifyPluginAsyncTypebox = async (app) => {
   );
 
   app.post(
-    '/returns/attachments',
+    '/return-attachments',
     {
       config: { auth: 'required' },
       schema: {
@@ -166,7 +166,7 @@ const returnRoutes: FastifyPluginAsyncTypebox = async (app) => {
   );
 
   app.get(
-    '/returns/attachments/:id',
+    '/return-attachments/:id',
     {
       config: { auth: 'required' },
       schema: {

@@ -50,7 +50,7 @@ export const ReturnRequestBody = Type.Object(
         description: 'with `resolution: exchange`: for every line asked back, the variant (same product and price) to send instead',
       }),
     ),
-    attachmentIds: Type.Optional(Type.Array(Uuid, { maxItems: MAX_RETURN_PHOTOS, description: 'photos uploaded with POST /returns/attachments' })),
+    attachmentIds: Type.Optional(Type.Array(Uuid, { maxItems: MAX_RETURN_PHOTOS, description: 'photos uploaded with POST /return-attachments' })),
   },
   { additionalProperties: false },
 );

@@ -1,5 +1,7 @@
 import { sql } from 'kysely';
+import { rm } from 'node:fs/promises';
 import t from 'tap';
+import { multipartBody } from '../support/multipart.js';
 import { startPaymentStack, until } from '../support/payment-fixtures.js';
 import { assertProblem } from '../support/problems.js';
 import { processAtPaystack } from '../support/refund-fixtures.js';
@@ -221,4 +223,49 @@ t.test('permissions: customers own their returns; support reads; managers decide
   t.match(audit, [{ action: 'return.rejected', actorId: admin.id, after: { status: 'rejected', note: 'worn' } }]);
   assertProblem(t, await post(stack, `/admin/returns/${ret.id}/approve`, manager.auth, {}), 409, 'invalid_transition');
   t.equal(await auditCount(db, 'return.approved', ret.id), 0, 'a refused mutation leaves no audit row');
+});
+
+const png = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==', 'base64');
+
+t.test('photos: images only (by their bytes), private, bound once to the uploader’s return', async (t) => {
+  const dir = `/tmp/returns-media-${process.pid}`;
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const stack = await startPaymentStack(t, { worker: false, env: { MEDIA_DIR: dir } });
+  const order = await deliveredOrder(stack, { quantity: 1 });
+  const stranger = await deliveredOrder(stack, { quantity: 1 });
+  const support = await staff(stack, 'support');
+  // One body per request: the boundary is random, so build it once.
+  const send = (auth: string, bytes: Buffer, type: string) => {
+    const body = multipartBody(bytes, 'torn-seam.png', type);
+    return stack.app.inject({ method: 'POST', url: '/api/v1/return-attachments', headers: { authorization: auth, ...body.headers }, payload: body.payload });
+  };
+  const photo = await send(order.as, png, 'image/png');
+  t.equal(photo.statusCode, 201, photo.body);
+  t.match(photo.json(), { id: String, mime: 'image/png', filename: 'torn-seam.png' });
+  assertProblem(t, await send(order.as, Buffer.from('not an image at all'), 'image/png'), 415, 'unsupported_media_type');
+
+  const id = photo.json<{ id: string }>().id;
+  t.equal((await get(stack, `/return-attachments/${id}`, support.auth)).statusCode, 404, 'staff see it once a return carries it');
+  assertProblem(
+    t,
+    await post(stack, `/orders/${stranger.orderId}/returns`, stranger.as, {
+      items: [{ orderItemId: stranger.main.id, quantity: 1, reason: 'damaged' }],
+      resolution: 'refund',
+      attachmentIds: [id],
+    }),
+    400,
+    'validation_failed',
+  );
+  const ret = await post(stack, `/orders/${order.orderId}/returns`, order.as, {
+    items: [{ orderItemId: order.main.id, quantity: 1, reason: 'damaged' }],
+    resolution: 'refund',
+    attachmentIds: [id],
+  });
+  t.equal(ret.statusCode, 201, ret.body);
+  t.match(ret.json().attachments, [{ id, mime: 'image/png' }]);
+  const served = await get(stack, `/return-attachments/${id}`, support.auth);
+  t.equal(served.statusCode, 200);
+  t.same(served.rawPayload, png);
+  t.equal((await get(stack, `/return-attachments/${id}`, order.as)).statusCode, 200);
+  t.equal((await get(stack, `/return-attachments/${id}`, stranger.as)).statusCode, 404);
 });
