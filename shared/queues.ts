@@ -129,7 +129,7 @@ export const jobs = {
   'push.send': { queue: 'push', payload: Type.Object({ notificationId: Id }) },
   /** Hourly: resolved conversations close after 7 days; uploads never attached are purged after a day. */
   'support.housekeeping': { queue: 'support', payload: Type.Object({}) },
-  /** Hourly: approved returns not received within RETURN_SHIP_DAYS expire (exchange holds released). */
+  /** Hourly: approved returns not received within RETURN_SHIP_DAYS expire (exchange holds released); day-old unattached photos go. */
   'returns.expire': { queue: 'returns-expire', payload: Type.Object({}) },
 } as const satisfies Record<string, { queue: QueueName; payload: TSchema }>;
 

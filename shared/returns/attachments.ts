@@ -4,6 +4,7 @@ import type { Db, DbOrTrx } from '../db/index.js';
 import { NotFoundError } from '../errors.js';
 import type { PrivateFiles } from '../media/files.js';
 import { inspectImage } from '../media/inspect.js';
+import { UNATTACHED_PHOTO_HOURS } from './schemas.js';
 
 const extensions: Record<string, string> = {
   'image/jpeg': 'jpg',
@@ -45,4 +46,20 @@ export async function findReturnPhoto(db: DbOrTrx, user: { id: string; role: Rol
     .executeTakeFirst();
   if (!row || (row.uploaderId !== user.id && !(row.returnId && can(user.role, 'return:read')))) throw new NotFoundError('Photo');
   return row;
+}
+
+/** Photos no return named within a day: rows and files go (the hourly returns job). */
+export async function purgeUnattachedPhotos(db: Db, files: PrivateFiles, limit = 500): Promise<number> {
+  const cutoff = new Date(Date.now() - UNATTACHED_PHOTO_HOURS * 3600_000);
+  const rows = await db
+    .deleteFrom('returnAttachments')
+    .where('id', 'in', (qb) =>
+      qb.selectFrom('returnAttachments').select('id').where('returnId', 'is', null).where('createdAt', '<', cutoff).limit(limit),
+    )
+    .where('returnId', 'is', null)
+    .returning('key')
+    .execute();
+  // After the rows are gone: a file without a row is harmless, a row without a file would 404 on read.
+  for (const r of rows) await files.delete(r.key);
+  return rows.length;
 }

@@ -27,6 +27,8 @@ export type ReturnRefundStatus = (typeof returnRefundStatuses)[number];
 /** Photos: images only (the media rules), at most this large and this many per return. */
 export const MAX_RETURN_PHOTO_BYTES = 10 * 1024 * 1024;
 export const MAX_RETURN_PHOTOS = 10;
+/** Photos no return names are deleted after this. */
+export const UNATTACHED_PHOTO_HOURS = 24;
 
 const MoneySchema = Type.Object({ amount: Type.Integer({ minimum: 0, description: 'minor units (kobo)' }), currency: Type.String() });
 

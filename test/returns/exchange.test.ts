@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import t from 'tap';
+import { enqueue } from '../../shared/outbox.js';
 import { expireReturns } from '../../shared/returns/staff.js';
 import { address, createShipping } from '../support/fixtures.js';
-import { startPaymentStack } from '../support/payment-fixtures.js';
+import { startPaymentStack, until } from '../support/payment-fixtures.js';
 import { assertProblem } from '../support/problems.js';
 import { deliveredOrder, post, returnRow, staff, stock, type Stack } from './helpers.js';
 
@@ -93,7 +94,7 @@ t.test('an exchange reservation racing checkouts for the last unit: exactly one 
 });
 
 t.test('approved returns not received within RETURN_SHIP_DAYS expire and release the exchange hold, once', async (t) => {
-  const stack = await startPaymentStack(t, { worker: false, env: { RETURN_SHIP_DAYS: '3' } });
+  const stack = await startPaymentStack(t, { queues: ['returns-expire'], env: { RETURN_SHIP_DAYS: '3' } });
   const { db } = stack;
   const manager = await staff(stack);
   const order = await deliveredOrder(stack, { quantity: 2 });
@@ -121,6 +122,21 @@ t.test('approved returns not received within RETURN_SHIP_DAYS expire and release
     409,
     'invalid_transition',
   );
-  t.equal((await askExchange(stack, order)).statusCode, 201, 'the expired return’s unit can be asked back again');
+  const anew = (await askExchange(stack, order)).json();
+  t.ok(anew.id, 'the expired return’s unit can be asked back again');
   assertProblem(t, await askExchange(stack, order), 409, 'return_quantity_exceeded');
+
+  // The hourly job does the same, and drops photos no return named within a day.
+  t.equal((await post(stack, `/admin/returns/${anew.id}/approve`, manager.auth, {})).statusCode, 200);
+  t.same(await stock(db, order.otherVariantId), { onHand: 5, reserved: 1 });
+  await db.updateTable('returns').set({ expiresAt: new Date(Date.now() - 1000) }).where('id', '=', anew.id).execute();
+  const stale = await db
+    .insertInto('returnAttachments')
+    .values({ uploaderId: order.customer.id, key: `returns/2026/${randomUUID()}.png`, mime: 'image/png', size: 1, filename: 'x.png', createdAt: new Date(Date.now() - 25 * 3600_000) })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  await db.transaction().execute((trx) => enqueue(trx, 'returns.expire', {}));
+  await until(async () => (await returnRow(db, anew.id)).status === 'expired');
+  t.same(await stock(db, order.otherVariantId), { onHand: 5, reserved: 0 });
+  await until(async () => !(await db.selectFrom('returnAttachments').select('id').where('id', '=', stale.id).executeTakeFirst()));
 });
