@@ -25,6 +25,8 @@ const permissions = [
   'support:reply',
   'support:assign',
   'support:approve',
+  'customer:read',
+  'customer:write',
 ] as const;
 export type Permission = (typeof permissions)[number];
 
@@ -32,7 +34,7 @@ import type { Role } from './schemas.js';
 
 export { roles, type Role } from './schemas.js';
 
-const support: readonly Permission[] = ['order:read:any', 'credit:read', 'review:moderate', 'support:read', 'support:reply'];
+const support: readonly Permission[] = ['order:read:any', 'credit:read', 'review:moderate', 'support:read', 'support:reply', 'customer:read'];
 const manager: readonly Permission[] = [
   ...support,
   'product:write',
@@ -48,6 +50,7 @@ const manager: readonly Permission[] = [
   'support:read:any',
   'support:assign',
   'support:approve',
+  'customer:write',
 ];
 
 const rolePermissions: Record<Role, ReadonlySet<Permission>> = {

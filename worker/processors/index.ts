@@ -1,5 +1,6 @@
 import type { QueueName } from '../../shared/queues.js';
 import type { ProcessorDefinition } from '../context.js';
+import { customersProcessor } from './customers.js';
 import { emailProcessor } from './email.js';
 import { importsProcessor } from './imports.js';
 import { inventoryProcessor } from './inventory.js';
@@ -28,4 +29,5 @@ export const processors: { [Q in QueueName]: ProcessorDefinition<Q> } = {
   notify: notifyProcessor,
   push: pushProcessor,
   support: supportProcessor,
+  customers: customersProcessor,
 };
