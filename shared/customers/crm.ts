@@ -5,7 +5,6 @@ import { decodeCursor, encodeCursor } from '../db/cursor.js';
 import type { Db, DbOrTrx } from '../db/index.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 import { listAddresses } from '../identity/addresses.js';
-import type { OrderStatus } from '../orders/schemas.js';
 import {
   MAX_TAGS,
   TAG_PATTERN,
