@@ -47,7 +47,7 @@ async function openReturns(trx: Trx, userId: string): Promise<string[]> {
 }
 
 /** A shipping address with nothing left but the country (order views still parse it as an address). */
-const redactedAddress = sql`jsonb_build_object('name', ${ERASED_NAME}, 'phone', '00000', 'line1', 'erased', 'city', 'erased',
+const redactedAddress = sql`jsonb_build_object('name', ${ERASED_NAME}::text, 'phone', '00000', 'line1', 'erased', 'city', 'erased',
   'state', 'erased', 'country', coalesce(shipping_address->>'country', 'NG'))`;
 
 export interface ErasureResult {

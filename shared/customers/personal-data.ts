@@ -1,8 +1,8 @@
 /**
  * Where personal data lives, and what an erasure (shared/customers/erasure.ts) does with each place.
  *
- * `PERSONAL_COLUMN_PATTERNS` names the columns that can hold personal data by their name; every column of
- * the schema whose name matches must be classified in `personalColumns` — test/customers/data-rights.test.ts
+ * `PERSONAL_COLUMN_PATTERNS` names the columns that can hold personal data by their name; every text or JSON
+ * column of the schema whose name matches must be classified in `personalColumns` — test/customers/data-rights.test.ts
  * reads information_schema and fails for a matching column that is not here, so a new table with an
  * `email`, a `phone` or a free-text `body` cannot ship without someone deciding what erasure does with it.
  *
@@ -91,6 +91,7 @@ export const personalColumns: Record<string, { handling: Handling; why?: string 
   'order_items.title': { handling: 'not_personal' },
   'imports.filename': { handling: 'not_personal', why: 'staff product files' },
   'kysely_migration.name': { handling: 'not_personal' },
+  'outbox.name': { handling: 'not_personal', why: 'a job name' },
 };
 
 export const matchesPersonalPattern = (column: string) => PERSONAL_COLUMN_PATTERNS.some((p) => p.test(column));
