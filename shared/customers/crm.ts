@@ -129,8 +129,8 @@ async function customerSummary(db: DbOrTrx, id: string): Promise<SummaryRow> {
  */
 async function customerReturns(db: DbOrTrx, userId: string): Promise<CustomerProfile['returns']> {
   const { rows: cols } = await sql<{ n: number }>`
-    SELECT count(*)::int AS n FROM information_schema.columns
-    WHERE table_schema = 'public' AND table_name = 'returns' AND column_name IN ('id', 'order_id', 'status', 'created_at')
+    SELECT count(*)::int AS n FROM pg_attribute
+    WHERE attrelid = to_regclass('public.returns') AND NOT attisdropped AND attname IN ('id', 'order_id', 'status', 'created_at')
   `.execute(db);
   if (cols[0]?.n !== 4) return [];
   const { rows } = await sql<{ id: string; orderId: string; status: string; createdAt: Date }>`

@@ -35,8 +35,8 @@ export class OpenOrdersError extends ConflictError {
 
 async function openReturns(trx: Trx, userId: string): Promise<string[]> {
   const { rows: cols } = await sql<{ n: number }>`
-    SELECT count(*)::int AS n FROM information_schema.columns
-    WHERE table_schema = 'public' AND table_name = 'returns' AND column_name IN ('order_id', 'status')
+    SELECT count(*)::int AS n FROM pg_attribute
+    WHERE attrelid = to_regclass('public.returns') AND NOT attisdropped AND attname IN ('order_id', 'status')
   `.execute(trx);
   if (cols[0]?.n !== 2) return [];
   const { rows } = await sql<{ number: string }>`
