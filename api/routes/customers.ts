@@ -153,7 +153,7 @@ const customerRoutes: FastifyPluginAsyncTypebox = async (app) => {
         body: EraseBody,
         response: {
           202: Type.Object({ status: Type.Literal('accepted'), erasedAt: Type.String({ format: 'date-time' }) }),
-          ...problemResponses(400, 401, 404, 409, 429),
+          ...problemResponses(400, 401, 403, 404, 409, 429),
         },
       },
     },
@@ -167,6 +167,7 @@ const customerRoutes: FastifyPluginAsyncTypebox = async (app) => {
     config: { rateLimit: linkLimit },
     schema: {
       tags: ['notifications'],
+      security: [],
       summary: 'The unsubscribe link of a reminder mail: turns that kind’s mail off, no sign-in needed',
       querystring: UnsubscribeQuery,
       response: { 200: UnsubscribeAnswer, ...problemResponses(400, 429) },
@@ -186,6 +187,7 @@ const customerRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { rateLimit: linkLimit },
       schema: {
         tags: ['auth'],
+        security: [],
         operationId: 'downloadDataExport',
         summary: 'The signed link of a data export mail: the JSON archive, until the link expires (24 h)',
         params: IdParams,

@@ -6,7 +6,7 @@ import { verifyPassword } from '../auth/passwords.js';
 import type { TokenRevoker } from '../auth/revocation.js';
 import { revokeSessions } from '../auth/sessions.js';
 import type { Db, Trx } from '../db/index.js';
-import { ConflictError, NotFoundError } from '../errors.js';
+import { ConflictError, ForbiddenError, NotFoundError } from '../errors.js';
 import { enqueue } from '../outbox.js';
 
 /**
@@ -56,8 +56,10 @@ export interface ErasureResult {
 }
 
 export async function eraseAccount(db: Db, revoker: TokenRevoker, userId: string, password: string): Promise<ErasureResult> {
-  const found = await db.selectFrom('users').select(['passwordHash', 'disabledAt']).where('id', '=', userId).executeTakeFirst();
+  const found = await db.selectFrom('users').select(['passwordHash', 'disabledAt', 'role']).where('id', '=', userId).executeTakeFirst();
   if (!found || found.disabledAt) throw new NotFoundError('User');
+  // Staff accounts are the actors of audit rows and approvals: an admin disables them instead.
+  if (found.role !== 'customer') throw new ForbiddenError('Staff accounts are disabled by an admin, not erased');
   // Outside the transaction: no row lock is held while argon2 works.
   if (!(await verifyPassword(found.passwordHash, password))) throw invalidCredentials();
 
@@ -115,6 +117,8 @@ export async function eraseAccount(db: Db, revoker: TokenRevoker, userId: string
     `.execute(trx));
     count('addresses', await trx.deleteFrom('userAddresses').where('userId', '=', userId).executeTakeFirst());
     count('notes', await trx.deleteFrom('customerNotes').where('customerId', '=', userId).executeTakeFirst());
+    // Staff labels are about the person too.
+    await trx.updateTable('customerProfiles').set({ tags: [] }).where('userId', '=', userId).execute();
     count('notifications', await trx.deleteFrom('notifications').where('userId', '=', userId).executeTakeFirst());
     await trx.deleteFrom('notificationPreferences').where('userId', '=', userId).execute();
     count('carts', await trx.deleteFrom('carts').where('userId', '=', userId).executeTakeFirst());

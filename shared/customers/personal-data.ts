@@ -35,6 +35,7 @@ export const PERSONAL_COLUMN_PATTERNS: readonly RegExp[] = [
   /^data$/,
   /note$/,
   /^reason$/,
+  /^tags$/,
 ];
 
 export const personalColumns: Record<string, { handling: Handling; why?: string }> = {
@@ -67,6 +68,7 @@ export const personalColumns: Record<string, { handling: Handling; why?: string 
   'notifications.body': { handling: 'deleted' },
   'notifications.data': { handling: 'deleted' },
   'customer_notes.body': { handling: 'deleted', why: 'what staff wrote about the person' },
+  'customer_profiles.tags': { handling: 'erased', why: 'staff labels about the person' },
   'support_attachments.filename': { handling: 'erased', why: 'of files they uploaded: a file name often carries a name' },
   'support_messages.body': { handling: 'kept', why: 'the conversation is the shop’s record of its answers; the contract erases the author name (users.name)' },
   'support_conversations.subject': { handling: 'kept', why: 'as the messages' },
@@ -86,6 +88,7 @@ export const personalColumns: Record<string, { handling: Handling; why?: string 
   'categories.name': { handling: 'not_personal' },
   'shipping_methods.name': { handling: 'not_personal' },
   'products.title': { handling: 'not_personal' },
+  'products.tags': { handling: 'not_personal' },
   'product_variants.title': { handling: 'not_personal' },
   'product_sales_rollup.title': { handling: 'not_personal' },
   'order_items.title': { handling: 'not_personal' },

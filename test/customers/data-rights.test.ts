@@ -52,6 +52,7 @@ async function richCustomer(db: Db, email: string, { NAME, PHONE, LINE1, CITY } 
     await enqueueMail(trx, null, 'notification', email, { name: NAME, title: 'Unsent', body: 'never sent' });
   });
   await db.insertInto('customerNotes').values({ customerId: user.id, body: `${NAME} calls often`, authorId: null }).execute();
+  await db.updateTable('customerProfiles').set({ tags: [`${CITY.toLowerCase()}-regular`] }).where('userId', '=', user.id).execute();
   const cart = await db.insertInto('carts').values({ userId: user.id }).returning('id').executeTakeFirstOrThrow();
   await db.insertInto('idempotencyKeys').values({ scope: 'checkout', owner: user.id, key: 'k', requestHash: 'h', state: 'done', responseBody: JSON.stringify({ email }) }).execute();
   await db.insertInto('couponRedemptions').values({ couponId: (await db.insertInto('coupons').values({ code: `C${Date.now()}`, kind: 'fixed', value: 100 }).returning('id').executeTakeFirstOrThrow()).id, orderId: order.orderId, email, userId: user.id }).execute();
@@ -200,6 +201,14 @@ t.test('erasure: password, open orders, and every personal field gone while the 
   t.notMatch(JSON.stringify(audit), new RegExp(`${email}|${NAME}|${PHONE.slice(1)}`), 'no erased value in the audit row');
   t.ok((audit.after as any).orders >= 1, 'what was done, counted');
 
+  t.same((await db.selectFrom('customerProfiles').select('tags').where('userId', '=', user.id).executeTakeFirstOrThrow()).tags, [], 'staff tags cleared');
+  const staff = await createUser(db, { role: 'support' });
+  assertProblem(
+    t,
+    await app.inject({ method: 'DELETE', url: '/api/v1/me', headers: { authorization: tokenFor(app, 'support', staff.id) }, payload: { password: PASSWORD } }),
+    403,
+    'forbidden',
+  );
   // Any token of the account, even one made after the erasure without its generation, is refused.
   assertProblem(t, await app.inject({ method: 'DELETE', url: '/api/v1/me', headers: { authorization: tokenFor(app, 'customer', user.id) }, payload: { password: PASSWORD } }), 401, 'unauthorized');
 });
