@@ -5,7 +5,7 @@ import { createUser } from '../support/fixtures.js';
 import { buildTestApp, testEnv, tokenFor } from '../support/harness.js';
 import { assertProblem } from '../support/problems.js';
 import { createPendingOrder } from '../support/payment-fixtures.js';
-import { ledger, paidOrder, refundOrder } from '../reports/helpers.js';
+import { ledger, paidOrder, payOrder, refundOrder } from '../reports/helpers.js';
 
 const { config, db } = await testEnv(t);
 const app = await buildTestApp(t, config);
@@ -191,4 +191,19 @@ t.test('notes are staff-only, audited without their text; the profile shows the 
     400,
     'validation_failed',
   );
+});
+
+t.test('twelve payments and refunds of one customer committing at once all count (deltas, not snapshots)', async (t) => {
+  const buyer = await createUser(db);
+  const orders = [];
+  for (let i = 0; i < 12; i++) orders.push(await createPendingOrder(db, { userId: buyer.id, price: 100_000 + i, quantity: 1 }));
+  await Promise.all(orders.map((o) => payOrder(db, o, '2026-06-01T10:00:00Z')));
+  await Promise.all(orders.slice(0, 6).map((o) => refundOrder(db, o.orderId, 1_000)));
+  const paid = orders.reduce((s, o) => s + o.total, 0);
+  const res = await get(`/api/v1/admin/customers/${buyer.id}`);
+  t.equal(res.json().ordersCount, 12);
+  t.equal(res.json().totalSpent.amount, paid - 6_000);
+  const before = await db.selectFrom('customerProfiles').selectAll().where('userId', '=', buyer.id).executeTakeFirstOrThrow();
+  await sql`SELECT customer_profile_refresh(${buyer.id}::uuid)`.execute(db);
+  t.same(await db.selectFrom('customerProfiles').selectAll().where('userId', '=', buyer.id).executeTakeFirstOrThrow(), before, 'equal to a recomputation');
 });
