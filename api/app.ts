@@ -46,6 +46,7 @@ import reviewRoutes from './routes/reviews.js';
 import recommendationRoutes from './routes/recommendations.js';
 import notificationRoutes from './routes/notifications.js';
 import supportRoutes from './routes/support/index.js';
+import customerRoutes from './routes/customers.js';
 
 export interface BuildAppOptions {
   /** A pino logger or options (tests pass one that writes to a buffer). */
@@ -156,6 +157,7 @@ export async function buildApp(config: Config, opts: BuildAppOptions = {}) {
       await api.register(recommendationRoutes);
       await api.register(supportRoutes);
       await api.register(notificationRoutes);
+      await api.register(customerRoutes);
     },
     { prefix: '/api/v1' },
   );

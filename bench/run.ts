@@ -14,6 +14,7 @@ import { loadConfigOrExit, repoRoot } from '../shared/config.js';
 import auth from './auth.js';
 import catalog from './catalog.js';
 import checkout from './checkout.js';
+import customers from './customers.js';
 import fleet from './fleet.js';
 import foundation from './foundation.js';
 import payments from './payments.js';
@@ -40,6 +41,7 @@ const suites: { name: string; run: BenchSuite }[] = [
   { name: 'checkout', run: checkout },
   { name: 'catalog', run: catalog },
   { name: 'reports', run: reports },
+  { name: 'customers', run: customers },
 ];
 
 function parseArgs(argv: string[]) {

@@ -92,6 +92,8 @@ export const ConfigSchema = Type.Object({
   RETURN_WINDOW_DAYS: Int('days after delivery within which a customer may ask to return units', 7, 0, 3650),
   RETURN_SHIP_DAYS: Int('days an approved return may take to arrive before it expires (an exchange hold is released)', 14, 1, 3650),
   NOTIFICATION_RETENTION_DAYS: Int('in-app notifications older than this are deleted', 90, 1, 3650),
+  CART_TTL_DAYS: Int('a guest cart untouched this long is deleted', 30, 1, 3650),
+  ABANDONED_CART_HOURS: Type.Number({ default: 24, minimum: 0.001, maximum: 8760, description: "a signed-in customer's cart with items and no checkout this long gets one reminder" }),
   LOCKOUT_THRESHOLD: Int('failed logins in a row before lockout', 5, 1, 100),
   LOCKOUT_MINUTES: Type.Number({ default: 15, minimum: 0.001, maximum: 1440 }),
   REFRESH_REUSE_GRACE_SECONDS: Int('a spent refresh token presented this soon after its rotation answers the same new pair (0: never)', 10, 0, 300),

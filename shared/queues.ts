@@ -24,6 +24,7 @@ export const queueNames = [
   'push',
   'support',
   'returns-expire',
+  'customers',
 ] as const;
 export type QueueName = (typeof queueNames)[number];
 
@@ -39,7 +40,7 @@ export const queueGroups = {
   mail: ['email', 'notify', 'push'],
   invoices: ['invoice', 'imports'],
   payments: ['payment', 'refund', 'reconciliation'],
-  scheduled: ['inventory', 'system', 'recommendations', 'reviews-recount', 'support', 'returns-expire'],
+  scheduled: ['inventory', 'system', 'recommendations', 'reviews-recount', 'support', 'returns-expire', 'customers'],
 } as const satisfies Record<string, readonly QueueName[]>;
 export type QueueGroup = keyof typeof queueGroups;
 
@@ -131,6 +132,15 @@ export const jobs = {
   'support.housekeeping': { queue: 'support', payload: Type.Object({}) },
   /** Hourly: approved returns not received within RETURN_SHIP_DAYS expire (exchange holds released); day-old unattached photos go. */
   'returns.expire': { queue: 'returns-expire', payload: Type.Object({}) },
+  /** Hourly: reminders for carts left behind, stale guest carts deleted, expired data exports removed. */
+  'customers.housekeeping': { queue: 'customers', payload: Type.Object({}) },
+  /** Builds a customer's data archive, stores it privately on the media host and mails the signed link. */
+  'customers.data-export': { queue: 'customers', payload: Type.Object({ exportId: Id }) },
+  /**
+   * After an erasure: the mail jobs to the erased address already handed to BullMQ are removed unsent, and
+   * the person's stored data exports are deleted from the media host.
+   */
+  'customers.withdraw-mail': { queue: 'customers', payload: Type.Object({ jobIds: Type.Array(Id, { maxItems: 10_000 }), userId: Id }) },
 } as const satisfies Record<string, { queue: QueueName; payload: TSchema }>;
 
 export type JobName = keyof typeof jobs;

@@ -10,6 +10,7 @@ export const REVIEWS_RECOUNT_SCHEDULER_ID = 'reviews-recount-nightly';
 export const SUPPORT_HOUSEKEEPING_SCHEDULER_ID = 'support-housekeeping';
 export const NOTIFICATIONS_CLEANUP_SCHEDULER_ID = 'notifications-cleanup';
 export const RETURNS_EXPIRE_SCHEDULER_ID = 'returns-expire';
+export const CUSTOMERS_HOUSEKEEPING_SCHEDULER_ID = 'customers-housekeeping';
 
 /**
  * The payments sweep, every PAYMENT_SWEEP_MS. One attempt per run and few kept: the next run is its
@@ -75,6 +76,13 @@ export async function registerSchedules(queues: Queues, config: Config, log: Log
     RETURNS_EXPIRE_SCHEDULER_ID,
     { pattern: '13 * * * *', tz: config.SHOP_TIMEZONE },
     { name: 'returns.expire', data: { payload: {} } },
+  );
+  // Customers: cart reminders due after ABANDONED_CART_HOURS, guest carts past CART_TTL_DAYS, expired
+  // data exports, hourly.
+  await queues.customers.upsertJobScheduler(
+    CUSTOMERS_HOUSEKEEPING_SCHEDULER_ID,
+    { pattern: '17 * * * *', tz: config.SHOP_TIMEZONE },
+    { name: 'customers.housekeeping', data: { payload: {} } },
   );
   log.debug('job schedules registered');
 }

@@ -27,6 +27,8 @@ const permissions = [
   'support:approve',
   'return:read',
   'return:manage',
+  'customer:read',
+  'customer:write',
 ] as const;
 export type Permission = (typeof permissions)[number];
 
@@ -34,7 +36,7 @@ import type { Role } from './schemas.js';
 
 export { roles, type Role } from './schemas.js';
 
-const support: readonly Permission[] = ['order:read:any', 'credit:read', 'review:moderate', 'support:read', 'support:reply', 'return:read'];
+const support: readonly Permission[] = ['order:read:any', 'credit:read', 'review:moderate', 'support:read', 'support:reply', 'return:read', 'customer:read'];
 const manager: readonly Permission[] = [
   ...support,
   'product:write',
@@ -51,6 +53,7 @@ const manager: readonly Permission[] = [
   'support:assign',
   'support:approve',
   'return:manage',
+  'customer:write',
 ];
 
 const rolePermissions: Record<Role, ReadonlySet<Permission>> = {

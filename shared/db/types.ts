@@ -69,6 +69,16 @@ export interface CartItems {
   variantId: string;
 }
 
+export interface CartReminders {
+  cartId: string;
+  cartValue: Generated<number>;
+  contentsHash: string;
+  currency: Generated<string>;
+  id: Generated<string>;
+  sentAt: Generated<Timestamp>;
+  userId: string;
+}
+
 export interface Carts {
   couponId: string | null;
   createdAt: Generated<Timestamp>;
@@ -136,6 +146,36 @@ export interface CreditEntries {
   orderId: string | null;
   reason: string;
   seq: number;
+}
+
+export interface CustomerNotes {
+  authorId: string | null;
+  body: string;
+  createdAt: Generated<Timestamp>;
+  customerId: string;
+  id: Generated<string>;
+}
+
+export interface CustomerProfiles {
+  activeAt: Timestamp;
+  lastOrderAt: Timestamp | null;
+  ordersCount: Generated<number>;
+  paid: Generated<number>;
+  refunded: Generated<number>;
+  tags: Generated<string[]>;
+  totalSpent: Generated<number | null>;
+  userId: string;
+}
+
+export interface DataExports {
+  bytes: number | null;
+  deletedAt: Timestamp | null;
+  expiresAt: Timestamp | null;
+  id: Generated<string>;
+  readyAt: Timestamp | null;
+  requestedAt: Generated<Timestamp>;
+  storageKey: string | null;
+  userId: string;
 }
 
 export interface Devices {
@@ -806,12 +846,16 @@ export interface WebhookEvents {
 export interface DB {
   auditLog: AuditLog;
   cartItems: CartItems;
+  cartReminders: CartReminders;
   carts: Carts;
   categories: Categories;
   couponRedemptions: CouponRedemptions;
   coupons: Coupons;
   creditAccounts: CreditAccounts;
   creditEntries: CreditEntries;
+  customerNotes: CustomerNotes;
+  customerProfiles: CustomerProfiles;
+  dataExports: DataExports;
   devices: Devices;
   emailDeliveries: EmailDeliveries;
   idempotencyKeys: IdempotencyKeys;

@@ -24,6 +24,8 @@
  * the layout (shop name, PUBLIC_URL), and sends once per job via SMTP_URL, Resend, or the log in development.
  */
 import type { MailTemplate } from './define.js';
+import cartReminder from './templates/cart-reminder.js';
+import dataExport from './templates/data-export.js';
 import lowStock from './templates/low-stock.js';
 import newSignIn from './templates/new-sign-in.js';
 import notification from './templates/notification.js';
@@ -54,6 +56,8 @@ export const templates = {
   'low-stock': lowStock,
   'support-reply': supportReply,
   notification,
+  'cart-reminder': cartReminder,
+  'data-export': dataExport,
 } satisfies Record<string, MailTemplate>;
 
 export type TemplateName = keyof typeof templates;

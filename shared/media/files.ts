@@ -32,7 +32,7 @@ export interface PrivateFiles {
 }
 
 /** The folders private files may live in; anything else (or `..`) is refused before touching a host. */
-export const PRIVATE_FOLDERS = ['invoices', 'imports', 'support', 'returns'] as const;
+export const PRIVATE_FOLDERS = ['invoices', 'imports', 'support', 'returns', 'exports'] as const;
 
 export function checkKey(key: string): string {
   const parts = key.split('/');

@@ -1,6 +1,6 @@
 import { Type, type Static } from 'typebox';
 
-export const customerNotificationKinds = ['order.status_changed', 'return.status_changed', 'support.reply', 'credit.changed'] as const;
+export const customerNotificationKinds = ['order.status_changed', 'return.status_changed', 'support.reply', 'credit.changed', 'cart.reminder'] as const;
 export const staffNotificationKinds = [
   'payment.problem',
   'inventory.low_stock',
@@ -16,9 +16,10 @@ export type NotificationKind = (typeof notificationKinds)[number];
 export const channels = ['email', 'push', 'inApp'] as const;
 /**
  * Kinds whose mail their domain sends itself as a receipt (order confirmation, payment receipt, shipped,
- * refund; the staff payment-problem and low-stock mails): the fan-out adds no second mail for them.
+ * refund; the staff payment-problem and low-stock mails), or with what the generic mail lacks (the cart
+ * reminder's unsubscribe link, shared/customers/carts.ts): the fan-out adds no second mail for them.
  */
-export const kindsWithOwnMail: readonly NotificationKind[] = ['order.status_changed', 'payment.problem', 'inventory.low_stock'];
+export const kindsWithOwnMail: readonly NotificationKind[] = ['order.status_changed', 'payment.problem', 'inventory.low_stock', 'cart.reminder'];
 export const platforms = ['android', 'ios', 'web'] as const;
 export type Platform = (typeof platforms)[number];
 

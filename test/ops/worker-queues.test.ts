@@ -9,7 +9,7 @@ t.test('WORKER_QUEUES: groups, single queues and all; every queue in exactly one
   t.same(resolveWorkerQueues('all'), [...queueNames]);
   t.same(resolveWorkerQueues('mail'), ['email', 'notify', 'push']);
   t.same(resolveWorkerQueues('invoices'), ['invoice', 'imports']);
-  t.same(resolveWorkerQueues(' payments , scheduled '), ['system', 'payment', 'refund', 'reconciliation', 'inventory', 'recommendations', 'reviews-recount', 'support', 'returns-expire']);
+  t.same(resolveWorkerQueues(' payments , scheduled '), ['system', 'payment', 'refund', 'reconciliation', 'inventory', 'recommendations', 'reviews-recount', 'support', 'returns-expire', 'customers']);
   t.same(resolveWorkerQueues('mail,imports,email'), ['email', 'imports', 'notify', 'push'], 'groups and queue names mix; no queue twice');
 
   const grouped = Object.values(queueGroups).flat();
@@ -50,7 +50,7 @@ t.test('a worker runs only the processors of its groups; another group picks up 
   t.equal(await job.getState(), 'waiting', 'a system job is left alone by the mail worker');
 
   const scheduled = await startTestWorker(t, { ...config, WORKER_QUEUES: 'scheduled' });
-  t.same(scheduled.workers.map((w) => w.name).sort(), ['inventory', 'recommendations', 'returns-expire', 'reviews-recount', 'support', 'system']);
+  t.same(scheduled.workers.map((w) => w.name).sort(), ['customers', 'inventory', 'recommendations', 'returns-expire', 'reviews-recount', 'support', 'system']);
   await eventually(async () => (await system.getJob(job.id!))?.returnvalue?.pong === 'who runs me?', { timeoutMs: 15_000 });
   t.pass('the scheduled-group worker ran it');
 

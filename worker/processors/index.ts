@@ -1,5 +1,6 @@
 import type { QueueName } from '../../shared/queues.js';
 import type { ProcessorDefinition } from '../context.js';
+import { customersProcessor } from './customers.js';
 import { emailProcessor } from './email.js';
 import { importsProcessor } from './imports.js';
 import { inventoryProcessor } from './inventory.js';
@@ -30,4 +31,5 @@ export const processors: { [Q in QueueName]: ProcessorDefinition<Q> } = {
   push: pushProcessor,
   support: supportProcessor,
   'returns-expire': returnsExpireProcessor,
+  customers: customersProcessor,
 };
