@@ -201,7 +201,9 @@ export async function clearBenchRedis(config: Config): Promise<void> {
 
 /** Starts `bench/targets.ts <kind>` and waits for its "listening <port>" line. */
 export function startTarget(kind: 'app' | ReferenceKind, env: Record<string, string>): Promise<Target> {
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'bench/targets.ts', kind], {
+  // BENCH_CPU_PROF=<dir>: every target writes a V8 CPU profile there when it stops (node --cpu-prof).
+  const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [];
+  const child: ChildProcess = spawn(process.execPath, [...prof, '--import', 'tsx', 'bench/targets.ts', kind], {
     cwd: repoRoot,
     env,
     // The IPC channel answers CPU-usage questions (see bench/targets.ts).
