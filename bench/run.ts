@@ -17,6 +17,7 @@ import checkout from './checkout.js';
 import fleet from './fleet.js';
 import foundation from './foundation.js';
 import payments from './payments.js';
+import read from './read.js';
 import reports from './reports.js';
 import {
   benchEnv,
@@ -40,6 +41,7 @@ const suites: { name: string; run: BenchSuite }[] = [
   { name: 'checkout', run: checkout },
   { name: 'catalog', run: catalog },
   { name: 'reports', run: reports },
+  { name: 'read', run: read },
 ];
 
 function parseArgs(argv: string[]) {

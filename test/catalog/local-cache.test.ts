@@ -71,10 +71,10 @@ t.test('local cache over two API processes: never stale on the writer, fresh on 
   const [a, b] = await Promise.all([startApi(t, config), startApi(t, config)]);
   const { product, variants } = await createProduct(db, [{ price: 1_000_000, onHand: 9 }, { price: 2_000_000, onHand: 4 }], { title: 'Kente Stole' });
 
-  const price = async (host: string) => (await (await fetch(`${host}/api/v1/products/${product.slug}`)).json()).priceFrom as number;
+  const price = async (host: string) => ((await (await fetch(`${host}/api/v1/products/${product.slug}`)).json()) as any).priceFrom as number;
   const listed = async (host: string) =>
-    ((await (await fetch(`${host}/api/v1/products?limit=5`)).json()).items as any[]).find((i) => i.id === product.id)?.priceFrom as number;
-  const available = async (host: string) => (await (await fetch(`${host}/api/v1/products/${product.id}`)).json()).variants[0].available as number;
+    (((await (await fetch(`${host}/api/v1/products?limit=5`)).json()) as any).items as any[]).find((i) => i.id === product.id)?.priceFrom as number;
+  const available = async (host: string) => ((await (await fetch(`${host}/api/v1/products/${product.id}`)).json()) as any).variants[0].available as number;
 
   // Both warm: the fixture wrote straight to the database, which every process hears of.
   for (const host of [a, b]) await eventually(async () => (await price(host)) === 1_000_000 && (await listed(host)) === 1_000_000 && (await available(host)) === 9);
