@@ -73,7 +73,7 @@ export default async function run(ctx: BenchContext): Promise<void> {
   ctx.report({ name: 'GET /me', result: await ctx.load(app, { path: '/api/v1/me', headers: { authorization: `Bearer ${accessToken}` } }), baseline: 'hello-world', aim: 0.5 });
   let n = 0;
   ctx.report({
-    name: 'cached detail (rotating)',
+    name: 'detail, cache on (10k slugs, cold)',
     result: await ctx.load(app, { path: '/', makeRequest: () => ({ path: `/api/v1/products/${slugs[n++ % slugs.length]}` }) }),
     baseline: 'hello-world',
   });
