@@ -1,5 +1,4 @@
 import cors from '@fastify/cors';
-import helmet from '@fastify/helmet';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { LogController, type FastifyServerOptions } from 'fastify';
 import { randomUUID } from 'node:crypto';
@@ -18,6 +17,7 @@ import metrics from './plugins/metrics.js';
 import paystack from './plugins/paystack.js';
 import queueDashboard from './plugins/queue-dashboard.js';
 import rateLimit from './plugins/rate-limit.js';
+import securityHeaders from './plugins/security-headers.js';
 import tokenRevocation from './plugins/token-revocation.js';
 import realtime from './plugins/realtime.js';
 import readReplica from './plugins/read-replica.js';
@@ -108,7 +108,7 @@ export async function buildApp(config: Config, opts: BuildAppOptions = {}) {
   await app.register(bodies);
   await app.register(metrics);
   // A JSON API: CSP matters only for the HTML pages (docs, dashboard), which ship their own.
-  await app.register(helmet, { contentSecurityPolicy: false, crossOriginResourcePolicy: { policy: 'cross-origin' } });
+  await app.register(securityHeaders, { contentSecurityPolicy: false, crossOriginResourcePolicy: { policy: 'cross-origin' } });
   const origins = listOf(config.CORS_ORIGINS);
   await app.register(cors, {
     origin: origins.includes('*') ? true : origins.length ? origins : false,

@@ -30,8 +30,8 @@ export interface LoadOptions {
   warmup?: number;
   /** Requests per second across all connections (latency at a fixed load instead of peak throughput). */
   overallRate?: number;
-  /** A fresh body and headers for every request (e.g. distinct signed webhooks). */
-  makeRequest?: () => { body: string; headers: Record<string, string> };
+  /** A fresh body and headers (and path) for every request (e.g. distinct signed webhooks, rotating keys). */
+  makeRequest?: () => { body?: string; headers?: Record<string, string>; path?: string };
 }
 
 export interface LoadResult {
@@ -65,10 +65,12 @@ export interface Target {
   url: string;
   /** The target process's cumulative CPU time (process.cpuUsage), when it can tell. */
   cpuUsage?(): Promise<NodeJS.CpuUsage>;
+  /** The target process's memory now, and its peak RSS so far (`maxRss`, bytes). */
+  memoryUsage?(): Promise<NodeJS.MemoryUsage & { maxRss: number }>;
   stop(): Promise<void>;
 }
 
-export type ReferenceKind = 'hello' | 'pg-pk';
+export type ReferenceKind = 'hello' | 'pg-pk' | 'worker';
 
 export interface BenchContext {
   suite: string;
@@ -201,27 +203,31 @@ export async function clearBenchRedis(config: Config): Promise<void> {
 
 /** Starts `bench/targets.ts <kind>` and waits for its "listening <port>" line. */
 export function startTarget(kind: 'app' | ReferenceKind, env: Record<string, string>): Promise<Target> {
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'bench/targets.ts', kind], {
+  // BENCH_CPU_PROF=<dir>: every target writes a V8 CPU profile there when it stops (node --cpu-prof).
+  const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [];
+  const child: ChildProcess = spawn(process.execPath, [...prof, '--import', 'tsx', 'bench/targets.ts', kind], {
     cwd: repoRoot,
     env,
     // The IPC channel answers CPU-usage questions (see bench/targets.ts).
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
   });
-  const cpuUsage = () =>
-    new Promise<NodeJS.CpuUsage>((resolve, reject) => {
+  const ask = <T>(question: 'cpu-usage' | 'memory-usage') =>
+    new Promise<T>((resolve, reject) => {
       const timer = setTimeout(
-        () => reject(new Error(`bench target ${kind} did not report its CPU usage`)),
+        () => reject(new Error(`bench target ${kind} did not answer ${question}`)),
         5_000,
       );
       child.once('message', (usage) => {
         clearTimeout(timer);
-        resolve(usage as NodeJS.CpuUsage);
+        resolve(usage as T);
       });
       if (!child.connected) return reject(new Error(`bench target ${kind} is gone`));
-      child.send('cpu-usage', (err) => {
+      child.send(question, (err) => {
         if (err) reject(err);
       });
     });
+  const cpuUsage = () => ask<NodeJS.CpuUsage>('cpu-usage');
+  const memoryUsage = () => ask<NodeJS.MemoryUsage & { maxRss: number }>('memory-usage');
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
@@ -237,7 +243,7 @@ export function startTarget(kind: 'app' | ReferenceKind, env: Record<string, str
       const port = /^listening (\d+)$/.exec(line)?.[1];
       if (!port) return;
       clearTimeout(timer);
-      resolve({ name: kind, url: `http://127.0.0.1:${port}`, cpuUsage, stop });
+      resolve({ name: kind, url: `http://127.0.0.1:${port}`, cpuUsage, memoryUsage, stop });
     });
     void exited.then(() => {
       clearTimeout(timer);
@@ -278,8 +284,8 @@ export async function load(
           requests: [
             {
               setupRequest: (req: autocannon.Request) => {
-                const { body, headers } = opts.makeRequest!();
-                return { ...req, body, headers: { ...req.headers, ...headers } };
+                const { body, headers, path } = opts.makeRequest!();
+                return { ...req, ...(body !== undefined ? { body } : {}), ...(path ? { path } : {}), headers: { ...req.headers, ...headers } };
               },
             },
           ],

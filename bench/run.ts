@@ -18,6 +18,7 @@ import customers from './customers.js';
 import fleet from './fleet.js';
 import foundation from './foundation.js';
 import payments from './payments.js';
+import read from './read.js';
 import reports from './reports.js';
 import {
   benchEnv,
@@ -42,6 +43,7 @@ const suites: { name: string; run: BenchSuite }[] = [
   { name: 'catalog', run: catalog },
   { name: 'reports', run: reports },
   { name: 'customers', run: customers },
+  { name: 'read', run: read },
 ];
 
 function parseArgs(argv: string[]) {

@@ -3,12 +3,14 @@
  *   app    our API, built by the same buildApp as production and tests
  *   hello  a bare Fastify hello-world: GET / → {"hello":"world"}
  *   pg-pk  a bare Fastify + pg primary-key route: GET /items/:id → one row of bench_items
+ *   worker the worker (startWorker, every queue, no schedules): "listening" is its /health port
  * Listens on a free loopback port, prints "listening <port>", closes on SIGTERM.
  */
 import Fastify, { type FastifyInstance } from 'fastify';
 import pg from 'pg';
 import { buildApp } from '../api/app.js';
 import { loadConfig } from '../shared/config.js';
+import { startWorker } from '../worker/main.js';
 
 async function target(kind: string): Promise<FastifyInstance> {
   const config = loadConfig(process.env);
@@ -32,16 +34,26 @@ async function target(kind: string): Promise<FastifyInstance> {
   throw new Error(`unknown bench target "${kind}" (app, hello, pg-pk)`);
 }
 
-const app = await target(process.argv[2] ?? '');
-await app.listen({ port: 0, host: '127.0.0.1' });
-const address = app.server.address();
-console.log(`listening ${typeof address === 'object' && address ? address.port : 0}`);
-// The bench runner asks for this process's CPU time before and after a measurement (cpu µs per request).
+let close: () => Promise<void>;
+if (process.argv[2] === 'worker') {
+  const worker = await startWorker(loadConfig(process.env), { port: 0, schedules: false });
+  close = () => worker.close();
+  console.log(`listening ${worker.port}`);
+} else {
+  const app = await target(process.argv[2] ?? '');
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  close = () => app.close();
+  const address = app.server.address();
+  console.log(`listening ${typeof address === 'object' && address ? address.port : 0}`);
+}
+// The bench runner asks for this process's CPU time before and after a measurement (cpu µs per request),
+// and for its memory: RSS now and the peak so far (maxRSS, KiB).
 process.on('message', (message) => {
   if (message === 'cpu-usage') process.send?.(process.cpuUsage());
+  if (message === 'memory-usage') process.send?.({ ...process.memoryUsage(), maxRss: process.resourceUsage().maxRSS * 1024 });
 });
 process.once('SIGTERM', () => {
-  app.close().then(
+  close().then(
     () => process.exit(0),
     () => process.exit(1),
   );

@@ -1,5 +1,5 @@
 import fastifyJwt from '@fastify/jwt';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest, onRequestHookHandler, RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';
 import { createHash, createPublicKey } from 'node:crypto';
 import { can, type Permission, type Role } from '../../shared/auth/permissions.js';
@@ -70,6 +70,8 @@ declare module 'fastify' {
     signAccessToken(subject: TokenSubject): string;
     /** Verifies signature and expiry outside the HTTP hook (websocket, queue dashboard); not revocation. */
     verifyAccessToken(token: string): VerifiedToken;
+    /** The onRequest hook that signs callers in, on the routes that ask for it (token-revocation runs right after). */
+    authenticate: onRequestHookHandler;
     jwks: { keys: Jwk[] };
   }
 }
@@ -90,6 +92,16 @@ export function publicJwk(pem: string): Jwk {
   const kid = createHash('sha256').update(JSON.stringify({ e, kty, n })).digest('base64url');
   return { kty, n, e, kid, use: 'sig', alg: 'RS256' };
 }
+
+/** Whether a route signs its callers in (`config.auth` or `config.permission`): only those routes run the hooks. */
+export const routeSignsIn = (route: RouteOptions) => {
+  const config = route.config as { auth?: unknown; permission?: unknown } | undefined;
+  return !!config && (config.auth !== undefined || config.permission !== undefined);
+};
+
+/** A route's onRequest hooks as an array. */
+export const onRequestHooks = (route: RouteOptions): onRequestHookHandler[] =>
+  route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? [...(route.onRequest as onRequestHookHandler[])] : [route.onRequest];
 
 function bearer(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization;
@@ -155,7 +167,7 @@ export default fp(
     });
 
     app.decorateRequest('auth', null);
-    app.addHook('onRequest', async (request) => {
+    const authenticate = async (request: FastifyRequest) => {
       const { permission, auth } = request.routeOptions.config;
       if (!permission && !auth) return;
       const token = bearer(request);
@@ -168,6 +180,12 @@ export default fp(
         throw new UnauthorizedError();
       }
       if (permission && !can(request.auth.role, permission)) throw new ForbiddenError();
+    };
+    app.decorate('authenticate', authenticate as onRequestHookHandler);
+    // Only on the routes that sign callers in, ahead of their own hooks (rate limits): a public route or a
+    // health probe runs none of this.
+    app.addHook('onRoute', (route) => {
+      if (routeSignsIn(route)) route.onRequest = [authenticate, ...onRequestHooks(route)];
     });
   },
   { name: 'auth' },

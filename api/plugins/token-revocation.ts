@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest, onRequestHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
 import {
   createRevoker,
@@ -11,7 +11,7 @@ import {
 } from '../../shared/auth/revocation.js';
 import { UnauthorizedError } from '../../shared/errors.js';
 import { createRedis } from '../../shared/redis.js';
-import type { VerifiedToken } from './auth.js';
+import { onRequestHooks, routeSignsIn, type VerifiedToken } from './auth.js';
 
 interface TokenRevocation {
   /** What this process knows (the websocket hub reads and feeds it too). */
@@ -73,12 +73,33 @@ export default fp(
       isRevoked: (token: VerifiedToken) => isRevoked(redis, prefix, cache, identityOf(token)),
     } satisfies TokenRevocation);
 
-    app.addHook('onRequest', async (request) => {
-      if (!request.auth) return;
-      if (await isRevoked(redis, prefix, cache, identityOf(request.auth))) {
+    // Right after the auth hook, on the routes that have it (api/plugins/auth.ts). Synchronous when this
+    // process's cache answers (the common case): no promise per request.
+    const refuse = () => new UnauthorizedError();
+    const checkRevoked = (request: FastifyRequest, _reply: unknown, done: (err?: Error) => void) => {
+      if (!request.auth) return done();
+      const identity = identityOf(request.auth);
+      const known = cache.lookup(identity);
+      if (known === false) return done();
+      if (known === true) {
         request.auth = null;
-        throw new UnauthorizedError();
+        return done(refuse());
       }
+      isRevoked(redis, prefix, cache, identity).then(
+        (revoked) => {
+          if (revoked) request.auth = null;
+          done(revoked ? refuse() : undefined);
+        },
+        (err: Error) => done(err),
+      );
+    };
+    app.addHook('onRoute', (route) => {
+      if (!routeSignsIn(route)) return;
+      const hooks = onRequestHooks(route);
+      const at = hooks.indexOf(app.authenticate);
+      if (at < 0) throw new Error(`token-revocation: ${route.url} signs callers in but has no auth hook`);
+      hooks.splice(at + 1, 0, checkRevoked as onRequestHookHandler);
+      route.onRequest = hooks;
     });
     app.addHook('onClose', async () => {
       subscriber.disconnect();

@@ -58,11 +58,11 @@ const recommendations: FastifyPluginAsyncTypebox = async (app) => {
       async (request, reply) => {
         const { id } = request.params;
         const { limit } = request.query;
-        const json = await app.catalogCache.list(`recs:${kind}:${limit}:${id}`, () =>
+        const entry = await app.catalogCache.list(`recs:${kind}:${limit}:${id}`, () =>
           productRecommendations(app.db, id, kind, limit),
         );
         // JSON text from the cache, built from the same schema's shape: sent as is (see catalog/products.ts).
-        return reply.type('application/json; charset=utf-8').send(json as never);
+        return reply.type('application/json; charset=utf-8').send(entry.body as never);
       },
     );
   }

@@ -1,6 +1,5 @@
 import { sql } from 'kysely';
 import { generateSecret, generateURI, verify } from 'otplib';
-import QRCode from 'qrcode';
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../config.js';
 import type { Db, DbOrTrx, Trx } from '../db/index.js';
@@ -53,6 +52,8 @@ export async function setupTwoFactor(
     .execute();
   observe?.('success');
   const otpauthUrl = generateURI({ issuer: config.SHOP_NAME, label: attempt.user.email, secret });
+  // Loaded on first use: few requests ever set up two-factor, every API process would hold it.
+  const { default: QRCode } = await import('qrcode');
   const qrCode = await QRCode.toDataURL(otpauthUrl, { type: 'image/png', margin: 1, width: 240 });
   return { secret, otpauthUrl, qrCode };
 }

@@ -1,5 +1,5 @@
 import { fileTypeFromBuffer } from 'file-type';
-import sharp, { type Metadata } from 'sharp';
+import type { Metadata } from 'sharp';
 import { DomainError } from '../errors.js';
 
 export const MAX_IMAGE_BYTES = 10 * 1024 * 1024;
@@ -36,6 +36,8 @@ export async function inspectImage(bytes: Buffer): Promise<ImageInfo> {
   let meta: Metadata;
   try {
     // Header only: nothing is decoded here, so no pixel limit is needed to read the claimed size.
+    // Loaded on first use: an API process that never receives an image never holds libvips.
+    const { default: sharp } = await import('sharp');
     meta = await sharp(bytes, { limitInputPixels: false }).metadata();
   } catch {
     throw new UnsupportedMediaTypeError('The image could not be read');

@@ -1,6 +1,6 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import sharp, { type Sharp } from 'sharp';
+import type { Sharp } from 'sharp';
 import { MAX_IMAGE_PIXELS } from './inspect.js';
 import type { MediaStorage, Preset, PresetUrls, StoredImage } from './storage.js';
 
@@ -35,6 +35,8 @@ export function createLocalStorage(dir: string): MediaStorage {
       const key = `${where.folder}/${where.name}`.replace(/[^A-Za-z0-9/_-]/g, '');
       const base = path.join(root, key);
       await mkdir(path.dirname(base), { recursive: true });
+      // Loaded on first use (memory: see shared/media/inspect.ts).
+      const { default: sharp } = await import('sharp');
       const source = sharp(bytes, { limitInputPixels: MAX_IMAGE_PIXELS }).rotate();
       const { width = 0, height = 0 } = await source.metadata();
       await Promise.all(

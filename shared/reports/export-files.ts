@@ -1,5 +1,4 @@
 import { stringify } from 'csv-stringify';
-import ExcelJS from 'exceljs';
 import { PassThrough, Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { writeAudit } from '../auth/audit.js';
@@ -21,6 +20,8 @@ async function writeCsv(rows: AsyncIterable<Cell[]>, kind: ExportKind, out: Writ
 
 /** exceljs's streaming writer: each row is committed (written to the zip) as it comes, never held. */
 async function writeXlsx(rows: AsyncIterable<Cell[]>, kind: ExportKind, out: Writable) {
+  // Loaded on first use: exceljs (and its zip stack) is tens of MB no other request needs.
+  const { default: ExcelJS } = await import('exceljs');
   const workbook = new ExcelJS.stream.xlsx.WorkbookWriter({
     stream: out,
     useStyles: false,

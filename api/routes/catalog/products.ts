@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import { createHash } from 'node:crypto';
+import { cachedBody } from '../../../shared/catalog/cache.js';
 import { Type } from 'typebox';
 import { can } from '../../../shared/auth/permissions.js';
 import { listProducts, suggest, type ListQuery as DomainListQuery } from '../../../shared/catalog/listing.js';
@@ -9,19 +10,22 @@ import { isUuid } from '../../../shared/catalog/slug.js';
 import type { CatalogWrites } from '../../../shared/catalog/writes.js';
 import { ForbiddenError, NotFoundError } from '../../../shared/errors.js';
 import { IdParams, problemResponses } from '../../schemas.js';
+import { sendCatalog } from './send.js';
 import { ListQuery, Product, ProductInput, ProductPage, ProductPatch, Suggestion, Variant, VariantInput, VariantPatch } from '../../../shared/catalog/schemas.js';
-
-/**
- * Sends JSON text built by Postgres or read from the cache as is: the shape is fixed by the SQL that built
- * it (the same fields as the response schema), so serialising it again would only cost time.
- */
-const sendJsonText = (reply: FastifyReply, json: string) => reply.type('application/json; charset=utf-8').send(json);
 
 const isCatalogStaff = (request: FastifyRequest) => !!request.auth && can(request.auth.role, 'product:write');
 const staffOnly = { permission: 'product:write' as const };
 const bearer = [{ bearerAuth: [] }];
 
-/** Products and variants. Public reads go through the versioned Redis cache; `writes` bump it. */
+const listSignature = (query: DomainListQuery) =>
+  createHash('sha1')
+    .update(JSON.stringify([query.q, query.category, query.minPrice, query.maxPrice, query.inStock, query.sort, query.limit, query.cursor, query.facets]))
+    .digest('base64url');
+
+/**
+ * Products and variants. Public reads go through the catalog cache (this process, then Redis; see
+ * shared/catalog/cache.ts) and carry an ETag; `writes` bump it.
+ */
 const products: FastifyPluginAsyncTypebox<{ writes: CatalogWrites }> = async (app, { writes }) => {
   app.get(
     '/products',
@@ -40,13 +44,10 @@ const products: FastifyPluginAsyncTypebox<{ writes: CatalogWrites }> = async (ap
       const query: DomainListQuery = request.query;
       const status = query.status ?? 'active';
       if (status !== 'active' && !isCatalogStaff(request)) throw new ForbiddenError('Only catalog staff can list products by status');
-      if (status !== 'active') return listProducts(app.db, query);
-      const signature = createHash('sha1')
-        .update(
-          JSON.stringify([query.q, query.category, query.minPrice, query.maxPrice, query.inStock, query.sort, query.limit, query.cursor, query.facets]),
-        )
-        .digest('base64url');
-      return sendJsonText(reply, await app.catalogCache.list(signature, () => listProducts(app.db, { ...query, status: 'active' })));
+      if (status !== 'active') return sendCatalog(request, reply, cachedBody(JSON.stringify(await listProducts(app.db, query))), { public: false });
+      const signature = listSignature(query);
+      const entry = app.catalogCache.peekList(signature) ?? (await app.catalogCache.list(signature, () => listProducts(app.db, { ...query, status: 'active' })));
+      return sendCatalog(request, reply, entry, { public: true });
     },
   );
 
@@ -69,11 +70,13 @@ const products: FastifyPluginAsyncTypebox<{ writes: CatalogWrites }> = async (ap
       if (isCatalogStaff(request)) {
         const found = await findProductJson(app.db, idOrSlug, { publicOnly: false });
         if (!found) throw new NotFoundError('Product');
-        return sendJsonText(reply, found.json);
+        return sendCatalog(request, reply, cachedBody(found.json, found.id), { public: false });
       }
-      const json = await app.catalogCache.detail(idOrSlug, !isUuid(idOrSlug), () => findProductJson(app.db, idOrSlug, { publicOnly: true }));
-      if (json === null) throw new NotFoundError('Product');
-      return sendJsonText(reply, json);
+      const entry =
+        app.catalogCache.peekDetail(idOrSlug) ??
+        (await app.catalogCache.detail(idOrSlug, !isUuid(idOrSlug), () => findProductJson(app.db, idOrSlug, { publicOnly: true })));
+      if (entry === null) throw new NotFoundError('Product');
+      return sendCatalog(request, reply, entry, { public: true });
     },
   );
 
