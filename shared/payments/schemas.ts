@@ -10,13 +10,27 @@ export const paymentStatuses = [
   'failed',
   'abandoned',
   'mismatch',
+  /** A store-credit payment given back because its unpaid order was cancelled (its `spend_reversal`). */
+  'reversed',
 ] as const;
 export type PaymentStatus = (typeof paymentStatuses)[number];
 export const PaymentStatusSchema = StringEnum(paymentStatuses);
 
-/** Who took a payment or sent a webhook. */
+/** Who sent a webhook. */
 export const paymentProviders = ['paystack'] as const;
 export type PaymentProvider = (typeof paymentProviders)[number];
+
+/**
+ * What paid (`payments.provider`, the order's `payments[].method`): a Paystack attempt, or the store credit
+ * spent at checkout (one row per order, written with its `spend` entry).
+ */
+export const paymentMethods = ['paystack', 'store_credit'] as const;
+export type PaymentMethod = (typeof paymentMethods)[number];
+export const PaymentMethodSchema = StringEnum(paymentMethods);
+
+/** Where a refund pays back: `original` (Paystack first, then credit for the credit-paid part) or all as store credit. */
+export const refundDestinations = ['original', 'store_credit'] as const;
+export type RefundDestination = (typeof refundDestinations)[number];
 
 /** A refund request and each of its per-payment parts. */
 export const refundStatuses = ['pending', 'processing', 'processed', 'failed'] as const;
