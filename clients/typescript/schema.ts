@@ -1019,7 +1019,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Place the cart as an order (reserves stock) and start the Paystack payment */
+        /**
+         * Place the cart as an order (reserves stock) and start the Paystack payment
+         * @description `storeCredit` (signed-in customers) spends store credit in the same transaction: Paystack is asked for the total less the credit; credit covering the total pays the order at once and answers `payment: null`. 409 `insufficient_credit` when the balance is smaller than the amount asked for.
+         */
         post: operations["createCheckout"];
         delete?: never;
         options?: never;
@@ -3504,6 +3507,12 @@ export interface operations {
                      * @default false
                      */
                     restock?: boolean;
+                    /**
+                     * @description `original` (default): back to Paystack first, then to store credit for what was paid with credit; `store_credit`: all as store credit, settled at once (409 `no_customer_account` for a guest order)
+                     * @default original
+                     * @enum {string}
+                     */
+                    to?: "original" | "store_credit";
                 };
             };
         };
@@ -3530,10 +3539,15 @@ export interface operations {
                         }[];
                         /** Format: uuid */
                         orderId: string;
-                        /** @description one Paystack refund per payment the refund draws on (an order paid twice is refunded from each) */
+                        /** @description one part per payment the refund draws on (an order paid twice is refunded from each): a Paystack refund, or a store credit entry */
                         parts: {
                             /** @description minor units, at most what this payment can still give back */
                             amount: number;
+                            /**
+                             * Format: uuid
+                             * @description the store credit entry this part was paid back as (settled at once)
+                             */
+                            creditEntryId: string | null;
                             currency: string;
                             failureReason: string | null;
                             /** Format: uuid */
@@ -3553,6 +3567,11 @@ export interface operations {
                         settledAt: string | null;
                         /** @enum {string} */
                         status: "pending" | "processing" | "processed" | "failed";
+                        /**
+                         * @description `original`: Paystack, then store credit for the credit-paid part; `store_credit`: all as credit, settled at once
+                         * @enum {string}
+                         */
+                        to: "original" | "store_credit";
                     };
                 };
             };
@@ -3774,6 +3793,7 @@ export interface operations {
                         payments: {
                             /** @description minor units (kobo) */
                             amount: number;
+                            /** @description Paystack attempts from 1; the store credit spent at checkout is attempt 0 */
                             attempt: number;
                             authorizationUrl: string | null;
                             /** Format: date-time */
@@ -3781,11 +3801,13 @@ export interface operations {
                             currency: string;
                             /** Format: uuid */
                             id: string;
+                            /** @enum {string} */
+                            method: "paystack" | "store_credit";
                             /** Format: date-time */
                             paidAt: string | null;
                             reference: string;
                             /** @enum {string} */
-                            status: "initializing" | "initialized" | "init_failed" | "success" | "failed" | "abandoned" | "mismatch";
+                            status: "initializing" | "initialized" | "init_failed" | "success" | "failed" | "abandoned" | "mismatch" | "reversed";
                         }[];
                         refunds: {
                             /** @description minor units (kobo) */
@@ -4279,6 +4301,18 @@ export interface operations {
                             counts: {
                                 [key: string]: number;
                             };
+                            /** @description what the nightly store-credit ledger check found (counts: creditAccounts, creditSpends, creditSpendsOpen, creditDiscrepancies) */
+                            creditDiscrepancies: {
+                                detail: string;
+                                /** Format: uuid */
+                                entryId: string | null;
+                                /** @enum {string} */
+                                kind: "balance_mismatch" | "spend_without_order" | "spend_unresolved" | "spend_resolved_twice" | "reversal_amount_mismatch" | "spend_payment_mismatch" | "reversal_without_spend" | "refund_entry_mismatch";
+                                /** Format: uuid */
+                                orderId: string | null;
+                                /** Format: uuid */
+                                userId: string | null;
+                            }[];
                             discrepancies: {
                                 actual: {
                                     amount: number;
@@ -10518,6 +10552,8 @@ export interface operations {
                     shippingAddressId?: string;
                     /** Format: uuid */
                     shippingMethodId: string;
+                    /** @description store credit to spend on this order: kobo (at most the total; more than the balance is 409 `insufficient_credit`), or "max" for as much as the balance covers. Paystack is asked for the rest; a full cover is paid at once (`payment: null`) */
+                    storeCredit?: number | "max";
                 };
             };
         };
@@ -10586,6 +10622,7 @@ export interface operations {
                             payments: {
                                 /** @description minor units (kobo) */
                                 amount: number;
+                                /** @description Paystack attempts from 1; the store credit spent at checkout is attempt 0 */
                                 attempt: number;
                                 authorizationUrl: string | null;
                                 /** Format: date-time */
@@ -10593,11 +10630,13 @@ export interface operations {
                                 currency: string;
                                 /** Format: uuid */
                                 id: string;
+                                /** @enum {string} */
+                                method: "paystack" | "store_credit";
                                 /** Format: date-time */
                                 paidAt: string | null;
                                 reference: string;
                                 /** @enum {string} */
-                                status: "initializing" | "initialized" | "init_failed" | "success" | "failed" | "abandoned" | "mismatch";
+                                status: "initializing" | "initialized" | "init_failed" | "success" | "failed" | "abandoned" | "mismatch" | "reversed";
                             }[];
                             refunds: {
                                 /** @description minor units (kobo) */
@@ -10660,7 +10699,7 @@ export interface operations {
                              * @description initialized | init_failed | initializing (the latter only when recovered after a crash)
                              * @enum {string}
                              */
-                            status: "initializing" | "initialized" | "init_failed" | "success" | "failed" | "abandoned" | "mismatch";
+                            status: "initializing" | "initialized" | "init_failed" | "success" | "failed" | "abandoned" | "mismatch" | "reversed";
                         } | null;
                     };
                 };
@@ -13929,6 +13968,7 @@ export interface operations {
                         payments: {
                             /** @description minor units (kobo) */
                             amount: number;
+                            /** @description Paystack attempts from 1; the store credit spent at checkout is attempt 0 */
                             attempt: number;
                             authorizationUrl: string | null;
                             /** Format: date-time */
@@ -13936,11 +13976,13 @@ export interface operations {
                             currency: string;
                             /** Format: uuid */
                             id: string;
+                            /** @enum {string} */
+                            method: "paystack" | "store_credit";
                             /** Format: date-time */
                             paidAt: string | null;
                             reference: string;
                             /** @enum {string} */
-                            status: "initializing" | "initialized" | "init_failed" | "success" | "failed" | "abandoned" | "mismatch";
+                            status: "initializing" | "initialized" | "init_failed" | "success" | "failed" | "abandoned" | "mismatch" | "reversed";
                         }[];
                         refunds: {
                             /** @description minor units (kobo) */
@@ -14144,6 +14186,7 @@ export interface operations {
                         payments: {
                             /** @description minor units (kobo) */
                             amount: number;
+                            /** @description Paystack attempts from 1; the store credit spent at checkout is attempt 0 */
                             attempt: number;
                             authorizationUrl: string | null;
                             /** Format: date-time */
@@ -14151,11 +14194,13 @@ export interface operations {
                             currency: string;
                             /** Format: uuid */
                             id: string;
+                            /** @enum {string} */
+                            method: "paystack" | "store_credit";
                             /** Format: date-time */
                             paidAt: string | null;
                             reference: string;
                             /** @enum {string} */
-                            status: "initializing" | "initialized" | "init_failed" | "success" | "failed" | "abandoned" | "mismatch";
+                            status: "initializing" | "initialized" | "init_failed" | "success" | "failed" | "abandoned" | "mismatch" | "reversed";
                         }[];
                         refunds: {
                             /** @description minor units (kobo) */
@@ -14455,7 +14500,7 @@ export interface operations {
                          * @description initialized | init_failed | initializing (the latter only when recovered after a crash)
                          * @enum {string}
                          */
-                        status: "initializing" | "initialized" | "init_failed" | "success" | "failed" | "abandoned" | "mismatch";
+                        status: "initializing" | "initialized" | "init_failed" | "success" | "failed" | "abandoned" | "mismatch" | "reversed";
                     };
                 };
             };

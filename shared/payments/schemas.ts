@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox';
+import { CreditDiscrepancySchema } from '../credit/schemas.js';
 import { Nullable, StringEnum, Timestamp, Uuid } from '../schemas.js';
 
 /** A payment attempt: created `initializing`, then what Paystack's initialize and verify answers make it. */
@@ -82,6 +83,9 @@ export const Refund = Type.Object({
   currency: Type.String(),
   reason: Type.String(),
   restock: Type.Boolean(),
+  to: StringEnum(refundDestinations, {
+    description: '`original`: Paystack, then store credit for the credit-paid part; `store_credit`: all as credit, settled at once',
+  }),
   status: RefundStatusSchema,
   providerRefundId: Nullable(Type.String(), {
     description: 'Paystack’s refund when the refund has one part; each part carries its own',
@@ -98,12 +102,13 @@ export const Refund = Type.Object({
       currency: Type.String(),
       status: RefundStatusSchema,
       providerRefundId: Nullable(Type.String()),
+      creditEntryId: Nullable(Uuid, { description: 'the store credit entry this part was paid back as (settled at once)' }),
       failureReason: Nullable(Type.String()),
       settledAt: Nullable(Timestamp),
     }),
     {
       description:
-        'one Paystack refund per payment the refund draws on (an order paid twice is refunded from each)',
+        'one part per payment the refund draws on (an order paid twice is refunded from each): a Paystack refund, or a store credit entry',
     },
   ),
 });
@@ -135,6 +140,14 @@ export const RefundInput = Type.Object(
       Type.Array(RefundItem, {
         maxItems: 500,
         description: 'the order lines (and units) this refund is for',
+      }),
+    ),
+    to: Type.Optional(
+      StringEnum(refundDestinations, {
+        default: 'original',
+        description:
+          '`original` (default): back to Paystack first, then to store credit for what was paid with credit; `store_credit`: ' +
+          'all as store credit, settled at once (409 `no_customer_account` for a guest order)',
       }),
     ),
     paymentReference: Type.Optional(
@@ -176,6 +189,9 @@ export const ReconciliationRun = Type.Object({
     description: 'listed, successful, matched, applied, notSuccessful, discrepancies',
   }),
   discrepancies: Type.Array(RunDiscrepancy),
+  creditDiscrepancies: Type.Array(CreditDiscrepancySchema, {
+    description: 'what the nightly store-credit ledger check found (counts: creditAccounts, creditSpends, creditSpendsOpen, creditDiscrepancies)',
+  }),
   error: Nullable(Type.String()),
   requestedBy: Nullable(Uuid),
   startedAt: Timestamp,
