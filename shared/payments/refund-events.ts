@@ -152,7 +152,7 @@ export async function settleRefundPart(
 
   const parts = await trx
     .selectFrom('refundParts')
-    .select(['status', 'amount', 'failureReason'])
+    .select(['status', 'amount', 'failureReason', 'creditEntryId'])
     .where('refundId', '=', refund.id)
     .execute();
   if (!parts.every((p) => isFinalRefundStatus(p.status))) {
@@ -185,6 +185,7 @@ export async function settleRefundPart(
     await restockUnits(trx, order.id, items.length ? items : 'all', refund.createdBy);
   }
   const returned = processed.reduce((sum, p) => sum + p.amount, 0);
+  const asCredit = processed.reduce((sum, p) => sum + (p.creditEntryId ? p.amount : 0), 0);
   if (returned > 0) {
     await enqueueMail(trx, null, 'refund', order.email, {
       name: order.customerName ?? '',
@@ -194,6 +195,7 @@ export async function settleRefundPart(
       currency: refund.currency,
       reason: refund.reason,
       fullyRefunded: order.amountPaid > 0 && amountRefunded >= order.amountPaid,
+      ...(asCredit ? { storeCredit: asCredit } : {}),
     });
   }
   return 'settled';

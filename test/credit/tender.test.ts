@@ -315,6 +315,13 @@ t.test('refunds to store credit settle at once; original refunds Paystack first,
   t.equal(toCredit.body.parts.length, 1);
   t.ok(toCredit.body.parts[0].creditEntryId, 'the part names its credit entry');
   t.equal(await s.balance(), 100_000, 'credited at once');
+  const mail = await db
+    .selectFrom('outbox')
+    .select('payload')
+    .where('name', '=', 'email.send')
+    .where(sql<string>`payload->>'template'`, '=', 'refund')
+    .execute();
+  t.match(mail, [{ payload: { data: { amount: 100_000, storeCredit: 100_000 } } }], 'the refund mail says it is store credit');
   t.match(await db.selectFrom('orders').selectAll().where('id', '=', orderId).executeTakeFirstOrThrow(), {
     status: 'partially_refunded',
     amountRefunded: 100_000,
