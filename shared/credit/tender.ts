@@ -138,7 +138,8 @@ export async function reverseOrderSpend(trx: Trx, orderId: string, reason: strin
 /**
  * A refund part paid back as store credit (a refund `to: store_credit`, or the credit-paid part of an
  * order refunded to its original tenders): one `refund` entry on the order's customer, named by the part.
- * The caller then settles the part as processed, in the same transaction: credit settles at once.
+ * The caller settles the part as processed in the same transaction (credit settles at once), before this,
+ * so the account's row lock is taken after any inventory lock a restock takes (as checkout and cancel do).
  */
 export async function creditRefundPart(
   trx: Trx,

@@ -6,7 +6,7 @@ import { saveProvisional, withIdempotency } from '../idempotency/index.js';
 import { creditRefundPart } from '../credit/tender.js';
 import { CREDIT_CURRENCY } from '../credit/ledger.js';
 import { enqueue } from '../outbox.js';
-import { settleRefundPart } from './refund-events.js';
+import { CREDIT_PROVIDER_STATUS, settleRefundPart } from './refund-events.js';
 import { buildRefundView, findRefund, refundColumns, type RefundView } from './refund-view.js';
 import type { RefundInput, RefundItem } from './schemas.js';
 import { appliedRemaining, assertOrderRefundable, refundSources, type Source } from './refundable.js';
@@ -267,11 +267,13 @@ export async function createRefund(trx: Trx, req: RefundRequest): Promise<Refund
       items,
     },
   });
-  // Parts paid as credit settle now (the entry, then the part as processed, the order's books with it).
+  // Parts paid as credit settle now: the part as processed (the order's books, a restock with it), then its
+  // entry. In that order, so the account's row lock comes after any inventory lock, as in checkout and cancel.
   const providerOf = new Map(shares.map((s) => [s.source.id, s.source.provider]));
   const asCredit = parts.filter((p) => to === 'store_credit' || providerOf.get(p.paymentId) === 'store_credit');
   for (const part of asCredit) {
     if (!order.userId) throw new Error(`order ${order.id}: store credit to give back without a customer account`);
+    await settleRefundPart(trx, part.id, 'processed', { providerStatus: CREDIT_PROVIDER_STATUS });
     await creditRefundPart(trx, {
       id: part.id,
       amount: part.amount,
@@ -281,7 +283,6 @@ export async function createRefund(trx: Trx, req: RefundRequest): Promise<Refund
       reason: req.reason,
       actorId: req.actorId ?? null,
     });
-    await settleRefundPart(trx, part.id, 'processed', { providerStatus: 'store_credit' });
   }
   if (asCredit.length < parts.length) await enqueue(trx, 'refund.execute', { refundId: refund.id });
   if (asCredit.length) return (await findRefund(trx, refund.id))!;
