@@ -21,7 +21,8 @@ async function setup(t: Test) {
   const stack = await startPaymentStack(t, {
     worker: false,
     // Many checkouts of one customer from this test's one address: not what the per-client caps are for.
-    env: { RATE_LIMIT_ALLOWLIST: '127.0.0.1', MAX_OPEN_ORDERS_PER_CLIENT: '1000' },
+    // Twenty connections: racing checkouts of one customer hold theirs while they queue on the cart lock.
+    env: { RATE_LIMIT_ALLOWLIST: '127.0.0.1', MAX_OPEN_ORDERS_PER_CLIENT: '1000', DATABASE_POOL_SIZE: '20' },
   });
   const { db, app } = stack;
   const base = `${stack.url}/api/v1`;
