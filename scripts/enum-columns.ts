@@ -13,10 +13,12 @@ import {
   discrepancyKinds,
   paymentProblemKinds,
   paymentProblems,
+  paymentMethods,
   paymentProviders,
   paymentStatuses,
   reconciliationRunStatuses,
   reconciliationTriggers,
+  refundDestinations,
   refundStatuses,
 } from '../shared/payments/schemas.js';
 import { jobNames, queueNames } from '../shared/queues.js';
@@ -55,8 +57,8 @@ export const enumColumns: EnumColumn[] = [
   },
   {
     column: 'payments.provider',
-    values: paymentProviders,
-    type: 'PaymentProvider',
+    values: paymentMethods,
+    type: 'PaymentMethod',
     from: payments,
     generated: true,
   },
@@ -68,6 +70,13 @@ export const enumColumns: EnumColumn[] = [
     generated: true,
   },
   { column: 'refunds.status', values: refundStatuses, type: 'RefundStatus', from: payments, generated: true },
+  {
+    column: 'refunds.destination',
+    values: refundDestinations,
+    type: 'RefundDestination',
+    from: payments,
+    generated: true,
+  },
   {
     column: 'refund_parts.status',
     values: refundStatuses,

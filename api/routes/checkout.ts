@@ -6,6 +6,7 @@ import { problemResponses, Uuid } from '../schemas.js';
 import { cartCaller } from './cart.js';
 import { CartTokenHeaders } from '../../shared/cart/schemas.js';
 import { PaymentStart } from '../../shared/checkout/schemas.js';
+import { StoreCreditRequestSchema } from '../../shared/credit/schemas.js';
 import { Address, Order } from '../../shared/orders/schemas.js';
 import { addressLimit, isAllowlisted } from './guest-limits.js';
 
@@ -25,6 +26,10 @@ const checkoutRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['checkout'],
         operationId: 'createCheckout',
         summary: 'Place the cart as an order (reserves stock) and start the Paystack payment',
+        description:
+          '`storeCredit` (signed-in customers) spends store credit in the same transaction: Paystack is asked for the ' +
+          'total less the credit; credit covering the total pays the order at once and answers `payment: null`. ' +
+          '409 `insufficient_credit` when the balance is smaller than the amount asked for.',
         security: [{}, { bearerAuth: [] }],
         headers: Type.Object({
           'idempotency-key': Type.String({ minLength: 1, maxLength: 255, description: 'one per checkout attempt; replays its first answer' }),
@@ -36,6 +41,7 @@ const checkoutRoutes: FastifyPluginAsyncTypebox = async (app) => {
             shippingAddress: Type.Optional(Address),
             shippingAddressId: Type.Optional(Type.String({ format: 'uuid', description: "one of the signed-in customer's saved addresses (GET /me/addresses), instead of shippingAddress" })),
             shippingMethodId: Uuid,
+            storeCredit: Type.Optional(StoreCreditRequestSchema),
           },
           { additionalProperties: false },
         ),

@@ -13,7 +13,7 @@ const refunds: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ['payments'],
         operationId: 'adminCreateRefund',
-        summary: 'Refund (part of) a paid order through Paystack',
+        summary: 'Refund (part of) a paid order through Paystack or to store credit',
         description:
           'Needs an `Idempotency-Key` header (same key + same body replays the first answer; other body → 422 ' +
           '`idempotency_conflict`; while the first is running → 409). Never more than was paid in total, nor than ' +
@@ -21,7 +21,9 @@ const refunds: FastifyPluginAsyncTypebox = async (app) => {
           'refund per payment (`parts`). `items` naming another order’s lines: 400 `unknown_order_item`; more units ' +
           'than bought (or, to restock, than are left to restock): 409 `refund_quantity_exceeded`; `restock` on a ' +
           'partial refund without `items`: 400 `restock_items_required`. 202: the refund is `pending`; the worker asks ' +
-          'Paystack and it settles on Paystack’s webhook or by polling.',
+          'Paystack and it settles on Paystack’s webhook or by polling. `to: store_credit` pays it all back as store credit, ' +
+          'settled at once (`processed` in the answer; 409 `no_customer_account` for a guest order); `to: original` (default) ' +
+          'refunds what was paid through Paystack first, then what was paid with store credit, which goes back as credit at once.',
         security: [{ bearerAuth: [] }],
         params: IdParams,
         headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String()) }),

@@ -320,8 +320,8 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Refund (part of) a paid order through Paystack
-         * @description Needs an `Idempotency-Key` header (same key + same body replays the first answer; other body → 422 `idempotency_conflict`; while the first is running → 409). Never more than was paid in total, nor than each payment’s own amount: 409 `refund_exceeds_paid` otherwise; a refund spanning payments is one Paystack refund per payment (`parts`). `items` naming another order’s lines: 400 `unknown_order_item`; more units than bought (or, to restock, than are left to restock): 409 `refund_quantity_exceeded`; `restock` on a partial refund without `items`: 400 `restock_items_required`. 202: the refund is `pending`; the worker asks Paystack and it settles on Paystack’s webhook or by polling.
+         * Refund (part of) a paid order through Paystack or to store credit
+         * @description Needs an `Idempotency-Key` header (same key + same body replays the first answer; other body → 422 `idempotency_conflict`; while the first is running → 409). Never more than was paid in total, nor than each payment’s own amount: 409 `refund_exceeds_paid` otherwise; a refund spanning payments is one Paystack refund per payment (`parts`). `items` naming another order’s lines: 400 `unknown_order_item`; more units than bought (or, to restock, than are left to restock): 409 `refund_quantity_exceeded`; `restock` on a partial refund without `items`: 400 `restock_items_required`. 202: the refund is `pending`; the worker asks Paystack and it settles on Paystack’s webhook or by polling. `to: store_credit` pays it all back as store credit, settled at once (`processed` in the answer; 409 `no_customer_account` for a guest order); `to: original` (default) refunds what was paid through Paystack first, then what was paid with store credit, which goes back as credit at once.
          */
         post: operations["adminCreateRefund"];
         delete?: never;
@@ -1195,7 +1195,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Place the cart as an order (reserves stock) and start the Paystack payment */
+        /**
+         * Place the cart as an order (reserves stock) and start the Paystack payment
+         * @description `storeCredit` (signed-in customers) spends store credit in the same transaction: Paystack is asked for the total less the credit; credit covering the total pays the order at once and answers `payment: null`. 409 `insufficient_credit` when the balance is smaller than the amount asked for.
+         */
         post: operations["createCheckout"];
         delete?: never;
         options?: never;
@@ -4366,6 +4369,12 @@ export interface operations {
                      * @default false
                      */
                     restock?: boolean;
+                    /**
+                     * @description `original` (default): back to Paystack first, then to store credit for what was paid with credit; `store_credit`: all as store credit, settled at once (409 `no_customer_account` for a guest order)
+                     * @default original
+                     * @enum {string}
+                     */
+                    to?: "original" | "store_credit";
                 };
             };
         };
@@ -4392,10 +4401,15 @@ export interface operations {
                         }[];
                         /** Format: uuid */
                         orderId: string;
-                        /** @description one Paystack refund per payment the refund draws on (an order paid twice is refunded from each) */
+                        /** @description one part per payment the refund draws on (an order paid twice is refunded from each): a Paystack refund, or a store credit entry */
                         parts: {
                             /** @description minor units, at most what this payment can still give back */
                             amount: number;
+                            /**
+                             * Format: uuid
+                             * @description the store credit entry this part was paid back as (settled at once)
+                             */
+                            creditEntryId: string | null;
                             currency: string;
                             failureReason: string | null;
                             /** Format: uuid */
@@ -4415,6 +4429,11 @@ export interface operations {
                         settledAt: string | null;
                         /** @enum {string} */
                         status: "pending" | "processing" | "processed" | "failed";
+                        /**
+                         * @description `original`: Paystack, then store credit for the credit-paid part; `store_credit`: all as credit, settled at once
+                         * @enum {string}
+                         */
+                        to: "original" | "store_credit";
                     };
                 };
             };
@@ -4636,6 +4655,7 @@ export interface operations {
                         payments: {
                             /** @description minor units (kobo) */
                             amount: number;
+                            /** @description Paystack attempts from 1; the store credit spent at checkout is attempt 0 */
                             attempt: number;
                             authorizationUrl: string | null;
                             /** Format: date-time */
@@ -4643,11 +4663,13 @@ export interface operations {
                             currency: string;
                             /** Format: uuid */
                             id: string;
+                            /** @enum {string} */
+                            method: "paystack" | "store_credit";
                             /** Format: date-time */
                             paidAt: string | null;
                             reference: string;
                             /** @enum {string} */
-                            status: "initializing" | "initialized" | "init_failed" | "success" | "failed" | "abandoned" | "mismatch";
+                            status: "initializing" | "initialized" | "init_failed" | "success" | "failed" | "abandoned" | "mismatch" | "reversed";
                         }[];
                         refunds: {
                             /** @description minor units (kobo) */
@@ -5141,6 +5163,18 @@ export interface operations {
                             counts: {
                                 [key: string]: number;
                             };
+                            /** @description what the nightly store-credit ledger check found (counts: creditAccounts, creditSpends, creditSpendsOpen, creditDiscrepancies) */
+                            creditDiscrepancies: {
+                                detail: string;
+                                /** Format: uuid */
+                                entryId: string | null;
+                                /** @enum {string} */
+                                kind: "balance_mismatch" | "spend_without_order" | "spend_unresolved" | "spend_resolved_twice" | "reversal_amount_mismatch" | "spend_payment_mismatch" | "reversal_without_spend" | "refund_entry_mismatch";
+                                /** Format: uuid */
+                                orderId: string | null;
+                                /** Format: uuid */
+                                userId: string | null;
+                            }[];
                             discrepancies: {
                                 actual: {
                                     amount: number;
@@ -12470,6 +12504,8 @@ export interface operations {
                     shippingAddressId?: string;
                     /** Format: uuid */
                     shippingMethodId: string;
+                    /** @description store credit to spend on this order: kobo (at most the total; more than the balance is 409 `insufficient_credit`), or "max" for as much as the balance covers. Paystack is asked for the rest; a full cover is paid at once (`payment: null`) */
+                    storeCredit?: number | "max";
                 };
             };
         };
@@ -12538,6 +12574,7 @@ export interface operations {
                             payments: {
                                 /** @description minor units (kobo) */
                                 amount: number;
+                                /** @description Paystack attempts from 1; the store credit spent at checkout is attempt 0 */
                                 attempt: number;
                                 authorizationUrl: string | null;
                                 /** Format: date-time */
@@ -12545,11 +12582,13 @@ export interface operations {
                                 currency: string;
                                 /** Format: uuid */
                                 id: string;
+                                /** @enum {string} */
+                                method: "paystack" | "store_credit";
                                 /** Format: date-time */
                                 paidAt: string | null;
                                 reference: string;
                                 /** @enum {string} */
-                                status: "initializing" | "initialized" | "init_failed" | "success" | "failed" | "abandoned" | "mismatch";
+                                status: "initializing" | "initialized" | "init_failed" | "success" | "failed" | "abandoned" | "mismatch" | "reversed";
                             }[];
                             refunds: {
                                 /** @description minor units (kobo) */
@@ -12612,7 +12651,7 @@ export interface operations {
                              * @description initialized | init_failed | initializing (the latter only when recovered after a crash)
                              * @enum {string}
                              */
-                            status: "initializing" | "initialized" | "init_failed" | "success" | "failed" | "abandoned" | "mismatch";
+                            status: "initializing" | "initialized" | "init_failed" | "success" | "failed" | "abandoned" | "mismatch" | "reversed";
                         } | null;
                     };
                 };
@@ -16402,6 +16441,7 @@ export interface operations {
                         payments: {
                             /** @description minor units (kobo) */
                             amount: number;
+                            /** @description Paystack attempts from 1; the store credit spent at checkout is attempt 0 */
                             attempt: number;
                             authorizationUrl: string | null;
                             /** Format: date-time */
@@ -16409,11 +16449,13 @@ export interface operations {
                             currency: string;
                             /** Format: uuid */
                             id: string;
+                            /** @enum {string} */
+                            method: "paystack" | "store_credit";
                             /** Format: date-time */
                             paidAt: string | null;
                             reference: string;
                             /** @enum {string} */
-                            status: "initializing" | "initialized" | "init_failed" | "success" | "failed" | "abandoned" | "mismatch";
+                            status: "initializing" | "initialized" | "init_failed" | "success" | "failed" | "abandoned" | "mismatch" | "reversed";
                         }[];
                         refunds: {
                             /** @description minor units (kobo) */
@@ -16617,6 +16659,7 @@ export interface operations {
                         payments: {
                             /** @description minor units (kobo) */
                             amount: number;
+                            /** @description Paystack attempts from 1; the store credit spent at checkout is attempt 0 */
                             attempt: number;
                             authorizationUrl: string | null;
                             /** Format: date-time */
@@ -16624,11 +16667,13 @@ export interface operations {
                             currency: string;
                             /** Format: uuid */
                             id: string;
+                            /** @enum {string} */
+                            method: "paystack" | "store_credit";
                             /** Format: date-time */
                             paidAt: string | null;
                             reference: string;
                             /** @enum {string} */
-                            status: "initializing" | "initialized" | "init_failed" | "success" | "failed" | "abandoned" | "mismatch";
+                            status: "initializing" | "initialized" | "init_failed" | "success" | "failed" | "abandoned" | "mismatch" | "reversed";
                         }[];
                         refunds: {
                             /** @description minor units (kobo) */
@@ -16928,7 +16973,7 @@ export interface operations {
                          * @description initialized | init_failed | initializing (the latter only when recovered after a crash)
                          * @enum {string}
                          */
-                        status: "initializing" | "initialized" | "init_failed" | "success" | "failed" | "abandoned" | "mismatch";
+                        status: "initializing" | "initialized" | "init_failed" | "success" | "failed" | "abandoned" | "mismatch" | "reversed";
                     };
                 };
             };

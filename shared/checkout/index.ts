@@ -5,6 +5,8 @@ import type { Db, Trx } from '../db/index.js';
 import { ConflictError, InsufficientStockError, NotFoundError, PgCode, pgErrorCode, ValidationError } from '../errors.js';
 import { cartLines, lockCallerCart, type CartCaller } from '../cart/index.js';
 import { tokenHash } from '../crypto.js';
+import { spendAtCheckout } from '../credit/tender.js';
+import type { StoreCreditRequest } from '../credit/schemas.js';
 import { asPricingCoupon, couponRejection, findCoupon, InvalidCouponError, recordRedemption, redeemCoupon } from '../coupons/index.js';
 import { withIdempotency, saveProvisional, type StoredAnswer } from '../idempotency/index.js';
 import { reserveLines } from '../inventory/reservations.js';
@@ -12,6 +14,7 @@ import { shippingAddressFromBook } from '../identity/addresses.js';
 import { buildOrderView, orderView, orderViewColumns, type OrderView, type OrderViewParts, type ShippingAddress } from '../orders/read.js';
 import { enqueue } from '../outbox.js';
 import { retryAfterLazyExpiry } from '../payments/expiry.js';
+import { markOrderPaid } from '../payments/paid.js';
 import { computeTotals } from '../pricing/index.js';
 import { findActiveShippingMethod } from '../shipping/index.js';
 import { claimOpenOrderSlot, type CheckoutClient } from './open-orders.js';
@@ -21,6 +24,11 @@ import { initializeAttempt, latestAttempt, newPaymentReference, type PaymentDeps
  * Checkout: Idempotency-Key → one transaction (lock cart, reserve every line with a conditional UPDATE,
  * redeem the coupon with a conditional UPDATE, order + items + history + first payment attempt + outbox,
  * empty the cart) → after the commit, initialize the Paystack transaction.
+ *
+ * Split tender (`storeCredit`): the credit is spent in the same transaction (the ledger's conditional
+ * update, as a `store_credit` payment row), and the Paystack attempt asks only for `total − credit`. Credit
+ * covering the whole total pays the order at once, by the same path as a verified payment (markOrderPaid),
+ * and no Paystack transaction is started (`payment: null`).
  *
  * Expired reservations hold their units until released (shared/inventory/availability.ts: one rule for
  * "available", the same as the reserve statement's). When a line comes up short, checkout expires the
@@ -36,6 +44,8 @@ export interface CheckoutInput {
   shippingAddress?: ShippingAddress;
   shippingAddressId?: string;
   shippingMethodId: string;
+  /** Store credit to spend: kobo, or "max" (as much as the balance and the total allow). */
+  storeCredit?: StoreCreditRequest;
 }
 
 /** The address the order ships to, read in the checkout transaction; another user's saved address is 404. */
@@ -57,12 +67,13 @@ export interface CheckoutAnswerBody {
 }
 type CheckoutAnswer = StoredAnswer<CheckoutAnswerBody, 201>;
 /** What the order's transaction commits with, so a retry after a crash can finish the answer. */
-type CheckoutProvisional = StoredAnswer<{ orderId: string; paymentId: string; reference: string }, 201>;
+type CheckoutProvisional = StoredAnswer<{ orderId: string; paymentId: string | null; reference: string | null }, 201>;
 
 interface Placed {
   orderId: string;
-  paymentId: string;
-  reference: string;
+  /** The Paystack attempt; null when store credit paid the whole total. */
+  paymentId: string | null;
+  reference: string | null;
   /** What the transaction wrote, to answer without reading it back. */
   view: { order: Parameters<typeof buildOrderView>[0]; parts: OrderViewParts };
 }
@@ -160,22 +171,40 @@ async function placeOrder(trx: Trx, deps: CheckoutDeps, caller: CartCaller, inpu
     .values({ orderId, fromStatus: null, toStatus: 'pending_payment', actorId: caller.userId })
     .returning(orderViewColumns.history)
     .execute();
-  const reference = newPaymentReference();
-  const payment = await trx
-    .insertInto('payments')
-    .values({ orderId, reference, attempt: 1, amount: totals.total, currency: cart.currency, status: 'initializing' })
-    .returning(orderViewColumns.payments)
-    .executeTakeFirstOrThrow();
+  // Late in the transaction: the account's row lock is held only from here to the commit.
+  const credit = await spendAtCheckout(trx, {
+    userId: customerUserId,
+    orderId,
+    orderNumber: order.number,
+    total: totals.total,
+    currency: cart.currency,
+    want: input.storeCredit,
+  });
+  const payable = totals.total - (credit?.amount ?? 0);
+  // Paystack for the rest; only credit that covers everything means no Paystack transaction at all.
+  const reference = payable > 0 || !credit ? newPaymentReference() : null;
+  const payment = reference
+    ? await trx
+        .insertInto('payments')
+        .values({ orderId, reference, attempt: 1, amount: payable, currency: cart.currency, status: 'initializing' })
+        .returning(orderViewColumns.payments)
+        .executeTakeFirstOrThrow()
+    : null;
   await enqueue(trx, 'system.notify', {
     type: 'order.created',
     staff: true,
     data: { orderId, number: order.number, total: totals.total, currency: cart.currency, email, itemCount: lines.reduce((n, l) => n + l.quantity, 0) },
   });
+  if (!payment) {
+    await markOrderPaid(trx, order, { amount: totals.total, paidAt: new Date(), note: `paid with store credit (${totals.total})` });
+  }
   await trx.deleteFrom('cartItems').where('cartId', '=', cart.id).execute();
   if (cart.couponId) await trx.updateTable('carts').set({ couponId: null }).where('id', '=', cart.id).execute();
   // If this process dies before answering, a retry with the same key finishes from here.
-  await saveProvisional<CheckoutProvisional>(trx, claimId, { status: 201, body: { orderId, paymentId: payment.id, reference } });
-  return { orderId, paymentId: payment.id, reference, view: { order, parts: { items, history, payments: [payment], refunds: [], invoice: undefined } } };
+  const paymentId = payment?.id ?? null;
+  await saveProvisional<CheckoutProvisional>(trx, claimId, { status: 201, body: { orderId, paymentId, reference } });
+  const payments = [credit, payment].filter((p) => p !== null);
+  return { orderId, paymentId, reference, view: { order, parts: { items, history, payments, refunds: [], invoice: undefined } } };
 }
 
 async function answer(deps: CheckoutDeps, orderId: string, payment: PaymentStart | null): Promise<CheckoutAnswer> {
@@ -220,8 +249,10 @@ export async function checkout(deps: CheckoutDeps, caller: CartCaller, input: Ch
           { paystack: deps.paystack(), publicUrl: deps.config.PUBLIC_URL, holdMinutes: deps.config.PAYMENT_HOLD_MINUTES },
           () => retryOnDeadlock(() => deps.db.transaction().execute((trx) => placeOrder(trx, deps, caller, input, claimId, client))),
         );
+        // Paid with store credit alone: already paid in that transaction, nothing to start at Paystack.
+        if (!placed.paymentId) return answer(deps, placed.orderId, null);
         const { order, parts } = placed.view;
-        const p = parts.payments[0];
+        const p = parts.payments.find((x) => x.id === placed.paymentId)!;
         const payment = await initializeAttempt(deps, placed.paymentId, {
           ...p,
           accessCode: null,
@@ -229,11 +260,12 @@ export async function checkout(deps: CheckoutDeps, caller: CartCaller, input: Ch
           number: order.number,
           email: order.email,
         });
-        const payments = parts.payments.map((p) => ({ ...p, status: payment.status, authorizationUrl: payment.authorizationUrl }));
+        const payments = parts.payments.map((x) => (x.id === p.id ? { ...x, status: payment.status, authorizationUrl: payment.authorizationUrl } : x));
         return { status: 201, body: { order: buildOrderView(order, { ...parts, payments }), payment } };
       },
       recover: async (provisional) => {
         const { orderId, paymentId } = provisional.body;
+        if (!paymentId) return answer(deps, orderId, null);
         // The crash may have come before the Paystack call: start it now if the attempt never got one.
         const payment = await initializeAttempt(deps, paymentId).catch(() => latestAttempt(deps.db, orderId));
         return answer(deps, orderId, payment);

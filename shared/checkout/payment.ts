@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Config } from '../config.js';
+import { creditTendered } from '../credit/tender.js';
 import type { Db } from '../db/index.js';
 import { ConflictError, NotFoundError } from '../errors.js';
 import { PaystackError, type PaystackClient } from '../integrations/paystack/client.js';
@@ -101,6 +102,7 @@ export async function latestAttempt(db: Db, orderId: string): Promise<PaymentSta
     .selectFrom('payments')
     .select(['reference', 'authorizationUrl', 'accessCode', 'status'])
     .where('orderId', '=', orderId)
+    .where('provider', '=', 'paystack')
     .orderBy('attempt', 'desc')
     .executeTakeFirst();
   if (!p) return null;
@@ -125,9 +127,11 @@ export async function retryPayment(deps: PaymentDeps, orderId: string): Promise<
     }
     const last = await trx.selectFrom('payments').select(sql<number>`coalesce(max(attempt), 0)::int`.as('n')).where('orderId', '=', orderId).executeTakeFirstOrThrow();
     const attempt = last.n + 1;
+    // A split tender: Paystack is asked only for what the store credit spent at checkout did not cover.
+    const { tendered } = await creditTendered(trx, orderId);
     const row = await trx
       .insertInto('payments')
-      .values({ orderId, reference: newPaymentReference(), attempt, amount: order.total, currency: order.currency, status: 'initializing' })
+      .values({ orderId, reference: newPaymentReference(), attempt, amount: order.total - tendered, currency: order.currency, status: 'initializing' })
       .returning('id')
       .executeTakeFirstOrThrow();
     return row.id;

@@ -2,6 +2,8 @@ import { sql } from 'kysely';
 import type { Db, DbOrTrx, Trx } from '../db/index.js';
 import { decodeCursor, encodeCursor } from '../db/cursor.js';
 import { ConflictError } from '../errors.js';
+import { formatMoney } from '../format.js';
+import { emitNotification } from '../notifications/emit.js';
 import { addDays, type DateRange } from '../reports/range.js';
 import type { CreditBalance, CreditEntry, CreditEntryKind, CreditStatement } from './schemas.js';
 
@@ -65,7 +67,8 @@ const entryColumns = [
  * The only way a balance moves: in the caller's transaction, the account's balance changes by `amount`
  * only if it stays ≥ 0 (one conditional UPDATE, which also holds the account's row lock until commit, so
  * the next `seq` is gap-free), and the entry is written with the balance it leaves. A debit larger than
- * the balance writes nothing and throws 409 `insufficient_credit`.
+ * the balance writes nothing and throws 409 `insufficient_credit`. Every entry tells its customer
+ * (`credit.changed`, in the same transaction, keyed by the entry: one notification whatever the retries).
  */
 export async function postEntry(trx: Trx, req: EntryRequest): Promise<CreditEntry> {
   await trx
@@ -99,7 +102,37 @@ export async function postEntry(trx: Trx, req: EntryRequest): Promise<CreditEntr
     })
     .returning(entryColumns)
     .executeTakeFirstOrThrow();
+  await notifyCreditChanged(trx, req.userId, entry);
   return view(entry);
+}
+
+const KIND_WORDS: Record<CreditEntryKind, string> = {
+  refund: 'a refund',
+  grant: 'a grant from the shop',
+  debit: 'a correction by the shop',
+  spend: 'an order',
+  spend_reversal: 'a cancelled order',
+};
+
+function notifyCreditChanged(trx: Trx, userId: string, e: EntryRow) {
+  const kind = e.kind as CreditEntryKind;
+  const moved = formatMoney(Math.abs(e.amount), CREDIT_CURRENCY);
+  return emitNotification(trx, {
+    key: `credit.changed:${e.id}`,
+    kind: 'credit.changed',
+    userIds: [userId],
+    title: e.amount > 0 ? `${moved} store credit added` : `${moved} store credit used`,
+    body: `${e.amount > 0 ? 'Added by' : 'Used for'} ${KIND_WORDS[kind]}: your store credit is now ${formatMoney(e.balanceAfter, CREDIT_CURRENCY)}.`,
+    data: {
+      entryId: e.id,
+      seq: e.seq,
+      kind,
+      amount: e.amount,
+      balanceAfter: e.balanceAfter,
+      currency: CREDIT_CURRENCY,
+      orderId: e.orderId,
+    },
+  });
 }
 
 export async function creditBalance(db: DbOrTrx, userId: string): Promise<CreditBalance> {

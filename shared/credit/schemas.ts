@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox';
+import { StringEnum } from '../schemas.js';
 
 /** What moves a balance. Credits: refund, grant, spend_reversal; debits: debit, spend (the ledger's CHECK). */
 export const creditEntryKinds = ['refund', 'grant', 'debit', 'spend', 'spend_reversal'] as const;
@@ -62,3 +63,47 @@ export const AccountCreditSchema = Type.Object({
   entries: Type.Array(CreditEntrySchema, { description: 'the latest 20 entries, newest first' }),
 });
 export type AccountCredit = Static<typeof AccountCreditSchema>;
+
+/** POST /checkout's `storeCredit`: kobo to spend (at most the total), or "max" = as much as the balance and total allow. */
+export const StoreCreditRequestSchema = Type.Union(
+  [Type.Integer({ minimum: 0, maximum: 2 ** 53 - 1 }), Type.Literal('max')],
+  {
+    description:
+      'store credit to spend on this order: kobo (at most the total; more than the balance is 409 `insufficient_credit`), ' +
+      'or "max" for as much as the balance covers. Paystack is asked for the rest; a full cover is paid at once (`payment: null`)',
+  },
+);
+export type StoreCreditRequest = Static<typeof StoreCreditRequestSchema>;
+
+/** What the nightly ledger check (shared/credit/ledger-checks.ts) can find. */
+export const creditDiscrepancyKinds = [
+  /** The account's balance is not Σ entries, not the last balance_after, or seq has a gap. */
+  'balance_mismatch',
+  /** A spend not tied to an order. */
+  'spend_without_order',
+  /** The spend's order was cancelled unpaid and its credit never came back. */
+  'spend_unresolved',
+  /** The order was paid AND its credit came back: the customer has both. */
+  'spend_resolved_twice',
+  /** The reversal gave back another amount than was spent. */
+  'reversal_amount_mismatch',
+  /** The credit payment row of the spend is missing, of another amount, or its status disagrees with the ledger. */
+  'spend_payment_mismatch',
+  /** A reversal for an order that spent nothing. */
+  'reversal_without_spend',
+  /** A refund part paid as credit whose entry is not a `refund` of its amount, or that is not processed. */
+  'refund_entry_mismatch',
+] as const;
+export type CreditDiscrepancyKind = (typeof creditDiscrepancyKinds)[number];
+
+
+/** A finding of the nightly ledger check, as a reconciliation run lists it (`creditDiscrepancies`). */
+export const CreditDiscrepancySchema = Type.Object({
+  kind: StringEnum(creditDiscrepancyKinds),
+  userId: NullableUuid,
+  orderId: NullableUuid,
+  entryId: NullableUuid,
+  detail: Type.String(),
+});
+export type CreditDiscrepancy = Static<typeof CreditDiscrepancySchema>;
+

@@ -118,6 +118,12 @@ export async function eraseAccount(db: Db, revoker: TokenRevoker, userId: string
     await trx.deleteFrom('notificationPreferences').where('userId', '=', userId).execute();
     count('carts', await trx.deleteFrom('carts').where('userId', '=', userId).executeTakeFirst());
     count('attachments', await trx.updateTable('supportAttachments').set({ filename: 'attachment' }).where('uploaderId', '=', userId).executeTakeFirst());
+    // Returns keep their units and amounts (the refund ledger); what the customer wrote or uploaded goes.
+    count('returnAttachments', await trx.updateTable('returnAttachments').set({ filename: 'attachment' }).where('uploaderId', '=', userId).executeTakeFirst());
+    count('returnNotes', await sql`
+      UPDATE return_items ri SET note = NULL FROM returns r JOIN orders o ON o.id = r.order_id
+      WHERE ri.return_id = r.id AND o.user_id = ${userId} AND ri.note IS NOT NULL
+    `.execute(trx));
 
     // Sign-ins: every session revoked (its devices go with it, by trigger), then stripped of where it came from.
     await revokeSessions(trx, userId, 'revoked_by_user');

@@ -10,7 +10,7 @@ import type { CreditEntryKind } from "../credit/schemas.js";
 import type { IdempotencyState } from "../idempotency/schemas.js";
 import type { Platform } from "../notifications/schemas.js";
 import type { OrderStatus } from "../orders/schemas.js";
-import type { DiscrepancyKind, PaymentProblem, PaymentProblemKind, PaymentProvider, PaymentStatus, ReconciliationRunStatus, ReconciliationTrigger, RefundStatus } from "../payments/schemas.js";
+import type { DiscrepancyKind, PaymentMethod, PaymentProblem, PaymentProblemKind, PaymentProvider, PaymentStatus, ReconciliationRunStatus, ReconciliationTrigger, RefundDestination, RefundStatus } from "../payments/schemas.js";
 import type { JobName, QueueName } from "../queues.js";
 import type { RecommendationKind, RunStatus, RunTrigger } from "../recommendations/schemas.js";
 import type { ReturnReason, ReturnRefundStatus, ReturnResolution, ReturnStatus } from "../returns/schemas.js";
@@ -379,6 +379,7 @@ export interface Payments {
   attempt: Generated<number>;
   authorizationUrl: string | null;
   createdAt: Generated<Timestamp>;
+  creditEntryId: string | null;
   currency: string;
   id: Generated<string>;
   lastError: string | null;
@@ -386,7 +387,7 @@ export interface Payments {
   paidAmount: number | null;
   paidAt: Timestamp | null;
   paidCurrency: string | null;
-  provider: Generated<PaymentProvider>;
+  provider: Generated<PaymentMethod>;
   providerTransactionId: number | null;
   reference: string;
   status: Generated<PaymentStatus>;
@@ -496,6 +497,7 @@ export interface RecItems {
 
 export interface ReconciliationRuns {
   counts: Generated<Json>;
+  creditDiscrepancies: Generated<Json>;
   discrepancies: Generated<Json>;
   error: string | null;
   finishedAt: Timestamp | null;
@@ -550,6 +552,7 @@ export interface RefundParts {
   amount: number;
   createdAt: Generated<Timestamp>;
   createUncertainSince: Timestamp | null;
+  creditEntryId: string | null;
   currency: string;
   failureReason: string | null;
   id: Generated<string>;
@@ -567,6 +570,7 @@ export interface Refunds {
   createdAt: Generated<Timestamp>;
   createdBy: string | null;
   currency: string;
+  destination: Generated<RefundDestination>;
   failureReason: string | null;
   id: Generated<string>;
   orderId: string;

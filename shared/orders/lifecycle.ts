@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Db, Trx } from '../db/index.js';
 import { releaseCouponRedemption } from '../coupons/index.js';
+import { reverseOrderSpend } from '../credit/tender.js';
 import { releaseOrderReservation, restockOrderItems } from '../inventory/reservations.js';
 import { InvalidTransitionError, NotFoundError } from '../errors.js';
 import { enqueueMail } from '../mail/enqueue.js';
@@ -11,7 +12,7 @@ export const ORDER_SHIPPED_TEMPLATE = 'order-shipped' as const;
 
 /**
  * Cancels an order: the transition, then what cancelling means for the order and its stock. Unpaid: the
- * reservation and the coupon redemption are given back. Paid or processing (staff only): the sold units go
+ * reservation, the coupon redemption and the store credit it spent (one `spend_reversal`) are given back. Paid or processing (staff only): the sold units go
  * back on the shelf and the order is flagged `needs_refund`. The money is the payments domain's: a route
  * cancels through `cancelOrderWithRefund` (shared/payments/order-status.ts), which calls this and then
  * refunds, so orders never call into payments while payments call the order state machine.
@@ -36,6 +37,8 @@ export async function cancelOrder(
   });
   await releaseOrderReservation(trx, orderId, opts.reason ?? 'cancelled');
   await releaseCouponRedemption(trx, orderId);
+  // Never paid: the credit it spent goes back now. (A paid order's credit comes back through its refund.)
+  if (current.status === 'pending_payment') await reverseOrderSpend(trx, orderId, opts.reason === 'expired' ? 'expired' : 'cancelled');
   if (wasPaid) await restockOrderItems(trx, orderId, opts.actorId ?? null);
   return result;
 }

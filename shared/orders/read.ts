@@ -50,7 +50,7 @@ export const isOwner = (order: { userId: string | null; via: 'user' | 'link' | '
 
 const itemColumns = ['id', 'variantId', 'productId', 'title', 'variantTitle', 'sku', 'unitPrice', 'quantity', 'lineTotal', 'currency'] as const;
 const historyColumns = ['fromStatus', 'toStatus', 'actorId', 'note', 'createdAt'] as const;
-const paymentColumns = ['id', 'reference', 'attempt', 'status', 'amount', 'currency', 'authorizationUrl', 'paidAt', 'createdAt'] as const;
+const paymentColumns = ['id', 'reference', 'attempt', 'provider', 'status', 'amount', 'currency', 'authorizationUrl', 'paidAt', 'createdAt'] as const;
 export const orderViewColumns = { items: itemColumns, history: historyColumns, payments: paymentColumns };
 
 type Row<T> = Selectable<T>;
@@ -92,7 +92,7 @@ export function buildOrderView(o: Row<Orders>, parts: OrderViewParts): OrderView
     updatedAt: iso(o.updatedAt)!,
     items: [...items].sort((a, b) => (a.sku < b.sku ? -1 : a.sku > b.sku ? 1 : 0)),
     history: history.map((h) => ({ from: h.fromStatus, to: h.toStatus, actorId: h.actorId, note: h.note, at: iso(h.createdAt)! })),
-    payments: payments.map((p) => ({ ...p, paidAt: iso(p.paidAt), createdAt: iso(p.createdAt)! })),
+    payments: payments.map(({ provider, ...p }) => ({ ...p, method: provider, paidAt: iso(p.paidAt), createdAt: iso(p.createdAt)! })),
     refunds: refunds.map((r) => ({ ...r, createdAt: iso(r.createdAt)!, settledAt: iso(r.settledAt) })),
     invoice: invoice ? { number: invoice.number, url: `/api/v1/orders/${o.id}/invoice` } : null,
     invoiceUrl: invoice?.renderedAt ? `/api/v1/orders/${o.id}/invoice` : null,

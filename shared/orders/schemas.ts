@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import { PaymentStatusSchema, RefundStatusSchema } from '../payments/schemas.js';
+import { PaymentMethodSchema, PaymentStatusSchema, RefundStatusSchema } from '../payments/schemas.js';
 import { Money, Nullable, StringEnum, Timestamp, Uuid } from '../schemas.js';
 
 /** Every order status; the transitions between them are shared/orders/state.ts. */
@@ -92,11 +92,16 @@ export const Order = Type.Object({
       at: Timestamp,
     }),
   ),
+  /**
+   * Every tender and attempt: `method: store_credit` is the credit spent at checkout (`reversed` once an unpaid
+   * order's cancel gave it back), `paystack` each Paystack attempt, asked for the total less that credit.
+   */
   payments: Type.Array(
     Type.Object({
       id: Uuid,
       reference: Type.String(),
-      attempt: Type.Integer(),
+      attempt: Type.Integer({ description: 'Paystack attempts from 1; the store credit spent at checkout is attempt 0' }),
+      method: PaymentMethodSchema,
       status: PaymentStatusSchema,
       amount: Money,
       currency: Type.String(),

@@ -112,6 +112,7 @@ export async function expireUnpaidOrders(
         orders.map((o) => o.id),
       )
       .where('status', 'not in', SETTLED_ATTEMPTS)
+      .where('provider', '=', 'paystack')
       .orderBy('attempt', 'desc')
       .execute();
 

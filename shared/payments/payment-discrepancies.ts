@@ -1,3 +1,4 @@
+import { creditTendered } from '../credit/tender.js';
 import type { Db } from '../db/index.js';
 import { enqueuePaymentProblem } from './notices.js';
 import type { VerificationOutcome } from './verify.js';
@@ -79,7 +80,9 @@ export async function describeVerifiedProblem(
       : outcome === 'paid_twice'
         ? 'paid_twice'
         : 'paid_but_cancelled';
-  return { kind, reference, orderId, expected: { amount: order.total, currency: order.currency }, actual };
+  // What Paystack was owed: the total less the store credit the checkout spent (a split tender).
+  const { tendered } = await creditTendered(db, orderId);
+  return { kind, reference, orderId, expected: { amount: order.total - tendered, currency: order.currency }, actual };
 }
 
 /** One unresolved row per kind and reference; the staff alert goes out only when the row is new. */

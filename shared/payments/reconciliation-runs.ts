@@ -4,6 +4,7 @@ import { decodeCursor, encodeCursor } from '../db/cursor.js';
 import { ValidationError } from '../errors.js';
 import { enqueue } from '../outbox.js';
 import type { RunDiscrepancy } from './payment-discrepancies.js';
+import type { CreditDiscrepancy } from '../credit/schemas.js';
 
 /** Reconciliation runs: starting one (staff or the daily schedule) and listing them. The run itself is reconciliation.ts. */
 
@@ -90,6 +91,7 @@ export async function listReconciliationRuns(db: DbOrTrx, q: { limit: number; cu
       windowTo: r.windowTo.toISOString(),
       counts: r.counts as Record<string, number>,
       discrepancies: r.discrepancies as unknown as RunDiscrepancy[],
+      creditDiscrepancies: r.creditDiscrepancies as unknown as CreditDiscrepancy[],
       error: r.error,
       requestedBy: r.requestedBy,
       startedAt: r.startedAt.toISOString(),

@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import { checkCreditLedger } from '../credit/ledger-checks.js';
 import type { Db } from '../db/index.js';
 import type { PaystackClient } from '../integrations/paystack/client.js';
 import {
@@ -127,6 +128,7 @@ export async function runReconciliation(db: Db, runId: string, deps: ReconcileDe
         'orders.currency',
       ])
       .where('payments.status', '=', 'success')
+      .where('payments.provider', '=', 'paystack')
       .where('payments.paidAt', '>=', run.windowFrom)
       .where('payments.paidAt', '<=', run.windowTo)
       .execute();
@@ -147,12 +149,15 @@ export async function runReconciliation(db: Db, runId: string, deps: ReconcileDe
     }
 
     counts.discrepancies = found.length;
+    // The store-credit ledger's own checks (no Paystack in them), reported beside the payments'.
+    const credit = await checkCreditLedger(db);
     await db
       .updateTable('reconciliationRuns')
       .set({
         status: 'completed',
-        counts: JSON.stringify(counts),
+        counts: JSON.stringify({ ...counts, ...credit.counts }),
         discrepancies: JSON.stringify(found),
+        creditDiscrepancies: JSON.stringify(credit.discrepancies),
         finishedAt: sql<Date>`now()`,
       })
       .where('id', '=', runId)

@@ -16,6 +16,9 @@ import { isFinalRefundStatus } from './refund-states.js';
 
 export type RefundOutcome = 'processed' | 'failed';
 
+/** The provider status of a part paid back as store credit (settled at once, no Paystack refund). */
+export const CREDIT_PROVIDER_STATUS = 'store_credit';
+
 export interface ProviderRefundInfo {
   providerStatus?: string;
   failureReason?: string;
@@ -152,7 +155,7 @@ export async function settleRefundPart(
 
   const parts = await trx
     .selectFrom('refundParts')
-    .select(['status', 'amount', 'failureReason'])
+    .select(['status', 'amount', 'failureReason', 'providerStatus'])
     .where('refundId', '=', refund.id)
     .execute();
   if (!parts.every((p) => isFinalRefundStatus(p.status))) {
@@ -187,6 +190,7 @@ export async function settleRefundPart(
   // A return's refund: the return completes (or shows the failure) in its own job, under its own lock.
   if (refund.returnId) await enqueue(trx, 'refund.return-settled', { refundId: refund.id, returnId: refund.returnId });
   const returned = processed.reduce((sum, p) => sum + p.amount, 0);
+  const asCredit = processed.reduce((sum, p) => sum + (p.providerStatus === CREDIT_PROVIDER_STATUS ? p.amount : 0), 0);
   if (returned > 0) {
     await enqueueMail(trx, null, 'refund', order.email, {
       name: order.customerName ?? '',
@@ -196,6 +200,7 @@ export async function settleRefundPart(
       currency: refund.currency,
       reason: refund.reason,
       fullyRefunded: order.amountPaid > 0 && amountRefunded >= order.amountPaid,
+      ...(asCredit ? { storeCredit: asCredit } : {}),
     });
   }
   return 'settled';

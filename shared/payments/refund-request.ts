@@ -3,8 +3,11 @@ import { writeAudit } from '../auth/audit.js';
 import type { Db, Trx } from '../db/index.js';
 import { BadRequestError, ConflictError, NotFoundError } from '../errors.js';
 import { saveProvisional, withIdempotency } from '../idempotency/index.js';
+import { creditRefundPart } from '../credit/tender.js';
+import { CREDIT_CURRENCY } from '../credit/ledger.js';
 import { enqueue } from '../outbox.js';
-import { buildRefundView, refundColumns, type RefundView } from './refund-view.js';
+import { CREDIT_PROVIDER_STATUS, settleRefundPart } from './refund-events.js';
+import { buildRefundView, findRefund, refundColumns, type RefundView } from './refund-view.js';
 import type { RefundInput, RefundItem } from './schemas.js';
 import { appliedRemaining, assertOrderRefundable, refundSources, type Source } from './refundable.js';
 
@@ -19,6 +22,13 @@ import { appliedRemaining, assertOrderRefundable, refundSources, type Source } f
  *
  * The order row lock serialises every decision that depends on "how much is still refundable" (creating
  * a refund, settling one). Lock order is always order → refund → part.
+ *
+ * Store credit (CONTRACT part two): the credit an order spent at checkout is a payment of its own
+ * (`provider = 'store_credit'`), so "never more than was paid" counts it. A refund `to: original` draws on
+ * the Paystack payments first, then on the credit (the recorded decision for mixed orders); a part drawing
+ * on the credit goes back as credit. A refund `to: store_credit` pays every part as credit. A part paid as
+ * credit is a `refund` entry on the customer's account and settles at once, in this transaction; only
+ * parts for Paystack go to the `refund.execute` job.
  */
 
 export type { RefundItem } from './schemas.js';
@@ -106,11 +116,22 @@ async function checkItems(trx: Trx, orderId: string, items: readonly RefundItem[
 export async function createRefund(trx: Trx, req: RefundRequest): Promise<RefundView> {
   const order = await trx
     .selectFrom('orders')
-    .select(['id', 'status', 'currency', 'amountPaid'])
+    .select(['id', 'number', 'userId', 'status', 'currency', 'amountPaid'])
     .where('id', '=', req.orderId)
     .forUpdate()
     .executeTakeFirst();
   if (!order) throw new NotFoundError('Order');
+  const to = req.to ?? 'original';
+  if (to === 'store_credit') {
+    if (!order.userId) {
+      throw new ConflictError('no_customer_account', 'A guest order has no store credit account: refund it to the original payment');
+    }
+    if (order.currency !== CREDIT_CURRENCY) {
+      throw new BadRequestError('validation_failed', `Store credit is kept in ${CREDIT_CURRENCY}`, [
+        { path: '/to', message: `store_credit only for ${CREDIT_CURRENCY} orders` },
+      ]);
+    }
+  }
   const all = await refundSources(trx, order.id);
   const flagged = all.filter((s) => s.status === 'mismatch');
   const items = req.items ?? [];
@@ -144,7 +165,12 @@ export async function createRefund(trx: Trx, req: RefundRequest): Promise<Refund
     }
   } else {
     assertOrderRefundable(order, flagged);
-    sources = all.filter((s) => s.status === 'success');
+    // Paystack first, then the credit (`original`); the credit first when it all goes to credit anyway, so
+    // what was paid through Paystack stays refundable to the card.
+    const first = to === 'original' ? 'paystack' : 'store_credit';
+    sources = all
+      .filter((s) => s.status === 'success')
+      .sort((a, b) => Number(b.provider === first) - Number(a.provider === first));
     if (!sources.length) {
       throw new ConflictError('order_not_refundable', 'The order has no confirmed payment to refund');
     }
@@ -179,6 +205,7 @@ export async function createRefund(trx: Trx, req: RefundRequest): Promise<Refund
       currency,
       reason: req.reason,
       restock,
+      destination: to,
       createdBy: req.actorId ?? null,
       returnId: req.returnKey?.returnId ?? null,
       returnAttempt: req.returnKey?.attempt ?? null,
@@ -216,6 +243,7 @@ export async function createRefund(trx: Trx, req: RefundRequest): Promise<Refund
       'failureReason',
       'settledAt',
       'paymentId',
+      'creditEntryId',
     ])
     .execute();
   if (items.length) {
@@ -246,7 +274,25 @@ export async function createRefund(trx: Trx, req: RefundRequest): Promise<Refund
       items,
     },
   });
-  await enqueue(trx, 'refund.execute', { refundId: refund.id });
+  // Parts paid as credit settle now: the part as processed (the order's books, a restock with it), then its
+  // entry. In that order, so the account's row lock comes after any inventory lock, as in checkout and cancel.
+  const providerOf = new Map(shares.map((s) => [s.source.id, s.source.provider]));
+  const asCredit = parts.filter((p) => to === 'store_credit' || providerOf.get(p.paymentId) === 'store_credit');
+  for (const part of asCredit) {
+    if (!order.userId) throw new Error(`order ${order.id}: store credit to give back without a customer account`);
+    await settleRefundPart(trx, part.id, 'processed', { providerStatus: CREDIT_PROVIDER_STATUS });
+    await creditRefundPart(trx, {
+      id: part.id,
+      amount: part.amount,
+      userId: order.userId,
+      orderId: order.id,
+      orderNumber: order.number,
+      reason: req.reason,
+      actorId: req.actorId ?? null,
+    });
+  }
+  if (asCredit.length < parts.length) await enqueue(trx, 'refund.execute', { refundId: refund.id });
+  if (asCredit.length) return (await findRefund(trx, refund.id))!;
   const referenceOf = new Map(shares.map((s) => [s.source.id, s.source.reference]));
   return buildRefundView(
     refund,

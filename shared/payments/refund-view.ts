@@ -12,6 +12,7 @@ const partColumns = [
   'refundParts.currency',
   'refundParts.status',
   'refundParts.providerRefundId',
+  'refundParts.creditEntryId',
   'refundParts.failureReason',
   'refundParts.settledAt',
   'payments.reference as paymentReference',
@@ -54,6 +55,7 @@ export function buildRefundView(r: RefundRow, parts: readonly PartRow[], items: 
     currency: r.currency,
     reason: r.reason,
     restock: r.restock,
+    to: r.destination,
     status: r.status,
     /** Paystack's refund when the refund has exactly one part (most do); each part carries its own. */
     providerRefundId:
@@ -69,6 +71,7 @@ export function buildRefundView(r: RefundRow, parts: readonly PartRow[], items: 
       currency: p.currency,
       status: p.status,
       providerRefundId: p.providerRefundId === null ? null : String(p.providerRefundId),
+      creditEntryId: p.creditEntryId,
       failureReason: p.failureReason,
       settledAt: iso(p.settledAt),
     })),
@@ -97,7 +100,7 @@ export async function listRefundsOfOrder(db: DbOrTrx, orderId: string): Promise<
 }
 
 /** A refund's own columns, as buildRefundView reads them (listed and just created alike). */
-export const refundColumns = ['id', 'orderId', 'amount', 'currency', 'reason', 'restock', 'status', 'failureReason', 'createdAt', 'settledAt'] as const;
+export const refundColumns = ['id', 'orderId', 'amount', 'currency', 'reason', 'restock', 'destination', 'status', 'failureReason', 'createdAt', 'settledAt'] as const;
 
 function listRefundRows(db: DbOrTrx, by: { id: string } | { orderId: string }) {
   const q = db

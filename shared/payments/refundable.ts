@@ -3,6 +3,7 @@ import type { Db, Trx } from '../db/index.js';
 import { ConflictError, NotFoundError } from '../errors.js';
 import { everPaidStatuses, type OrderStatus } from '../orders/state.js';
 import { COMMITTED_REFUND_STATES } from './refund-states.js';
+import type { PaymentMethod } from './schemas.js';
 
 /**
  * What an order can still give back, per payment: what Paystack verified was paid minus the refund parts
@@ -17,8 +18,10 @@ export interface Source {
   id: string;
   reference: string;
   status: string;
+  /** `paystack`, or `store_credit`: the credit spent at checkout, refunded back as credit. */
+  provider: PaymentMethod;
   currency: string;
-  /** What Paystack verified was paid. */
+  /** What Paystack verified was paid (or the credit spent). */
   paid: number;
   /** `paid` minus the parts holding (pending, processing, processed) part of it. */
   refundable: number;
@@ -37,6 +40,7 @@ export async function refundSources(trx: Trx, orderId: string): Promise<Source[]
       'payments.id',
       'payments.reference',
       'payments.status',
+      'payments.provider',
       sql<string>`coalesce(payments.paid_currency, payments.currency)`.as('currency'),
       sql<number>`coalesce(payments.paid_amount, payments.amount)`.as('paid'),
       sql<number>`coalesce(payments.paid_amount, payments.amount) - coalesce(sum(refund_parts.amount), 0)::int8`.as(

@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox';
+import { CreditDiscrepancySchema } from '../credit/schemas.js';
 import { Nullable, StringEnum, Timestamp, Uuid } from '../schemas.js';
 
 /** A payment attempt: created `initializing`, then what Paystack's initialize and verify answers make it. */
@@ -10,13 +11,27 @@ export const paymentStatuses = [
   'failed',
   'abandoned',
   'mismatch',
+  /** A store-credit payment given back because its unpaid order was cancelled (its `spend_reversal`). */
+  'reversed',
 ] as const;
 export type PaymentStatus = (typeof paymentStatuses)[number];
 export const PaymentStatusSchema = StringEnum(paymentStatuses);
 
-/** Who took a payment or sent a webhook. */
+/** Who sent a webhook. */
 export const paymentProviders = ['paystack'] as const;
 export type PaymentProvider = (typeof paymentProviders)[number];
+
+/**
+ * What paid (`payments.provider`, the order's `payments[].method`): a Paystack attempt, or the store credit
+ * spent at checkout (one row per order, written with its `spend` entry).
+ */
+export const paymentMethods = ['paystack', 'store_credit'] as const;
+export type PaymentMethod = (typeof paymentMethods)[number];
+export const PaymentMethodSchema = StringEnum(paymentMethods);
+
+/** Where a refund pays back: `original` (Paystack first, then credit for the credit-paid part) or all as store credit. */
+export const refundDestinations = ['original', 'store_credit'] as const;
+export type RefundDestination = (typeof refundDestinations)[number];
 
 /** A refund request and each of its per-payment parts. */
 export const refundStatuses = ['pending', 'processing', 'processed', 'failed'] as const;
@@ -68,6 +83,9 @@ export const Refund = Type.Object({
   currency: Type.String(),
   reason: Type.String(),
   restock: Type.Boolean(),
+  to: StringEnum(refundDestinations, {
+    description: '`original`: Paystack, then store credit for the credit-paid part; `store_credit`: all as credit, settled at once',
+  }),
   status: RefundStatusSchema,
   providerRefundId: Nullable(Type.String(), {
     description: 'Paystack’s refund when the refund has one part; each part carries its own',
@@ -84,12 +102,13 @@ export const Refund = Type.Object({
       currency: Type.String(),
       status: RefundStatusSchema,
       providerRefundId: Nullable(Type.String()),
+      creditEntryId: Nullable(Uuid, { description: 'the store credit entry this part was paid back as (settled at once)' }),
       failureReason: Nullable(Type.String()),
       settledAt: Nullable(Timestamp),
     }),
     {
       description:
-        'one Paystack refund per payment the refund draws on (an order paid twice is refunded from each)',
+        'one part per payment the refund draws on (an order paid twice is refunded from each): a Paystack refund, or a store credit entry',
     },
   ),
 });
@@ -121,6 +140,14 @@ export const RefundInput = Type.Object(
       Type.Array(RefundItem, {
         maxItems: 500,
         description: 'the order lines (and units) this refund is for',
+      }),
+    ),
+    to: Type.Optional(
+      StringEnum(refundDestinations, {
+        default: 'original',
+        description:
+          '`original` (default): back to Paystack first, then to store credit for what was paid with credit; `store_credit`: ' +
+          'all as store credit, settled at once (409 `no_customer_account` for a guest order)',
       }),
     ),
     paymentReference: Type.Optional(
@@ -162,6 +189,9 @@ export const ReconciliationRun = Type.Object({
     description: 'listed, successful, matched, applied, notSuccessful, discrepancies',
   }),
   discrepancies: Type.Array(RunDiscrepancy),
+  creditDiscrepancies: Type.Array(CreditDiscrepancySchema, {
+    description: 'what the nightly store-credit ledger check found (counts: creditAccounts, creditSpends, creditSpendsOpen, creditDiscrepancies)',
+  }),
   error: Nullable(Type.String()),
   requestedBy: Nullable(Uuid),
   startedAt: Timestamp,

@@ -1,10 +1,11 @@
 import { sql } from 'kysely';
 import type { Db, Trx } from '../db/index.js';
 import { PaystackError, type PaystackClient, type PaystackTransaction } from '../integrations/paystack/client.js';
-import { commitOrderReservation } from '../inventory/index.js';
+import { creditTendered } from '../credit/tender.js';
 import { formatMoney } from '../format.js';
-import { transitionOrder, wasEverPaid } from '../orders/state.js';
-import { enqueuePaidJobs, enqueuePaymentProblem, type PaymentProblemKind } from './notices.js';
+import { wasEverPaid } from '../orders/state.js';
+import { enqueuePaymentProblem, type PaymentProblemKind } from './notices.js';
+import { markOrderPaid } from './paid.js';
 import { refundRemainder } from './refund-request.js';
 import type { DiscrepancyKind } from './schemas.js';
 
@@ -13,7 +14,8 @@ import type { DiscrepancyKind } from './schemas.js';
  * and reconciliation all come here; they may race, so "mark paid" is one transition decided under the
  * order's row lock from the state it finds (a second caller finds the payment already `success`).
  * Value is given only on Paystack's verify API's word: status success, this reference, the order's
- * currency and exactly the order's total. Never on a webhook's amount.
+ * currency and exactly the order's total less the store credit its checkout spent (a split tender).
+ * Never on a webhook's amount.
  */
 
 export type VerificationOutcome =
@@ -64,6 +66,8 @@ export async function applyVerification(
     .selectFrom('payments')
     .select(['id', 'orderId'])
     .where('reference', '=', reference)
+    // A store-credit payment's reference is ours alone: Paystack has nothing to say about it.
+    .where('provider', '=', 'paystack')
     .executeTakeFirst();
   if (!known)
     return {
@@ -154,7 +158,10 @@ export async function applyVerifiedTransaction(
   if (payment.status === 'success') return result('already_applied');
 
   const actual = { amount: tx.amount, currency: tx.currency, status: tx.status };
-  const expected = { amount: order.total, currency: order.currency };
+  // The tender split is fixed at checkout: Paystack owes the total less the credit spent, even after that
+  // credit went back with a cancel (the late payment is then money to return, not a wrong amount).
+  const credit = await creditTendered(trx, order.id);
+  const expected = { amount: order.total - credit.tendered, currency: order.currency };
   const paidFields = {
     providerTransactionId: tx.id,
     paidAmount: tx.amount,
@@ -166,7 +173,7 @@ export async function applyVerifiedTransaction(
   const mismatch: PaymentProblemKind | null =
     tx.currency !== order.currency
       ? 'currency_mismatch'
-      : tx.amount !== order.total
+      : tx.amount !== expected.amount
         ? 'amount_mismatch'
         : null;
   if (mismatch) {
@@ -187,16 +194,11 @@ export async function applyVerifiedTransaction(
     .execute();
 
   if (order.status === 'pending_payment') {
-    const committed = await commitOrderReservation(trx, order.id);
-    await transitionOrder(trx, order.id, 'paid', {
-      note: `Paystack verified ${tx.currency} ${tx.amount} (${reference}) via ${deps.source ?? 'verify'}${committed === 'released' ? '; reservation had been released' : ''}`,
+    await markOrderPaid(trx, order, {
+      amount: tx.amount + credit.held,
+      paidAt: paidFields.paidAt,
+      note: `Paystack verified ${tx.currency} ${tx.amount} (${reference}) via ${deps.source ?? 'verify'}${credit.held ? `; ${credit.held} paid with store credit` : ''}`,
     });
-    await trx
-      .updateTable('orders')
-      .set({ amountPaid: tx.amount, paidAt: paidFields.paidAt })
-      .where('id', '=', order.id)
-      .execute();
-    await enqueuePaidJobs(trx, order);
     return result('paid', 'paid', 'success');
   }
 
