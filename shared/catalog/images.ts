@@ -39,18 +39,18 @@ export async function addProductImage(
     return await db.transaction().execute(async (trx) => {
       const row = await trx
         .insertInto('productImages')
-      .values({
-        id,
-        productId,
-        storage: stored.storage,
-        storageKey: stored.key,
-        version: stored.version,
-        urls: JSON.stringify(stored.urls),
-        alt,
-        width: stored.width,
-        height: stored.height,
-        position: sql<number>`(SELECT COALESCE(max(position) + 1, 0) FROM product_images WHERE product_id = ${productId})`,
-      })
+        .values({
+          id,
+          productId,
+          storage: stored.storage,
+          storageKey: stored.key,
+          version: stored.version,
+          urls: JSON.stringify(stored.urls),
+          alt,
+          width: stored.width,
+          height: stored.height,
+          position: sql<number>`(SELECT COALESCE(max(position) + 1, 0) FROM product_images WHERE product_id = ${productId})`,
+        })
         .returning(['id', 'urls', 'alt', 'position'])
         .executeTakeFirstOrThrow();
       await writeAudit(trx, { actorId, action: 'image.added', targetType: 'product', targetId: productId, after: { imageId: id, alt } });
@@ -77,15 +77,15 @@ export async function attachUploadedImage(
   return db.transaction().execute(async (trx) => {
     const row = await trx
       .insertInto('productImages')
-    .values({
-      productId,
-      storage: storage.kind,
-      storageKey: upload.publicId,
-      version: upload.version,
-      urls: JSON.stringify(urls),
-      alt: upload.alt ?? '',
-      position: sql<number>`(SELECT COALESCE(max(position) + 1, 0) FROM product_images WHERE product_id = ${productId})`,
-    })
+      .values({
+        productId,
+        storage: storage.kind,
+        storageKey: upload.publicId,
+        version: upload.version,
+        urls: JSON.stringify(urls),
+        alt: upload.alt ?? '',
+        position: sql<number>`(SELECT COALESCE(max(position) + 1, 0) FROM product_images WHERE product_id = ${productId})`,
+      })
       .returning(['id', 'urls', 'alt', 'position'])
       .executeTakeFirstOrThrow();
     await writeAudit(trx, { actorId, action: 'image.added', targetType: 'product', targetId: productId, after: { imageId: row.id, alt: row.alt } });

@@ -197,20 +197,20 @@ export async function createCoupon(db: Db, input: CouponInput, actorId: string |
   try {
     return await db.transaction().execute(async (trx) => {
       const row = await trx
-      .insertInto('coupons')
-      .values({
-        code: input.code.trim(),
-        kind: input.kind,
-        value,
-        minSubtotal: input.minSubtotal ?? null,
-        startsAt: toDate(input.startsAt) ?? null,
-        endsAt: toDate(input.endsAt) ?? null,
-        maxRedemptions: input.maxRedemptions ?? null,
-        perCustomerLimit: input.perCustomerLimit ?? null,
-        active: input.active ?? true,
-      })
-      .returning(couponColumns)
-      .executeTakeFirstOrThrow();
+        .insertInto('coupons')
+        .values({
+          code: input.code.trim(),
+          kind: input.kind,
+          value,
+          minSubtotal: input.minSubtotal ?? null,
+          startsAt: toDate(input.startsAt) ?? null,
+          endsAt: toDate(input.endsAt) ?? null,
+          maxRedemptions: input.maxRedemptions ?? null,
+          perCustomerLimit: input.perCustomerLimit ?? null,
+          active: input.active ?? true,
+        })
+        .returning(couponColumns)
+        .executeTakeFirstOrThrow();
       await writeAudit(trx, { actorId, action: 'coupon.created', targetType: 'coupon', targetId: row.id, after: row });
       return row;
     });
