@@ -47,6 +47,12 @@ function optionalRequestDefaults<T>(document: T): T {
 export default fp(
   async function docs(app: FastifyInstance) {
     await app.register(swagger, {
+      // The permission a staff route needs (config.permission, enforced in plugins/auth.ts) is written on
+      // its operation as `x-permission`: clients see it, and the audit test finds every staff mutation by it.
+      transform: ({ schema, url, route }) => {
+        const permission = route.config?.permission;
+        return { schema: permission && schema ? { ...schema, 'x-permission': permission } : schema, url };
+      },
       transformObject: (documents) => ('openapiObject' in documents ? optionalRequestDefaults(documents.openapiObject) : documents.swaggerObject),
       openapi: {
         openapi: '3.0.3',

@@ -58,7 +58,7 @@ const couponRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 201: Coupon, ...problemResponses(400, 401, 403, 409) },
       },
     },
-    async (request, reply) => reply.code(201).send(out(await createCoupon(db, { ...request.body, value: request.body.value ?? 0 }))),
+    async (request, reply) => reply.code(201).send(out(await createCoupon(db, { ...request.body, value: request.body.value ?? 0 }, request.auth?.id ?? null))),
   );
 
   app.patch(
@@ -88,7 +88,7 @@ const couponRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: Coupon, ...problemResponses(400, 401, 403, 404, 409) },
       },
     },
-    async (request) => out(await updateCoupon(db, request.params.id, request.body)),
+    async (request) => out(await updateCoupon(db, request.params.id, request.body, request.auth?.id ?? null)),
   );
 
   app.delete(
@@ -105,7 +105,7 @@ const couponRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      await deleteCoupon(db, request.params.id);
+      await deleteCoupon(db, request.params.id, request.auth?.id ?? null);
       return reply.code(204).send(null);
     },
   );

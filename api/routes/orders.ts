@@ -99,6 +99,7 @@ const orderRoutes: FastifyPluginAsyncTypebox = async (app) => {
         actorId: caller.auth?.id ?? null,
         note: staff && !owner ? 'cancelled by staff' : 'cancelled by customer',
         unpaidOnly: !staff,
+        byStaff: staff && !owner,
       });
       return orderView(db, order.id);
     },

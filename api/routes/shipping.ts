@@ -39,7 +39,7 @@ const shippingRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 201: ShippingMethod, ...problemResponses(400, 401, 403) },
       },
     },
-    async (request, reply) => reply.code(201).send(await createShippingMethod(db, request.body, config.CURRENCY)),
+    async (request, reply) => reply.code(201).send(await createShippingMethod(db, request.body, config.CURRENCY, request.auth?.id ?? null)),
   );
 
   app.patch(
@@ -59,7 +59,7 @@ const shippingRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: ShippingMethod, ...problemResponses(400, 401, 403, 404) },
       },
     },
-    async (request) => updateShippingMethod(db, request.params.id, request.body),
+    async (request) => updateShippingMethod(db, request.params.id, request.body, request.auth?.id ?? null),
   );
 
   app.delete(
@@ -69,7 +69,7 @@ const shippingRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: { tags, operationId: 'deleteShippingMethod', summary: 'Delete a shipping method (orders keep its name)', security, params: IdParams, response: { 204: Type.Null(), ...problemResponses(400, 401, 403, 404) } },
     },
     async (request, reply) => {
-      await deleteShippingMethod(db, request.params.id);
+      await deleteShippingMethod(db, request.params.id, request.auth?.id ?? null);
       return reply.code(204).send(null);
     },
   );

@@ -17,7 +17,7 @@ const system: FastifyPluginAsyncTypebox = async (app) => {
         response: { 202: Type.Object({ jobId: Type.String({ format: 'uuid' }) }), ...problemResponses(400, 401, 403) },
       },
     },
-    async (request, reply) => reply.code(202).send(await requestPing(app.db, request.body.message)),
+    async (request, reply) => reply.code(202).send(await requestPing(app.db, request.body.message, request.auth?.id ?? null)),
   );
 };
 export default system;

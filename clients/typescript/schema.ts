@@ -5186,7 +5186,7 @@ export interface operations {
                                     currency: string;
                                 } | null;
                                 /** @enum {string} */
-                                kind: "amount_mismatch" | "currency_mismatch" | "unknown_reference" | "paid_but_cancelled" | "ours_paid_theirs_not" | "paid_twice";
+                                kind: "amount_mismatch" | "currency_mismatch" | "unknown_reference" | "paid_but_cancelled" | "ours_paid_theirs_not" | "paid_twice" | "order_ledger_mismatch" | "rollup_mismatch" | "paystack_daily_mismatch";
                                 /** Format: uuid */
                                 orderId: string | null;
                                 reference: string;

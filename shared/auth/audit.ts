@@ -12,6 +12,20 @@ export interface AuditEntry {
   after?: unknown;
 }
 
+/** Keys whose values never belong in the log, at any depth: password hashes, tokens, TOTP and API secrets. */
+const SECRET_KEY = /hash|token|secret|password|totp|signature|api_?key/i;
+
+/** A copy of a before/after value without secret-looking keys: a second line of defence, callers pick fields. */
+function withoutSecrets(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutSecrets);
+  if (value === null || typeof value !== 'object' || value instanceof Date) return value;
+  return Object.fromEntries(
+    Object.entries(value as Record<string, unknown>)
+      .filter(([key]) => !SECRET_KEY.test(key))
+      .map(([key, v]) => [key, withoutSecrets(v)]),
+  );
+}
+
 /**
  * Records a staff mutation in `audit_log`, inside the transaction that makes the change (so the record
  * exists exactly when the change does). The request id comes from the work context. General on purpose:
@@ -25,8 +39,8 @@ export async function writeAudit(trx: Trx, entry: AuditEntry): Promise<void> {
       action: entry.action,
       targetType: entry.targetType,
       targetId: entry.targetId,
-      before: entry.before === undefined ? null : JSON.stringify(entry.before),
-      after: entry.after === undefined ? null : JSON.stringify(entry.after),
+      before: entry.before === undefined ? null : JSON.stringify(withoutSecrets(entry.before)),
+      after: entry.after === undefined ? null : JSON.stringify(withoutSecrets(entry.after)),
       requestId: currentRequestId() ?? null,
       ip: currentClientIp() ?? null,
     })

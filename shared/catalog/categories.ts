@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import { writeAudit } from '../auth/audit.js';
 import type { Db, DbOrTrx } from '../db/index.js';
 import { BadRequestError, ConflictError, NotFoundError, isUniqueViolation } from '../errors.js';
 import type { CategoryInput, CategoryNode } from './schemas.js';
@@ -42,33 +43,45 @@ async function assertParent(db: DbOrTrx, parentId: string | null | undefined, se
 
 const slugTaken = () => new ConflictError('slug_taken', 'Another category already uses this slug');
 
-export async function createCategory(db: Db, input: CategoryInput) {
+export async function createCategory(db: Db, input: CategoryInput, actorId: string | null = null) {
   await assertParent(db, input.parentId);
   try {
-    return await db
-      .insertInto('categories')
-      .values({
-        name: input.name,
-        slug: input.slug ?? slugify(input.name),
-        parentId: input.parentId ?? null,
-        description: input.description ?? null,
-        position: input.position ?? 0,
-      })
-      .returning(columns)
-      .executeTakeFirstOrThrow();
+    return await db.transaction().execute(async (trx) => {
+      const row = await trx
+        .insertInto('categories')
+        .values({
+          name: input.name,
+          slug: input.slug ?? slugify(input.name),
+          parentId: input.parentId ?? null,
+          description: input.description ?? null,
+          position: input.position ?? 0,
+        })
+        .returning(columns)
+        .executeTakeFirstOrThrow();
+      await writeAudit(trx, { actorId, action: 'category.created', targetType: 'category', targetId: row.id, after: row });
+      return row;
+    });
   } catch (err) {
     if (isUniqueViolation(err)) throw slugTaken();
     throw err;
   }
 }
 
-export async function updateCategory(db: Db, id: string, input: Partial<CategoryInput>) {
+export async function updateCategory(db: Db, id: string, input: Partial<CategoryInput>, actorId: string | null = null) {
   await getCategory(db, id);
   if (input.parentId !== undefined) await assertParent(db, input.parentId, id);
   const changes = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined));
   if (!Object.keys(changes).length) return getCategory(db, id);
   try {
-    return await db.updateTable('categories').set(changes).where('id', '=', id).returning(columns).executeTakeFirstOrThrow();
+    return await db.transaction().execute(async (trx) => {
+      const before = await trx.selectFrom('categories').select(columns).where('id', '=', id).forUpdate().executeTakeFirst();
+      if (!before) throw new NotFoundError('Category');
+      const row = await trx.updateTable('categories').set(changes).where('id', '=', id).returning(columns).executeTakeFirstOrThrow();
+      const keys = Object.keys(changes) as (keyof typeof before)[];
+      const was = Object.fromEntries(keys.map((k) => [k, before[k]]));
+      await writeAudit(trx, { actorId, action: 'category.updated', targetType: 'category', targetId: id, before: was, after: changes });
+      return row;
+    });
   } catch (err) {
     if (isUniqueViolation(err)) throw slugTaken();
     throw err;
@@ -76,9 +89,9 @@ export async function updateCategory(db: Db, id: string, input: Partial<Category
 }
 
 /** Refused (409) while products or sub-categories still point at it: nothing is orphaned silently. */
-export async function deleteCategory(db: Db, id: string): Promise<void> {
+export async function deleteCategory(db: Db, id: string, actorId: string | null = null): Promise<void> {
   await db.transaction().execute(async (trx) => {
-    const row = await trx.selectFrom('categories').select('id').where('id', '=', id).forUpdate().executeTakeFirst();
+    const row = await trx.selectFrom('categories').select(columns).where('id', '=', id).forUpdate().executeTakeFirst();
     if (!row) throw new NotFoundError('Category');
     const used = await sql<{ products: boolean; children: boolean }>`
       SELECT EXISTS (SELECT 1 FROM products WHERE category_id = ${id}) AS products,
@@ -88,6 +101,7 @@ export async function deleteCategory(db: Db, id: string): Promise<void> {
       throw new ConflictError('category_not_empty', `The category still has ${products ? 'products' : 'sub-categories'}`);
     }
     await trx.deleteFrom('categories').where('id', '=', id).execute();
+    await writeAudit(trx, { actorId, action: 'category.deleted', targetType: 'category', targetId: id, before: row });
   });
 }
 

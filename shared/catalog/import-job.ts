@@ -3,6 +3,7 @@ import { createReadStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { writeAudit } from '../auth/audit.js';
 import type { Db } from '../db/index.js';
 import type { PrivateFiles } from '../media/files.js';
 import { enqueue } from '../outbox.js';
@@ -46,6 +47,7 @@ async function queueImport(db: Db, file: { filename: string; path: string }, cre
       .returning('id')
       .executeTakeFirstOrThrow();
     await enqueue(trx, 'import.products', { importId: row.id });
+    await writeAudit(trx, { actorId: createdBy, action: 'import.queued', targetType: 'import', targetId: row.id, after: { filename: file.filename } });
     return row.id;
   });
 }

@@ -88,7 +88,7 @@ async function insertVariant(trx: Trx, productId: string, input: VariantInput, f
   return variant.id;
 }
 
-export async function createProduct(db: Db, input: ProductInput): Promise<ProductView> {
+export async function createProduct(db: Db, input: ProductInput, actorId: string | null = null): Promise<ProductView> {
   await assertCategory(db, input.categoryId);
   const skus = (input.variants ?? []).map((v) => v.sku);
   const duplicate = skus.find((s, i) => skus.indexOf(s) !== i);
@@ -113,6 +113,7 @@ export async function createProduct(db: Db, input: ProductInput): Promise<Produc
         .returning('id')
         .executeTakeFirstOrThrow();
       for (const [i, v] of (input.variants ?? []).entries()) await insertVariant(trx, row.id, v, i);
+      await writeAudit(trx, { actorId, action: 'product.created', targetType: 'product', targetId: row.id, after: input });
       return row.id;
     });
     return await getProduct(db, id, { publicOnly: false });
@@ -123,16 +124,27 @@ export async function createProduct(db: Db, input: ProductInput): Promise<Produc
 
 export type ProductPatch = Partial<Omit<ProductInput, 'variants'>>;
 
-export async function updateProduct(db: Db, id: string, patch: ProductPatch): Promise<ProductView> {
+export async function updateProduct(db: Db, id: string, patch: ProductPatch, actorId: string | null = null): Promise<ProductView> {
   await assertCategory(db, patch.categoryId);
   const { attributes, ...rest } = patch;
   const changes: Record<string, unknown> = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
   if (attributes !== undefined) changes.attributes = JSON.stringify(attributes);
   try {
-    const row = Object.keys(changes).length
-      ? await db.updateTable('products').set(changes).where('id', '=', id).returning('id').executeTakeFirst()
-      : await db.selectFrom('products').select('id').where('id', '=', id).executeTakeFirst();
-    if (!row) throw new NotFoundError('Product');
+    await db.transaction().execute(async (trx) => {
+      const before = await trx.selectFrom('products').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
+      if (!before) throw new NotFoundError('Product');
+      if (!Object.keys(changes).length) return;
+      await trx.updateTable('products').set(changes).where('id', '=', id).execute();
+      const keys = Object.keys(changes) as (keyof typeof before)[];
+      await writeAudit(trx, {
+        actorId,
+        action: 'product.updated',
+        targetType: 'product',
+        targetId: id,
+        before: Object.fromEntries(keys.map((k) => [k, before[k]])),
+        after: { ...rest, ...(attributes !== undefined ? { attributes } : {}) },
+      });
+    });
   } catch (err) {
     uniqueViolationToConflict(err);
   }
@@ -140,12 +152,21 @@ export async function updateProduct(db: Db, id: string, patch: ProductPatch): Pr
 }
 
 /** DELETE archives: orders keep pointing at the product, customers stop seeing it. */
-export async function archiveProduct(db: Db, id: string): Promise<void> {
-  const row = await db.updateTable('products').set({ status: 'archived' }).where('id', '=', id).returning('id').executeTakeFirst();
-  if (!row) throw new NotFoundError('Product');
+export async function archiveProduct(db: Db, id: string, actorId: string | null = null): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    const before = await trx.selectFrom('products').select('status').where('id', '=', id).forUpdate().executeTakeFirst();
+    if (!before) throw new NotFoundError('Product');
+    await trx.updateTable('products').set({ status: 'archived' }).where('id', '=', id).execute();
+    await writeAudit(trx, { actorId, action: 'product.archived', targetType: 'product', targetId: id, before, after: { status: 'archived' } });
+  });
 }
 
-export async function createVariant(db: Db, productId: string, input: VariantInput): Promise<VariantView & { productId: string }> {
+export async function createVariant(
+  db: Db,
+  productId: string,
+  input: VariantInput,
+  actorId: string | null = null,
+): Promise<VariantView & { productId: string }> {
   try {
     const id = await db.transaction().execute(async (trx) => {
       const product = await trx.selectFrom('products').select('id').where('id', '=', productId).executeTakeFirst();
@@ -155,7 +176,9 @@ export async function createVariant(db: Db, productId: string, input: VariantInp
         .select(sql<number>`COALESCE(max(position) + 1, 0)::int`.as('next'))
         .where('productId', '=', productId)
         .executeTakeFirstOrThrow();
-      return insertVariant(trx, productId, input, next);
+      const variantId = await insertVariant(trx, productId, input, next);
+      await writeAudit(trx, { actorId, action: 'variant.created', targetType: 'variant', targetId: variantId, after: { productId, ...input } });
+      return variantId;
     });
     return await getVariant(db, id);
   } catch (err) {

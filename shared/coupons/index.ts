@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import { writeAudit } from '../auth/audit.js';
 import type { Db, DbOrTrx, Trx } from '../db/index.js';
 import { ConflictError, DomainError, isUniqueViolation, NotFoundError, ValidationError } from '../errors.js';
 import { decodeCursor, encodeCursor } from '../db/cursor.js';
@@ -190,32 +191,36 @@ function validateCoupon(c: Partial<CouponInput>, merged: { kind: string; value: 
 
 const toDate = (v: string | null | undefined) => (v === undefined ? undefined : v === null ? null : new Date(v));
 
-export async function createCoupon(db: Db, input: CouponInput): Promise<CouponRow> {
+export async function createCoupon(db: Db, input: CouponInput, actorId: string | null = null): Promise<CouponRow> {
   const value = input.kind === 'free_shipping' ? 0 : input.value;
   validateCoupon(input, { kind: input.kind, value, startsAt: toDate(input.startsAt) ?? null, endsAt: toDate(input.endsAt) ?? null });
   try {
-    return await db
-      .insertInto('coupons')
-      .values({
-        code: input.code.trim(),
-        kind: input.kind,
-        value,
-        minSubtotal: input.minSubtotal ?? null,
-        startsAt: toDate(input.startsAt) ?? null,
-        endsAt: toDate(input.endsAt) ?? null,
-        maxRedemptions: input.maxRedemptions ?? null,
-        perCustomerLimit: input.perCustomerLimit ?? null,
-        active: input.active ?? true,
-      })
-      .returning(couponColumns)
-      .executeTakeFirstOrThrow();
+    return await db.transaction().execute(async (trx) => {
+      const row = await trx
+        .insertInto('coupons')
+        .values({
+          code: input.code.trim(),
+          kind: input.kind,
+          value,
+          minSubtotal: input.minSubtotal ?? null,
+          startsAt: toDate(input.startsAt) ?? null,
+          endsAt: toDate(input.endsAt) ?? null,
+          maxRedemptions: input.maxRedemptions ?? null,
+          perCustomerLimit: input.perCustomerLimit ?? null,
+          active: input.active ?? true,
+        })
+        .returning(couponColumns)
+        .executeTakeFirstOrThrow();
+      await writeAudit(trx, { actorId, action: 'coupon.created', targetType: 'coupon', targetId: row.id, after: row });
+      return row;
+    });
   } catch (err) {
     if (isUniqueViolation(err)) throw new ConflictError('code_taken', `A coupon with the code ${input.code} exists`);
     throw err;
   }
 }
 
-export async function updateCoupon(db: Db, id: string, patch: Partial<CouponInput>): Promise<CouponRow> {
+export async function updateCoupon(db: Db, id: string, patch: Partial<CouponInput>, actorId: string | null = null): Promise<CouponRow> {
   return db.transaction().execute(async (trx) => {
     const current = await trx.selectFrom('coupons').select(couponColumns).where('id', '=', id).forUpdate().executeTakeFirst();
     if (!current) throw new NotFoundError('Coupon');
@@ -230,7 +235,7 @@ export async function updateCoupon(db: Db, id: string, patch: Partial<CouponInpu
       ]);
     }
     try {
-      return await trx
+      const row = await trx
         .updateTable('coupons')
         .set({
           ...(patch.code !== undefined ? { code: patch.code.trim() } : {}),
@@ -246,6 +251,8 @@ export async function updateCoupon(db: Db, id: string, patch: Partial<CouponInpu
         .where('id', '=', id)
         .returning(couponColumns)
         .executeTakeFirstOrThrow();
+      await writeAudit(trx, { actorId, action: 'coupon.updated', targetType: 'coupon', targetId: id, before: current, after: row });
+      return row;
     } catch (err) {
       if (isUniqueViolation(err)) throw new ConflictError('code_taken', `A coupon with the code ${patch.code} exists`);
       throw err;
@@ -254,13 +261,16 @@ export async function updateCoupon(db: Db, id: string, patch: Partial<CouponInpu
 }
 
 /** A coupon that was ever redeemed is deactivated (orders keep pointing at it); an unused one is deleted. */
-export async function deleteCoupon(db: Db, id: string): Promise<void> {
+export async function deleteCoupon(db: Db, id: string, actorId: string | null = null): Promise<void> {
   await db.transaction().execute(async (trx) => {
-    const current = await trx.selectFrom('coupons').select('id').where('id', '=', id).forUpdate().executeTakeFirst();
+    const current = await trx.selectFrom('coupons').select(couponColumns).where('id', '=', id).forUpdate().executeTakeFirst();
     if (!current) throw new NotFoundError('Coupon');
     const used = await trx.selectFrom('couponRedemptions').select('id').where('couponId', '=', id).executeTakeFirst();
     if (used) await trx.updateTable('coupons').set({ active: false }).where('id', '=', id).execute();
     else await trx.deleteFrom('coupons').where('id', '=', id).execute();
+    // Redeemed coupons are only switched off: the row says which of the two happened.
+    const action = used ? 'coupon.deactivated' : 'coupon.deleted';
+    await writeAudit(trx, { actorId, action, targetType: 'coupon', targetId: id, before: current, after: used ? { active: false } : undefined });
   });
 }
 

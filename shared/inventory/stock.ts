@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import { writeAudit } from '../auth/audit.js';
 import type { Db, Trx } from '../db/index.js';
 import { ConflictError, DomainError, NotFoundError, ValidationError } from '../errors.js';
 import { alertLowStock } from './alerts.js';
@@ -125,9 +126,18 @@ class BulkAdjustError extends DomainError {
 
 /** One variant's stock, counted (`onHand` + `version`) or adjusted (`delta` + `reason`), in its own transaction. */
 export function changeStock(db: Db, variantId: string, input: SetStockInput | AdjustStockInput, actorId: string | null, publicUrl?: string): Promise<StockRow> {
-  return db.transaction().execute((trx) =>
-    'onHand' in input ? setStock(trx, variantId, input, actorId, publicUrl) : adjustStock(trx, variantId, input, actorId, publicUrl),
-  );
+  return db.transaction().execute(async (trx) => {
+    const counted = 'onHand' in input;
+    const row = counted ? await setStock(trx, variantId, input, actorId, publicUrl) : await adjustStock(trx, variantId, input, actorId, publicUrl);
+    await writeAudit(trx, {
+      actorId,
+      action: counted ? 'stock.counted' : 'stock.adjusted',
+      targetType: 'variant',
+      targetId: variantId,
+      after: { ...input, sku: row.sku, onHand: row.onHand, lowStockThreshold: row.lowStockThreshold, version: row.version },
+    });
+    return row;
+  });
 }
 
 /** By SKU, all or nothing, in one transaction: every failing SKU is named and nothing changes. Each SKU may appear once. */
@@ -141,7 +151,13 @@ export async function bulkAdjust(
   const seen = new Set<string>();
   const dupes = items.flatMap((item, i) => (seen.has(item.sku) ? [{ path: `/items/${i}/sku`, message: `${item.sku} appears twice` }] : (seen.add(item.sku), [])));
   if (dupes.length) throw new ValidationError('Each SKU may appear once', dupes);
-  return db.transaction().execute((trx) => adjustBySku(trx, items, reason, actorId, publicUrl));
+  return db.transaction().execute(async (trx) => {
+    const rows = await adjustBySku(trx, items, reason, actorId, publicUrl);
+    const deltas = new Map(items.map((i) => [i.sku, i.delta]));
+    const changed = rows.map((r) => ({ variantId: r.variantId, sku: r.sku, delta: deltas.get(r.sku), onHand: r.onHand }));
+    await writeAudit(trx, { actorId, action: 'stock.bulk_adjusted', targetType: 'inventory', targetId: null, after: { reason, items: changed } });
+    return rows;
+  });
 }
 
 async function adjustBySku(

@@ -35,6 +35,9 @@ export const problemOf: Record<PaymentProblemKind, PaymentProblem> = {
   ours_paid_theirs_not: 'missing_at_paystack',
   payment_unconfirmed: 'unconfirmed',
   refund_stuck: 'refund_stuck',
+  order_ledger_mismatch: 'ledger_mismatch',
+  rollup_mismatch: 'ledger_mismatch',
+  paystack_daily_mismatch: 'ledger_mismatch',
 };
 
 export interface PaymentProblemData {

@@ -1,3 +1,4 @@
+import { writeAudit } from '../auth/audit.js';
 import type { Db, Trx } from '../db/index.js';
 import { advanceOrder, cancelOrder, type AdvanceInput } from '../orders/lifecycle.js';
 import type { TransitionResult } from '../orders/state.js';
@@ -17,6 +18,20 @@ export interface CancelOptions {
   reason?: string;
   /** The customer's own cancel: 409 `invalid_transition` once paid (decided under the order lock). */
   unpaidOnly?: boolean;
+  /** Staff cancelling someone else's order: audited as a staff mutation. */
+  byStaff?: boolean;
+}
+
+/** The audit row of a staff status change, in its transaction (a cancel's refund writes its own). */
+async function auditStatusChange(trx: Trx, actorId: string | null, result: TransitionResult, details: Record<string, unknown>) {
+  await writeAudit(trx, {
+    actorId,
+    action: 'order.status_changed',
+    targetType: 'order',
+    targetId: result.id,
+    before: { status: result.from },
+    after: { status: result.to, ...details },
+  });
 }
 
 /**
@@ -40,7 +55,11 @@ export async function requestOrderCancel(
   orderId: string,
   opts: CancelOptions,
 ): Promise<TransitionResult> {
-  return db.transaction().execute((trx) => cancelOrderWithRefund(trx, orderId, opts));
+  return db.transaction().execute(async (trx) => {
+    const result = await cancelOrderWithRefund(trx, orderId, opts);
+    if (opts.byStaff) await auditStatusChange(trx, opts.actorId ?? null, result, { note: opts.note });
+    return result;
+  });
 }
 
 export interface StaffStatusInput {
@@ -57,13 +76,17 @@ export async function setOrderStatusByStaff(
   input: StaffStatusInput,
   actorId: string,
 ): Promise<TransitionResult> {
-  return db.transaction().execute((trx) => {
-    if (input.status === 'cancelled')
-      return cancelOrderWithRefund(trx, orderId, {
-        actorId,
-        note: input.note ?? 'cancelled by staff',
-        reason: 'cancelled_by_staff',
-      });
-    return advanceOrder(trx, orderId, { ...input, status: input.status }, actorId);
+  return db.transaction().execute(async (trx) => {
+    const result =
+      input.status === 'cancelled'
+        ? await cancelOrderWithRefund(trx, orderId, {
+            actorId,
+            note: input.note ?? 'cancelled by staff',
+            reason: 'cancelled_by_staff',
+          })
+        : await advanceOrder(trx, orderId, { ...input, status: input.status }, actorId);
+    const { trackingNumber, carrier, note } = input;
+    await auditStatusChange(trx, actorId, result, { trackingNumber, carrier, note });
+    return result;
   });
 }

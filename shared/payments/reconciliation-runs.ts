@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import { writeAudit } from '../auth/audit.js';
 import type { Db, DbOrTrx, Trx } from '../db/index.js';
 import { decodeCursor, encodeCursor } from '../db/cursor.js';
 import { ValidationError } from '../errors.js';
@@ -52,11 +53,22 @@ export async function requestReconciliationRun(
       { path: '/from', message: `must be before "to" and at most ${MAX_WINDOW_DAYS} days earlier` },
     ]);
   }
-  return db
-    .transaction()
-    .execute((trx) =>
-      startReconciliationRun(trx, { trigger: 'manual', requestedBy: req.requestedBy, from, to }),
-    );
+  return db.transaction().execute(async (trx) => {
+    const runId = await startReconciliationRun(trx, { trigger: 'manual', requestedBy: req.requestedBy, from, to });
+    const run = await trx
+      .selectFrom('reconciliationRuns')
+      .select(['windowFrom', 'windowTo'])
+      .where('id', '=', runId)
+      .executeTakeFirstOrThrow();
+    await writeAudit(trx, {
+      actorId: req.requestedBy,
+      action: 'reconciliation.run_requested',
+      targetType: 'reconciliation_run',
+      targetId: runId,
+      after: run,
+    });
+    return runId;
+  });
 }
 
 /** The scheduled run's row (its job is the one running): one transaction, no second job. */

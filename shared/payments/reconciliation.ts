@@ -2,6 +2,8 @@ import { sql } from 'kysely';
 import { checkCreditLedger } from '../credit/ledger-checks.js';
 import type { Db } from '../db/index.js';
 import type { PaystackClient } from '../integrations/paystack/client.js';
+import type { PaystackTransaction } from '../integrations/paystack/types.js';
+import { checkPaymentLedger, type LedgerDiscrepancy } from './ledger-checks.js';
 import {
   attachDiscrepanciesToRun,
   describeVerifiedProblem,
@@ -36,6 +38,8 @@ export interface RunCounts {
 export interface ReconcileDeps {
   paystack: Pick<PaystackClient, 'iterateTransactions' | 'verifyTransaction'>;
   publicUrl: string;
+  /** SHOP_TIMEZONE: the days of the ledger checks. */
+  timeZone?: string;
 }
 
 /** Runs (or re-runs, after a crash) one reconciliation. Returns the stored counts. */
@@ -61,12 +65,14 @@ export async function runReconciliation(db: Db, runId: string, deps: ReconcileDe
     notSuccessful: 0,
     discrepancies: 0,
   };
-  const found: RunDiscrepancy[] = [];
+  const found: (RunDiscrepancy | LedgerDiscrepancy)[] = [];
+  const listed: PaystackTransaction[] = [];
   const seenSuccess = new Set<string>();
 
   try {
     for await (const tx of deps.paystack.iterateTransactions({ from: run.windowFrom, to: run.windowTo })) {
       counts.listed++;
+      listed.push(tx);
       if (tx.status !== 'success') {
         counts.notSuccessful++;
         continue;
@@ -147,6 +153,11 @@ export async function runReconciliation(db: Db, runId: string, deps: ReconcileDe
       await recordRunDiscrepancy(db, runId, d, deps.publicUrl);
       found.push(d);
     }
+
+    const known = new Set(found.map((d) => d.reference));
+    const { windowFrom: from, windowTo: to } = run;
+    const timeZone = deps.timeZone ?? 'Africa/Lagos';
+    found.push(...(await checkPaymentLedger(db, { from, to, listed, known, timeZone, publicUrl: deps.publicUrl })));
 
     counts.discrepancies = found.length;
     // The store-credit ledger's own checks (no Paystack in them), reported beside the payments'.

@@ -48,6 +48,13 @@ export const discrepancyKinds = [
 ] as const;
 export type DiscrepancyKind = (typeof discrepancyKinds)[number];
 
+/**
+ * What the run's ledger checks find (shared/payments/ledger-checks.ts): an order's books against its
+ * payments and refunds, the sales rollup against the rows it sums, a day's payments against Paystack's list.
+ */
+export const ledgerDiscrepancyKinds = ['order_ledger_mismatch', 'rollup_mismatch', 'paystack_daily_mismatch'] as const;
+export type LedgerDiscrepancyKind = (typeof ledgerDiscrepancyKinds)[number];
+
 export const reconciliationTriggers = ['schedule', 'manual'] as const;
 export type ReconciliationTrigger = (typeof reconciliationTriggers)[number];
 export const reconciliationRunStatuses = ['running', 'completed', 'failed'] as const;
@@ -61,6 +68,7 @@ export const paymentProblemKinds = [
   'payment_unconfirmed',
   /** A refund Paystack has not accepted after PAYMENT_STUCK_MINUTES. */
   'refund_stuck',
+  ...ledgerDiscrepancyKinds,
 ] as const;
 export type PaymentProblemKind = (typeof paymentProblemKinds)[number];
 
@@ -72,6 +80,7 @@ export const paymentProblems = [
   'missing_at_paystack',
   'unconfirmed',
   'refund_stuck',
+  'ledger_mismatch',
 ] as const;
 export type PaymentProblem = (typeof paymentProblems)[number];
 
@@ -167,7 +176,7 @@ export type RefundItem = Static<typeof RefundItem>;
 export type RefundInput = Static<typeof RefundInput>;
 
 /** Everything a reconciliation run can list: the discrepancy kinds, and a second payment for a paid order. */
-export const runDiscrepancyKinds = [...discrepancyKinds, 'paid_twice'] as const;
+export const runDiscrepancyKinds = [...discrepancyKinds, 'paid_twice', ...ledgerDiscrepancyKinds] as const;
 
 const Amount = Type.Object({ amount: Type.Integer(), currency: Type.String() });
 export const RunDiscrepancy = Type.Object({

@@ -1,3 +1,4 @@
+import { writeAudit } from '../auth/audit.js';
 import type { Db, DbOrTrx } from '../db/index.js';
 import { NotFoundError } from '../errors.js';
 
@@ -18,42 +19,53 @@ export async function findActiveShippingMethod(db: DbOrTrx, id: string) {
   return db.selectFrom('shippingMethods').select(columns).where('id', '=', id).where('active', '=', true).executeTakeFirst();
 }
 
-export async function createShippingMethod(db: Db, input: ShippingMethodInput, currency: string) {
-  return db
-    .insertInto('shippingMethods')
-    .values({
-      name: input.name.trim(),
-      price: input.price,
-      currency,
-      freeOver: input.freeOver ?? null,
-      etaDays: input.etaDays,
-      active: input.active ?? true,
-      position: input.position ?? 0,
-    })
-    .returning(columns)
-    .executeTakeFirstOrThrow();
+export async function createShippingMethod(db: Db, input: ShippingMethodInput, currency: string, actorId: string | null = null) {
+  return db.transaction().execute(async (trx) => {
+    const row = await trx
+      .insertInto('shippingMethods')
+      .values({
+        name: input.name.trim(),
+        price: input.price,
+        currency,
+        freeOver: input.freeOver ?? null,
+        etaDays: input.etaDays,
+        active: input.active ?? true,
+        position: input.position ?? 0,
+      })
+      .returning(columns)
+      .executeTakeFirstOrThrow();
+    await writeAudit(trx, { actorId, action: 'shipping_method.created', targetType: 'shipping_method', targetId: row.id, after: row });
+    return row;
+  });
 }
 
-export async function updateShippingMethod(db: Db, id: string, patch: Partial<ShippingMethodInput>) {
-  const row = await db
-    .updateTable('shippingMethods')
-    .set({
-      ...(patch.name !== undefined ? { name: patch.name.trim() } : {}),
-      ...(patch.price !== undefined ? { price: patch.price } : {}),
-      ...(patch.freeOver !== undefined ? { freeOver: patch.freeOver } : {}),
-      ...(patch.etaDays !== undefined ? { etaDays: patch.etaDays } : {}),
-      ...(patch.active !== undefined ? { active: patch.active } : {}),
-      ...(patch.position !== undefined ? { position: patch.position } : {}),
-    })
-    .where('id', '=', id)
-    .returning(columns)
-    .executeTakeFirst();
-  if (!row) throw new NotFoundError('Shipping method');
-  return row;
+export async function updateShippingMethod(db: Db, id: string, patch: Partial<ShippingMethodInput>, actorId: string | null = null) {
+  return db.transaction().execute(async (trx) => {
+    const before = await trx.selectFrom('shippingMethods').select(columns).where('id', '=', id).forUpdate().executeTakeFirst();
+    if (!before) throw new NotFoundError('Shipping method');
+    const row = await trx
+      .updateTable('shippingMethods')
+      .set({
+        ...(patch.name !== undefined ? { name: patch.name.trim() } : {}),
+        ...(patch.price !== undefined ? { price: patch.price } : {}),
+        ...(patch.freeOver !== undefined ? { freeOver: patch.freeOver } : {}),
+        ...(patch.etaDays !== undefined ? { etaDays: patch.etaDays } : {}),
+        ...(patch.active !== undefined ? { active: patch.active } : {}),
+        ...(patch.position !== undefined ? { position: patch.position } : {}),
+      })
+      .where('id', '=', id)
+      .returning(columns)
+      .executeTakeFirstOrThrow();
+    await writeAudit(trx, { actorId, action: 'shipping_method.updated', targetType: 'shipping_method', targetId: id, before, after: row });
+    return row;
+  });
 }
 
 /** Orders keep the method's name as a snapshot (their FK is ON DELETE SET NULL), so deleting is safe. */
-export async function deleteShippingMethod(db: Db, id: string) {
-  const row = await db.deleteFrom('shippingMethods').where('id', '=', id).returning('id').executeTakeFirst();
-  if (!row) throw new NotFoundError('Shipping method');
+export async function deleteShippingMethod(db: Db, id: string, actorId: string | null = null) {
+  await db.transaction().execute(async (trx) => {
+    const row = await trx.deleteFrom('shippingMethods').where('id', '=', id).returning(columns).executeTakeFirst();
+    if (!row) throw new NotFoundError('Shipping method');
+    await writeAudit(trx, { actorId, action: 'shipping_method.deleted', targetType: 'shipping_method', targetId: id, before: row });
+  });
 }

@@ -26,6 +26,7 @@ export const reconciliationProcessor: ProcessorDefinition<'reconciliation'> = {
         const counts = await runReconciliation(ctx.db, runId, {
           paystack: ctx.paystack,
           publicUrl: ctx.config.PUBLIC_URL,
+          timeZone: ctx.config.SHOP_TIMEZONE,
         });
         ctx.log.info({ runId, ...counts }, 'reconciliation finished');
         return { runId, counts };

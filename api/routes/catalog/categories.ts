@@ -37,7 +37,7 @@ const categories: FastifyPluginAsyncTypebox<{ writes: CatalogWrites }> = async (
       },
     },
     async (request, reply) => {
-      const category = await writes.createCategory(request.body);
+      const category = await writes.createCategory(request.body, request.auth?.id ?? null);
       return reply.code(201).send(category);
     },
   );
@@ -56,7 +56,7 @@ const categories: FastifyPluginAsyncTypebox<{ writes: CatalogWrites }> = async (
         response: { 200: Category, ...problemResponses(400, 401, 403, 404, 409) },
       },
     },
-    async (request) => writes.updateCategory(request.params.id, request.body),
+    async (request) => writes.updateCategory(request.params.id, request.body, request.auth?.id ?? null),
   );
 
   app.delete(
@@ -73,7 +73,7 @@ const categories: FastifyPluginAsyncTypebox<{ writes: CatalogWrites }> = async (
       },
     },
     async (request, reply) => {
-      await writes.deleteCategory(request.params.id);
+      await writes.deleteCategory(request.params.id, request.auth?.id ?? null);
       return reply.code(204).send(null);
     },
   );

@@ -99,12 +99,12 @@ const images: FastifyPluginAsyncTypebox<{ writes: CatalogWrites }> = async (app,
       if (!request.isMultipart()) {
         const body = request.body;
         if (!Value.Check(DirectUpload, body)) throw new BadRequestError('file_required', 'Send a multipart upload with the field `file`');
-        const image = await writes.attachUploadedImage(id, body);
+        const image = await writes.attachUploadedImage(id, body, request.auth?.id ?? null);
         if (!image) throw new UnauthorizedError('invalid_signature', 'The upload signature does not match');
         return reply.code(201).send(image);
       }
       const { bytes, alt } = await readUpload(request, reply);
-      const image = await writes.addProductImage(id, bytes, alt);
+      const image = await writes.addProductImage(id, bytes, alt, request.auth?.id ?? null);
       return reply.code(201).send(image);
     },
   );
@@ -126,7 +126,7 @@ const images: FastifyPluginAsyncTypebox<{ writes: CatalogWrites }> = async (app,
         response: { 200: Image, ...problemResponses(400, 401, 403, 404) },
       },
     },
-    async (request) => writes.updateProductImage(request.params.id, request.params.imageId, request.body),
+    async (request) => writes.updateProductImage(request.params.id, request.params.imageId, request.body, request.auth?.id ?? null),
   );
 
   app.delete(
@@ -143,7 +143,7 @@ const images: FastifyPluginAsyncTypebox<{ writes: CatalogWrites }> = async (app,
       },
     },
     async (request, reply) => {
-      await writes.deleteProductImage(request.params.id, request.params.imageId);
+      await writes.deleteProductImage(request.params.id, request.params.imageId, request.auth?.id ?? null);
       return reply.code(204).send(null);
     },
   );

@@ -94,7 +94,7 @@ const products: FastifyPluginAsyncTypebox<{ writes: CatalogWrites }> = async (ap
       },
     },
     async (request, reply) => {
-      const product = await writes.createProduct(request.body);
+      const product = await writes.createProduct(request.body, request.auth?.id ?? null);
       return reply.code(201).header('location', `/api/v1/products/${product.id}`).send(product);
     },
   );
@@ -113,7 +113,7 @@ const products: FastifyPluginAsyncTypebox<{ writes: CatalogWrites }> = async (ap
         response: { 200: Product, ...problemResponses(400, 401, 403, 404, 409) },
       },
     },
-    async (request) => writes.updateProduct(request.params.id, request.body),
+    async (request) => writes.updateProduct(request.params.id, request.body, request.auth?.id ?? null),
   );
 
   app.delete(
@@ -130,7 +130,7 @@ const products: FastifyPluginAsyncTypebox<{ writes: CatalogWrites }> = async (ap
       },
     },
     async (request, reply) => {
-      await writes.archiveProduct(request.params.id);
+      await writes.archiveProduct(request.params.id, request.auth?.id ?? null);
       return reply.code(204).send(null);
     },
   );
@@ -150,7 +150,7 @@ const products: FastifyPluginAsyncTypebox<{ writes: CatalogWrites }> = async (ap
       },
     },
     async (request, reply) => {
-      const variant = await writes.createVariant(request.params.id, request.body);
+      const variant = await writes.createVariant(request.params.id, request.body, request.auth?.id ?? null);
       return reply.code(201).send(variant);
     },
   );

@@ -21,6 +21,9 @@ const LABELS: Record<string, string> = {
   refund_failed: 'A refund failed at Paystack',
   payment_unconfirmed: 'A payment Paystack could not confirm for a long while',
   refund_stuck: 'A refund that has not reached Paystack for a long while',
+  order_ledger_mismatch: 'An order’s paid and refunded totals differ from its payments and refunds',
+  rollup_mismatch: 'The sales reports’ daily totals differ from the payments and refunds they sum',
+  paystack_daily_mismatch: 'A day’s payments differ from Paystack’s transaction list',
 };
 
 const money = (m: { amount: number; currency: string } | null | undefined) =>
