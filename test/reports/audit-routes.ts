@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { Db } from '../../shared/db/index.js';
 import { makeImage } from '../catalog/helpers.js';
 import { address, createCoupon, createProduct, createShipping, createUser } from '../support/fixtures.js';
-import type { buildTestApp } from '../support/harness.js';
+import { tokenFor, type buildTestApp } from '../support/harness.js';
 import { multipartBody } from '../support/multipart.js';
 import { signedIn } from '../support/support-fixtures.js';
 import { buyer, post as postReview } from '../reviews/helpers.js';
@@ -20,7 +20,8 @@ import { paidOrder } from './helpers.js';
  *     request: async ({ db, app, admin }) => ({ url: `/api/v1/admin/returns/${(await someReturn(db)).id}/approve`, payload: {} }),
  *   },
  * The request is sent as the admin (`ctx.admin`, every permission) with a fresh `x-request-id`; the test
- * expects a 2xx answer and exactly one audit row with that request id, that action and the admin as actor.
+ * expects a 2xx answer and exactly one audit row with that request id, that action and the admin as actor
+ * (plus one per action in `also`, when the use case starts another audited one).
  * Setup may use the API too (its rows carry other request ids). `method` is taken from the key.
  * A staff route that changes nothing worth auditing gets `{ notAudited: 'the reason' }` instead.
  */
@@ -41,7 +42,7 @@ export interface AuditRequest {
 }
 
 export type AuditCase =
-  | { action: string; request: (ctx: AuditContext) => Promise<AuditRequest> }
+  | { action: string; also?: string[]; request: (ctx: AuditContext) => Promise<AuditRequest> }
   | { notAudited: string };
 
 /** Calls the API as the admin during setup (rows it audits carry another request id). */
@@ -70,6 +71,34 @@ async function image(ctx: AuditContext, productId: string) {
   });
   if (res.statusCode !== 201) throw new Error(`setup image: ${res.statusCode} ${res.body}`);
   return res.json<{ id: string }>();
+}
+
+/**
+ * A return of one unit of a delivered order, asked by its customer through the API and, as the admin,
+ * taken to `stage`.
+ */
+async function aReturn(ctx: AuditContext, stage: 'requested' | 'approved' | 'received', resolution: 'refund' | 'store_credit' = 'store_credit') {
+  const customer = await createUser(ctx.db, { role: 'customer' });
+  const { orderId } = await paidOrder(ctx.db, new Date().toISOString(), { userId: customer.id, email: customer.email });
+  await ctx.db.updateTable('orders').set({ status: 'delivered' }).where('id', '=', orderId).execute();
+  await ctx.db
+    .insertInto('orderStatusHistory')
+    .values((['processing', 'shipped', 'delivered'] as const).map((toStatus, i) => ({ orderId, fromStatus: (['paid', 'processing', 'shipped'] as const)[i], toStatus })))
+    .execute();
+  const item = await ctx.db.selectFrom('orderItems').select('id').where('orderId', '=', orderId).executeTakeFirstOrThrow();
+  const asked = await ctx.app.inject({
+    method: 'POST',
+    url: `/api/v1/orders/${orderId}/returns`,
+    headers: { authorization: tokenFor(ctx.app, 'customer', customer.id) },
+    payload: { items: [{ orderItemId: item.id, quantity: 1, reason: 'wrong_size' }], resolution },
+  });
+  if (asked.statusCode !== 201) throw new Error(`setup return: ${asked.statusCode} ${asked.body}`);
+  const ret = asked.json<{ id: string }>();
+  if (stage !== 'requested') await setup(ctx, 'POST', `/admin/returns/${ret.id}/approve`, {});
+  if (stage === 'received') {
+    await setup(ctx, 'POST', `/admin/returns/${ret.id}/receive`, { items: [{ orderItemId: item.id, quantity: 1, condition: 'damaged' }] });
+  }
+  return { id: ret.id, orderItemId: item.id };
 }
 
 /** A customer's open conversation. */
@@ -317,6 +346,46 @@ export const auditRoutes: Record<string, AuditCase> = {
   },
 
   // Operations
+  // Returns
+  'POST /api/v1/admin/returns/{id}/approve': {
+    action: 'return.approved',
+    request: async (ctx) => ({ url: `/api/v1/admin/returns/${(await aReturn(ctx, 'requested')).id}/approve`, payload: {} }),
+  },
+  'POST /api/v1/admin/returns/{id}/reject': {
+    action: 'return.rejected',
+    request: async (ctx) => ({ url: `/api/v1/admin/returns/${(await aReturn(ctx, 'requested')).id}/reject`, payload: { note: 'worn' } }),
+  },
+  'POST /api/v1/admin/returns/{id}/receive': {
+    action: 'return.received',
+    request: async (ctx) => {
+      const ret = await aReturn(ctx, 'approved');
+      return { url: `/api/v1/admin/returns/${ret.id}/receive`, payload: { items: [{ orderItemId: ret.orderItemId, quantity: 1, condition: 'resellable' }] } };
+    },
+  },
+  'POST /api/v1/admin/returns/{id}/retry-refund': {
+    action: 'return.refund_retried',
+    also: ['refund.created'],
+    request: async (ctx) => {
+      const ret = await aReturn(ctx, 'received', 'refund');
+      // As Paystack's refusal leaves it (test/returns/refund-races.test.ts drives that path end to end).
+      const { refundId } = await ctx.db.selectFrom('returns').select('refundId').where('id', '=', ret.id).executeTakeFirstOrThrow();
+      await ctx.db.updateTable('refundParts').set({ status: 'failed' }).where('refundId', '=', refundId!).execute();
+      await ctx.db.updateTable('refunds').set({ status: 'failed' }).where('id', '=', refundId!).execute();
+      await ctx.db.updateTable('returns').set({ refundStatus: 'failed' }).where('id', '=', ret.id).execute();
+      return { url: `/api/v1/admin/returns/${ret.id}/retry-refund`, payload: {} };
+    },
+  },
+
+  // Customers
+  'POST /api/v1/admin/customers/{id}/notes': {
+    action: 'customer.note_added',
+    request: async ({ db }) => ({ url: `/api/v1/admin/customers/${(await createUser(db, { role: 'customer' })).id}/notes`, payload: { body: 'prefers pickup' } }),
+  },
+  'PUT /api/v1/admin/customers/{id}/tags': {
+    action: 'customer.tags_set',
+    request: async ({ db }) => ({ url: `/api/v1/admin/customers/${(await createUser(db, { role: 'customer' })).id}/tags`, payload: { tags: ['vip'] } }),
+  },
+
   'POST /api/v1/system/ping': {
     action: 'system.ping_sent',
     request: async () => ({ url: '/api/v1/system/ping', payload: { message: 'audit walk' } }),

@@ -58,14 +58,15 @@ t.test('every staff mutation in the OpenAPI document writes exactly one audit ro
       });
       t.ok(res.statusCode >= 200 && res.statusCode < 300, `answered ${res.statusCode}${res.statusCode >= 300 ? ` ${res.body}` : ''}`);
       const rows = await db.selectFrom('auditLog').selectAll().where('requestId', '=', requestId).execute();
-      t.equal(rows.length, 1, 'exactly one audit row');
-      const [row] = rows;
-      if (!row) return;
-      t.equal(row.action, entry.action);
-      t.equal(row.actorId, ctx.admin.id, 'the caller is the actor');
-      t.equal(row.ip, '127.0.0.1', 'with the client address');
-      t.ok(row.targetType, 'with a target type');
-      t.same(secretKeys({ before: row.before, after: row.after }), [], 'no hashes, tokens or secrets');
+      // One row for the action; a use case that starts another audited one (a retried return refund creates
+      // a refund) names that one too.
+      t.same(rows.map((r) => r.action).sort(), [entry.action, ...(entry.also ?? [])].sort(), 'exactly its audit rows');
+      for (const row of rows) {
+        t.equal(row.actorId, ctx.admin.id, 'the caller is the actor');
+        t.equal(row.ip, '127.0.0.1', 'with the client address');
+        t.ok(row.targetType, 'with a target type');
+        t.same(secretKeys({ before: row.before, after: row.after }), [], 'no hashes, tokens or secrets');
+      }
     });
   }
 });
