@@ -1,5 +1,4 @@
 import { sql } from 'kysely';
-import { postEntry } from '../credit/ledger.js';
 import type { Trx } from '../db/index.js';
 import { ConflictError, NotFoundError } from '../errors.js';
 import { commitOrderReservation, releaseLines } from '../inventory/index.js';
@@ -86,20 +85,9 @@ export async function releaseExchangeHold(trx: Trx, locked: Locked, reason: stri
   await trx.updateTable('returns').set({ exchangeHeld: false }).where('id', '=', locked.ret.id).execute();
 }
 
-/**
- * What the order can still give back beyond what other returns already gave as store credit (those are
- * credit entries, not refunds of a payment, so the refund machinery does not count them).
- */
+/** What the order can still give back: every refund counts, to a card or to store credit. */
 async function moneyLeft(trx: Trx, locked: Locked): Promise<number> {
-  const refundable = appliedRemaining(locked.order, await refundSources(trx, locked.order.id));
-  const credited = await trx
-    .selectFrom('returns')
-    .select(sql<number>`coalesce(sum(refund_estimate), 0)::int8`.as('amount'))
-    .where('orderId', '=', locked.order.id)
-    .where('creditEntryId', 'is not', null)
-    .where('id', '<>', locked.ret.id)
-    .executeTakeFirstOrThrow();
-  return refundable - Number(credited.amount);
+  return appliedRemaining(locked.order, await refundSources(trx, locked.order.id));
 }
 
 /**
@@ -108,7 +96,8 @@ async function moneyLeft(trx: Trx, locked: Locked): Promise<number> {
  *  - refund: one refund keyed by (return, attempt) through the refund machinery (Σ refunds ≤ paid is its
  *    check under the order lock); Paystack's answer completes the return later (refund.return-settled). When
  *    nothing is left to refund (a manual refund won the race) the attempt is recorded as failed instead;
- *  - store_credit: a `refund` entry on the customer's ledger in this transaction, then `completed`;
+ *  - store_credit: the same refund with `to: store_credit`, settled as a ledger entry in this transaction,
+ *    then `completed`;
  *  - exchange: a zero-total paid order for the held variants, their held units sold, then `completed`.
  */
 export async function resolve(trx: Trx, locked: Locked, actorId: string): Promise<void> {
@@ -144,23 +133,10 @@ export async function resolve(trx: Trx, locked: Locked, actorId: string): Promis
   const left = await moneyLeft(trx, locked);
   if (amount > left) return failed(`Only ${Math.max(left, 0)} of the ${amount} due can still be given back for this order`);
 
-  if (ret.resolution === 'store_credit') {
-    const entry = await postEntry(trx, {
-      userId: ret.userId,
-      amount,
-      kind: 'refund',
-      orderId: order.id,
-      reason: `Return of order ${order.number}`,
-      actorId,
-    });
-    return completed(
-      { creditEntryId: entry.id, refundAttempts: attempt, refundStatus: null, refundFailureReason: null },
-      `Store credit for your return of order ${order.number} is in your account.`,
-    );
-  }
-
   const items = await trx.selectFrom('returnItems').select(['orderItemId', 'quantity']).where('returnId', '=', ret.id).execute();
   try {
+    // Store credit is a refund too (to: store_credit, settled in this transaction), so Σ refunds ≤ paid holds
+    // across returns and manual refunds alike.
     const refund = await createRefund(trx, {
       orderId: order.id,
       amount,
@@ -169,7 +145,15 @@ export async function resolve(trx: Trx, locked: Locked, actorId: string): Promis
       items,
       actorId,
       returnKey: { returnId: ret.id, attempt },
+      ...(ret.resolution === 'store_credit' ? { to: 'store_credit' as const } : {}),
     });
+    if (ret.resolution === 'store_credit') {
+      const creditEntryId = refund.parts.find((p) => p.creditEntryId)?.creditEntryId ?? null;
+      return await completed(
+        { refundId: refund.id, creditEntryId, refundAttempts: attempt, refundStatus: 'processed', refundFailureReason: null },
+        `Store credit for your return of order ${order.number} is in your account.`,
+      );
+    }
     await trx
       .updateTable('returns')
       .set({ refundId: refund.id, refundAttempts: attempt, refundStatus: 'pending', refundFailureReason: null, updatedAt: sql`now()` })

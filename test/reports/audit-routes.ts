@@ -357,6 +357,7 @@ export const auditRoutes: Record<string, AuditCase> = {
   },
   'POST /api/v1/admin/returns/{id}/receive': {
     action: 'return.received',
+    also: ['refund.created'],
     request: async (ctx) => {
       const ret = await aReturn(ctx, 'approved');
       return { url: `/api/v1/admin/returns/${ret.id}/receive`, payload: { items: [{ orderItemId: ret.orderItemId, quantity: 1, condition: 'resellable' }] } };

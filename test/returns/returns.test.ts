@@ -4,7 +4,7 @@ import t from 'tap';
 import { multipartBody } from '../support/multipart.js';
 import { startPaymentStack, until } from '../support/payment-fixtures.js';
 import { assertProblem } from '../support/problems.js';
-import { processAtPaystack } from '../support/refund-fixtures.js';
+import { processAtPaystack, refundRequest } from '../support/refund-fixtures.js';
 import { auditCount, deliveredOrder, get, post, returnRow, staff, stock } from './helpers.js';
 
 /**
@@ -169,12 +169,40 @@ t.test('store credit: received, a refund entry on the ledger in the same transac
     items: [{ orderItemId: line.id, quantity: 1, condition: 'resellable' }],
   });
   t.equal(received.statusCode, 200, received.body);
-  t.match(received.json(), { status: 'completed', creditEntryId: String, refundId: null });
+  t.match(received.json(), { status: 'completed', creditEntryId: String, refundId: String });
   const entries = await db.selectFrom('creditEntries').selectAll().where('accountId', '=', order.customer.id).execute();
   t.match(entries, [{ kind: 'refund', amount: 483_750, balanceAfter: 483_750, orderId: order.orderId, seq: 1 }]);
   const credit = await get(stack, '/me/credit', order.as);
   t.same(credit.json(), { balance: { amount: 483_750, currency: 'NGN' } });
-  t.equal((await db.selectFrom('refunds').select('id').where('orderId', '=', order.orderId).execute()).length, 0, 'no Paystack refund');
+  t.match(
+    await db.selectFrom('refunds').select(['destination', 'status']).where('orderId', '=', order.orderId).execute(),
+    [{ destination: 'store_credit', status: 'processed' }],
+    'one refund, to store credit, settled at once: it counts toward what the order can still give back',
+  );
+});
+
+t.test('credit given by a return counts toward what was paid: a later manual refund of everything is refused', async (t) => {
+  const stack = await startPaymentStack(t, { worker: false });
+  const { db } = stack;
+  const order = await deliveredOrder(stack, { quantity: 2, totals, extraLines: [{ price: 500_000, quantity: 1 }] });
+  const manager = await staff(stack);
+  const ret = (
+    await post(stack, `/orders/${order.orderId}/returns`, order.as, {
+      items: [{ orderItemId: order.items.find((i) => i.id !== order.main.id)!.id, quantity: 1, reason: 'not_as_described' }],
+      resolution: 'store_credit',
+    })
+  ).json();
+  t.equal((await post(stack, `/admin/returns/${ret.id}/approve`, manager.auth, {})).statusCode, 200);
+  const line = order.items.find((i) => i.id !== order.main.id)!;
+  const received = await post(stack, `/admin/returns/${ret.id}/receive`, manager.auth, { items: [{ orderItemId: line.id, quantity: 1, condition: 'damaged' }] });
+  t.equal(received.statusCode, 200, received.body);
+  const all = await refundRequest(stack, order.orderId, { amount: order.total, reason: 'goodwill: all of it' });
+  t.equal(all.statusCode, 409, all.body);
+  t.equal(all.json().code, 'refund_exceeds_paid');
+  const rest = await refundRequest(stack, order.orderId, { amount: order.total - ret.refundEstimate.amount, reason: 'goodwill: the rest' });
+  t.equal(rest.statusCode, 202, 'what is left can still be refunded');
+  const held = await db.selectFrom('refunds').select(sql<number>`sum(amount)::int8`.as('sum')).where('orderId', '=', order.orderId).where('status', '<>', 'failed').executeTakeFirstOrThrow();
+  t.equal(Number(held.sum), order.total, 'refunds and credit together are exactly what was paid');
 });
 
 t.test('permissions: customers own their returns; support reads; managers decide; every decision audited', async (t) => {
