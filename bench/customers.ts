@@ -52,7 +52,7 @@ async function arrange(ctx: BenchContext): Promise<void> {
                amount, amount, '{}'::jsonb, CASE WHEN g % 10 = 0 THEN NULL ELSE at + interval '2 minutes' END,
                CASE WHEN g % 10 = 0 THEN 0 ELSE amount END, at
         FROM (
-          SELECT g, 1 + ((g::bigint * 2654435761) % ${sql.lit(CUSTOMERS)}) AS k, 50000 + (g * 7919 % 5000000) AS amount,
+          SELECT g, 1 + ((g::bigint * 2654435761) % ${sql.lit(CUSTOMERS)}) AS k, 50000 + (g::bigint * 7919 % 5000000) AS amount,
                  now() - make_interval(days => 730) + make_interval(secs => (g::bigint * 63072000 / ${sql.lit(ORDERS)})::int) AS at
           FROM generate_series(${sql.lit(from)}, ${sql.lit(to)}) g
         ) s JOIN bench_customers c ON c.k = s.k
