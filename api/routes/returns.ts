@@ -1,7 +1,7 @@
 import multipart from '@fastify/multipart';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { BadRequestError, DomainError, NotFoundError } from '../../shared/errors.js';
+import { DomainError, NotFoundError } from '../../shared/errors.js';
 import { assertIdempotencyKey } from '../../shared/idempotency/index.js';
 import { privateFiles } from '../../shared/media/files.js';
 import { findReturnPhoto, uploadReturnPhoto } from '../../shared/returns/attachments.js';
@@ -19,6 +19,7 @@ import {
 } from '../../shared/returns/schemas.js';
 import { approveReturn, listReturns, receiveReturn, rejectReturn, retryReturnRefund } from '../../shared/returns/staff.js';
 import { StringEnum } from '../../shared/schemas.js';
+import { readFileField } from '../multipart-file.js';
 import { IdParams, PageQuery, problemResponses } from '../schemas.js';
 
 const bearer = [{ bearerAuth: [] }];
@@ -28,16 +29,6 @@ class PhotoTooLargeError extends DomainError {
   constructor() {
     super(413, 'file_too_large', `Photos may be at most ${MAX_RETURN_PHOTO_BYTES / 1024 / 1024} MB`);
   }
-}
-
-function readLimited(file: NodeJS.ReadableStream): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    file.on('data', (chunk: Buffer) => chunks.push(chunk));
-    file.once('limit', () => reject(new PhotoTooLargeError()));
-    file.once('end', () => resolve(Buffer.concat(chunks)));
-    file.once('error', reject);
-  });
 }
 
 /** Returns and exchanges (CONTRACT part two): the customer asks and may cancel; staff approve, reject and receive. */
@@ -143,24 +134,7 @@ const returnRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      if (!request.isMultipart()) throw new BadRequestError('file_required', 'Send the photo in the multipart field `file`');
-      let bytes: Buffer | undefined;
-      let filename: string | undefined;
-      try {
-        for await (const part of request.parts()) {
-          if (part.type !== 'file') continue;
-          if (part.fieldname !== 'file' || bytes) {
-            part.file.resume();
-            continue;
-          }
-          filename = part.filename;
-          bytes = await readLimited(part.file);
-        }
-      } catch (err) {
-        if ((err as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE') throw new PhotoTooLargeError();
-        throw err;
-      }
-      if (!bytes?.length) throw new BadRequestError('file_required', 'Send the photo in the multipart field `file`', [{ path: '/file', message: 'is required' }]);
+      const { bytes, filename } = await readFileField(request, () => new PhotoTooLargeError(), 'photo');
       return reply.code(201).send(await uploadReturnPhoto(app.db, files, request.auth!.id, bytes, filename));
     },
   );

@@ -4,6 +4,7 @@ import { BadRequestError, DomainError, NotFoundError } from '../../../shared/err
 import { privateFiles } from '../../../shared/media/files.js';
 import { findAttachment, uploadAttachment } from '../../../shared/support/attachments.js';
 import { Attachment, MAX_ATTACHMENT_BYTES } from '../../../shared/support/schemas.js';
+import { readFileField } from '../../multipart-file.js';
 import { IdParams, problemResponses } from '../../schemas.js';
 import { bearer, perUser } from './common.js';
 
@@ -11,17 +12,6 @@ class AttachmentTooLargeError extends DomainError {
   constructor() {
     super(413, 'file_too_large', `Attachments may be at most ${MAX_ATTACHMENT_BYTES / 1024 / 1024} MB`);
   }
-}
-
-/** Collects the file part, failing the moment the limit is reached. */
-function readLimited(file: NodeJS.ReadableStream): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    file.on('data', (chunk: Buffer) => chunks.push(chunk));
-    file.once('limit', () => reject(new AttachmentTooLargeError()));
-    file.once('end', () => resolve(Buffer.concat(chunks)));
-    file.once('error', reject);
-  });
 }
 
 /** Private attachments: uploaded by a participant, served only to the conversation's participants. */
@@ -49,23 +39,7 @@ const supportAttachments: FastifyPluginAsyncTypebox = async (app) => {
         reply.header('connection', 'close');
         throw new AttachmentTooLargeError();
       }
-      let bytes: Buffer | undefined;
-      let filename: string | undefined;
-      try {
-        for await (const part of request.parts()) {
-          if (part.type !== 'file') continue;
-          if (part.fieldname !== 'file' || bytes) {
-            part.file.resume();
-            continue;
-          }
-          filename = part.filename;
-          bytes = await readLimited(part.file);
-        }
-      } catch (err) {
-        if ((err as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE') throw new AttachmentTooLargeError();
-        throw err;
-      }
-      if (!bytes?.length) throw new BadRequestError('file_required', 'Send the file in the multipart field `file`', [{ path: '/file', message: 'is required' }]);
+      const { bytes, filename } = await readFileField(request, () => new AttachmentTooLargeError(), 'file');
       return reply.code(201).send(await uploadAttachment(app.db, files, request.auth!.id, bytes, filename));
     },
   );
