@@ -51,11 +51,14 @@ const summaryView = (r: SummaryRow, currency: string): CustomerSummary => ({
   tags: r.tags,
 });
 
-/** The sort key of each order, as SQL and as the cursor carries it. */
-const sortKeys: Record<CustomerSort, { column: RawBuilder<unknown>; part: 'timestamptz' | 'bigint'; of: (r: SummaryRow) => string }> = {
-  recent: { column: sql`cp.active_at`, part: 'timestamptz', of: (r) => r.activeAt.toISOString() },
-  spent: { column: sql`cp.total_spent`, part: 'bigint', of: (r) => String(r.totalSpent) },
-  orders: { column: sql`cp.orders_count`, part: 'bigint', of: (r) => String(r.ordersCount) },
+/** The sort key of each order: as SQL, as the output column it is read back from, and as the cursor carries it. */
+const sortKeys: Record<
+  CustomerSort,
+  { column: RawBuilder<unknown>; output: string; part: 'timestamptz' | 'bigint'; of: (r: SummaryRow) => string }
+> = {
+  recent: { column: sql`cp.active_at`, output: 'activeAt', part: 'timestamptz', of: (r) => r.activeAt.toISOString() },
+  spent: { column: sql`cp.total_spent`, output: 'totalSpent', part: 'bigint', of: (r) => String(r.totalSpent) },
+  orders: { column: sql`cp.orders_count`, output: 'ordersCount', part: 'bigint', of: (r) => String(r.ordersCount) },
 };
 
 const likeEscape = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
@@ -72,42 +75,58 @@ function phoneDigits(q: string): string | undefined {
 }
 
 /**
- * Who `q` can mean, as one set of ids: a substring of the email or the name (the trigram index
- * `users_search_idx`), of the phone (`users_phone_search_idx`), or an exact order number. A union of
- * three indexed lookups, so the planner never scans the users for an OR it cannot split.
+ * Who `q` can mean: a substring of the email or the name (the trigram index `users_search_idx`), of the
+ * phone (`users_phone_search_idx`), or an exact order number. One predicate per meaning, each planned on
+ * its own (see listCustomers).
  */
-function matching(q: string): RawBuilder<unknown> {
+function meanings(q: string): RawBuilder<unknown>[] {
   const text = q.trim();
-  const pattern = `%${likeEscape(text)}%`;
   const digits = phoneDigits(text);
-  const arms = [sql`SELECT id FROM users WHERE (email::text || ' ' || name) ILIKE ${pattern}`];
-  if (digits) arms.push(sql`SELECT id FROM users WHERE phone LIKE ${`%${digits}%`}`);
-  arms.push(sql`SELECT user_id FROM orders WHERE number = ${text.toUpperCase()} AND user_id IS NOT NULL`);
-  return sql`cp.user_id IN (${sql.join(arms, sql` UNION `)})`;
+  const arms = [sql`(u.email::text || ' ' || u.name) ILIKE ${`%${likeEscape(text)}%`}`];
+  if (digits) arms.push(sql`u.phone LIKE ${`%${digits}%`}`);
+  arms.push(sql`cp.user_id IN (SELECT user_id FROM orders WHERE number = ${text.toUpperCase()} AND user_id IS NOT NULL)`);
+  return arms;
 }
 
-/** GET /admin/customers: customers (role `customer`) filtered by q and tag, ordered by `sort`, keyset-paginated. */
+/**
+ * GET /admin/customers: customers (role `customer`) filtered by q and tag, ordered by `sort`, keyset-paginated.
+ *
+ * With q, each meaning is its own ordered, limited arm and the arms' pages are merged. The planner then
+ * picks per arm from its estimate of the matches: a common surname (thousands of customers) walks the
+ * sort's index and stops after the page is full (a few hundred rows), a rare email fetches its few
+ * matches from the trigram index and sorts them. As one `IN (… UNION …)` it could only fetch and sort all
+ * of a common surname's matches: 130 ms at 100,000 customers against 3 ms.
+ */
 export async function listCustomers(db: DbOrTrx, query: CustomerListQuery, currency: string): Promise<CustomerList> {
   const sort = sortKeys[query.sort];
   const limit = query.limit;
   const where: RawBuilder<unknown>[] = [sql`u.role = 'customer'`];
   if (query.tag) where.push(sql`cp.tags @> ARRAY[${query.tag.trim().toLowerCase()}]::text[]`);
-  if (query.q?.trim()) where.push(matching(query.q));
   if (query.cursor) {
     const [key, id] = decodeCursor(query.cursor, [sort.part, 'uuid'] as const);
     where.push(sql`(${sort.column}, cp.user_id) < (${key}::${sql.raw(sort.part)}, ${id}::uuid)`);
   }
-  const { rows } = await sql<SummaryRow>`
+  const page = (filters: RawBuilder<unknown>[]) => sql`
     SELECT ${summaryColumns}
     FROM customer_profiles cp JOIN users u ON u.id = cp.user_id
-    WHERE ${sql.join(where, sql` AND `)}
+    WHERE ${sql.join(filters, sql` AND `)}
     ORDER BY ${sort.column} DESC, cp.user_id DESC
-    LIMIT ${limit + 1}
-  `.execute(db);
-  const page = rows.slice(0, limit);
-  const last = page[page.length - 1];
+    LIMIT ${limit + 1}`;
+  const q = query.q?.trim();
+  const statement = q
+    ? sql<SummaryRow>`
+        SELECT * FROM (${sql.join(
+          meanings(q).map((arm) => sql`(${page([...where, arm])})`),
+          sql` UNION `,
+        )}) m
+        ORDER BY ${sql.raw(`m."${sort.output}"`)} DESC, m.id DESC
+        LIMIT ${limit + 1}`
+    : sql<SummaryRow>`${page(where)}`;
+  const { rows } = await statement.execute(db);
+  const items = rows.slice(0, limit);
+  const last = items[items.length - 1];
   return {
-    items: page.map((r) => summaryView(r, currency)),
+    items: items.map((r) => summaryView(r, currency)),
     nextCursor: rows.length > limit && last ? encodeCursor([sort.of(last), last.id]) : null,
   };
 }

@@ -137,6 +137,26 @@ t.test('search by email, name, phone (local form too) and order number', async (
   t.same(await ids('100%_'), [], 'LIKE wildcards are literal');
 });
 
+t.test('a search is walked page by page in the sort order; a customer who matches two ways appears once', async (t) => {
+  // 'example.test' is in every email; chidi's phone holds 8031234, and so does one more email.
+  const twice = await createUser(db, { email: 'p8031234@example.test', name: 'Phone Twin' });
+  await db.updateTable('users').set({ phone: '+2348031234000' }).where('id', '=', twice.id).execute();
+  for (const [q, sort] of [['example.test', 'spent'], ['example.test', 'orders'], ['8031234', 'recent']] as const) {
+    const seen: any[] = [];
+    let cursor: string | null = null;
+    do {
+      const res = await get(`/api/v1/admin/customers?q=${q}&sort=${sort}&limit=2${cursor ? `&cursor=${cursor}` : ''}`);
+      t.equal(res.statusCode, 200);
+      seen.push(...res.json().items);
+      cursor = res.json().nextCursor;
+    } while (cursor);
+    const all = (await get(`/api/v1/admin/customers?sort=${sort}&limit=100`)).json().items.filter(
+      (c: any) => `${c.email} ${c.name}`.toLowerCase().includes(q) || (c.phone ?? '').includes(q),
+    );
+    t.same(seen.map((c) => c.id), all.map((c: any) => c.id), `${q} by ${sort}: every match once, in the order of the whole list`);
+  }
+});
+
 t.test('tags: lowercase, deduplicated, at most 20, audited; the tag filter', async (t) => {
   const put = (id: string, tags: unknown) => app.inject({ method: 'PUT', url: `/api/v1/admin/customers/${id}/tags`, headers: as(manager), payload: { tags } });
   const res = await put(ada.id, ['VIP', ' vip ', 'Lagos Island']);
