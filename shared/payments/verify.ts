@@ -55,7 +55,8 @@ export interface VerifyDeps {
 
 /** Payment statuses Paystack's non-success answers move an unsettled payment to. */
 const PROVIDER_FAILURE: Record<string, 'failed' | 'abandoned'> = { failed: 'failed', abandoned: 'abandoned' };
-const UNSETTLED = new Set(['initializing', 'initialized', 'init_failed', 'failed', 'abandoned']);
+const UNSETTLED_STATUSES = ['initializing', 'initialized', 'init_failed', 'failed', 'abandoned'] as const;
+const UNSETTLED = new Set<string>(UNSETTLED_STATUSES);
 
 export async function applyVerification(
   db: Db,
@@ -92,12 +93,17 @@ export async function applyVerification(
   return db.transaction().execute((t) => applyVerifiedTransaction(t, known.orderId, reference, trx, deps));
 }
 
-/** This attempt needs an answer from Paystack that it could not give (kept from the first failure). */
+/**
+ * This attempt needs an answer from Paystack that it could not give (kept from the first failure). Only
+ * while it is unsettled: a concurrent verify (webhook, sweep) may have just marked it paid, and the
+ * UPDATE, waiting on that row, re-reads the status before it writes.
+ */
 export async function markUnverified(db: Db, paymentId: string) {
   await db
     .updateTable('payments')
     .set({ unverifiedSince: sql<Date>`coalesce(unverified_since, now())` })
     .where('id', '=', paymentId)
+    .where('status', 'in', UNSETTLED_STATUSES)
     .execute();
 }
 

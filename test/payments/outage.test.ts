@@ -7,6 +7,7 @@ import type { Db } from '../../shared/db/index.js';
 import { createPaystackClient, PaystackError } from '../../shared/integrations/paystack/client.js';
 import { enqueue } from '../../shared/outbox.js';
 import { createRefund } from '../../shared/payments/refund-request.js';
+import { markUnverified } from '../../shared/payments/verify.js';
 import {
   paystackBackoffStrategy,
   paystackRetryDelay,
@@ -320,6 +321,9 @@ t.test(
     const order = await orderOf(db, o.orderId);
     t.match(order, { status: 'cancelled', amountPaid: o.total, needsRefund: true });
     t.equal((await paymentOf(db, o.reference)).unverifiedSince, null, 'answered: no longer waiting');
+    // A verify that failed at Paystack while another call settled the payment must not mark it as waiting.
+    await markUnverified(db, (await paymentOf(db, o.reference)).id);
+    t.equal((await paymentOf(db, o.reference)).unverifiedSince, null, 'a settled payment is never marked as waiting');
     const mails = await problemMails(db);
     t.equal(mails.length, 1, 'staff told once');
     t.match(mails[0].payload, {

@@ -42,11 +42,17 @@ async function withAdmin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
   }
 }
 
-/** Migrates the template once per migration set (advisory lock: test files start in parallel). */
+/**
+ * Migrates the template once per migration set. Test files start in parallel, so the build holds an
+ * advisory lock keyed by the template's name: a run whose template exists never waits, and runs of other
+ * migration sets (another branch on the same server) building theirs never block it.
+ */
 async function ensureTemplate(): Promise<string> {
   const name = templateName();
   await withAdmin(async (c) => {
-    await c.query('SELECT pg_advisory_lock(774411)');
+    const ready = await c.query('SELECT 1 FROM pg_database WHERE datname = $1 AND datistemplate', [name]);
+    if (ready.rowCount) return;
+    await c.query('SELECT pg_advisory_lock(774411, hashtext($1))', [name]);
     try {
       const exists = await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
       if (exists.rowCount) return;
@@ -63,7 +69,7 @@ async function ensureTemplate(): Promise<string> {
       await c.query(`ALTER DATABASE ${building} RENAME TO ${name}`);
       await c.query(`ALTER DATABASE ${name} WITH is_template = true`);
     } finally {
-      await c.query('SELECT pg_advisory_unlock(774411)');
+      await c.query('SELECT pg_advisory_unlock(774411, hashtext($1))', [name]);
     }
   });
   return name;
