@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type { Db } from '../db/index.js';
 import type { PaystackTransaction } from '../integrations/paystack/types.js';
 import { enqueuePaymentProblem } from './notices.js';
+import type { CreditDiscrepancy } from '../credit/ledger-checks.js';
 import type { LedgerDiscrepancyKind } from './schemas.js';
 
 /**
@@ -194,4 +195,29 @@ export async function checkPaymentLedger(db: Db, input: LedgerCheckInput): Promi
     });
   }
   return found;
+}
+
+/**
+ * Tells staff about each finding, once per finding: the subject names the kind and the entry (or the
+ * account), so tomorrow's run finding the same thing again stays quiet and a new finding is told.
+ */
+export async function alertCreditDiscrepancies(db: Db, found: readonly CreditDiscrepancy[], publicUrl: string): Promise<void> {
+  for (const d of found) {
+    await db.transaction().execute(async (trx) => {
+      const order = d.orderId ? await trx.selectFrom('orders').select('number').where('id', '=', d.orderId).executeTakeFirst() : undefined;
+      await enqueuePaymentProblem(
+        trx,
+        {
+          kind: 'credit_ledger_mismatch',
+          reference: `credit:${d.kind}:${d.entryId ?? d.userId ?? d.orderId}`,
+          orderId: d.orderId,
+          orderNumber: order?.number ?? null,
+          expected: null,
+          actual: null,
+          detail: `${d.kind}: ${d.detail}`,
+        },
+        publicUrl,
+      );
+    });
+  }
 }

@@ -38,6 +38,7 @@ export const problemOf: Record<PaymentProblemKind, PaymentProblem> = {
   order_ledger_mismatch: 'ledger_mismatch',
   rollup_mismatch: 'ledger_mismatch',
   paystack_daily_mismatch: 'ledger_mismatch',
+  credit_ledger_mismatch: 'ledger_mismatch',
 };
 
 export interface PaymentProblemData {

@@ -3,7 +3,7 @@ import { checkCreditLedger } from '../credit/ledger-checks.js';
 import type { Db } from '../db/index.js';
 import type { PaystackClient } from '../integrations/paystack/client.js';
 import type { PaystackTransaction } from '../integrations/paystack/types.js';
-import { checkPaymentLedger, type LedgerDiscrepancy } from './ledger-checks.js';
+import { alertCreditDiscrepancies, checkPaymentLedger, type LedgerDiscrepancy } from './ledger-checks.js';
 import {
   attachDiscrepanciesToRun,
   describeVerifiedProblem,
@@ -162,6 +162,7 @@ export async function runReconciliation(db: Db, runId: string, deps: ReconcileDe
     counts.discrepancies = found.length;
     // The store-credit ledger's own checks (no Paystack in them), reported beside the payments'.
     const credit = await checkCreditLedger(db);
+    await alertCreditDiscrepancies(db, credit.discrepancies, deps.publicUrl);
     await db
       .updateTable('reconciliationRuns')
       .set({

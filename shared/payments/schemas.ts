@@ -69,6 +69,8 @@ export const paymentProblemKinds = [
   /** A refund Paystack has not accepted after PAYMENT_STUCK_MINUTES. */
   'refund_stuck',
   ...ledgerDiscrepancyKinds,
+  /** The nightly store-credit ledger check found something (shared/credit/ledger-checks.ts). */
+  'credit_ledger_mismatch',
 ] as const;
 export type PaymentProblemKind = (typeof paymentProblemKinds)[number];
 

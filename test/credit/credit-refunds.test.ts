@@ -147,4 +147,15 @@ t.test('the nightly check finds planted inconsistencies and reports them on the 
   const run = runs.body.items.find((r: { id: string }) => r.id === runId);
   t.match(run, { status: 'completed', counts: { creditDiscrepancies: 2, creditSpends: 2 } });
   t.same(run.creditDiscrepancies.map((d: { kind: string }) => d.kind).sort(), ['balance_mismatch', 'spend_unresolved']);
+
+  // Staff are told about each finding once: the next night's run finds the same and stays quiet.
+  const notices = () =>
+    db.selectFrom('paymentProblemNotices').select(['subject', 'problem']).where('kind', '=', 'credit_ledger_mismatch').orderBy('subject').execute();
+  t.same(await notices(), [
+    { subject: `credit:balance_mismatch:${s.customer.id}`, problem: 'ledger_mismatch' },
+    { subject: `credit:spend_unresolved:${(await db.selectFrom('creditEntries').select('id').where('orderId', '=', b.body.order.id).where('kind', '=', 'spend').executeTakeFirstOrThrow()).id}`, problem: 'ledger_mismatch' },
+  ]);
+  const again = await db.transaction().execute((trx) => startReconciliationRun(trx, { trigger: 'manual', enqueueJob: false }));
+  await runReconciliation(db, again, { paystack: s.paystack, publicUrl: s.config.PUBLIC_URL });
+  t.equal((await notices()).length, 2, 'told once');
 });

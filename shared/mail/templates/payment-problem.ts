@@ -24,6 +24,7 @@ const LABELS: Record<string, string> = {
   order_ledger_mismatch: 'An order’s paid and refunded totals differ from its payments and refunds',
   rollup_mismatch: 'The sales reports’ daily totals differ from the payments and refunds they sum',
   paystack_daily_mismatch: 'A day’s payments differ from Paystack’s transaction list',
+  credit_ledger_mismatch: 'The store-credit ledger does not add up',
 };
 
 const money = (m: { amount: number; currency: string } | null | undefined) =>
