@@ -5,7 +5,7 @@ import { enqueueMail } from '../mail/enqueue.js';
 import { wasEverPaid, type OrderStatus } from '../orders/state.js';
 import { assignInvoiceNumber } from './numbering.js';
 import { addressLines } from '../format.js';
-import { renderInvoicePdf } from './pdf.js';
+import { renderInvoicePdf, type InvoiceDocument } from './pdf.js';
 import { invoiceKey, type InvoiceStore } from './storage.js';
 
 export class OrderNotPaidError extends ConflictError {
@@ -20,13 +20,15 @@ export type InvoiceRenderResult = 'rendered' | 'already_rendered';
  * The `invoice.render` job: number (once, gap-free), render, store, then mark rendered and queue the
  * receipt mail in one transaction. Safe to run any number of times: the number is assigned once, the
  * file name is fixed per invoice (a retry overwrites the same file), and only the run that flips
- * `rendered_at` queues the receipt.
+ * `rendered_at` queues the receipt. `render` makes the PDF: inline by default; the worker hands in its
+ * thread pool's (render-pool.ts) so the layout runs off its event loop.
  */
 export async function renderOrderInvoice(
   db: Db,
   store: InvoiceStore,
   config: Pick<Config, 'SHOP_NAME' | 'SHOP_ADDRESS' | 'VAT_RATE'>,
   orderId: string,
+  render: (doc: InvoiceDocument) => Promise<Buffer> = renderInvoicePdf,
 ): Promise<{ result: InvoiceRenderResult; number: string }> {
   const invoice = await db.transaction().execute(async (trx) => {
     // The order lock serialises two renders of one order; the counter lock serialises numbering.
@@ -51,7 +53,7 @@ export async function renderOrderInvoice(
     .orderBy('title')
     .orderBy('id')
     .execute();
-  const pdf = await renderInvoicePdf({
+  const pdf = await render({
     shop: { name: config.SHOP_NAME, address: config.SHOP_ADDRESS },
     number: invoice.number,
     issuedAt: order.paidAt ? new Date(order.paidAt) : new Date(invoice.createdAt),

@@ -26,8 +26,25 @@ export class PermanentMailError extends Error {
   override name = 'PermanentMailError';
 }
 
+/**
+ * Pooled SMTP unless SMTP_URL says otherwise (`?pool=false`, `?maxConnections=…`): a pooled transport
+ * keeps its connections open and sends the next mail on one already greeted and authenticated, instead
+ * of a TCP (+TLS) handshake, EHLO and AUTH per mail. As many connections as the email queue runs jobs
+ * at once (worker/processors/email.ts), each reused for many mails before it is recycled.
+ */
+export const SMTP_POOL_DEFAULTS = { pool: 'true', maxConnections: '16', maxMessages: '1000' } as const;
+
+/** SMTP_URL with the pool defaults for the options it does not set itself. */
+export function pooledSmtpUrl(url: string): string {
+  const given = new URL(url).searchParams;
+  const missing = Object.entries(SMTP_POOL_DEFAULTS).filter(([key]) => !given.has(key));
+  if (!missing.length) return url;
+  const extra = missing.map(([key, value]) => `${key}=${value}`).join('&');
+  return `${url}${url.includes('?') ? (/[?&]$/.test(url) ? '' : '&') : '?'}${extra}`;
+}
+
 function smtpTransport(url: string): MailTransport {
-  const transporter = nodemailer.createTransport(url);
+  const transporter = nodemailer.createTransport(pooledSmtpUrl(url));
   return {
     kind: 'smtp',
     async send(mail) {

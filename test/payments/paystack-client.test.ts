@@ -196,3 +196,43 @@ t.test('the pay page completes a transaction and returns to the callback URL', a
   t.match(await client.verifyTransaction('PAGE-1'), { status: 'success', amount: 750_000 });
   t.equal((await fetch(`${emu.url}/pay/NOPE`)).status, 404);
 });
+
+t.test('calls share keep-alive connections; a Paystack that never answers times out', async (t) => {
+  let connections = 0;
+  let hang = false;
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      if (hang) return; // accepted, never answered
+      res.writeHead(200, { 'content-type': 'application/json' }).end(
+        JSON.stringify({
+          status: true,
+          message: 'ok',
+          data: { authorization_url: 'https://pay.test/x', access_code: 'ac', reference: 'AGP-KA' },
+        }),
+      );
+    });
+  });
+  server.on('connection', () => connections++);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.teardown(() => new Promise<void>((r) => server.close(() => r())));
+  const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const client = createPaystackClient({ secretKey, baseUrl, timeoutMs: 10_000 });
+  t.teardown(() => client.close());
+  const input = { email: 'ada@example.com', amount: 100_000, currency: 'NGN', reference: 'AGP-KA' };
+  // undici may hand the next call a second socket while the first is still being released: two, not ten.
+  for (let i = 0; i < 10; i++) await client.initializeTransaction(input);
+  t.ok(connections <= 2, `ten initializes in turn reuse their connections (${connections})`);
+  await Promise.all(Array.from({ length: 5 }, () => client.initializeTransaction(input)));
+  for (let i = 0; i < 10; i++) await client.initializeTransaction(input);
+  t.ok(connections <= 7, `25 calls, ${connections} connections`);
+
+  hang = true;
+  const impatient = createPaystackClient({ secretKey, baseUrl, timeoutMs: 300 });
+  t.teardown(() => impatient.close());
+  const started = Date.now();
+  const err = await impatient.initializeTransaction(input).catch((e: unknown) => e);
+  t.match(err, { status: 0, code: 'timeout', retryable: true });
+  t.ok(Date.now() - started < 3_000, 'bounded by the timeout');
+  server.closeAllConnections();
+});

@@ -28,7 +28,9 @@ function transportFor(config: Config, log: Logger): MailTransport {
  * failed set.
  */
 export const emailProcessor: ProcessorDefinition<'email'> = {
-  concurrency: 8,
+  // Mail jobs wait on the network (the SMTP server, two short statements), hardly on CPU: as many at once
+  // as the transport pools connections (SMTP_POOL_DEFAULTS.maxConnections), so none waits for a socket.
+  concurrency: 16,
   handlers: {
     'email.send': async (payload, { db, config, log, job, redis }) => {
       let result;

@@ -1,22 +1,26 @@
 import { UnrecoverableError } from 'bullmq';
+import { invoiceRenderPool } from '../../shared/invoices/render-pool.js';
 import { OrderNotPaidError, renderOrderInvoice } from '../../shared/invoices/service.js';
 import { privateFiles } from '../../shared/media/files.js';
 import type { ProcessorDefinition } from '../context.js';
 
+const renderer = invoiceRenderPool();
+
 /**
- * Invoices. Rendering is CPU work on the event loop (~15 ms of PDFKit layout and font subsetting per
- * invoice), so this queue runs ONE job at a time per worker process: at most one render sits between
- * any two turns of the event loop, far below the 30 s lock duration of the other queues' jobs, so they
- * keep renewing locks and running. A BullMQ sandboxed processor would need its own Worker construction
- * in worker/main.ts for one queue; at these render times concurrency 1 gives the same guarantee, and
- * more PDFs per second come from more worker replicas (`WORKER_QUEUES=invoices`).
+ * Invoices. The PDF layout (~15–25 ms of PDFKit CPU each) runs in the render pool's threads, one per core
+ * (shared/invoices/render-pool.ts), so it neither stalls this process's event loop (other queues' jobs,
+ * lock renewals) nor leaves cores idle. Four jobs per thread run at once: while one job's PDF is
+ * being laid out, another does its statements and file write, so the threads never wait on the database.
+ * More PDFs per second beyond the cores come from more worker replicas (`WORKER_QUEUES=invoices`).
  */
 export const invoiceProcessor: ProcessorDefinition<'invoice'> = {
-  concurrency: 1,
+  concurrency: renderer.size * 4,
   handlers: {
     'invoice.render': async ({ orderId }, { db, config, log }) => {
       try {
-        const out = await renderOrderInvoice(db, await privateFiles(config), config, orderId);
+        const out = await renderOrderInvoice(db, await privateFiles(config), config, orderId, (doc) =>
+          renderer.render(doc),
+        );
         log.info({ orderId, ...out }, 'invoice rendered');
         return out;
       } catch (err) {

@@ -2,6 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { TSchema, Static } from 'typebox';
 import { Type } from 'typebox';
 import { Value } from 'typebox/value';
+import { Agent, fetch } from 'undici';
 import {
   Envelope,
   InitializeData,
@@ -44,6 +45,25 @@ export interface PaystackClientOptions {
   retries?: number;
   /** First backoff step; doubled per attempt, with jitter. */
   retryBaseMs?: number;
+  /** Keep-alive connections to Paystack at most (default 32); more calls at once wait for one. */
+  connections?: number;
+}
+
+/**
+ * The connection pool of one client: keep-alive sockets to Paystack reused across calls (no TCP + TLS
+ * handshake per initialize: that was most of a checkout's wait on Paystack), bounded in number, with a
+ * connect timeout and header/body timeouts of the call's timeout, so a Paystack that accepts and never
+ * answers cannot hold a socket past it. Idle sockets are closed after a few seconds.
+ */
+function paystackAgent(timeoutMs: number, connections: number) {
+  return new Agent({
+    connections,
+    keepAliveTimeout: 4_000,
+    keepAliveMaxTimeout: 30_000,
+    connect: { timeout: timeoutMs },
+    headersTimeout: timeoutMs,
+    bodyTimeout: timeoutMs,
+  });
 }
 
 export type PaystackClient = ReturnType<typeof createPaystackClient>;
@@ -107,11 +127,13 @@ export function createPaystackClient(opts: PaystackClientOptions) {
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const retries = opts.retries ?? 2;
   const retryBaseMs = opts.retryBaseMs ?? 250;
+  const dispatcher = paystackAgent(timeoutMs, opts.connections ?? 32);
 
   async function once(method: 'GET' | 'POST', path: string, body?: unknown) {
-    let res: Response;
+    let res: Awaited<ReturnType<typeof fetch>>;
     try {
       res = await fetch(`${base}${path}`, {
+        dispatcher,
         method,
         headers: {
           authorization: `Bearer ${opts.secretKey}`,
@@ -122,7 +144,10 @@ export function createPaystackClient(opts: PaystackClientOptions) {
         signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (err) {
-      const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
+      const cause0 = (err as { cause?: { code?: unknown } } | undefined)?.cause;
+      const timedOut =
+        (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')) ||
+        (typeof cause0?.code === 'string' && /TIMEOUT/.test(cause0.code));
       // Refused: the request never reached Paystack, so it cannot have done anything (a timeout or a
       // connection dropped mid-call may have).
       const cause = (err as { cause?: { code?: unknown; errors?: { code?: unknown }[] } } | undefined)?.cause;
@@ -286,6 +311,8 @@ export function createPaystackClient(opts: PaystackClientOptions) {
   }
 
   return {
+    /** Closes the pooled connections (the client is unusable afterwards). */
+    close: () => dispatcher.close(),
     initializeTransaction,
     verifyTransaction,
     listTransactions,
