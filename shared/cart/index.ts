@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { tokenHash } from '../crypto.js';
 import { sql } from 'kysely';
-import type { DbOrTrx, Trx } from '../db/index.js';
+import type { Db, DbOrTrx, Trx } from '../db/index.js';
 import { ConflictError, InsufficientStockError, NotFoundError, ValidationError } from '../errors.js';
-import { asPricingCoupon, checkCoupon, couponMessage, couponRejection, customerRedemptions, findCoupon } from '../coupons/index.js';
+import { asPricingCoupon, checkCoupon, couponMessage, couponRejection, customerRedemptions, findCoupon, type CouponRow } from '../coupons/index.js';
 import { stockLevels } from '../inventory/availability.js';
 import { computeTotals } from '../pricing/index.js';
 import { findActiveShippingMethod } from '../shipping/index.js';
@@ -150,6 +150,46 @@ export async function addItem(trx: Trx, cart: CartRow, variantId: string, quanti
   await touch(trx, cart.id);
 }
 
+/**
+ * addItem in one statement, cart lock included (cart_add_item): for a guest by token, or a signed-in caller
+ * without a guest token to merge (the caller takes addItem's path for that). Refusals are the same errors,
+ * checked in the same order, before anything is written.
+ */
+export async function addItemAtOnce(db: Db, caller: CartCaller, variantId: string, quantity: number, currency: string): Promise<CartState> {
+  if (!caller.userId && !caller.cartToken) throw new NotFoundError('Cart');
+  const { rows } = await sql<{ r: CartState | AddRefusal }>`SELECT cart_add_item(${JSON.stringify({
+    user_id: caller.userId,
+    token_hash: caller.userId ? null : tokenHash(caller.cartToken!),
+    currency,
+    variant_id: variantId,
+    quantity,
+    max_quantity: MAX_QUANTITY,
+    max_lines: MAX_LINES,
+  })}::jsonb) AS r`.execute(db);
+  const r = rows[0].r;
+  if (!('error' in r)) return r;
+  switch (r.error) {
+    case 'cart_not_found':
+      throw new NotFoundError('Cart');
+    case 'variant_not_found':
+      throw new NotFoundError('Variant');
+    case 'quantity':
+      throw quantityError(r.quantity!);
+    case 'cart_full':
+      throw new ConflictError('cart_full', `A cart holds at most ${MAX_LINES} lines`);
+    case 'insufficient_stock':
+      throw new InsufficientStockError([{ variantId, sku: r.sku!, requested: r.requested!, available: r.available! }]);
+  }
+}
+
+interface AddRefusal {
+  error: 'cart_not_found' | 'variant_not_found' | 'quantity' | 'cart_full' | 'insufficient_stock';
+  quantity?: number;
+  sku?: string;
+  requested?: number;
+  available?: number;
+}
+
 export async function setItemQuantity(trx: Trx, cart: CartRow, itemId: string, quantity: number): Promise<void> {
   const item = await trx.selectFrom('cartItems').select(['id', 'variantId']).where('id', '=', itemId).where('cartId', '=', cart.id).executeTakeFirst();
   if (!item) throw new NotFoundError('Cart item');
@@ -208,35 +248,38 @@ export async function cartLines(db: DbOrTrx, cartId: string, opts: { withStock?:
     .orderBy('ci.id')
     .execute();
   const stock = opts.withStock === false ? new Map<string, { available: number }>() : await stockLevels(db, rows.map((r) => r.variantId));
-  return rows.map(({ status, ...r }) => ({
-    ...r,
-    priceChanged: r.price !== r.unitPrice,
-    lineTotal: r.price * r.quantity,
-    available: stock.get(r.variantId)?.available ?? 0,
-    purchasable: status === 'active',
-  }));
+  return rows.map((r) => cartLineOf(r, stock.get(r.variantId)?.available ?? 0));
 }
 
-export async function cartView(
-  db: DbOrTrx,
-  cart: CartRow,
-  opts: { vatRate: number; shippingMethodId?: string; token?: string | null; who?: { userId: string | null; email: string | null } },
-): Promise<CartView> {
-  const items = await cartLines(db, cart.id);
+/** A line as the API shows it, from its row and the current stock. */
+export function cartLineOf(r: Omit<CartLine, 'priceChanged' | 'lineTotal' | 'available' | 'purchasable'> & { status: string }, available: number): CartLine {
+  const { status, ...line } = r;
+  return { ...line, priceChanged: line.price !== line.unitPrice, lineTotal: line.price * line.quantity, available, purchasable: status === 'active' };
+}
+
+interface ViewParts {
+  items: CartLine[];
+  /** The cart's coupon row, if it still exists. */
+  coupon: CouponRow | undefined;
+  /** Redemptions the caller holds on it (only read for a coupon with a per-customer limit). */
+  redemptions: () => Promise<number> | number;
+  method: { id: string; name: string; price: number; freeOver: number | null; etaDays: number } | undefined;
+}
+
+/** The cart as every cart route answers it: totals checkout would charge now, and the coupon's status. */
+async function buildCartView(cart: CartRow, parts: ViewParts, opts: { vatRate: number; token?: string | null }): Promise<CartView> {
+  const { items, method } = parts;
   const priced = items.filter((l) => l.purchasable).map((l) => ({ unitPrice: l.price, quantity: l.quantity }));
   const base = computeTotals({ lines: priced, vatRate: 0 });
   let coupon: CartCoupon | null = null;
   let pricingCoupon = null;
-  if (cart.couponId) {
-    const row = await findCoupon(db, cart.couponId);
-    if (row) {
-      let reason = couponRejection(row, base.subtotal, new Date());
-      if (!reason && row.perCustomerLimit !== null && opts.who && (await customerRedemptions(db, row.id, opts.who)) >= row.perCustomerLimit) reason = 'used_up';
-      coupon = { code: row.code, kind: row.kind, value: row.value, applied: !reason, reason, message: reason ? couponMessage(reason) : null };
-      if (!reason) pricingCoupon = asPricingCoupon(row);
-    }
+  const row = parts.coupon;
+  if (row) {
+    let reason = couponRejection(row, base.subtotal, new Date());
+    if (!reason && row.perCustomerLimit !== null && (await parts.redemptions()) >= row.perCustomerLimit) reason = 'used_up';
+    coupon = { code: row.code, kind: row.kind, value: row.value, applied: !reason, reason, message: reason ? couponMessage(reason) : null };
+    if (!reason) pricingCoupon = asPricingCoupon(row);
   }
-  const method = opts.shippingMethodId ? await findActiveShippingMethod(db, opts.shippingMethodId) : undefined;
   const totals = computeTotals({ lines: priced, coupon: pricingCoupon, shipping: method ?? null, vatRate: opts.vatRate });
   return {
     id: cart.id,
@@ -250,4 +293,35 @@ export async function cartView(
     createdAt: new Date(cart.createdAt).toISOString(),
     updatedAt: new Date(cart.updatedAt).toISOString(),
   };
+}
+
+export async function cartView(
+  db: DbOrTrx,
+  cart: CartRow,
+  opts: { vatRate: number; shippingMethodId?: string; token?: string | null; who?: { userId: string | null; email: string | null } },
+): Promise<CartView> {
+  const items = await cartLines(db, cart.id);
+  const coupon = cart.couponId ? await findCoupon(db, cart.couponId) : undefined;
+  const redemptions = () => (opts.who && coupon ? customerRedemptions(db, coupon.id, opts.who) : 0);
+  const method = opts.shippingMethodId ? await findActiveShippingMethod(db, opts.shippingMethodId) : undefined;
+  return buildCartView(cart, { items, coupon, redemptions, method }, opts);
+}
+
+/** What cart_state answers (migrations/2026121001_cart_functions.ts): the cart, raw, in one round trip. */
+export interface CartState {
+  cart: Omit<CartRow, 'createdAt' | 'updatedAt'> & { createdAt: string; updatedAt: string };
+  items: (Omit<CartLine, 'priceChanged' | 'lineTotal' | 'purchasable'> & { status: string })[];
+  coupon: (Omit<CouponRow, 'startsAt' | 'endsAt' | 'createdAt' | 'updatedAt'> & { startsAt: string | null; endsAt: string | null; createdAt: string; updatedAt: string }) | null;
+  redemptions: number | null;
+}
+
+const date = (v: string | null) => (v === null ? null : new Date(v));
+
+/** The cart view from a cart_state answer: no further statement. */
+export function cartViewOfState(state: CartState, opts: { vatRate: number }): Promise<CartView> {
+  const cart: CartRow = { ...state.cart, createdAt: new Date(state.cart.createdAt), updatedAt: new Date(state.cart.updatedAt) };
+  const c = state.coupon;
+  const coupon: CouponRow | undefined = c ? { ...c, startsAt: date(c.startsAt), endsAt: date(c.endsAt), createdAt: new Date(c.createdAt), updatedAt: new Date(c.updatedAt) } : undefined;
+  const items = state.items.map(({ available, ...r }) => cartLineOf(r, available));
+  return buildCartView(cart, { items, coupon, redemptions: () => state.redemptions ?? 0, method: undefined }, opts);
 }

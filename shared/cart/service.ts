@@ -3,6 +3,8 @@ import type { Db, Trx } from '../db/index.js';
 import { retryAfterLazyExpiry, type ExpiryDeps } from '../payments/expiry.js';
 import {
   addItem,
+  addItemAtOnce,
+  cartViewOfState,
   applyCoupon,
   cartView,
   createGuestCart,
@@ -76,8 +78,16 @@ export function readCart(deps: CartDeps, caller: CartCaller, shippingMethodId?: 
   });
 }
 
+/**
+ * One statement (cart_add_item: lock, checks, upsert, the cart read back), no transaction around it; a
+ * signed-in caller carrying a guest token to merge takes the transaction path.
+ */
 export const addCartItem = (deps: CartDeps, caller: CartCaller, variantId: string, quantity: number) =>
-  changeStock(deps, caller, (trx, cart) => addItem(trx, cart, variantId, quantity));
+  caller.userId && caller.cartToken
+    ? changeStock(deps, caller, (trx, cart) => addItem(trx, cart, variantId, quantity))
+    : retryAfterLazyExpiry(deps.db, deps.expiry, async () =>
+        cartViewOfState(await addItemAtOnce(deps.db, caller, variantId, quantity, deps.config.CURRENCY), { vatRate: deps.config.VAT_RATE }),
+      );
 
 export const setCartItemQuantity = (deps: CartDeps, caller: CartCaller, itemId: string, quantity: number) =>
   changeStock(deps, caller, (trx, cart) => setItemQuantity(trx, cart, itemId, quantity));

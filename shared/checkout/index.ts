@@ -1,23 +1,27 @@
 import { randomUUID } from 'node:crypto';
-import { sql } from 'kysely';
+import { sql, type Selectable } from 'kysely';
+import { Value } from 'typebox/value';
+import { currentRequestId } from '../context.js';
+import type { Orders } from '../db/types.js';
+import { jobs, type JobName, type JobPayload } from '../queues.js';
 import type { Config } from '../config.js';
 import type { Db, Trx } from '../db/index.js';
 import { ConflictError, InsufficientStockError, NotFoundError, PgCode, pgErrorCode, ValidationError } from '../errors.js';
-import { cartLines, lockCallerCart, type CartCaller } from '../cart/index.js';
+import { lockCallerCart, type CartCaller, type CartLine } from '../cart/index.js';
 import { tokenHash } from '../crypto.js';
 import { spendAtCheckout } from '../credit/tender.js';
 import type { StoreCreditRequest } from '../credit/schemas.js';
-import { asPricingCoupon, couponRejection, findCoupon, InvalidCouponError, recordRedemption, redeemCoupon } from '../coupons/index.js';
+import { asPricingCoupon, couponRejection, InvalidCouponError, type CouponRow } from '../coupons/index.js';
 import { withIdempotency, saveProvisional, type StoredAnswer } from '../idempotency/index.js';
-import { reserveLines } from '../inventory/reservations.js';
+import { alertLowStock, type StockAfterChange } from '../inventory/alerts.js';
+import type { Shortfall } from '../inventory/reservations.js';
 import { shippingAddressFromBook } from '../identity/addresses.js';
 import { buildOrderView, orderView, orderViewColumns, type OrderView, type OrderViewParts, type ShippingAddress } from '../orders/read.js';
 import { enqueue } from '../outbox.js';
 import { retryAfterLazyExpiry } from '../payments/expiry.js';
 import { markOrderPaid } from '../payments/paid.js';
 import { computeTotals } from '../pricing/index.js';
-import { findActiveShippingMethod } from '../shipping/index.js';
-import { claimOpenOrderSlot, type CheckoutClient } from './open-orders.js';
+import { TooManyOpenOrdersError, type CheckoutClient } from './open-orders.js';
 import { initializeAttempt, latestAttempt, newPaymentReference, type PaymentDeps, type PaymentStart } from './payment.js';
 
 /**
@@ -88,33 +92,95 @@ async function ownerOf(db: Db, caller: CartCaller): Promise<string> {
   return `cart:${cart.id}`;
 }
 
+/** What checkout_open answers (migrations/2026121000_checkout_functions.ts). */
+interface Opened {
+  cart: { id: string; couponId: string | null; currency: string } | null;
+  lines: (Omit<CartLine, 'priceChanged' | 'lineTotal' | 'available'> & { purchasable: boolean })[];
+  userId: string | null;
+  userEmail: string | null;
+  open: { n: number; wait: number | null } | null;
+  method: { id: string; name: string; price: number; freeOver: number | null } | null;
+  coupon: Json<CouponRow> | null;
+}
+
+/** What checkout_place answers: the rows it wrote, or why it refused (the caller throws, the transaction rolls back). */
+interface PlacedRows {
+  shortfalls?: Shortfall[];
+  couponRefused?: Json<CouponRow> | null;
+  couponUsedUp?: true;
+  order: Record<string, unknown>;
+  items: OrderViewParts['items'];
+  history: Json<OrderViewParts['history'][number]>;
+  payment: Json<OrderViewParts['payments'][number]> | null;
+  changed: StockAfterChange[];
+}
+
+/** A row as JSON carries its timestamps as strings. */
+type Json<T> = { [K in keyof T]: T[K] extends Date ? string : T[K] extends Date | null ? string | null : T[K] };
+const date = (v: unknown) => (typeof v === 'string' ? new Date(v) : (v as Date | null));
+const couponFromJson = (c: Json<CouponRow>): CouponRow => ({
+  ...c,
+  startsAt: date(c.startsAt),
+  endsAt: date(c.endsAt),
+  createdAt: date(c.createdAt)!,
+  updatedAt: date(c.updatedAt)!,
+});
+/** to_jsonb(orders row) → the row as Kysely reads it (camelCase keys, timestamps as Date). */
+function orderFromJson(o: Record<string, unknown>): Selectable<Orders> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(o)) out[k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase())] = k.endsWith('_at') ? date(v) : v;
+  return out as unknown as Selectable<Orders>;
+}
+
+/** An outbox row for checkout_place: what shared/outbox.ts `enqueue` writes, checked the same way. */
+function outboxRow<N extends JobName>(name: N, payload: JobPayload<N>, setNumber = false) {
+  const def = jobs[name];
+  if (!Value.Check(def.payload, payload)) throw new TypeError(`invalid payload for job ${name}`);
+  return { queue: def.queue, name, payload, requestId: currentRequestId() ?? null, setNumber };
+}
+
+const byVariant = <L extends { variantId: string }>(a: L, b: L) => (a.variantId < b.variantId ? -1 : a.variantId > b.variantId ? 1 : 0);
+
+/**
+ * The order's transaction: two function calls (checkout_open, checkout_place) between BEGIN and COMMIT,
+ * plus statements only on rare paths (merging a guest cart at sign-in, an address from the book, store
+ * credit, a low-stock crossing).
+ */
 async function placeOrder(trx: Trx, deps: CheckoutDeps, caller: CartCaller, input: CheckoutInput, claimId: string, client: CheckoutClient | undefined): Promise<Placed> {
   const { config } = deps;
-  const cart = await lockCallerCart(trx, caller, config.CURRENCY);
+  // Signing in with a guest token merges that cart first (locked, in TypeScript: a rare path).
+  if (caller.userId && caller.cartToken) await lockCallerCart(trx, caller, config.CURRENCY);
+  const inputEmail = input.email?.trim();
+  const clientAddress = client && !client.exempt ? client.address : null;
+  const { rows: openRows } = await sql<{ r: Opened }>`SELECT checkout_open(${JSON.stringify({
+    user_id: caller.userId,
+    token_hash: caller.userId || !caller.cartToken ? null : tokenHash(caller.cartToken),
+    currency: config.CURRENCY,
+    email: inputEmail ?? null,
+    client_address: clientAddress,
+    shipping_method_id: input.shippingMethodId,
+  })}::jsonb) AS r`.execute(trx);
+  const opened = openRows[0].r;
+  const cart = opened.cart;
   if (!cart) throw new NotFoundError('Cart');
-  const lines = await cartLines(trx, cart.id, { withStock: false });
+  const lines = opened.lines;
   if (lines.length === 0) throw new ConflictError('cart_empty', 'The cart is empty');
   const gone = lines.filter((l) => !l.purchasable);
   if (gone.length) throw new InsufficientStockError(gone.map((l) => ({ variantId: l.variantId, sku: l.sku, requested: l.quantity, available: 0 })));
 
-  let email = input.email?.trim();
-  let customerUserId: string | null = null;
-  if (caller.userId) {
-    const user = await trx.selectFrom('users').select(['id', 'email']).where('id', '=', caller.userId).executeTakeFirst();
-    customerUserId = user?.id ?? null;
-    email ??= user?.email;
-  }
+  const customerUserId = opened.userId;
+  const email = inputEmail ?? opened.userEmail ?? undefined;
   if (!email) throw new ValidationError('An email is required to check out as a guest', [{ path: '/email', message: 'is required for guests' }]);
-  // Held until this transaction ends: parallel checkouts of one client count one after the other.
-  await claimOpenOrderSlot(trx, client, email, config.MAX_OPEN_ORDERS_PER_CLIENT);
+  // checkout_open counted under the advisory locks, held until this transaction ends (open-orders.ts).
+  if (opened.open && opened.open.n >= config.MAX_OPEN_ORDERS_PER_CLIENT) throw new TooManyOpenOrdersError(config.MAX_OPEN_ORDERS_PER_CLIENT, opened.open.wait ?? 60);
 
   const shippingAddress = await shippingAddressOf(trx, caller, input);
-  const method = await findActiveShippingMethod(trx, input.shippingMethodId);
+  const method = opened.method;
   if (!method) throw new ValidationError('The shipping method is invalid', [{ path: '/shippingMethodId', message: 'is not an available shipping method' }]);
 
   const priced = lines.map((l) => ({ unitPrice: l.price, quantity: l.quantity }));
   const subtotal = computeTotals({ lines: priced, vatRate: 0 }).subtotal;
-  const coupon = cart.couponId ? await findCoupon(trx, cart.couponId) : undefined;
+  const coupon = opened.coupon ? couponFromJson(opened.coupon) : undefined;
   if (coupon) {
     const rejection = couponRejection(coupon, subtotal, new Date());
     if (rejection) throw new InvalidCouponError(rejection);
@@ -122,55 +188,66 @@ async function placeOrder(trx: Trx, deps: CheckoutDeps, caller: CartCaller, inpu
   const totals = computeTotals({ lines: priced, coupon: coupon ? asPricingCoupon(coupon) : null, shipping: method, vatRate: config.VAT_RATE });
 
   const orderId = randomUUID();
-  const shortfalls = await reserveLines(trx, orderId, lines, config.PUBLIC_URL);
-  if (shortfalls.length) throw new InsufficientStockError(shortfalls);
-  if (coupon) await redeemCoupon(trx, { couponId: coupon.id, subtotal, userId: customerUserId, email });
-
-  const order = await trx
-    .insertInto('orders')
-    .values({
-      id: orderId,
-      userId: customerUserId,
-      cartId: cart.id,
+  // Store credit: the tail (credit, payment, outbox, emptied cart, provisional answer) stays in TypeScript.
+  const withCredit = input.storeCredit !== undefined && input.storeCredit !== 0;
+  const reference = withCredit ? null : newPaymentReference();
+  const paymentId = withCredit ? null : randomUUID();
+  const itemCount = lines.reduce((n, l) => n + l.quantity, 0);
+  const notice = { type: 'order.created', staff: true, data: { orderId, number: '', total: totals.total, currency: cart.currency, email, itemCount } } as const;
+  const { rows } = await sql<{ r: PlacedRows }>`SELECT checkout_place(${JSON.stringify({
+    order_id: orderId,
+    lines: lines.map((l) => ({ variantId: l.variantId, quantity: l.quantity, sku: l.sku })).sort(byVariant),
+    coupon: coupon ? { id: coupon.id, subtotal, user_id: customerUserId, email } : null,
+    order: {
+      user_id: customerUserId,
+      cart_id: cart.id,
       email,
-      customerName: shippingAddress.name,
-      status: 'pending_payment',
+      customer_name: shippingAddress.name,
       currency: cart.currency,
-      ...totals,
-      couponId: coupon?.id ?? null,
-      couponCode: coupon?.code ?? null,
-      clientAddress: client?.address ?? null,
-      shippingMethodId: method.id,
-      shippingMethodName: method.name,
-      shippingAddress: JSON.stringify(shippingAddress),
-      reservationExpiresAt: sql`now() + make_interval(mins => ${config.RESERVATION_TTL_MINUTES})`,
-    })
-    .returningAll()
-    .executeTakeFirstOrThrow();
-  const items = await trx
-    .insertInto('orderItems')
-    .values(
-      lines.map((l) => ({
-        orderId,
-        variantId: l.variantId,
-        productId: l.productId,
-        title: l.title,
-        variantTitle: l.variantTitle,
-        sku: l.sku,
-        unitPrice: l.price,
-        quantity: l.quantity,
-        lineTotal: l.lineTotal,
-        currency: l.currency,
-      })),
-    )
-    .returning(orderViewColumns.items)
-    .execute();
-  if (coupon) await recordRedemption(trx, { couponId: coupon.id, orderId, userId: customerUserId, email });
-  const history = await trx
-    .insertInto('orderStatusHistory')
-    .values({ orderId, fromStatus: null, toStatus: 'pending_payment', actorId: caller.userId })
-    .returning(orderViewColumns.history)
-    .execute();
+      ...Object.fromEntries(Object.entries(totals)),
+      coupon_id: coupon?.id ?? null,
+      coupon_code: coupon?.code ?? null,
+      client_address: client?.address ?? null,
+      shipping_method_id: method.id,
+      shipping_method_name: method.name,
+      shipping_address: shippingAddress,
+    },
+    reservation_minutes: config.RESERVATION_TTL_MINUTES,
+    items: lines.map((l) => ({
+      variant_id: l.variantId,
+      product_id: l.productId,
+      title: l.title,
+      variant_title: l.variantTitle,
+      sku: l.sku,
+      unit_price: l.price,
+      quantity: l.quantity,
+      line_total: l.price * l.quantity,
+      currency: l.currency,
+    })),
+    actor_id: caller.userId,
+    finish: !withCredit,
+    payment: paymentId ? { id: paymentId, reference } : null,
+    outbox: withCredit ? [] : [outboxRow('system.notify', notice, true)],
+    clear_coupon: cart.couponId !== null,
+    claim_id: claimId,
+    provisional: { status: 201, body: { orderId, paymentId, reference } } satisfies CheckoutProvisional,
+  })}::jsonb) AS r`.execute(trx);
+  const placed = rows[0].r;
+  if (placed.shortfalls) throw new InsufficientStockError(placed.shortfalls);
+  if (placed.couponUsedUp) throw new InvalidCouponError('used_up', 'You have already used this coupon as often as allowed');
+  if ('couponRefused' in placed) {
+    const current = placed.couponRefused ? couponFromJson(placed.couponRefused) : undefined;
+    throw new InvalidCouponError((current && couponRejection(current, subtotal, new Date())) || (current ? 'used_up' : 'not_found'));
+  }
+  await alertLowStock(trx, placed.changed, config.PUBLIC_URL);
+  const order = orderFromJson(placed.order);
+  const items = placed.items;
+  const history = [{ ...placed.history, createdAt: date(placed.history.createdAt)! }];
+  if (!withCredit) {
+    const payment = { ...placed.payment!, paidAt: date(placed.payment!.paidAt), createdAt: date(placed.payment!.createdAt)! };
+    return { orderId, paymentId, reference, view: { order, parts: { items, history, payments: [payment], refunds: [], invoice: undefined } } };
+  }
+
   // Late in the transaction: the account's row lock is held only from here to the commit.
   const credit = await spendAtCheckout(trx, {
     userId: customerUserId,
@@ -182,29 +259,25 @@ async function placeOrder(trx: Trx, deps: CheckoutDeps, caller: CartCaller, inpu
   });
   const payable = totals.total - (credit?.amount ?? 0);
   // Paystack for the rest; only credit that covers everything means no Paystack transaction at all.
-  const reference = payable > 0 || !credit ? newPaymentReference() : null;
-  const payment = reference
+  const creditReference = payable > 0 || !credit ? newPaymentReference() : null;
+  const payment = creditReference
     ? await trx
         .insertInto('payments')
-        .values({ orderId, reference, attempt: 1, amount: payable, currency: cart.currency, status: 'initializing' })
+        .values({ orderId, reference: creditReference, attempt: 1, amount: payable, currency: cart.currency, status: 'initializing' })
         .returning(orderViewColumns.payments)
         .executeTakeFirstOrThrow()
     : null;
-  await enqueue(trx, 'system.notify', {
-    type: 'order.created',
-    staff: true,
-    data: { orderId, number: order.number, total: totals.total, currency: cart.currency, email, itemCount: lines.reduce((n, l) => n + l.quantity, 0) },
-  });
+  await enqueue(trx, 'system.notify', { ...notice, data: { ...notice.data, number: order.number } });
   if (!payment) {
     await markOrderPaid(trx, order, { amount: totals.total, paidAt: new Date(), note: `paid with store credit (${totals.total})` });
   }
   await trx.deleteFrom('cartItems').where('cartId', '=', cart.id).execute();
   if (cart.couponId) await trx.updateTable('carts').set({ couponId: null }).where('id', '=', cart.id).execute();
   // If this process dies before answering, a retry with the same key finishes from here.
-  const paymentId = payment?.id ?? null;
-  await saveProvisional<CheckoutProvisional>(trx, claimId, { status: 201, body: { orderId, paymentId, reference } });
+  const creditPaymentId = payment?.id ?? null;
+  await saveProvisional<CheckoutProvisional>(trx, claimId, { status: 201, body: { orderId, paymentId: creditPaymentId, reference: creditReference } });
   const payments = [credit, payment].filter((p) => p !== null);
-  return { orderId, paymentId, reference, view: { order, parts: { items, history, payments, refunds: [], invoice: undefined } } };
+  return { orderId, paymentId: creditPaymentId, reference: creditReference, view: { order, parts: { items, history, payments, refunds: [], invoice: undefined } } };
 }
 
 async function answer(deps: CheckoutDeps, orderId: string, payment: PaymentStart | null): Promise<CheckoutAnswer> {
@@ -229,6 +302,30 @@ async function retryOnDeadlock<T>(fn: () => Promise<T>, attempts = 4): Promise<T
   }
 }
 
+/** The tail of each owner's queue of order transactions in this process. */
+const turns = new Map<string, Promise<void>>();
+
+/**
+ * Runs the order transactions of one owner (a user, a guest cart) one after the other in this process,
+ * before they take a pool connection. They would serialize on the cart's row lock anyway; waiting there
+ * holds a connection each, and 50 checkouts of one customer took the whole pool (and answered 500 to
+ * everyone once the pool's wait ran out). Other processes still meet at the row lock, which stays the rule.
+ */
+async function oneAtATime<T>(owner: string, fn: () => Promise<T>): Promise<T> {
+  const before = turns.get(owner) ?? Promise.resolve();
+  let done!: () => void;
+  const gate = new Promise<void>((resolve) => (done = resolve));
+  const mine = before.then(() => gate);
+  turns.set(owner, mine);
+  await before;
+  try {
+    return await fn();
+  } finally {
+    done();
+    if (turns.get(owner) === mine) turns.delete(owner);
+  }
+}
+
 /** `client`: the caller's address, for MAX_OPEN_ORDERS_PER_CLIENT (the API always passes it). */
 export async function checkout(deps: CheckoutDeps, caller: CartCaller, input: CheckoutInput, idempotencyKey: string, client?: CheckoutClient) {
   if ((input.shippingAddress === undefined) === (input.shippingAddressId === undefined)) {
@@ -244,10 +341,12 @@ export async function checkout(deps: CheckoutDeps, caller: CartCaller, input: Ch
       run: async (claimId) => {
         // Lazy expiry: a line short only because of holds the minute job has not released yet gets them
         // released (Paystack asked first: an order paid at the last second is not cancelled) and one more try.
-        const placed: Placed = await retryAfterLazyExpiry(
-          deps.db,
-          { paystack: deps.paystack(), publicUrl: deps.config.PUBLIC_URL, holdMinutes: deps.config.PAYMENT_HOLD_MINUTES },
-          () => retryOnDeadlock(() => deps.db.transaction().execute((trx) => placeOrder(trx, deps, caller, input, claimId, client))),
+        const placed: Placed = await oneAtATime(owner, () =>
+          retryAfterLazyExpiry(
+            deps.db,
+            { paystack: deps.paystack(), publicUrl: deps.config.PUBLIC_URL, holdMinutes: deps.config.PAYMENT_HOLD_MINUTES },
+            () => retryOnDeadlock(() => deps.db.transaction().execute((trx) => placeOrder(trx, deps, caller, input, claimId, client))),
+          ),
         );
         // Paid with store credit alone: already paid in that transaction, nothing to start at Paystack.
         if (!placed.paymentId) return answer(deps, placed.orderId, null);
