@@ -116,17 +116,19 @@ export async function listProducts(db: DbOrTrx, query: ListQuery): Promise<ListP
   const whereSql = (parts: RawBuilder<unknown>[]) => (parts.length ? sql`WHERE ${sql.join(parts, sql` AND `)}` : sql``);
 
   const columns = sql`p.id, p.slug, p.title, p.price_from, p.currency, p.rating::float8 AS rating, p.rating_count AS review_count, p.in_stock`;
-  const ranked = (extra: RawBuilder<unknown>[]) => sql`
+  const ranked = (limit: RawBuilder<unknown>) => sql`
     SELECT ${columns}, ${spec.key} AS k, ${spec.keyText} AS sort_key FROM products p
-    ${whereSql([...pageWhere, ...extra])}
+    ${whereSql(pageWhere)}
     ORDER BY ${spec.key} ${dir}, p.id ${dir}
-    LIMIT ${query.limit + 1}`;
+    LIMIT ${limit}`;
   let rows$: RawBuilder<unknown>;
   if (sort === 'relevance' && tsquery) {
     // One word, or the phrase one hyphenated word makes: its rank in every product was computed when the
     // product was written (product_search_terms, migrations/2026121020_product_search_terms.ts), so the page
     // walks that index in rank order until it is full: the rows and order of ranking every match, without
-    // ranking every match. Any other query (several words, a negation) ranks its matches.
+    // ranking every match. Any other query (several words, a negation) ranks its matches. The other branch is
+    // gated by its LIMIT (0 is never started) rather than a filter: a filter would sit under a parallel plan's
+    // Gather, which starts its workers before finding out.
     const term = sql`(SELECT CASE WHEN numnode(t.q) = 1 THEN t.q::text
         WHEN t.q::text ~ ${PHRASE_CHAIN} AND websearch_to_tsquery('english', substring(t.q::text FROM ${FIRST_LEXEME}))::text = t.q::text THEN t.q::text END
       FROM (SELECT ${tsquery} AS q) t)`;
@@ -139,9 +141,9 @@ export async function listProducts(db: DbOrTrx, query: ListQuery): Promise<ListP
        ORDER BY s.rank DESC, s.product_id DESC
        LIMIT ${query.limit + 1})
       UNION ALL
-      (${ranked([sql`${term} IS NULL`])})`;
+      (${ranked(sql`CASE WHEN ${term} IS NULL THEN ${query.limit + 1}::int ELSE 0 END`)})`;
   } else {
-    rows$ = ranked([]);
+    rows$ = ranked(sql`${query.limit + 1}`);
   }
   // The page first, then its images: the first-image lookup runs for the page's rows only, never for every match.
   const page = sql`
