@@ -56,6 +56,10 @@ function sortSpec(sort: ProductSort, tsquery: RawBuilder<unknown> | null): SortS
   }
 }
 
+/** A tsquery's text when it is a plain phrase of lexemes ('a' <-> 'b' <-> ...), none with a quote or backslash. */
+const PHRASE_CHAIN = String.raw`^'[^'\\]+'( <-> '[^'\\]+')+$`;
+const FIRST_LEXEME = String.raw`^'([^']+)'`;
+
 const cursorKeyType = (sort: ProductSort) => (sort === 'newest' ? 'timestamptz' : sort === 'price_asc' || sort === 'price_desc' ? 'bigint' : 'decimal');
 
 /** The cursor is [sort, key, id] (shared/db/cursor.ts); a cursor from another sort is refused. */
@@ -100,24 +104,56 @@ export async function listProducts(db: DbOrTrx, query: ListQuery): Promise<ListP
   const spec = sortSpec(sort, tsquery);
   const where = filters(query, tsquery, sort);
   const pageWhere = [...where];
-  if (query.cursor) {
-    const { key, id } = decodeListCursor(query.cursor, sort);
-    pageWhere.push(spec.desc ? sql`(${spec.key}, p.id) < (${key}::${spec.cast}, ${id}::uuid)` : sql`(${spec.key}, p.id) > (${key}::${spec.cast}, ${id}::uuid)`);
+  const cursor = query.cursor ? decodeListCursor(query.cursor, sort) : null;
+  if (cursor) {
+    pageWhere.push(
+      spec.desc
+        ? sql`(${spec.key}, p.id) < (${cursor.key}::${spec.cast}, ${cursor.id}::uuid)`
+        : sql`(${spec.key}, p.id) > (${cursor.key}::${spec.cast}, ${cursor.id}::uuid)`,
+    );
   }
   const dir = spec.desc ? sql`DESC` : sql`ASC`;
   const whereSql = (parts: RawBuilder<unknown>[]) => (parts.length ? sql`WHERE ${sql.join(parts, sql` AND `)}` : sql``);
 
-  const page = sql`
-    SELECT p.id, p.slug, p.title, p.price_from, p.currency, p.rating::float8 AS rating, p.rating_count AS review_count, p.in_stock,
-           ${spec.keyText} AS sort_key,
-           CASE WHEN img.id IS NULL THEN '[]'::json
-                ELSE json_build_array(json_build_object('id', img.id, 'urls', img.urls, 'alt', img.alt, 'position', img.position)) END AS images
-    FROM products p
-    LEFT JOIN LATERAL (SELECT m.id, m.urls, m.alt, m.position FROM product_images m
-                       WHERE m.product_id = p.id ORDER BY m.position, m.id LIMIT 1) img ON true
+  const columns = sql`p.id, p.slug, p.title, p.price_from, p.currency, p.rating::float8 AS rating, p.rating_count AS review_count, p.in_stock`;
+  const ranked = (limit: RawBuilder<unknown>) => sql`
+    SELECT ${columns}, ${spec.key} AS k, ${spec.keyText} AS sort_key FROM products p
     ${whereSql(pageWhere)}
     ORDER BY ${spec.key} ${dir}, p.id ${dir}
-    LIMIT ${query.limit + 1}`;
+    LIMIT ${limit}`;
+  let rows$: RawBuilder<unknown>;
+  if (sort === 'relevance' && tsquery) {
+    // One word, or the phrase one hyphenated word makes: its rank in every product was computed when the
+    // product was written (product_search_terms, migrations/2026121020_product_search_terms.ts), so the page
+    // walks that index in rank order until it is full: the rows and order of ranking every match, without
+    // ranking every match. Any other query (several words, a negation) ranks its matches. The other branch is
+    // gated by its LIMIT (0 is never started) rather than a filter: a filter would sit under a parallel plan's
+    // Gather, which starts its workers before finding out.
+    const term = sql`(SELECT CASE WHEN numnode(t.q) = 1 THEN t.q::text
+        WHEN t.q::text ~ ${PHRASE_CHAIN} AND websearch_to_tsquery('english', substring(t.q::text FROM ${FIRST_LEXEME}))::text = t.q::text THEN t.q::text END
+      FROM (SELECT ${tsquery} AS q) t)`;
+    const termWhere = [...filters(query, null, sort), sql`s.term = ${term}`];
+    if (cursor) termWhere.push(sql`(s.rank, s.product_id) < (${cursor.key}::real, ${cursor.id}::uuid)`);
+    rows$ = sql`
+      (SELECT ${columns}, s.rank AS k, s.rank::text AS sort_key
+       FROM product_search_terms s JOIN products p ON p.id = s.product_id
+       ${whereSql(termWhere)}
+       ORDER BY s.rank DESC, s.product_id DESC
+       LIMIT ${query.limit + 1})
+      UNION ALL
+      (${ranked(sql`CASE WHEN ${term} IS NULL THEN ${query.limit + 1}::int ELSE 0 END`)})`;
+  } else {
+    rows$ = ranked(sql`${query.limit + 1}`);
+  }
+  // The page first, then its images: the first-image lookup runs for the page's rows only, never for every match.
+  const page = sql`
+    SELECT r.id, r.slug, r.title, r.price_from, r.currency, r.rating, r.review_count, r.in_stock, r.sort_key,
+           CASE WHEN img.id IS NULL THEN '[]'::json
+                ELSE json_build_array(json_build_object('id', img.id, 'urls', img.urls, 'alt', img.alt, 'position', img.position)) END AS images
+    FROM (${rows$}) r
+    LEFT JOIN LATERAL (SELECT m.id, m.urls, m.alt, m.position FROM product_images m
+                       WHERE m.product_id = r.id ORDER BY m.position, m.id LIMIT 1) img ON true
+    ORDER BY r.k ${dir}, r.id ${dir}`;
 
   type Row = {
     id: string | null;
@@ -137,21 +173,25 @@ export async function listProducts(db: DbOrTrx, query: ListQuery): Promise<ListP
   let facets: Facets | undefined;
   if (query.facets) {
     const bands = sql.join(
-      PRICE_BANDS.map(([min, max]) => sql`(${min}::bigint, ${max}::bigint)`),
+      PRICE_BANDS.map(([min, max], i) => sql`(${i + 1}::int, ${min}::bigint, ${max}::bigint)`),
       sql`, `,
     );
+    // Band i of width_bucket is [PRICE_BANDS[i-1].min, PRICE_BANDS[i].min): the bands are contiguous from 0. One pass
+    // over the matches counts (category, band) pairs; the rollup to ancestor categories runs on those counts.
+    const thresholds = sql`ARRAY[${sql.join(PRICE_BANDS.map(([min]) => sql`${min}::bigint`))}]`;
     const result = await sql<Row>`
-      WITH RECURSIVE filtered AS MATERIALIZED (SELECT p.category_id, p.price_from FROM products p ${whereSql(where)}),
+      WITH RECURSIVE counts AS MATERIALIZED (
+        SELECT p.category_id, width_bucket(p.price_from, ${thresholds}) AS band, count(*) AS n FROM products p ${whereSql(where)} GROUP BY 1, 2),
       tree AS (SELECT id AS ancestor, id AS category FROM categories
                UNION ALL SELECT t.ancestor, c.id FROM tree t JOIN categories c ON c.parent_id = t.category),
       facets AS (SELECT json_build_object(
         'categories', COALESCE((SELECT json_agg(json_build_object('slug', x.slug, 'count', x.n) ORDER BY x.n DESC, x.slug)
-          FROM (SELECT c.slug, count(*) AS n FROM filtered f JOIN tree t ON t.category = f.category_id
+          FROM (SELECT c.slug, sum(k.n)::bigint AS n FROM counts k JOIN tree t ON t.category = k.category_id
                 JOIN categories c ON c.id = t.ancestor GROUP BY c.slug) x), '[]'::json),
         'priceBands', (SELECT json_agg(json_build_object('min', b.lo, 'max', b.hi,
-            'count', (SELECT count(*) FROM filtered f WHERE f.price_from >= b.lo AND (b.hi IS NULL OR f.price_from < b.hi)))
+            'count', COALESCE((SELECT sum(k.n) FROM counts k WHERE k.band = b.i), 0)::bigint)
             ORDER BY b.lo)
-          FROM (VALUES ${bands}) AS b(lo, hi))
+          FROM (VALUES ${bands}) AS b(i, lo, hi))
       )::text AS facets)
       SELECT page.*, facets.facets FROM facets LEFT JOIN LATERAL (${page}) page ON true`.execute(db);
     rows = result.rows;

@@ -445,6 +445,12 @@ export interface ProductSalesRollup {
   units: Generated<number>;
 }
 
+export interface ProductSearchTerms {
+  productId: string;
+  rank: number;
+  term: string;
+}
+
 export interface ProductVariants {
   compareAtPrice: number | null;
   createdAt: Generated<Timestamp>;
@@ -880,6 +886,7 @@ export interface DB {
   productImages: ProductImages;
   products: Products;
   productSalesRollup: ProductSalesRollup;
+  productSearchTerms: ProductSearchTerms;
   productVariants: ProductVariants;
   pushDeliveries: PushDeliveries;
   recBestSellers: RecBestSellers;
