@@ -32,7 +32,7 @@ export class PermanentMailError extends Error {
  * of a TCP (+TLS) handshake, EHLO and AUTH per mail. 16 connections (the email queue runs twice as
  * many jobs, see worker/processors/email.ts), each reused for many mails before it is recycled.
  */
-export const SMTP_POOL_DEFAULTS = { pool: 'true', maxConnections: '16', maxMessages: '1000' } as const;
+const SMTP_POOL_DEFAULTS = { pool: 'true', maxConnections: '16', maxMessages: '1000' } as const;
 
 /** SMTP_URL with the pool defaults for the options it does not set itself. */
 export function pooledSmtpUrl(url: string): string {
