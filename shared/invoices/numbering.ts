@@ -13,14 +13,12 @@ export function invoiceYear(at: Date): number {
   );
 }
 
-export const invoiceNumber = (year: number, sequence: number) =>
-  `INV-${year}-${String(sequence).padStart(6, '0')}`;
-
 /**
  * Gives an order its invoice number, once. Gap-free: the year's counter row is incremented under its row
  * lock in the same transaction that inserts the invoice row, so a rolled-back attempt rolls its number
  * back too, and concurrent payers queue on the counter row until commit.
  * Idempotent: an order that already has an invoice keeps its number (invoices.order_id is unique).
+ * The number reads `INV-<year>-<sequence>`, the sequence zero-padded to six digits (longer past 999,999).
  *
  * One statement (existing invoice, counter step, invoice row): the counter row is locked from this
  * statement to the caller's COMMIT, one round trip, instead of across four; at a few ms per round trip

@@ -29,10 +29,10 @@ export class PermanentMailError extends Error {
 /**
  * Pooled SMTP unless SMTP_URL says otherwise (`?pool=false`, `?maxConnections=…`): a pooled transport
  * keeps its connections open and sends the next mail on one already greeted and authenticated, instead
- * of a TCP (+TLS) handshake, EHLO and AUTH per mail. As many connections as the email queue runs jobs
- * at once (worker/processors/email.ts), each reused for many mails before it is recycled.
+ * of a TCP (+TLS) handshake, EHLO and AUTH per mail. 16 connections (the email queue runs twice as
+ * many jobs, see worker/processors/email.ts), each reused for many mails before it is recycled.
  */
-export const SMTP_POOL_DEFAULTS = { pool: 'true', maxConnections: '16', maxMessages: '1000' } as const;
+const SMTP_POOL_DEFAULTS = { pool: 'true', maxConnections: '16', maxMessages: '1000' } as const;
 
 /** SMTP_URL with the pool defaults for the options it does not set itself. */
 export function pooledSmtpUrl(url: string): string {

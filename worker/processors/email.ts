@@ -28,9 +28,11 @@ function transportFor(config: Config, log: Logger): MailTransport {
  * failed set.
  */
 export const emailProcessor: ProcessorDefinition<'email'> = {
-  // Mail jobs wait on the network (the SMTP server, two short statements), hardly on CPU: as many at once
-  // as the transport pools connections (SMTP_POOL_DEFAULTS.maxConnections), so none waits for a socket.
-  concurrency: 16,
+  // Mail jobs wait on the network (the SMTP server, two short statements), hardly on CPU: twice as many
+  // at once as the transport pools connections (SMTP_POOL_DEFAULTS.maxConnections), so while some are at
+  // the database (claim, record) the others keep every connection busy. Measured: 16 → 32 took mail
+  // jobs from ~80 to ~110/s on the loaded bench machine (bench fleet).
+  concurrency: 32,
   handlers: {
     'email.send': async (payload, { db, config, log, job, redis }) => {
       let result;
