@@ -132,6 +132,7 @@ export async function startWorker(config: Config, opts: StartWorkerOptions = {})
       await Promise.all(workers.map((w) => w.close(true)));
       await http.close();
       await closeQueues(queues);
+      await deps.paystack.close();
       await Promise.all([closeRedis(workerConnection), closeRedis(producer), closeRedis(redis)]);
       await db.destroy();
       log.info('worker stopped');
