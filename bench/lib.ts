@@ -10,6 +10,8 @@
  */
 import autocannon from 'autocannon';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { createInterface } from 'node:readline';
 import pg from 'pg';
 import { loadConfig, repoRoot, type Config } from '../shared/config.js';
@@ -201,11 +203,19 @@ export async function clearBenchRedis(config: Config): Promise<void> {
 // ---------------------------------------------------------------------------------------------------
 // Targets
 
+/** The node flags of `npm run start:api` (package.json): the bench's API runs with what production runs. */
+const API_NODE_FLAGS: string[] = (
+  (JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts['start:api'] ?? ''
+)
+  .split(/\s+/)
+  .filter((arg) => arg.startsWith('--'));
+
 /** Starts `bench/targets.ts <kind>` and waits for its "listening <port>" line. */
 export function startTarget(kind: 'app' | ReferenceKind, env: Record<string, string>): Promise<Target> {
   // BENCH_CPU_PROF=<dir>: every target writes a V8 CPU profile there when it stops (node --cpu-prof).
   const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [];
-  const child: ChildProcess = spawn(process.execPath, [...prof, '--import', 'tsx', 'bench/targets.ts', kind], {
+  const flags = kind === 'app' ? API_NODE_FLAGS : [];
+  const child: ChildProcess = spawn(process.execPath, [...prof, ...flags, '--import', 'tsx', 'bench/targets.ts', kind], {
     cwd: repoRoot,
     env,
     // The IPC channel answers CPU-usage questions (see bench/targets.ts).
