@@ -92,7 +92,9 @@ export async function buildApp(config: Config, opts: BuildAppOptions = {}) {
 
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
-    // Everything this request does (including outbox rows it writes) sees its id.
+    // Everything this request does (the outbox and audit rows it writes) sees its id and address. Pure reads
+    // that say so (`config: { workContext: false }`: hot catalog reads, /me, liveness) skip entering it.
+    if (request.routeOptions.config.workContext === false) return done();
     workContext.run({ requestId: request.id, ip: request.ip }, done);
   });
   // server.close() only drops connections idle at that moment: a keep-alive socket whose request was in

@@ -10,6 +10,9 @@
  */
 import autocannon from 'autocannon';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import path from 'node:path';
 import { createInterface } from 'node:readline';
 import pg from 'pg';
 import { loadConfig, repoRoot, type Config } from '../shared/config.js';
@@ -201,11 +204,19 @@ export async function clearBenchRedis(config: Config): Promise<void> {
 // ---------------------------------------------------------------------------------------------------
 // Targets
 
+/** The node flags of `npm run start:api` (package.json): the bench's API runs with what production runs. */
+const API_NODE_FLAGS: string[] = (
+  (JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts['start:api'] ?? ''
+)
+  .split(/\s+/)
+  .filter((arg) => arg.startsWith('--'));
+
 /** Starts `bench/targets.ts <kind>` and waits for its "listening <port>" line. */
 export function startTarget(kind: 'app' | ReferenceKind, env: Record<string, string>): Promise<Target> {
   // BENCH_CPU_PROF=<dir>: every target writes a V8 CPU profile there when it stops (node --cpu-prof).
   const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [];
-  const child: ChildProcess = spawn(process.execPath, [...prof, '--import', 'tsx', 'bench/targets.ts', kind], {
+  const flags = kind === 'app' ? API_NODE_FLAGS : [];
+  const child: ChildProcess = spawn(process.execPath, [...prof, ...flags, '--import', 'tsx', 'bench/targets.ts', kind], {
     cwd: repoRoot,
     env,
     // The IPC channel answers CPU-usage questions (see bench/targets.ts).
@@ -250,6 +261,66 @@ export function startTarget(kind: 'app' | ReferenceKind, env: Record<string, str
       reject(new Error(`bench target ${kind} exited before listening`));
     });
   });
+}
+
+/** A free loopback port (the OS picks one; it is free again once the probe closes). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      probe.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+/**
+ * The API as production runs it: `node <start:api flags> dist/api/server.js`, without tsx (whose loader thread
+ * and transformed sources add ~100 MB of RSS to every target started from source). Null when there is no build
+ * (`npm run build` first; a stale build measures the old code). CPU and memory come from /proc (Linux).
+ */
+export async function startBuiltApi(env: Record<string, string>): Promise<Target | null> {
+  const entry = path.join(repoRoot, 'dist', 'api', 'server.js');
+  if (!existsSync(entry)) return null;
+  const port = await freePort();
+  const child = spawn(process.execPath, [...API_NODE_FLAGS, entry], {
+    cwd: repoRoot,
+    env: { ...env, PORT: String(port), HOST: '127.0.0.1' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    await exited;
+  };
+  const proc = (file: string) => readFileSync(`/proc/${child.pid}/${file}`, 'utf8');
+  const cpuUsage = async (): Promise<NodeJS.CpuUsage> => {
+    // Fields after "(comm) ": state is [0], utime [11], stime [12], in clock ticks (100 per second).
+    const fields = proc('stat').split(') ')[1].split(' ');
+    return { user: Number(fields[11]) * 10_000, system: Number(fields[12]) * 10_000 };
+  };
+  const memoryUsage = async () => {
+    const status = proc('status');
+    const kb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) * 1024;
+    return { rss: kb('VmRSS'), maxRss: kb('VmHWM'), heapTotal: 0, heapUsed: 0, external: 0, arrayBuffers: 0 };
+  };
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error('the built API exited before answering');
+    try {
+      if ((await fetch(`${url}/health/live`)).ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error('the built API did not answer within 60 s');
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return { name: 'app (dist)', url, cpuUsage, memoryUsage, stop };
 }
 
 // ---------------------------------------------------------------------------------------------------

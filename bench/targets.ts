@@ -8,13 +8,14 @@
  */
 import Fastify, { type FastifyInstance } from 'fastify';
 import pg from 'pg';
-import { buildApp } from '../api/app.js';
 import { loadConfig } from '../shared/config.js';
-import { startWorker } from '../worker/main.js';
+
+// Each kind imports only its own code (dynamic imports below): the API target must not carry the worker's
+// modules, nor the references the API's, or the RSS figures measure the bench instead of the process.
 
 async function target(kind: string): Promise<FastifyInstance> {
   const config = loadConfig(process.env);
-  if (kind === 'app') return await buildApp(config);
+  if (kind === 'app') return await (await import('../api/app.js')).buildApp(config);
   const app = Fastify({ logger: false });
   if (kind === 'hello') {
     app.get('/', async () => ({ hello: 'world' }));
@@ -36,6 +37,7 @@ async function target(kind: string): Promise<FastifyInstance> {
 
 let close: () => Promise<void>;
 if (process.argv[2] === 'worker') {
+  const { startWorker } = await import('../worker/main.js');
   const worker = await startWorker(loadConfig(process.env), { port: 0, schedules: false });
   close = () => worker.close();
   console.log(`listening ${worker.port}`);

@@ -8,6 +8,9 @@ import { ForbiddenError, UnauthorizedError } from '../../shared/errors.js';
 
 export const ACCESS_TOKEN_TTL_SECONDS = 15 * 60;
 
+/** Verified access tokens kept per process (api/plugins/auth.ts): ~1 KB each, the oldest dropped first. */
+const VERIFIED_TOKENS_MAX = 10_000;
+
 interface AuthUser {
   id: string;
   role: Role;
@@ -60,6 +63,11 @@ declare module 'fastify' {
     permission?: Permission;
     /** 'required': any signed-in user; 'optional': identify the caller if a token is sent. */
     auth?: 'required' | 'optional';
+    /**
+     * false: a pure read that writes no outbox or audit rows, so it runs without entering the request's work
+     * context (api/app.ts); those rows would lose their request id and address.
+     */
+    workContext?: false;
   }
   interface FastifyRequest {
     /** The verified caller, or null when anonymous. */
@@ -167,19 +175,39 @@ export default fp(
     });
 
     app.decorateRequest('auth', null);
-    const authenticate = async (request: FastifyRequest) => {
+    // A client presents the same access token for up to 15 minutes: it is verified (RS256, claims) once per
+    // token string and kept here, bounded, until it expires. Revocation is not decided here: the hook right
+    // after (token-revocation) asks on every request. Entries are frozen: requests share them.
+    const verified = new Map<string, VerifiedToken>();
+    const remember = (token: string, value: VerifiedToken) => {
+      if (verified.size >= VERIFIED_TOKENS_MAX) verified.delete(verified.keys().next().value!);
+      verified.set(token, Object.freeze(value));
+    };
+    const refuse = (permission: Permission | undefined, caller: VerifiedToken) => !!permission && !can(caller.role, permission);
+    const authenticate = (request: FastifyRequest, _reply: unknown, done: (err?: Error) => void) => {
       const { permission, auth } = request.routeOptions.config;
-      if (!permission && !auth) return;
+      if (!permission && !auth) return done();
       const token = bearer(request);
-      if (token === undefined && auth === 'optional' && !permission) return;
-      if (!token) throw new UnauthorizedError();
-      try {
-        request.auth = verifiedToken(await request.jwtVerify<AccessClaims>());
-      } catch {
-        // Every bad token (alg none, HS256 with the public key, tampered, expired, unknown kid) is a 401.
-        throw new UnauthorizedError();
+      if (token === undefined && auth === 'optional' && !permission) return done();
+      if (!token) return done(new UnauthorizedError());
+      const known = verified.get(token);
+      if (known !== undefined) {
+        if (known.expiresAt > Date.now()) {
+          request.auth = known;
+          return done(refuse(permission, known) ? new ForbiddenError() : undefined);
+        }
+        verified.delete(token);
       }
-      if (permission && !can(request.auth.role, permission)) throw new ForbiddenError();
+      request.jwtVerify<AccessClaims>().then(
+        (claims) => {
+          const caller = verifiedToken(claims);
+          remember(token, caller);
+          request.auth = caller;
+          done(refuse(permission, caller) ? new ForbiddenError() : undefined);
+        },
+        // Every bad token (alg none, HS256 with the public key, tampered, expired, unknown kid) is a 401.
+        () => done(new UnauthorizedError()),
+      );
     };
     app.decorate('authenticate', authenticate as onRequestHookHandler);
     // Only on the routes that sign callers in, ahead of their own hooks (rate limits): a public route or a

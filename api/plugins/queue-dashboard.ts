@@ -1,7 +1,4 @@
-import { createBullBoard } from '@bull-board/api';
-import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
-import { FastifyAdapter } from '@bull-board/fastify';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type HTTPMethods } from 'fastify';
 import fp from 'fastify-plugin';
 import { can } from '../../shared/auth/permissions.js';
 import type { VerifiedToken } from './auth.js';
@@ -21,16 +18,63 @@ function dashboardToken(request: FastifyRequest): string | undefined {
   return cookie ? decodeURIComponent(cookie) : undefined;
 }
 
-/** bull-board over every queue of the catalogue, for admins only. */
+/** Response headers the outer reply sets itself. */
+const HOP_HEADERS = new Set(['content-length', 'connection', 'keep-alive', 'transfer-encoding', 'date']);
+
+/**
+ * bull-board over every queue of the catalogue, for admins only.
+ *
+ * Loaded on the first request that gets past the admin check, not at start: bull-board, its views (ejs) and
+ * static files are ~4 MB of heap in every API process, for a page an operator opens now and then. The board
+ * lives in a small Fastify instance of its own; the admin routes here check the caller, then hand the
+ * request to it (`inject`) and send its answer back.
+ */
 export default fp(
   async function queueDashboard(app: FastifyInstance) {
-    const serverAdapter = new FastifyAdapter();
-    serverAdapter.setBasePath(DASHBOARD_PATH);
-    createBullBoard({
-      queues: Object.values(app.queues).map((q) => new BullMQAdapter(q)),
-      serverAdapter,
-      options: { uiConfig: { boardTitle: 'Agape queues' } },
+    let board: Promise<FastifyInstance> | undefined;
+    const loadBoard = async (): Promise<FastifyInstance> => {
+      const [{ createBullBoard }, { BullMQAdapter }, { FastifyAdapter }] = await Promise.all([
+        import('@bull-board/api'),
+        import('@bull-board/api/bullMQAdapter'),
+        import('@bull-board/fastify'),
+      ]);
+      const inner = Fastify({ logger: false });
+      const serverAdapter = new FastifyAdapter();
+      serverAdapter.setBasePath(DASHBOARD_PATH);
+      createBullBoard({
+        queues: Object.values(app.queues).map((q) => new BullMQAdapter(q)),
+        serverAdapter,
+        options: { uiConfig: { boardTitle: 'Agape queues' } },
+      });
+      await inner.register(serverAdapter.registerPlugin(), { prefix: DASHBOARD_PATH });
+      await inner.ready();
+      return inner;
+    };
+    const forward = async (request: FastifyRequest, reply: FastifyReply) => {
+      board ??= loadBoard().catch((err: unknown) => {
+        board = undefined;
+        throw err;
+      });
+      const res = await (
+        await board
+      ).inject({
+        method: request.method,
+        url: request.url,
+        headers: request.headers,
+        ...(request.body !== undefined ? { payload: request.body as string | object } : {}),
+      });
+      reply.code(res.statusCode);
+      for (const [name, value] of Object.entries(res.headers)) {
+        if (value !== undefined && !HOP_HEADERS.has(name)) reply.header(name, value);
+      }
+      return reply.send(res.rawPayload);
+    };
+    app.addHook('onClose', async () => {
+      const loaded = board;
+      board = undefined;
+      if (loaded) await (await loaded.catch(() => undefined))?.close();
     });
+
     await app.register(async (scope) => {
       scope.addHook('onRequest', async (request, reply) => {
         const token = dashboardToken(request);
@@ -50,7 +94,10 @@ export default fp(
         }
         return sendProblem(request, reply, token ? 403 : 401, token ? 'forbidden' : 'unauthorized', 'The queue dashboard is for admins');
       });
-      await scope.register(serverAdapter.registerPlugin(), { prefix: DASHBOARD_PATH });
+      const method: HTTPMethods[] = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
+      // Not in the OpenAPI document (bull-board's own routes were hidden too).
+      scope.route({ method, url: DASHBOARD_PATH, schema: { hide: true }, handler: forward });
+      scope.route({ method, url: `${DASHBOARD_PATH}/*`, schema: { hide: true }, handler: forward });
     });
   },
   { name: 'queue-dashboard', dependencies: ['infra', 'auth', 'token-revocation'] },

@@ -14,6 +14,7 @@ const operations: FastifyPluginAsyncTypebox = async (app) => {
     '/health/live',
     {
       logLevel: 'warn',
+      config: { workContext: false },
       schema: { tags: ['operations'], operationId: 'checkLiveness', security: [], summary: 'The process runs', response: { 200: Type.Object({ status: Type.String() }) } },
     },
     async () => ({ status: 'ok' }),

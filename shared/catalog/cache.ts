@@ -120,6 +120,8 @@ export const cachedBody = (json: string, productId?: string): CachedBody => {
  * - While a change's Redis bump is still on its way (`pending`), the Redis level may still answer the old
  *   version: nothing is stored until the bump has landed.
  */
+const ENTRY_OVERHEAD = 200;
+
 export class LocalCatalogCache {
   private readonly entries = new Map<string, CachedBody>();
   private readonly keysByProduct = new Map<string, Set<string>>();
@@ -131,9 +133,14 @@ export class LocalCatalogCache {
   private readonly productPending = new Map<string, number>();
   live = false;
 
+  /**
+   * Bounded for the process's memory (issue 16: API RSS under load < 150 MB): 8 MB holds every list page people
+   * actually request and a few thousand product details; a miss is one Redis round trip. An entry is counted
+   * as its bytes plus ~200 for the key, ETag and map slot.
+   */
   constructor(
-    readonly maxEntries = 20_000,
-    readonly maxBytes = 24 * 1024 * 1024,
+    readonly maxEntries = 5_000,
+    readonly maxBytes = 8 * 1024 * 1024,
   ) {}
 
   get size() {
@@ -153,7 +160,7 @@ export class LocalCatalogCache {
     if (!this.live || this.globalPending > 0 || this.globalAt > since) return;
     const pid = entry.productId;
     if (pid !== undefined && (this.productPending.has(pid) || (this.productAt.get(pid) ?? 0) > since)) return;
-    const size = entry.body.length + key.length + 64;
+    const size = entry.body.length + key.length + ENTRY_OVERHEAD;
     if (size > this.maxBytes / 4) return;
     this.delete(key);
     this.entries.set(key, entry);
@@ -175,7 +182,7 @@ export class LocalCatalogCache {
     const entry = this.entries.get(key);
     if (!entry) return;
     this.entries.delete(key);
-    this.bytes -= entry.body.length + key.length + 64;
+    this.bytes -= entry.body.length + key.length + ENTRY_OVERHEAD;
     if (entry.productId !== undefined) {
       const keys = this.keysByProduct.get(entry.productId);
       keys?.delete(key);

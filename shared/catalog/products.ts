@@ -1,4 +1,4 @@
-import { sql } from 'kysely';
+import { CompiledQuery, sql } from 'kysely';
 import { writeAudit } from '../auth/audit.js';
 import type { Db, DbOrTrx, Trx } from '../db/index.js';
 import { BadRequestError, ConflictError, NotFoundError, isUniqueViolation } from '../errors.js';
@@ -14,10 +14,27 @@ export { productStatuses, type ImageView, type ProductInput, type ProductStatus,
  * query: JSON built by Postgres, keys already camelCase.
  */
 export async function findProductJson(db: DbOrTrx, idOrSlug: string, opts: { publicOnly: boolean }): Promise<{ id: string; json: string } | null> {
-  const where = isUuid(idOrSlug) ? sql`p.id = ${idOrSlug}::uuid` : sql`p.slug = ${idOrSlug}`;
-  const status = opts.publicOnly ? sql`AND p.status = 'active'` : sql``;
+  // An uncached detail is the catalog's hottest statement: its text is built once per form (by id or slug,
+  // public or staff), not per request.
+  const form = `${isUuid(idOrSlug) ? 'id' : 'slug'}:${opts.publicOnly ? 'public' : 'staff'}`;
+  let text = detailStatements.get(form);
+  if (text === undefined) {
+    const compiled = detailStatement(isUuid(idOrSlug), opts.publicOnly).compile(db);
+    if (compiled.parameters.length !== 1) throw new Error('the product detail statement takes one parameter');
+    text = compiled.sql;
+    detailStatements.set(form, text);
+  }
+  const { rows } = await db.executeQuery<{ id: string; json: string }>(CompiledQuery.raw(text, [idOrSlug]));
+  return rows[0] ?? null;
+}
+
+const detailStatements = new Map<string, string>();
+
+function detailStatement(byId: boolean, publicOnly: boolean) {
+  const where = byId ? sql`p.id = ${''}::uuid` : sql`p.slug = ${''}`;
+  const status = publicOnly ? sql`AND p.status = 'active'` : sql``;
   // As text: the CamelCasePlugin would otherwise rewrite keys inside attributes and options.
-  const { rows } = await sql<{ id: string; json: string }>`
+  return sql<{ id: string; json: string }>`
     SELECT p.id, json_build_object(
       'id', p.id, 'slug', p.slug, 'title', p.title, 'description', p.description, 'status', p.status,
       'category', (SELECT json_build_object('id', c.id, 'slug', c.slug, 'name', c.name) FROM categories c WHERE c.id = p.category_id),
@@ -37,8 +54,7 @@ export async function findProductJson(db: DbOrTrx, idOrSlug: string, opts: { pub
       'createdAt', to_char(p.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
       'updatedAt', to_char(p.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
     )::text AS json
-    FROM products p WHERE ${where} ${status}`.execute(db);
-  return rows[0] ?? null;
+    FROM products p WHERE ${where} ${status}`;
 }
 
 async function findProduct(db: DbOrTrx, idOrSlug: string, opts: { publicOnly: boolean }): Promise<ProductView | null> {

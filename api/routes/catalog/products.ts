@@ -30,7 +30,7 @@ const products: FastifyPluginAsyncTypebox<{ writes: CatalogWrites }> = async (ap
   app.get(
     '/products',
     {
-      config: { auth: 'optional' },
+      config: { auth: 'optional', workContext: false },
       schema: {
         tags: ['catalog'],
         operationId: 'listProducts',
@@ -55,7 +55,7 @@ const products: FastifyPluginAsyncTypebox<{ writes: CatalogWrites }> = async (ap
     // One parameter name per position under /products (OpenAPI treats /products/{a} and /products/{b} as one path).
     '/products/:id',
     {
-      config: { auth: 'optional' },
+      config: { auth: 'optional', workContext: false },
       schema: {
         tags: ['catalog'],
         operationId: 'getProduct',

@@ -9,7 +9,7 @@ const meRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/me',
     {
-      config: { auth: 'required' },
+      config: { auth: 'required', workContext: false },
       schema: {
         tags: ['auth'],
         operationId: 'getMe',
