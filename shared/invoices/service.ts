@@ -5,7 +5,7 @@ import { enqueueMail } from '../mail/enqueue.js';
 import { wasEverPaid, type OrderStatus } from '../orders/state.js';
 import { assignInvoiceNumber } from './numbering.js';
 import { addressLines } from '../format.js';
-import { renderInvoicePdf, type InvoiceDocument } from './pdf.js';
+import type { InvoiceDocument } from './pdf.js';
 import { invoiceKey, type InvoiceStore } from './storage.js';
 
 export class OrderNotPaidError extends ConflictError {
@@ -28,7 +28,8 @@ export async function renderOrderInvoice(
   store: InvoiceStore,
   config: Pick<Config, 'SHOP_NAME' | 'SHOP_ADDRESS' | 'VAT_RATE'>,
   orderId: string,
-  render: (doc: InvoiceDocument) => Promise<Buffer> = renderInvoicePdf,
+  // PDFKit (and its fonts) load on the first render, not in every process that imports invoices (the API).
+  render: (doc: InvoiceDocument) => Promise<Buffer> = async (doc) => (await import('./pdf.js')).renderInvoicePdf(doc),
 ): Promise<{ result: InvoiceRenderResult; number: string }> {
   const invoice = await db.transaction().execute(async (trx) => {
     // The order lock serialises two renders of one order; the counter lock serialises numbering.
