@@ -34,6 +34,11 @@ import { initializeAttempt, latestAttempt, newPaymentReference, type PaymentDeps
  * covering the whole total pays the order at once, by the same path as a verified payment (markOrderPaid),
  * and no Paystack transaction is started (`payment: null`).
  *
+ * The transaction is two calls of SQL functions (migrations/2026121000_checkout_functions.ts):
+ * checkout_open (the reads, the cart lock and the open-order count) and, after pricing here,
+ * checkout_place (every write); the rules are theirs, stated there. Checkouts of one owner take their turn
+ * in this process before they take a pool connection (oneAtATime).
+ *
  * Expired reservations hold their units until released (shared/inventory/availability.ts: one rule for
  * "available", the same as the reserve statement's). When a line comes up short, checkout expires the
  * unpaid, expired orders holding those variants (each in its own short transaction, exactly what the minute
@@ -373,5 +378,5 @@ export async function checkout(deps: CheckoutDeps, caller: CartCaller, input: Ch
   );
 }
 
-export { claimOpenOrderSlot, TooManyOpenOrdersError, type CheckoutClient } from './open-orders.js';
+export { TooManyOpenOrdersError, type CheckoutClient } from './open-orders.js';
 export { newPaymentReference, initializeAttempt, latestAttempt, retryPayment, PAYSTACK_INIT_TIMEOUT_MS, type PaymentStart, type PaystackFactory } from './payment.js';
