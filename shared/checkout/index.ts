@@ -12,7 +12,7 @@ import { tokenHash } from '../crypto.js';
 import { spendAtCheckout } from '../credit/tender.js';
 import type { StoreCreditRequest } from '../credit/schemas.js';
 import { asPricingCoupon, couponRejection, InvalidCouponError, type CouponRow } from '../coupons/index.js';
-import { withIdempotency, saveProvisional, type StoredAnswer } from '../idempotency/index.js';
+import { completeKey, completion, withIdempotency, saveProvisional, type StoredAnswer } from '../idempotency/index.js';
 import { alertLowStock, type StockAfterChange } from '../inventory/alerts.js';
 import type { Shortfall } from '../inventory/reservations.js';
 import { shippingAddressFromBook } from '../identity/addresses.js';
@@ -22,7 +22,7 @@ import { retryAfterLazyExpiry } from '../payments/expiry.js';
 import { markOrderPaid } from '../payments/paid.js';
 import { computeTotals } from '../pricing/index.js';
 import { TooManyOpenOrdersError, type CheckoutClient } from './open-orders.js';
-import { initializeAttempt, latestAttempt, newPaymentReference, type PaymentDeps, type PaymentStart } from './payment.js';
+import { initializeAttempt, latestAttempt, newPaymentReference, type InitializedOutcome, type PaymentDeps, type PaymentStart } from './payment.js';
 
 /**
  * Checkout: Idempotency-Key → one transaction (lock cart, reserve every line with a conditional UPDATE,
@@ -339,6 +339,7 @@ export async function checkout(deps: CheckoutDeps, caller: CartCaller, input: Ch
     ]);
   }
   const owner = await ownerOf(deps.db, caller);
+  let initialized: InitializedOutcome | undefined;
   return withIdempotency<CheckoutAnswer, CheckoutProvisional>(
     deps.db,
     { scope: 'checkout', owner, key: idempotencyKey, request: input },
@@ -357,15 +358,26 @@ export async function checkout(deps: CheckoutDeps, caller: CartCaller, input: Ch
         if (!placed.paymentId) return answer(deps, placed.orderId, null);
         const { order, parts } = placed.view;
         const p = parts.payments.find((x) => x.id === placed.paymentId)!;
-        const payment = await initializeAttempt(deps, placed.paymentId, {
-          ...p,
-          accessCode: null,
-          orderId: order.id,
-          number: order.number,
-          email: order.email,
-        });
+        const payment = await initializeAttempt(
+          deps,
+          placed.paymentId,
+          { ...p, accessCode: null, orderId: order.id, number: order.number, email: order.email },
+          (outcome) => (initialized = outcome),
+        );
         const payments = parts.payments.map((x) => (x.id === p.id ? { ...x, status: payment.status, authorizationUrl: payment.authorizationUrl } : x));
         return { status: 201, body: { order: buildOrderView(order, { ...parts, payments }), payment } };
+      },
+      // The Paystack outcome and the key's final answer in one statement (a crash before it: the provisional
+      // answer recovers, and the attempt row still says `initializing`, as when the crash came before the call).
+      complete: async (claimId, result) => {
+        const outcome = initialized;
+        if (!outcome) return completeKey(deps.db, claimId, result);
+        await deps.db
+          .with('attempt', (db) => db.updateTable('payments').set(outcome.set).where('id', '=', outcome.paymentId).where('status', '=', 'initializing'))
+          .updateTable('idempotencyKeys')
+          .set(completion(result))
+          .where('id', '=', claimId)
+          .execute();
       },
       recover: async (provisional) => {
         const { orderId, paymentId } = provisional.body;
