@@ -12,7 +12,7 @@ import { tokenHash } from '../crypto.js';
 import { spendAtCheckout } from '../credit/tender.js';
 import type { StoreCreditRequest } from '../credit/schemas.js';
 import { asPricingCoupon, couponRejection, InvalidCouponError, type CouponRow } from '../coupons/index.js';
-import { withIdempotency, saveProvisional, type StoredAnswer } from '../idempotency/index.js';
+import { completeKey, completion, withIdempotency, saveProvisional, type StoredAnswer } from '../idempotency/index.js';
 import { alertLowStock, type StockAfterChange } from '../inventory/alerts.js';
 import type { Shortfall } from '../inventory/reservations.js';
 import { shippingAddressFromBook } from '../identity/addresses.js';
@@ -22,7 +22,7 @@ import { retryAfterLazyExpiry } from '../payments/expiry.js';
 import { markOrderPaid } from '../payments/paid.js';
 import { computeTotals } from '../pricing/index.js';
 import { TooManyOpenOrdersError, type CheckoutClient } from './open-orders.js';
-import { initializeAttempt, latestAttempt, newPaymentReference, type PaymentDeps, type PaymentStart } from './payment.js';
+import { initializeAttempt, latestAttempt, newPaymentReference, type InitializedOutcome, type PaymentDeps, type PaymentStart } from './payment.js';
 
 /**
  * Checkout: Idempotency-Key → one transaction (lock cart, reserve every line with a conditional UPDATE,
@@ -33,6 +33,11 @@ import { initializeAttempt, latestAttempt, newPaymentReference, type PaymentDeps
  * update, as a `store_credit` payment row), and the Paystack attempt asks only for `total − credit`. Credit
  * covering the whole total pays the order at once, by the same path as a verified payment (markOrderPaid),
  * and no Paystack transaction is started (`payment: null`).
+ *
+ * The transaction is two calls of SQL functions (migrations/2026121000_checkout_functions.ts):
+ * checkout_open (the reads, the cart lock and the open-order count) and, after pricing here,
+ * checkout_place (every write); the rules are theirs, stated there. Checkouts of one owner take their turn
+ * in this process before they take a pool connection (oneAtATime).
  *
  * Expired reservations hold their units until released (shared/inventory/availability.ts: one rule for
  * "available", the same as the reserve statement's). When a line comes up short, checkout expires the
@@ -334,6 +339,7 @@ export async function checkout(deps: CheckoutDeps, caller: CartCaller, input: Ch
     ]);
   }
   const owner = await ownerOf(deps.db, caller);
+  let initialized: InitializedOutcome | undefined;
   return withIdempotency<CheckoutAnswer, CheckoutProvisional>(
     deps.db,
     { scope: 'checkout', owner, key: idempotencyKey, request: input },
@@ -352,15 +358,26 @@ export async function checkout(deps: CheckoutDeps, caller: CartCaller, input: Ch
         if (!placed.paymentId) return answer(deps, placed.orderId, null);
         const { order, parts } = placed.view;
         const p = parts.payments.find((x) => x.id === placed.paymentId)!;
-        const payment = await initializeAttempt(deps, placed.paymentId, {
-          ...p,
-          accessCode: null,
-          orderId: order.id,
-          number: order.number,
-          email: order.email,
-        });
+        const payment = await initializeAttempt(
+          deps,
+          placed.paymentId,
+          { ...p, accessCode: null, orderId: order.id, number: order.number, email: order.email },
+          (outcome) => (initialized = outcome),
+        );
         const payments = parts.payments.map((x) => (x.id === p.id ? { ...x, status: payment.status, authorizationUrl: payment.authorizationUrl } : x));
         return { status: 201, body: { order: buildOrderView(order, { ...parts, payments }), payment } };
+      },
+      // The Paystack outcome and the key's final answer in one statement (a crash before it: the provisional
+      // answer recovers, and the attempt row still says `initializing`, as when the crash came before the call).
+      complete: async (claimId, result) => {
+        const outcome = initialized;
+        if (!outcome) return completeKey(deps.db, claimId, result);
+        await deps.db
+          .with('attempt', (db) => db.updateTable('payments').set(outcome.set).where('id', '=', outcome.paymentId).where('status', '=', 'initializing'))
+          .updateTable('idempotencyKeys')
+          .set(completion(result))
+          .where('id', '=', claimId)
+          .execute();
       },
       recover: async (provisional) => {
         const { orderId, paymentId } = provisional.body;
@@ -373,5 +390,5 @@ export async function checkout(deps: CheckoutDeps, caller: CartCaller, input: Ch
   );
 }
 
-export { claimOpenOrderSlot, TooManyOpenOrdersError, type CheckoutClient } from './open-orders.js';
+export { TooManyOpenOrdersError, type CheckoutClient } from './open-orders.js';
 export { newPaymentReference, initializeAttempt, latestAttempt, retryPayment, PAYSTACK_INIT_TIMEOUT_MS, type PaymentStart, type PaystackFactory } from './payment.js';

@@ -52,8 +52,23 @@ export interface AttemptFacts {
   email: string;
 }
 
-/** Calls Paystack for an attempt row in `initializing` and records the outcome on the row. `known`: the caller just wrote it. */
-export async function initializeAttempt(deps: PaymentDeps, paymentId: string, known?: AttemptFacts): Promise<PaymentStart> {
+/** What a successful initialization writes on its attempt row (only while it is still `initializing`). */
+export interface InitializedOutcome {
+  paymentId: string;
+  set: { status: 'initialized'; authorizationUrl: string; accessCode: string; lastError: null };
+}
+
+/**
+ * Calls Paystack for an attempt row in `initializing` and records the outcome on the row. `known`: the caller
+ * just wrote it. `recordSuccess`: the caller writes a successful outcome itself (checkout: in one statement
+ * with its idempotency key's completion); a failure is always written here.
+ */
+export async function initializeAttempt(
+  deps: PaymentDeps,
+  paymentId: string,
+  known?: AttemptFacts,
+  recordSuccess?: (outcome: InitializedOutcome) => void,
+): Promise<PaymentStart> {
   const p =
     known ??
     (await deps.db
@@ -76,12 +91,12 @@ export async function initializeAttempt(deps: PaymentDeps, paymentId: string, kn
       callbackUrl: orderLink(deps.config, p.orderId),
       metadata: { orderId: p.orderId, orderNumber: p.number, attempt: p.attempt },
     });
-    await deps.db
-      .updateTable('payments')
-      .set({ status: 'initialized', authorizationUrl: result.authorizationUrl, accessCode: result.accessCode, lastError: null })
-      .where('id', '=', p.id)
-      .where('status', '=', 'initializing')
-      .execute();
+    const outcome: InitializedOutcome = {
+      paymentId: p.id,
+      set: { status: 'initialized', authorizationUrl: result.authorizationUrl, accessCode: result.accessCode, lastError: null },
+    };
+    if (recordSuccess) recordSuccess(outcome);
+    else await deps.db.updateTable('payments').set(outcome.set).where('id', '=', p.id).where('status', '=', 'initializing').execute();
     return { reference: p.reference, authorizationUrl: result.authorizationUrl, accessCode: result.accessCode, status: 'initialized', message: null };
   } catch (err) {
     const lastError = err instanceof PaystackError ? err.message : 'unexpected error while initializing the payment';

@@ -10,8 +10,10 @@ import type { CouponInput, CouponRejection } from './schemas.js';
  * Coupons: percent / fixed / free_shipping, case-insensitive codes (citext), a validity window, a minimum
  * subtotal, a global redemption cap and a per-customer limit (by user, or by email for guests).
  * Redemptions are counted inside the checkout transaction with one conditional UPDATE on the coupon row
- * (see redeemCoupon), so the cap holds under any concurrency; a cancelled or expired order gives its
- * redemption back (releaseCouponRedemption).
+ * (checkout_place, migrations/2026121000_checkout_functions.ts: it checks the cap, the window and the
+ * minimum and takes the row lock, so with 5 left exactly 5 succeed; the per-customer count is read after
+ * the lock), so the cap holds under any concurrency; a cancelled or expired order gives its redemption
+ * back (releaseCouponRedemption).
  */
 
 export type { CouponRejection } from './schemas.js';
@@ -120,42 +122,6 @@ export async function checkCoupon(db: DbOrTrx, code: string, subtotal: number, w
     throw new InvalidCouponError('used_up', 'You have already used this coupon as often as allowed');
   }
   return coupon;
-}
-
-/**
- * Counts one redemption inside the checkout transaction (then call recordRedemption after the order insert). The conditional UPDATE both checks the cap and
- * the window and takes the coupon row lock, so concurrent checkouts serialize on it: with 5 left, exactly
- * 5 succeed. The per-customer count is read after the lock, so it sees every committed redemption.
- */
-export async function redeemCoupon(
-  trx: Trx,
-  input: { couponId: string; subtotal: number; userId: string | null; email: string },
-): Promise<CouponRow> {
-  const updated = await trx
-    .updateTable('coupons')
-    .set({ redemptionsCount: sql`redemptions_count + 1` })
-    .where('id', '=', input.couponId)
-    .where('active', '=', true)
-    .where((eb) => eb.or([eb('maxRedemptions', 'is', null), eb('redemptionsCount', '<', eb.ref('maxRedemptions'))]))
-    .where((eb) => eb.or([eb('startsAt', 'is', null), eb('startsAt', '<=', sql<Date>`now()`)]))
-    .where((eb) => eb.or([eb('endsAt', 'is', null), eb('endsAt', '>', sql<Date>`now()`)]))
-    .where((eb) => eb.or([eb('minSubtotal', 'is', null), eb('minSubtotal', '<=', input.subtotal)]))
-    .returning(couponColumns)
-    .executeTakeFirst();
-  if (!updated) {
-    const current = await findCoupon(trx, input.couponId);
-    throw new InvalidCouponError((current && couponRejection(current, input.subtotal, new Date())) || (current ? 'used_up' : 'not_found'));
-  }
-  if (updated.perCustomerLimit !== null) {
-    const held = await customerRedemptions(trx, updated.id, { userId: input.userId, email: input.email });
-    if (held >= updated.perCustomerLimit) throw new InvalidCouponError('used_up', 'You have already used this coupon as often as allowed');
-  }
-  return updated;
-}
-
-/** The redemption row, written once the order row exists (same transaction as redeemCoupon). */
-export async function recordRedemption(trx: Trx, input: { couponId: string; orderId: string; userId: string | null; email: string }) {
-  await trx.insertInto('couponRedemptions').values(input).execute();
 }
 
 /** A cancelled or expired order gives its redemption back. Idempotent (released_at). */

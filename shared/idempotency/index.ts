@@ -116,17 +116,16 @@ export async function saveProvisional<P extends StoredAnswer>(trx: DbOrTrx, clai
     .execute();
 }
 
-async function complete(db: Db, claimId: string, answer: StoredAnswer): Promise<void> {
-  await db
-    .updateTable('idempotencyKeys')
-    .set({
-      state: 'done',
-      responseStatus: answer.status,
-      responseBody: JSON.stringify(answer.body),
-      expiresAt: sql`created_at + make_interval(hours => ${RETENTION_HOURS})`,
-    })
-    .where('id', '=', claimId)
-    .execute();
+/** The key's row once its answer is final: replayed from now on, kept RETENTION_HOURS. */
+export const completion = (answer: StoredAnswer) => ({
+  state: 'done' as const,
+  responseStatus: answer.status,
+  responseBody: JSON.stringify(answer.body),
+  expiresAt: sql<Date>`created_at + make_interval(hours => ${RETENTION_HOURS})`,
+});
+
+export async function completeKey(db: DbOrTrx, claimId: string, answer: StoredAnswer): Promise<void> {
+  await db.updateTable('idempotencyKeys').set(completion(answer)).where('id', '=', claimId).execute();
 }
 
 /**
@@ -138,6 +137,11 @@ export interface IdempotentHandlers<A extends StoredAnswer, P extends StoredAnsw
   run(claimId: string): Promise<A>;
   /** Finishes a request whose process died after its transaction committed (from the provisional answer). */
   recover?(provisional: P): Promise<A>;
+  /**
+   * Completes the key after `run` instead of the default `completeKey`: a use case whose last write can
+   * go in the same statement (checkout: the Paystack outcome) saves a round trip.
+   */
+  complete?(claimId: string, answer: A): Promise<void>;
 }
 
 /**
@@ -155,7 +159,7 @@ export async function withIdempotency<A extends StoredAnswer, P extends StoredAn
   if (claimed.kind === 'replay') return { ...(claimed.answer as A), replayed: true };
   if (claimed.kind === 'recover') {
     const answer = handlers.recover ? await handlers.recover(claimed.answer as P) : (claimed.answer as A);
-    await complete(db, claimed.id, answer);
+    await completeKey(db, claimed.id, answer);
     return { ...answer, replayed: true };
   }
   let answer: A;
@@ -172,7 +176,7 @@ export async function withIdempotency<A extends StoredAnswer, P extends StoredAn
       .catch(() => undefined);
     throw err;
   }
-  await complete(db, claimed.id, answer);
+  await (handlers.complete ? handlers.complete(claimed.id, answer) : completeKey(db, claimed.id, answer));
   return { ...answer, replayed: false };
 }
 
