@@ -23,6 +23,7 @@ import { resolveRange } from '../../shared/reports/range.js';
 import { RangeQuery, SnapshotFields } from '../../shared/reports/schemas.js';
 import { readSnapshot } from '../../shared/reports/snapshot.js';
 import { IdParams, problemResponses } from '../schemas.js';
+import { sendPrivateFile, signedUrlRedirect } from '../private-file.js';
 
 /** Links in mail, opened without signing in: per client address. */
 const linkLimit = { max: 30, timeWindow: 60_000 };
@@ -197,22 +198,15 @@ const customerRoutes: FastifyPluginAsyncTypebox = async (app) => {
         ),
         response: {
           200: { description: 'The archive', content: { 'application/json': { schema: { type: 'string', format: 'binary' } } } },
-          302: { description: 'A signed media-host URL that expires in minutes', headers: { location: { type: 'string' } } },
+          302: signedUrlRedirect,
           ...problemResponses(400, 404, 410, 429),
         },
       },
     },
     async (request, reply) => {
       const { key } = await exportForLink(app.db, app.config, request.params.id, request.query.expires, request.query.token);
-      reply.header('cache-control', 'private, no-store');
-      if (files.signedUrl) return reply.redirect(files.signedUrl(key, { ttlSeconds: app.config.MEDIA_URL_TTL_SECONDS }), 302);
-      const stream = await files.stream?.(key);
-      if (!stream) throw new NotFoundError('Export');
-      return reply
-        .header('content-type', 'application/json; charset=utf-8')
-        .header('content-disposition', 'attachment; filename="my-data.json"')
-        .header('x-content-type-options', 'nosniff')
-        .send(stream);
+      const archive = { key, mime: 'application/json; charset=utf-8', filename: 'my-data.json' };
+      return sendPrivateFile(reply, files, app.config.MEDIA_URL_TTL_SECONDS, archive, () => new NotFoundError('Export'));
     },
   );
 };

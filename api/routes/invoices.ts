@@ -4,6 +4,7 @@ import { invoiceForDownload, invoiceNotReady } from '../../shared/invoices/servi
 import { privateFiles } from '../../shared/media/files.js';
 import { findAccessibleOrder } from '../../shared/orders/read.js';
 import { IdParams, problemResponses } from '../schemas.js';
+import { sendPrivateFile } from '../private-file.js';
 
 const invoices: FastifyPluginAsyncTypebox = async (app) => {
   const files = await privateFiles(app.config);
@@ -45,22 +46,8 @@ const invoices: FastifyPluginAsyncTypebox = async (app) => {
         linkToken: request.query.token,
       });
       const invoice = await invoiceForDownload(app.db, order);
-      reply.header('cache-control', 'private, no-store');
-      if (files.signedUrl) {
-        // The media host serves the bytes; the URL is checked by its signature and dies in minutes, so
-        // a leaked link (logs, history) stops working soon. Nothing is cached: each request signs anew.
-        return reply.redirect(files.signedUrl(invoice.key, { ttlSeconds: app.config.MEDIA_URL_TTL_SECONDS }), 302);
-      }
-      const stream = await files.stream?.(invoice.key);
-      if (!stream) throw invoiceNotReady(order.status);
-      return (
-        reply
-          .header('content-type', 'application/pdf')
-          .header('content-disposition', `attachment; filename="${invoice.filename}"`)
-          .header('x-content-type-options', 'nosniff')
-          // The declared 200 schema is binary; the TypeBox provider only knows JSON bodies.
-          .send(stream)
-      );
+      const pdf = { key: invoice.key, mime: 'application/pdf', filename: invoice.filename };
+      return sendPrivateFile(reply, files, app.config.MEDIA_URL_TTL_SECONDS, pdf, () => invoiceNotReady(order.status));
     },
   );
 };

@@ -21,6 +21,7 @@ import { approveReturn, listReturns, receiveReturn, rejectReturn, retryReturnRef
 import { StringEnum } from '../../shared/schemas.js';
 import { readFileField } from '../multipart-file.js';
 import { IdParams, PageQuery, problemResponses } from '../schemas.js';
+import { sendPrivateFile, signedUrlRedirect } from '../private-file.js';
 
 const bearer = [{ bearerAuth: [] }];
 const tags = ['returns'];
@@ -151,18 +152,14 @@ const returnRoutes: FastifyPluginAsyncTypebox = async (app) => {
         params: IdParams,
         response: {
           200: { description: 'The file', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } },
-          302: { description: 'A signed media-host URL that expires in minutes', headers: { location: { type: 'string' } } },
+          302: signedUrlRedirect,
           ...problemResponses(401, 404),
         },
       },
     },
     async (request, reply) => {
       const photo = await findReturnPhoto(app.db, request.auth!, request.params.id);
-      reply.header('cache-control', 'private, no-store');
-      if (files.signedUrl) return reply.redirect(files.signedUrl(photo.key, { ttlSeconds: app.config.MEDIA_URL_TTL_SECONDS }), 302);
-      const stream = await files.stream?.(photo.key);
-      if (!stream) throw new NotFoundError('Photo');
-      return reply.header('content-type', photo.mime).header('x-content-type-options', 'nosniff').send(stream);
+      return sendPrivateFile(reply, files, app.config.MEDIA_URL_TTL_SECONDS, { key: photo.key, mime: photo.mime }, () => new NotFoundError('Photo'));
     },
   );
 

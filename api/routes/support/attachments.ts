@@ -7,6 +7,7 @@ import { Attachment, MAX_ATTACHMENT_BYTES } from '../../../shared/support/schema
 import { readFileField } from '../../multipart-file.js';
 import { IdParams, problemResponses } from '../../schemas.js';
 import { bearer, perUser } from './common.js';
+import { sendPrivateFile, signedUrlRedirect } from '../../private-file.js';
 
 class AttachmentTooLargeError extends DomainError {
   constructor() {
@@ -56,22 +57,14 @@ const supportAttachments: FastifyPluginAsyncTypebox = async (app) => {
         params: IdParams,
         response: {
           200: { description: 'The file', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } },
-          302: { description: 'A signed media-host URL that expires in minutes', headers: { location: { type: 'string' } } },
+          302: signedUrlRedirect,
           ...problemResponses(401, 404),
         },
       },
     },
     async (request, reply) => {
       const a = await findAttachment(app.db, request.auth!, request.params.id);
-      reply.header('cache-control', 'private, no-store');
-      if (files.signedUrl) return reply.redirect(files.signedUrl(a.key, { ttlSeconds: app.config.MEDIA_URL_TTL_SECONDS }), 302);
-      const stream = await files.stream?.(a.key);
-      if (!stream) throw new NotFoundError('Attachment');
-      return reply
-        .header('content-type', a.mime)
-        .header('content-disposition', `attachment; filename="${a.filename.replace(/"/g, '')}"`)
-        .header('x-content-type-options', 'nosniff')
-        .send(stream);
+      return sendPrivateFile(reply, files, app.config.MEDIA_URL_TTL_SECONDS, a, () => new NotFoundError('Attachment'));
     },
   );
 };
