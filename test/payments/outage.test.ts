@@ -401,15 +401,18 @@ t.test(
     await until(async () => (await orderOf(db, unverified.orderId)).status === 'paid');
     t.equal((await paymentOf(db, unverified.reference)).unverifiedSince, null);
     await until(async () => (await orderOf(db, unhandled.orderId)).status === 'paid');
-    t.ok(
-      (
-        await db
-          .selectFrom('webhookEvents')
-          .select('processedAt')
-          .where('id', '=', event.id)
-          .executeTakeFirstOrThrow()
-      ).processedAt,
+    // The job marks the event handled after the payment's own commit: wait for that second write.
+    const handled = await until(
+      async () =>
+        (
+          await db
+            .selectFrom('webhookEvents')
+            .select('processedAt')
+            .where('id', '=', event.id)
+            .executeTakeFirstOrThrow()
+        ).processedAt,
     );
+    t.ok(handled, 'the stored event is marked handled');
 
     // Later sweeps leave a refund alone while its status poll is waiting: still one refund at Paystack.
     await new Promise((r) => setTimeout(r, 1_500));
