@@ -7,7 +7,6 @@
  * (same triggers) in the same run, with as many clients as the API has pool connections.
  * Aims: API ≥ 50% of pgbench; p99 ≤ 100 ms at half of peak.
  */
-import autocannon from 'autocannon';
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -60,40 +59,31 @@ async function makeCarts(ctx: BenchContext, count: number, pool: number): Promis
   return tokens;
 }
 
-function checkoutLoad(target: Target, tokens: string[], shippingMethodId: string, opts: { connections: number; duration: number; rate?: number }): Promise<LoadResult> {
+/**
+ * Checkouts of the given carts, one cart per request (one email per cart: MAX_OPEN_ORDERS_PER_CLIENT caps
+ * unpaid orders per email even for allow-listed addresses); closed loop, or open loop at `rate`.
+ */
+function checkoutLoad(ctx: BenchContext, target: Target, tokens: string[], shippingMethodId: string, opts: { connections: number; duration: number; rate?: number }): Promise<LoadResult> {
   let i = 0;
-  // One email per cart: MAX_OPEN_ORDERS_PER_CLIENT caps unpaid orders per email even for allow-listed addresses.
-  const bodyFor = (n: number) =>
-    JSON.stringify({
-      email: `bench${n}@example.test`,
-      shippingMethodId,
-      shippingAddress: { name: 'Bench', phone: '+2348030000000', line1: '1 Bench Rd', city: 'Lagos', state: 'Lagos', country: 'NG' },
-    });
-  return new Promise((resolve, reject) => {
-    autocannon(
-      {
-        url: target.url,
-        connections: opts.connections,
-        duration: opts.duration,
-        ...(opts.rate ? { overallRate: opts.rate } : {}),
-        requests: [
-          {
-            method: 'POST',
-            path: '/api/v1/checkout',
-            setupRequest: (req: autocannon.Request) => {
-              const n = i++ % tokens.length;
-              const token = tokens[n];
-              return { ...req, body: bodyFor(n), headers: { ...req.headers, 'content-type': 'application/json', 'x-cart-token': token, 'idempotency-key': randomUUID() } };
-            },
-          },
-        ],
-      },
-      (err, r) => {
-        if (err) return reject(err instanceof Error ? err : new Error(String(err)));
-        if (i > tokens.length) console.warn(`  warning: ${i - tokens.length} requests reused a cart (prepare more carts)`);
-        resolve({ reqPerSec: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, requests: r.requests.total, non2xx: r.non2xx, errors: r.errors, timeouts: r.timeouts });
-      },
-    );
+  return ctx.load(target, {
+    path: '/api/v1/checkout',
+    method: 'POST',
+    connections: opts.connections,
+    duration: opts.duration,
+    warmup: 0,
+    ...(opts.rate ? { overallRate: opts.rate } : {}),
+    makeRequest: () => {
+      const n = i++;
+      if (n === tokens.length) console.warn('  warning: requests reuse carts (prepare more carts)');
+      return {
+        body: JSON.stringify({
+          email: `bench${n}@example.test`,
+          shippingMethodId,
+          shippingAddress: { name: 'Bench', phone: '+2348030000000', line1: '1 Bench Rd', city: 'Lagos', state: 'Lagos', country: 'NG' },
+        }),
+        headers: { 'content-type': 'application/json', 'x-cart-token': tokens[n % tokens.length], 'idempotency-key': randomUUID() },
+      };
+    },
   });
 }
 
@@ -157,16 +147,16 @@ export default async function run(ctx: BenchContext): Promise<void> {
 
     ctx.log(`preparing ${perScenario} carts per scenario...`);
     let tokens = await makeCarts(ctx, perScenario, VARIANTS);
-    await checkoutLoad(app, tokens.slice(0, 300), shippingMethodId, { connections, duration: 2 });
-    const peak = await checkoutLoad(app, tokens.slice(300), shippingMethodId, { connections, duration });
+    await checkoutLoad(ctx, app, tokens.slice(0, 300), shippingMethodId, { connections, duration: 2 });
+    const peak = await checkoutLoad(ctx, app, tokens.slice(300), shippingMethodId, { connections, duration });
     ctx.report({ name: 'checkout (3 lines, no contention)', result: peak });
 
     tokens = await makeCarts(ctx, perScenario, HOT);
-    const hot = await checkoutLoad(app, tokens, shippingMethodId, { connections, duration });
+    const hot = await checkoutLoad(ctx, app, tokens, shippingMethodId, { connections, duration });
     ctx.report({ name: `checkout (3 lines, ${HOT} hot variants)`, result: hot });
 
     tokens = await makeCarts(ctx, Math.ceil((peak.reqPerSec / 2) * (duration + 1)) + 100, VARIANTS);
-    const half = await checkoutLoad(app, tokens, shippingMethodId, { connections, duration, rate: Math.max(1, Math.floor(peak.reqPerSec / 2)) });
+    const half = await checkoutLoad(ctx, app, tokens, shippingMethodId, { connections, duration, rate: Math.max(1, Math.floor(peak.reqPerSec / 2)) });
     ctx.report({ name: `checkout @ half of peak (${Math.floor(peak.reqPerSec / 2)}/s)`, result: half });
     await app.stop();
 

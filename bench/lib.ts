@@ -15,6 +15,7 @@ import { createServer } from 'node:net';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import pg from 'pg';
+import { Pool } from 'undici';
 import { loadConfig, repoRoot, type Config } from '../shared/config.js';
 import { createDb, type Db } from '../shared/db/index.js';
 import { migrateToLatest } from '../shared/db/migrate.js';
@@ -31,7 +32,10 @@ export interface LoadOptions {
   duration?: number;
   /** Seconds of discarded warm-up load (default 2). */
   warmup?: number;
-  /** Requests per second across all connections (latency at a fixed load instead of peak throughput). */
+  /**
+   * Requests per second, evenly spaced, open loop (latency at a fixed load instead of peak throughput):
+   * see openLoop. `connections` then caps the connections opened.
+   */
   overallRate?: number;
   /** A fresh body and headers (and path) for every request (e.g. distinct signed webhooks, rotating keys). */
   makeRequest?: () => { body?: string; headers?: Record<string, string>; path?: string };
@@ -349,7 +353,6 @@ export async function load(
     },
     body: typeof opts.body === 'object' ? JSON.stringify(opts.body) : opts.body,
     connections: opts.connections ?? defaults.connections,
-    ...(opts.overallRate ? { overallRate: opts.overallRate } : {}),
     ...(opts.makeRequest
       ? {
           requests: [
@@ -363,14 +366,20 @@ export async function load(
         }
       : {}),
   };
+  const duration = opts.duration ?? defaults.duration;
   const warmup = opts.warmup ?? 2;
+  if (opts.overallRate) {
+    const rated = { ...opts, connections: base.connections!, rate: opts.overallRate };
+    if (warmup > 0) await openLoop(target, { ...rated, duration: warmup });
+    const before = await target.cpuUsage?.();
+    const r = await openLoop(target, { ...rated, duration });
+    return { ...r, cpuPerRequestUs: cpuPerRequest(before, await target.cpuUsage?.(), r.requests) };
+  }
   if (warmup > 0) await cannon({ ...base, duration: warmup });
   const before = await target.cpuUsage?.();
-  const r = await cannon({ ...base, duration: opts.duration ?? defaults.duration });
-  const after = await target.cpuUsage?.();
-  const cpuUs = before && after ? after.user - before.user + after.system - before.system : undefined;
+  const r = await cannon({ ...base, duration });
   return {
-    cpuPerRequestUs: cpuUs !== undefined && r.requests.total > 0 ? cpuUs / r.requests.total : undefined,
+    cpuPerRequestUs: cpuPerRequest(before, await target.cpuUsage?.(), r.requests.total),
     reqPerSec: r.requests.average,
     p50: r.latency.p50,
     p99: r.latency.p99,
@@ -379,6 +388,69 @@ export async function load(
     errors: r.errors,
     timeouts: r.timeouts,
   };
+}
+
+function cpuPerRequest(before: NodeJS.CpuUsage | undefined, after: NodeJS.CpuUsage | undefined, requests: number) {
+  if (!before || !after || requests === 0) return undefined;
+  return (after.user - before.user + after.system - before.system) / requests;
+}
+
+/**
+ * Open-loop load: `rate` requests per second, evenly spaced, sent whether or not earlier ones have been
+ * answered (as shoppers and Paystack send them), over at most `connections` keep-alive connections. Each
+ * latency counts from when its request was due, so a stall shows in full (no coordinated omission).
+ *
+ * Not autocannon's `overallRate`: that gives each connection a quota per second, reset on one shared
+ * tick, so every second's requests leave in one burst at its start and queue behind each other: at
+ * 200/s over 20 connections, a hello-world measured a 16 ms p99.
+ */
+export async function openLoop(
+  target: Target,
+  opts: Omit<LoadOptions, 'overallRate' | 'warmup'> & { rate: number; duration: number; connections: number },
+): Promise<LoadResult> {
+  const pool = new Pool(target.url, { connections: opts.connections, keepAliveTimeout: 30_000 });
+  const total = Math.max(1, Math.round(opts.rate * opts.duration));
+  const interval = 1000 / opts.rate;
+  const latencies: number[] = [];
+  let non2xx = 0;
+  let errors = 0;
+  const inFlight = new Set<Promise<void>>();
+  const fire = (due: number) => {
+    const custom = opts.makeRequest?.();
+    const body = custom?.body ?? (typeof opts.body === 'object' ? JSON.stringify(opts.body) : opts.body);
+    const sent = pool
+      .request({
+        path: custom?.path ?? opts.path,
+        method: opts.method ?? 'GET',
+        headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...opts.headers, ...custom?.headers },
+        body,
+      })
+      .then(async (res) => {
+        await res.body.dump();
+        if (res.statusCode < 200 || res.statusCode >= 300) non2xx++;
+        latencies.push(performance.now() - due);
+      })
+      .catch(() => void errors++)
+      .finally(() => inFlight.delete(sent));
+    inFlight.add(sent);
+  };
+  const start = performance.now() + 20;
+  let sentCount = 0;
+  await new Promise<void>((resolve) => {
+    const tick = () => {
+      const now = performance.now();
+      for (; sentCount < total && start + sentCount * interval <= now; sentCount++) fire(start + sentCount * interval);
+      if (sentCount >= total) return resolve();
+      setTimeout(tick, Math.max(0, start + sentCount * interval - performance.now()));
+    };
+    tick();
+  });
+  while (inFlight.size) await Promise.all(inFlight);
+  const elapsed = (performance.now() - start) / 1000;
+  await pool.close();
+  latencies.sort((a, b) => a - b);
+  const pct = (p: number) => Math.round((latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? 0) * 100) / 100;
+  return { reqPerSec: latencies.length / elapsed, p50: pct(0.5), p99: pct(0.99), requests: latencies.length, non2xx, errors, timeouts: 0 };
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -214,6 +214,8 @@ t.test('calls share keep-alive connections; a Paystack that never answers times 
     });
   });
   server.on('connection', () => connections++);
+  // A short keep-alive hint (Keep-Alive: timeout=1) still lets calls in quick succession share a socket.
+  server.keepAliveTimeout = 1_000;
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   t.teardown(() => new Promise<void>((r) => server.close(() => r())));
   const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

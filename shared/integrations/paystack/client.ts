@@ -53,13 +53,16 @@ export interface PaystackClientOptions {
  * The connection pool of one client: keep-alive sockets to Paystack reused across calls (no TCP + TLS
  * handshake per initialize: that was most of a checkout's wait on Paystack), bounded in number, with a
  * connect timeout and header/body timeouts of the call's timeout, so a Paystack that accepts and never
- * answers cannot hold a socket past it. Idle sockets are closed after a few seconds.
+ * answers cannot hold a socket past it. Idle sockets are closed after a few seconds. A server's keep-alive
+ * hint is honoured less a 500 ms margin (undici's default margin, 2 s, closes every socket after one call
+ * to a server that hints 2 s or less: a new connection per checkout).
  */
 function paystackAgent(timeoutMs: number, connections: number) {
   return new Agent({
     connections,
     keepAliveTimeout: 4_000,
     keepAliveMaxTimeout: 30_000,
+    keepAliveTimeoutThreshold: 500,
     connect: { timeout: timeoutMs },
     headersTimeout: timeoutMs,
     bodyTimeout: timeoutMs,
