@@ -5,7 +5,7 @@ import { currentRequestId } from '../context.js';
 import type { Orders } from '../db/types.js';
 import { jobs, type JobName, type JobPayload } from '../queues.js';
 import type { Config } from '../config.js';
-import type { Db, Trx } from '../db/index.js';
+import type { Trx } from '../db/index.js';
 import { ConflictError, InsufficientStockError, NotFoundError, PgCode, pgErrorCode, ValidationError } from '../errors.js';
 import { lockCallerCart, type CartCaller, type CartLine } from '../cart/index.js';
 import { tokenHash } from '../crypto.js';
@@ -87,14 +87,16 @@ interface Placed {
   view: { order: Parameters<typeof buildOrderView>[0]; parts: OrderViewParts };
 }
 
-/** The caller's idempotency owner: the user, or the guest cart the token opens. */
-async function ownerOf(db: Db, caller: CartCaller): Promise<string> {
+/**
+ * The caller's idempotency owner: the user, or the guest cart the token opens, named by the token's hash
+ * (unique, like the cart's id) so that finding it costs no statement. A token that opens no guest cart
+ * gets its 404 from the checkout's own first statement, and a failed request's key is dropped.
+ * purgeGuestCarts (shared/customers/carts.ts) reads the same form to spare a cart that is checking out.
+ */
+function ownerOf(caller: CartCaller): string {
   if (caller.userId) return `user:${caller.userId}`;
-  const cart = caller.cartToken
-    ? await db.selectFrom('carts').select('id').where('tokenHash', '=', tokenHash(caller.cartToken)).where('userId', 'is', null).executeTakeFirst()
-    : undefined;
-  if (!cart) throw new NotFoundError('Cart');
-  return `cart:${cart.id}`;
+  if (!caller.cartToken) throw new NotFoundError('Cart');
+  return `cart-token:${tokenHash(caller.cartToken)}`;
 }
 
 /** What checkout_open answers (migrations/2026121000_checkout_functions.ts). */
@@ -338,7 +340,7 @@ export async function checkout(deps: CheckoutDeps, caller: CartCaller, input: Ch
       { path: input.shippingAddress ? '/shippingAddressId' : '/shippingAddress', message: 'exactly one of shippingAddress and shippingAddressId is required' },
     ]);
   }
-  const owner = await ownerOf(deps.db, caller);
+  const owner = ownerOf(caller);
   let initialized: InitializedOutcome | undefined;
   return withIdempotency<CheckoutAnswer, CheckoutProvisional>(
     deps.db,

@@ -106,7 +106,7 @@ export async function purgeGuestCarts(db: Db, ttlDays: number, batch = 1_000): P
         WHERE c.user_id IS NULL AND c.updated_at < now() - make_interval(days => ${ttlDays})
           AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.cart_id = c.id AND o.status = 'pending_payment')
           AND NOT EXISTS (SELECT 1 FROM idempotency_keys k
-                          WHERE k.scope = 'checkout' AND k.owner = 'cart:' || c.id::text AND k.state = 'running')
+                          WHERE k.scope = 'checkout' AND k.owner = 'cart-token:' || c.token_hash AND k.state = 'running')
         ORDER BY c.updated_at
         LIMIT ${batch}
         FOR UPDATE SKIP LOCKED

@@ -24,7 +24,7 @@ export const RETENTION_HOURS = 24;
 
 export interface IdempotentRequest {
   scope: string;
-  /** Who the key belongs to: `user:<id>` or `cart:<id>`; two callers never share keys. */
+  /** Who the key belongs to: `user:<id>` or `cart-token:<token hash>`; two callers never share keys. */
   owner: string;
   key: string;
   /** Anything that identifies the request (method, path, body): hashed canonically. */

@@ -163,7 +163,8 @@ t.test('stale guest carts are deleted in batches, never one that is checking out
   await db.updateTable('orders').set({ cartId: paying }).where('id', '=', order.orderId).execute();
   // Checking out: the request is still running (its idempotency key).
   const running = await cartOf(db, null, [[0, 1]], 31 * 24);
-  await db.insertInto('idempotencyKeys').values({ scope: 'checkout', owner: `cart:${running}`, key: 'k1', requestHash: 'h', state: 'running' }).execute();
+  const { tokenHash: runningToken } = await db.selectFrom('carts').select('tokenHash').where('id', '=', running).executeTakeFirstOrThrow();
+  await db.insertInto('idempotencyKeys').values({ scope: 'checkout', owner: `cart-token:${runningToken}`, key: 'k1', requestHash: 'h', state: 'running' }).execute();
   // Checking out this instant: a checkout transaction holds the cart's row.
   const locked = await cartOf(db, null, [[0, 1]], 31 * 24);
   let release!: () => void;
