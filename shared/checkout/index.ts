@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type Selectable } from 'kysely';
-import { Value } from 'typebox/value';
 import { currentRequestId } from '../context.js';
 import type { Orders } from '../db/types.js';
 import { jobs, type JobName, type JobPayload } from '../queues.js';
@@ -17,7 +16,7 @@ import { alertLowStock, type StockAfterChange } from '../inventory/alerts.js';
 import type { Shortfall } from '../inventory/reservations.js';
 import { shippingAddressFromBook } from '../identity/addresses.js';
 import { buildOrderView, orderView, orderViewColumns, type OrderView, type OrderViewParts, type ShippingAddress } from '../orders/read.js';
-import { enqueue } from '../outbox.js';
+import { assertJobPayload, enqueue } from '../outbox.js';
 import { retryAfterLazyExpiry } from '../payments/expiry.js';
 import { markOrderPaid } from '../payments/paid.js';
 import { computeTotals } from '../pricing/index.js';
@@ -141,9 +140,8 @@ function orderFromJson(o: Record<string, unknown>): Selectable<Orders> {
 
 /** An outbox row for checkout_place: what shared/outbox.ts `enqueue` writes, checked the same way. */
 function outboxRow<N extends JobName>(name: N, payload: JobPayload<N>, setNumber = false) {
-  const def = jobs[name];
-  if (!Value.Check(def.payload, payload)) throw new TypeError(`invalid payload for job ${name}`);
-  return { queue: def.queue, name, payload, requestId: currentRequestId() ?? null, setNumber };
+  assertJobPayload(name, payload);
+  return { queue: jobs[name].queue, name, payload, requestId: currentRequestId() ?? null, setNumber };
 }
 
 const byVariant = <L extends { variantId: string }>(a: L, b: L) => (a.variantId < b.variantId ? -1 : a.variantId > b.variantId ? 1 : 0);

@@ -1,8 +1,9 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { TSchema, Static } from 'typebox';
 import { Type } from 'typebox';
+import { Compile, type Validator } from 'typebox/compile';
 import { Value } from 'typebox/value';
-import { Agent, fetch } from 'undici';
+import { Agent, type Dispatcher } from 'undici';
 import {
   Envelope,
   InitializeData,
@@ -78,8 +79,17 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const kobo = (v: number | string | null | undefined): number | null =>
   v === null || v === undefined ? null : Number(v);
 
+const validators = new WeakMap<TSchema, Validator>();
+
+/** Value.Check with the schema compiled once (Value.Check walks it on every answer). */
+function matches<S extends TSchema>(schema: S, value: unknown): value is Static<S> {
+  let validator = validators.get(schema);
+  if (!validator) validators.set(schema, (validator = Compile(schema)));
+  return validator.Check(value);
+}
+
 function check<S extends TSchema>(schema: S, value: unknown, what: string): Static<S> {
-  if (Value.Check(schema, value)) return value;
+  if (matches(schema, value)) return value;
   const first = Value.Errors(schema, value)[0];
   throw new PaystackError(
     `Unexpected Paystack answer for ${what}: ${first?.instancePath || '/'} ${first?.message ?? 'invalid'}`,
@@ -121,7 +131,7 @@ export function toRefund(raw: Static<typeof RawRefund>): PaystackRefund {
 }
 
 /**
- * A thin `fetch` client for the Paystack calls we use. Safe calls (GET) retry with backoff on 429, 5xx
+ * A thin HTTP client for the Paystack calls we use. Safe calls (GET) retry with backoff on 429, 5xx
  * and network errors; initialize and refund never retry on their own, because Paystack has no
  * idempotency key and a retry after a timeout could charge or refund twice: their callers decide.
  */
@@ -132,11 +142,17 @@ export function createPaystackClient(opts: PaystackClientOptions) {
   const retryBaseMs = opts.retryBaseMs ?? 250;
   const dispatcher = paystackAgent(timeoutMs, opts.connections ?? 32);
 
+  // undici's request rather than fetch: no WHATWG Request/Response/stream objects per call (a checkout
+  // paid for them on every Paystack initialize).
+  const { origin, pathname } = new URL(base);
+  const prefix = pathname.replace(/\/+$/, '');
+
   async function once(method: 'GET' | 'POST', path: string, body?: unknown) {
-    let res: Awaited<ReturnType<typeof fetch>>;
+    let res: Dispatcher.ResponseData;
     try {
-      res = await fetch(`${base}${path}`, {
-        dispatcher,
+      res = await dispatcher.request({
+        origin,
+        path: `${prefix}${path}`,
         method,
         headers: {
           authorization: `Bearer ${opts.secretKey}`,
@@ -147,18 +163,15 @@ export function createPaystackClient(opts: PaystackClientOptions) {
         signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (err) {
-      const cause0 = (err as { cause?: { code?: unknown } } | undefined)?.cause;
-      const timedOut =
-        (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')) ||
-        (typeof cause0?.code === 'string' && /TIMEOUT/.test(cause0.code));
+      type NetError = { name?: unknown; code?: unknown; errors?: { code?: unknown }[]; cause?: NetError };
+      const e = err as NetError | undefined;
+      const codes = [e?.code, e?.cause?.code].filter((c) => typeof c === 'string');
+      const timedOut = e?.name === 'TimeoutError' || e?.name === 'AbortError' || codes.some((c) => /TIMEOUT/.test(c));
       // Refused: the request never reached Paystack, so it cannot have done anything (a timeout or a
       // connection dropped mid-call may have).
-      const cause = (err as { cause?: { code?: unknown; errors?: { code?: unknown }[] } } | undefined)?.cause;
-      const refused =
-        cause?.code === 'ECONNREFUSED' ||
-        (Array.isArray(cause?.errors) &&
-          cause.errors.length > 0 &&
-          cause.errors.every((e) => e.code === 'ECONNREFUSED'));
+      const refusedAll = (x: NetError | undefined) =>
+        x?.code === 'ECONNREFUSED' || (Array.isArray(x?.errors) && x.errors.length > 0 && x.errors.every((y) => y.code === 'ECONNREFUSED'));
+      const refused = refusedAll(e) || refusedAll(e?.cause);
       throw Object.assign(
         new PaystackError(
           timedOut
@@ -171,16 +184,18 @@ export function createPaystackClient(opts: PaystackClientOptions) {
         { unsent: refused },
       );
     }
+    const ok = res.statusCode >= 200 && res.statusCode < 300;
     let json: unknown;
     try {
-      json = await res.json();
+      json = await res.body.json();
     } catch {
       json = undefined;
+      await res.body.dump().catch(() => undefined);
     }
-    const envelope = Value.Check(Envelope, json) ? json : undefined;
-    if (!res.ok || !envelope?.status) {
-      const status = res.ok ? 502 : res.status;
-      const message = envelope?.message ?? `HTTP ${res.status}`;
+    const envelope = matches(Envelope, json) ? json : undefined;
+    if (!ok || !envelope?.status) {
+      const status = ok ? 502 : res.statusCode;
+      const message = envelope?.message ?? `HTTP ${res.statusCode}`;
       throw Object.assign(
         new PaystackError(
           `Paystack ${method} ${path.split('?')[0]} failed (${status}): ${message}`,
@@ -188,7 +203,7 @@ export function createPaystackClient(opts: PaystackClientOptions) {
           envelope?.code ?? codeFor(status),
           isRetryableStatus(status) || !envelope,
         ),
-        { providerMessage: message, retryAfterMs: retryAfter(res.headers.get('retry-after')) },
+        { providerMessage: message, retryAfterMs: retryAfter(firstHeader(res.headers['retry-after'])) },
       );
     }
     return envelope;
@@ -254,7 +269,7 @@ export function createPaystackClient(opts: PaystackClientOptions) {
       const env = await safeGet(`/transaction?${q.toString()}`);
       const items = check(Type.Array(RawTransaction), env.data, 'list transactions');
       for (const raw of items) yield toTransaction(raw);
-      const meta = Value.Check(ListMeta, env.meta) ? env.meta : {};
+      const meta = matches(ListMeta, env.meta) ? env.meta : {};
       const pageCount = meta.pageCount ?? (items.length < perPage ? page : page + 1);
       if (page >= pageCount || items.length === 0) return;
     }
@@ -307,7 +322,7 @@ export function createPaystackClient(opts: PaystackClientOptions) {
       const env = await safeGet(`/refund?${q.toString()}`);
       const items = check(Type.Array(RawRefund), env.data, 'list refunds');
       all.push(...items.map(toRefund));
-      const meta = Value.Check(ListMeta, env.meta) ? env.meta : {};
+      const meta = matches(ListMeta, env.meta) ? env.meta : {};
       const pageCount = meta.pageCount ?? (items.length < perPage ? page : page + 1);
       if (page >= pageCount || items.length === 0) return all;
     }
@@ -338,6 +353,8 @@ function isNotFound(err: PaystackError): boolean {
   const msg = (err as PaystackError & { providerMessage?: string }).providerMessage ?? err.message;
   return /not found/i.test(msg) || err.code === 'transaction_not_found';
 }
+
+const firstHeader = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v) ?? null;
 
 function retryAfter(header: string | null): number | undefined {
   if (!header) return undefined;
