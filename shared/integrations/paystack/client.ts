@@ -2,7 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { TSchema, Static } from 'typebox';
 import { Type } from 'typebox';
 import { Value } from 'typebox/value';
-import { Agent, fetch } from 'undici';
+import type { Agent, fetch } from 'undici';
 import {
   Envelope,
   InitializeData,
@@ -55,8 +55,8 @@ export interface PaystackClientOptions {
  * connect timeout and header/body timeouts of the call's timeout, so a Paystack that accepts and never
  * answers cannot hold a socket past it. Idle sockets are closed after a few seconds.
  */
-function paystackAgent(timeoutMs: number, connections: number) {
-  return new Agent({
+function paystackAgent(AgentClass: typeof Agent, timeoutMs: number, connections: number) {
+  return new AgentClass({
     connections,
     keepAliveTimeout: 4_000,
     keepAliveMaxTimeout: 30_000,
@@ -127,9 +127,20 @@ export function createPaystackClient(opts: PaystackClientOptions) {
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const retries = opts.retries ?? 2;
   const retryBaseMs = opts.retryBaseMs ?? 250;
-  const dispatcher = paystackAgent(timeoutMs, opts.connections ?? 32);
+  // undici (~3 MB of heap) loads on the first call, not when the process starts: an API process that
+  // serves no checkout never needs it.
+  let transport: Promise<{ fetch: typeof fetch; dispatcher: Agent }> | undefined;
+  let closed = false;
+  const connect = () =>
+    (transport ??= import('undici').then(async ({ Agent: AgentClass, fetch }) => {
+      const dispatcher = paystackAgent(AgentClass, timeoutMs, opts.connections ?? 32);
+      // Closed before the first call: calls fail as they would on the closed pool.
+      if (closed) await dispatcher.close();
+      return { fetch, dispatcher };
+    }));
 
   async function once(method: 'GET' | 'POST', path: string, body?: unknown) {
+    const { fetch, dispatcher } = await connect();
     let res: Awaited<ReturnType<typeof fetch>>;
     try {
       res = await fetch(`${base}${path}`, {
@@ -312,7 +323,10 @@ export function createPaystackClient(opts: PaystackClientOptions) {
 
   return {
     /** Closes the pooled connections (the client is unusable afterwards). */
-    close: () => dispatcher.close(),
+    close: async () => {
+      closed = true;
+      if (transport) await (await transport).dispatcher.close();
+    },
     initializeTransaction,
     verifyTransaction,
     listTransactions,
