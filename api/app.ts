@@ -6,6 +6,7 @@ import type { Config } from '../shared/config.js';
 import { listOf } from '../shared/config.js';
 import { workContext } from '../shared/context.js';
 import { loggerOptions, logSerializers } from '../shared/logger.js';
+import { schemaController } from './lazy-schemas.js';
 import auth from './plugins/auth.js';
 import bodies from './plugins/bodies.js';
 import catalogCache from './plugins/catalog-cache.js';
@@ -55,6 +56,8 @@ export interface BuildAppOptions {
   skipMigrationCheck?: boolean;
   /** Observe every SQL statement (tests count queries per request). */
   onQuery?: (sql: string) => void;
+  /** Compile every route's validators and serializers at start, not on first use (a test proves they all build). */
+  eagerSchemas?: boolean;
 }
 
 const REQUEST_ID_MAX = 128;
@@ -87,6 +90,7 @@ export async function buildApp(config: Config, opts: BuildAppOptions = {}) {
       const status = err.statusCode ?? 400;
       void sendProblem(request, reply, status, status >= 500 ? 'internal_error' : 'bad_request', status >= 500 ? 'Something went wrong on our side' : err.message);
     },
+    schemaController: schemaController(opts.eagerSchemas),
     ajv: { customOptions: { allErrors: true, coerceTypes: 'array', removeAdditional: false, useDefaults: true } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 

@@ -4,7 +4,6 @@ import type { Redis } from 'ioredis';
 import type { Config } from '../../shared/config.js';
 import { createDb, type Db } from '../../shared/db/index.js';
 import { assertMigrationsCurrent } from '../../shared/db/migrate.js';
-import { closeQueues, createQueues, type Queues } from '../../shared/queue-registry.js';
 import { closeRedis, createRedis, waitForReady } from '../../shared/redis.js';
 
 declare module 'fastify' {
@@ -13,8 +12,6 @@ declare module 'fastify' {
     db: Db;
     /** Fail-fast Redis client: cache, rate limits, pub/sub publish. */
     redis: Redis;
-    /** Queue handles for the dashboard and read-only inspection; jobs are added through the outbox. */
-    queues: Queues;
   }
 }
 
@@ -25,7 +22,11 @@ interface InfraOptions {
   onQuery?: (sql: string) => void;
 }
 
-/** One pool and a few Redis connections per process, closed with the app. */
+/**
+ * One pool and one Redis connection per process, closed with the app. The API adds no jobs itself (they go
+ * through the outbox): the queue handles and their connection belong to the dashboard, which opens them on
+ * first use (api/plugins/queue-dashboard.ts).
+ */
 export default fp(
   async function infra(app: FastifyInstance, opts: InfraOptions) {
     const { config } = opts;
@@ -43,18 +44,14 @@ export default fp(
       }
     }
     const redis = createRedis(config.REDIS_URL, 'client', 'agape-api');
-    const producer = createRedis(config.REDIS_URL, 'producer', 'agape-api-queues');
-    const queues = createQueues(producer, config.QUEUE_PREFIX, config);
     // Redis is optional at start (it only costs speed), but give it a moment so the first requests use it.
-    await Promise.all([waitForReady(redis), waitForReady(producer)]);
+    await waitForReady(redis);
 
     app.decorate('config', config);
     app.decorate('db', db);
     app.decorate('redis', redis);
-    app.decorate('queues', queues);
     app.addHook('onClose', async () => {
-      await closeQueues(queues);
-      await Promise.all([closeRedis(redis), closeRedis(producer)]);
+      await closeRedis(redis);
       await db.destroy();
     });
   },

@@ -1,6 +1,7 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type HTTPMethods } from 'fastify';
 import fp from 'fastify-plugin';
 import { can } from '../../shared/auth/permissions.js';
+import { closeRedis, createRedis, waitForReady } from '../../shared/redis.js';
 import type { VerifiedToken } from './auth.js';
 import { sendProblem } from './errors.js';
 
@@ -25,29 +26,44 @@ const HOP_HEADERS = new Set(['content-length', 'connection', 'keep-alive', 'tran
  * bull-board over every queue of the catalogue, for admins only.
  *
  * Loaded on the first request that gets past the admin check, not at start: bull-board, its views (ejs) and
- * static files are ~4 MB of heap in every API process, for a page an operator opens now and then. The board
- * lives in a small Fastify instance of its own; the admin routes here check the caller, then hand the
- * request to it (`inject`) and send its answer back.
+ * static files are ~4 MB of heap in every API process, and BullMQ with a Queue per catalogue entry and their
+ * Redis connection another ~6 MB, for a page an operator opens now and then (the API adds no jobs itself:
+ * they go through the outbox). The board lives in a small Fastify instance of its own; the admin routes here
+ * check the caller, then hand the request to it (`inject`) and send its answer back.
  */
 export default fp(
   async function queueDashboard(app: FastifyInstance) {
     let board: Promise<FastifyInstance> | undefined;
     const loadBoard = async (): Promise<FastifyInstance> => {
-      const [{ createBullBoard }, { BullMQAdapter }, { FastifyAdapter }] = await Promise.all([
+      const [{ createBullBoard }, { BullMQAdapter }, { FastifyAdapter }, { closeQueues, createQueues }] = await Promise.all([
         import('@bull-board/api'),
         import('@bull-board/api/bullMQAdapter'),
         import('@bull-board/fastify'),
+        import('../../shared/queue-registry.js'),
       ]);
+      const producer = createRedis(app.config.REDIS_URL, 'producer', 'agape-api-queues');
+      const queues = createQueues(producer, app.config.QUEUE_PREFIX, app.config);
+      const release = async () => {
+        await closeQueues(queues);
+        await closeRedis(producer);
+      };
       const inner = Fastify({ logger: false });
-      const serverAdapter = new FastifyAdapter();
-      serverAdapter.setBasePath(DASHBOARD_PATH);
-      createBullBoard({
-        queues: Object.values(app.queues).map((q) => new BullMQAdapter(q)),
-        serverAdapter,
-        options: { uiConfig: { boardTitle: 'Agape queues' } },
-      });
-      await inner.register(serverAdapter.registerPlugin(), { prefix: DASHBOARD_PATH });
-      await inner.ready();
+      inner.addHook('onClose', release);
+      try {
+        await waitForReady(producer);
+        const serverAdapter = new FastifyAdapter();
+        serverAdapter.setBasePath(DASHBOARD_PATH);
+        createBullBoard({
+          queues: Object.values(queues).map((q) => new BullMQAdapter(q)),
+          serverAdapter,
+          options: { uiConfig: { boardTitle: 'Agape queues' } },
+        });
+        await inner.register(serverAdapter.registerPlugin(), { prefix: DASHBOARD_PATH });
+        await inner.ready();
+      } catch (err) {
+        await release();
+        throw err;
+      }
       return inner;
     };
     const forward = async (request: FastifyRequest, reply: FastifyReply) => {

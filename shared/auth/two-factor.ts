@@ -1,5 +1,4 @@
 import { sql } from 'kysely';
-import { generateSecret, generateURI, verify } from 'otplib';
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../config.js';
 import type { Db, DbOrTrx, Trx } from '../db/index.js';
@@ -26,6 +25,8 @@ function recoveryCode(): string {
 }
 const normalizeRecovery = (code: string) => code.toLowerCase().replace(/[^a-z0-9]/g, '');
 const isTotpShape = (code: string) => /^\d{6}$/.test(code.trim());
+/** otplib and its hash and base32 code, loaded on first use: most sign-ins never reach a TOTP step. */
+const otp = () => import('otplib');
 
 /**
  * Step 1: a fresh secret, kept encrypted as pending until a code proves the app has it. Needs the password
@@ -43,6 +44,7 @@ export async function setupTwoFactor(
     await releaseAttempt(db, attempt);
     throw new ConflictError('totp_already_enabled', 'Two-factor authentication is already on');
   }
+  const { generateSecret, generateURI } = await otp();
   const secret = generateSecret();
   // Without 2FA the password is the whole credential: proving it starts the failure count again.
   await db
@@ -64,6 +66,7 @@ export async function setupTwoFactor(
  */
 async function acceptTotp(db: DbOrTrx, userId: string, secret: string, code: string, lastStep: number | null) {
   if (!isTotpShape(code)) return false;
+  const { verify } = await otp();
   const result = await verify({
     secret,
     token: code.trim(),

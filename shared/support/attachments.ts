@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { fileTypeFromBuffer } from 'file-type';
 import { can } from '../auth/permissions.js';
 import type { Db, DbOrTrx, Trx } from '../db/index.js';
 import { NotFoundError, ValidationError } from '../errors.js';
@@ -20,6 +19,8 @@ const extensions: Record<string, string> = {
 
 /** What a file is, by its bytes: a PDF, or an image under the media rules (type, size, pixel bombs). */
 async function inspectAttachment(bytes: Buffer): Promise<string> {
+  // Loaded on first use, like the image inspection's.
+  const { fileTypeFromBuffer } = await import('file-type');
   const type = await fileTypeFromBuffer(bytes);
   if (type?.mime === 'application/pdf') return type.mime;
   try {

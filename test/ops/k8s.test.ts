@@ -283,7 +283,8 @@ for (const overlay of overlays) {
     t.equal(apiContainer.readinessProbe.httpGet.path, '/health/ready');
     t.equal(apiContainer.livenessProbe.httpGet.path, '/health/live');
     t.equal(apiContainer.readinessProbe.httpGet.port, 'http');
-    t.same(apiContainer.command, ['node', 'dist/api/server.js']);
+    const startApi = (JSON.parse(source('package.json')) as { scripts: Record<string, string> }).scripts['start:api'];
+    t.same(apiContainer.command, startApi.split(' '), 'the API runs as `npm run start:api` (its V8 flags too)');
     const hpa = one(objects, 'HorizontalPodAutoscaler', 'agape-api')!;
     t.same(
       hpa.spec.metrics.map((m: Obj) => m.resource?.name),

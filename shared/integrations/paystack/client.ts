@@ -3,7 +3,7 @@ import type { TSchema, Static } from 'typebox';
 import { Type } from 'typebox';
 import { Compile, type Validator } from 'typebox/compile';
 import { Value } from 'typebox/value';
-import { Agent, type Dispatcher } from 'undici';
+import type { Agent, Dispatcher } from 'undici';
 import {
   Envelope,
   InitializeData,
@@ -58,8 +58,8 @@ export interface PaystackClientOptions {
  * hint is honoured less a 500 ms margin (undici's default margin, 2 s, closes every socket after one call
  * to a server that hints 2 s or less: a new connection per checkout).
  */
-function paystackAgent(timeoutMs: number, connections: number) {
-  return new Agent({
+function paystackAgent(AgentClass: typeof Agent, timeoutMs: number, connections: number) {
+  return new AgentClass({
     connections,
     keepAliveTimeout: 4_000,
     keepAliveMaxTimeout: 30_000,
@@ -140,7 +140,17 @@ export function createPaystackClient(opts: PaystackClientOptions) {
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const retries = opts.retries ?? 2;
   const retryBaseMs = opts.retryBaseMs ?? 250;
-  const dispatcher = paystackAgent(timeoutMs, opts.connections ?? 32);
+  // undici (~3 MB of heap) loads on the first call, not when the process starts: an API process that
+  // serves no checkout never needs it.
+  let transport: Promise<{ dispatcher: Agent }> | undefined;
+  let closed = false;
+  const connect = () =>
+    (transport ??= import('undici').then(async ({ Agent: AgentClass }) => {
+      const dispatcher = paystackAgent(AgentClass, timeoutMs, opts.connections ?? 32);
+      // Closed before the first call: calls fail as they would on the closed pool.
+      if (closed) await dispatcher.close();
+      return { dispatcher };
+    }));
 
   // undici's request rather than fetch: no WHATWG Request/Response/stream objects per call (a checkout
   // paid for them on every Paystack initialize).
@@ -148,6 +158,7 @@ export function createPaystackClient(opts: PaystackClientOptions) {
   const prefix = pathname.replace(/\/+$/, '');
 
   async function once(method: 'GET' | 'POST', path: string, body?: unknown) {
+    const { dispatcher } = await connect();
     let res: Dispatcher.ResponseData;
     try {
       res = await dispatcher.request({
@@ -330,7 +341,10 @@ export function createPaystackClient(opts: PaystackClientOptions) {
 
   return {
     /** Closes the pooled connections (the client is unusable afterwards). */
-    close: () => dispatcher.close(),
+    close: async () => {
+      closed = true;
+      if (transport) await (await transport).dispatcher.close();
+    },
     initializeTransaction,
     verifyTransaction,
     listTransactions,
