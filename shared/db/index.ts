@@ -30,12 +30,12 @@ export interface DbOptions {
  * Statements the hot reads run as named (server-side prepared) statements, by their exact SQL text. PostgreSQL
  * plans an unnamed statement on every execution: for the product detail (four subqueries building JSON) planning
  * costs more than running it, so an uncached detail ran at a third of the rate it does prepared. A connection
- * parses a named statement once and keeps its plan. Only fixed texts are registered (never per-request SQL), and
- * at most MAX_PREPARED, so every backend holds a small bounded set of plans. Behind PgBouncer in transaction
- * mode this needs `max_prepared_statements` > 0 (PgBouncer ≥ 1.21), which tracks them per server connection.
+ * parses a named statement once and keeps its plan. Only texts whose values are all parameters are registered
+ * (one per form of a query, never per request), and at most MAX_PREPARED, so every backend holds a small
+ * bounded set of plans. Behind PgBouncer in transaction mode this needs `max_prepared_statements` > 0 (PgBouncer ≥ 1.21), which tracks them per server connection.
  */
 const preparedNames = new Map<string, string>();
-const MAX_PREPARED = 100;
+const MAX_PREPARED = 200;
 
 /**
  * The query to run as a named prepared statement (see preparedNames). The name is a hash of the text, so a
