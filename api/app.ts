@@ -6,6 +6,7 @@ import type { Config } from '../shared/config.js';
 import { listOf } from '../shared/config.js';
 import { workContext } from '../shared/context.js';
 import { loggerOptions, logSerializers } from '../shared/logger.js';
+import { lazyRequestLogger } from './request-logger.js';
 import auth from './plugins/auth.js';
 import bodies from './plugins/bodies.js';
 import catalogCache from './plugins/catalog-cache.js';
@@ -88,6 +89,8 @@ export async function buildApp(config: Config, opts: BuildAppOptions = {}) {
       void sendProblem(request, reply, status, status >= 500 ? 'internal_error' : 'bad_request', status >= 500 ? 'Something went wrong on our side' : err.message);
     },
     ajv: { customOptions: { allErrors: true, coerceTypes: 'array', removeAdditional: false, useDefaults: true } },
+    // request.log becomes a pino child only when a request logs at a level that is on (api/request-logger.ts).
+    childLoggerFactory: lazyRequestLogger,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.addHook('onRequest', (request, reply, done) => {
