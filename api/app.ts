@@ -7,6 +7,7 @@ import { listOf } from '../shared/config.js';
 import { workContext } from '../shared/context.js';
 import { loggerOptions, logSerializers } from '../shared/logger.js';
 import { schemaController } from './lazy-schemas.js';
+import { lazyRequestLogger } from './request-logger.js';
 import auth from './plugins/auth.js';
 import bodies from './plugins/bodies.js';
 import catalogCache from './plugins/catalog-cache.js';
@@ -92,6 +93,8 @@ export async function buildApp(config: Config, opts: BuildAppOptions = {}) {
     },
     schemaController: schemaController(opts.eagerSchemas),
     ajv: { customOptions: { allErrors: true, coerceTypes: 'array', removeAdditional: false, useDefaults: true } },
+    // request.log becomes a pino child only when a request logs at a level that is on (api/request-logger.ts).
+    childLoggerFactory: lazyRequestLogger,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.addHook('onRequest', (request, reply, done) => {

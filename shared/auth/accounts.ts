@@ -1,6 +1,6 @@
-import { CompiledQuery, sql, type Selectable } from 'kysely';
+import { sql, type Selectable } from 'kysely';
 import type { Config } from '../config.js';
-import type { Db, DbOrTrx, Trx } from '../db/index.js';
+import { prepared, type Db, type DbOrTrx, type Trx } from '../db/index.js';
 import type { Users } from '../db/types.js';
 import { BadRequestError, ConflictError, DomainError, isUniqueViolation, NotFoundError, UnauthorizedError } from '../errors.js';
 import { assertPhone } from '../phone.js';
@@ -298,14 +298,14 @@ export async function resetPassword(db: Db, config: AuthConfig, revoker: TokenRe
 }
 
 /**
- * GET /me is the hottest signed-in read: one statement, compiled once (no query building per request), only
+ * GET /me is the hottest signed-in read: one prepared statement (no query building or planning per request), only
  * the columns the view shows, the two flags decided by the database and the timestamp formatted by it.
  */
 const ME_QUERY = `SELECT id, email, name, phone, role, email_verified_at IS NOT NULL AS email_verified, totp_enabled_at IS NOT NULL AS two_factor_enabled,
   to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at FROM users WHERE id = $1`;
 
 export async function getMe(db: DbOrTrx, userId: string): Promise<UserView> {
-  const { rows } = await db.executeQuery<UserView>(CompiledQuery.raw(ME_QUERY, [userId]));
+  const { rows } = await db.executeQuery<UserView>(prepared(ME_QUERY, [userId]));
   const user = rows[0];
   if (!user) throw new NotFoundError('User');
   return user;

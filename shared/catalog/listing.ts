@@ -1,6 +1,6 @@
 import { sql, type RawBuilder } from 'kysely';
 import { decodeCursor, encodeCursor, InvalidCursorError } from '../db/cursor.js';
-import type { DbOrTrx } from '../db/index.js';
+import { prepared, type DbOrTrx } from '../db/index.js';
 import { BadRequestError } from '../errors.js';
 import type { Facets, ListItem, ListPage, ListQuery, ProductSort, Suggestion } from './schemas.js';
 
@@ -155,6 +155,13 @@ export async function listProducts(db: DbOrTrx, query: ListQuery): Promise<ListP
                        WHERE m.product_id = r.id ORDER BY m.position, m.id LIMIT 1) img ON true
     ORDER BY r.k ${dir}, r.id ${dir}`;
 
+  // Prepared: the text depends only on which filters and sort are used (values are parameters), and planning
+  // this statement cost about twice what running it did (a search: ~0.7 ms planned, ~0.4 ms run).
+  const run = <R>(query: RawBuilder<unknown>) => {
+    const compiled = query.compile(db);
+    return db.executeQuery<R>(prepared(compiled.sql, compiled.parameters));
+  };
+
   type Row = {
     id: string | null;
     slug: string;
@@ -179,7 +186,7 @@ export async function listProducts(db: DbOrTrx, query: ListQuery): Promise<ListP
     // Band i of width_bucket is [PRICE_BANDS[i-1].min, PRICE_BANDS[i].min): the bands are contiguous from 0. One pass
     // over the matches counts (category, band) pairs; the rollup to ancestor categories runs on those counts.
     const thresholds = sql`ARRAY[${sql.join(PRICE_BANDS.map(([min]) => sql`${min}::bigint`))}]`;
-    const result = await sql<Row>`
+    const result = await run<Row>(sql`
       WITH RECURSIVE counts AS MATERIALIZED (
         SELECT p.category_id, width_bucket(p.price_from, ${thresholds}) AS band, count(*) AS n FROM products p ${whereSql(where)} GROUP BY 1, 2),
       tree AS (SELECT id AS ancestor, id AS category FROM categories
@@ -193,13 +200,13 @@ export async function listProducts(db: DbOrTrx, query: ListQuery): Promise<ListP
             ORDER BY b.lo)
           FROM (VALUES ${bands}) AS b(i, lo, hi))
       )::text AS facets)
-      SELECT page.*, facets.facets FROM facets LEFT JOIN LATERAL (${page}) page ON true`.execute(db);
+      SELECT page.*, facets.facets FROM facets LEFT JOIN LATERAL (${page}) page ON true`);
     rows = result.rows;
     const text = rows[0]?.facets as unknown as string | undefined;
     facets = text ? (JSON.parse(text) as Facets) : { categories: [], priceBands: [] };
     rows = rows.filter((r) => r.id !== null);
   } else {
-    rows = (await sql<Row>`${page}`.execute(db)).rows;
+    rows = (await run<Row>(page)).rows;
   }
 
   const more = rows.length > query.limit;

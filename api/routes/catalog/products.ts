@@ -1,6 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
-import { createHash } from 'node:crypto';
 import { cachedBody } from '../../../shared/catalog/cache.js';
 import { Type } from 'typebox';
 import { can } from '../../../shared/auth/permissions.js';
@@ -17,10 +16,10 @@ const isCatalogStaff = (request: FastifyRequest) => !!request.auth && can(reques
 const staffOnly = { permission: 'product:write' as const };
 const bearer = [{ bearerAuth: [] }];
 
+// The page's cache key is the query itself (bounded: q, category and cursor have maximum lengths), not a hash of
+// it: hashing every cached read cost ~3% of a cached list's CPU for nothing an unambiguous JSON text lacks.
 const listSignature = (query: DomainListQuery) =>
-  createHash('sha1')
-    .update(JSON.stringify([query.q, query.category, query.minPrice, query.maxPrice, query.inStock, query.sort, query.limit, query.cursor, query.facets]))
-    .digest('base64url');
+  JSON.stringify([query.q, query.category, query.minPrice, query.maxPrice, query.inStock, query.sort, query.limit, query.cursor, query.facets]);
 
 /**
  * Products and variants. Public reads go through the catalog cache (this process, then Redis; see
