@@ -1,4 +1,5 @@
 import { Type, type Static, type TSchema, type TSchemaOptions } from 'typebox';
+import { Compile, type Validator } from 'typebox/compile';
 
 /**
  * TypeBox building blocks every domain's schemas use. Each domain's own shapes live in
@@ -47,3 +48,15 @@ export const Problem = Type.Object(
 );
 /** A problem body; extra members (`lines`, `reason`, …) ride along per code. */
 export type Problem = Static<typeof Problem> & Record<string, unknown>;
+
+const validators = new WeakMap<TSchema, Validator>();
+
+/**
+ * Value.Check with the schema compiled once, on first use: Value.Check walks the schema on every call, and
+ * these checks sit on hot paths (every order's outbox rows, every Paystack answer, every mail).
+ */
+export function fits<S extends TSchema>(schema: S, value: unknown): value is Static<S> {
+  let validator = validators.get(schema);
+  if (!validator) validators.set(schema, (validator = Compile(schema)));
+  return validator.Check(value);
+}

@@ -1,8 +1,8 @@
 import type { Static, TObject } from 'typebox';
-import { Compile, type Validator } from 'typebox/compile';
 import { Value } from 'typebox/value';
 import type { Config } from '../config.js';
 import { decrypt } from '../crypto.js';
+import { fits } from '../schemas.js';
 import type { MailContext, MailTemplate } from './define.js';
 import { layoutHtml, layoutText } from './layout.js';
 import { templates } from './registry.js';
@@ -28,15 +28,6 @@ export function openData(config: Pick<Config, 'ENCRYPTION_KEY'>, data: Record<st
   return { ...rest, ...(JSON.parse(decrypt(config.ENCRYPTION_KEY, sealed)) as Record<string, unknown>) };
 }
 
-const validators = new WeakMap<MailTemplate, Validator>();
-
-/** The template's data check, compiled once (Value.Check walks the schema on every mail). */
-function dataFits(template: MailTemplate, data: unknown): boolean {
-  let validator = validators.get(template);
-  if (!validator) validators.set(template, (validator = Compile(template.schema)));
-  return validator.Check(data);
-}
-
 export function renderMail(
   config: Pick<Config, 'SHOP_NAME' | 'PUBLIC_URL' | 'ENCRYPTION_KEY'>,
   name: string,
@@ -45,7 +36,7 @@ export function renderMail(
   const template = (templates as Record<string, MailTemplate | undefined>)[name];
   if (!template) throw new MailTemplateError(`unknown mail template ${name}`);
   const opened = openData(config, data);
-  if (!dataFits(template, opened)) {
+  if (!fits(template.schema, opened)) {
     const first = Value.Errors(template.schema, opened)[0];
     throw new MailTemplateError(`data for mail template ${name} is invalid: ${first?.instancePath} ${first?.message}`);
   }

@@ -1,9 +1,9 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { TSchema, Static } from 'typebox';
 import { Type } from 'typebox';
-import { Compile, type Validator } from 'typebox/compile';
 import { Value } from 'typebox/value';
 import type { Agent, Dispatcher } from 'undici';
+import { fits } from '../../schemas.js';
 import {
   Envelope,
   InitializeData,
@@ -79,17 +79,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const kobo = (v: number | string | null | undefined): number | null =>
   v === null || v === undefined ? null : Number(v);
 
-const validators = new WeakMap<TSchema, Validator>();
-
-/** Value.Check with the schema compiled once (Value.Check walks it on every answer). */
-function matches<S extends TSchema>(schema: S, value: unknown): value is Static<S> {
-  let validator = validators.get(schema);
-  if (!validator) validators.set(schema, (validator = Compile(schema)));
-  return validator.Check(value);
-}
-
 function check<S extends TSchema>(schema: S, value: unknown, what: string): Static<S> {
-  if (matches(schema, value)) return value;
+  if (fits(schema, value)) return value;
   const first = Value.Errors(schema, value)[0];
   throw new PaystackError(
     `Unexpected Paystack answer for ${what}: ${first?.instancePath || '/'} ${first?.message ?? 'invalid'}`,
@@ -142,14 +133,14 @@ export function createPaystackClient(opts: PaystackClientOptions) {
   const retryBaseMs = opts.retryBaseMs ?? 250;
   // undici (~3 MB of heap) loads on the first call, not when the process starts: an API process that
   // serves no checkout never needs it.
-  let transport: Promise<{ dispatcher: Agent }> | undefined;
+  let transport: Promise<Agent> | undefined;
   let closed = false;
   const connect = () =>
     (transport ??= import('undici').then(async ({ Agent: AgentClass }) => {
       const dispatcher = paystackAgent(AgentClass, timeoutMs, opts.connections ?? 32);
       // Closed before the first call: calls fail as they would on the closed pool.
       if (closed) await dispatcher.close();
-      return { dispatcher };
+      return dispatcher;
     }));
 
   // undici's request rather than fetch: no WHATWG Request/Response/stream objects per call (a checkout
@@ -158,7 +149,7 @@ export function createPaystackClient(opts: PaystackClientOptions) {
   const prefix = pathname.replace(/\/+$/, '');
 
   async function once(method: 'GET' | 'POST', path: string, body?: unknown) {
-    const { dispatcher } = await connect();
+    const dispatcher = await connect();
     let res: Dispatcher.ResponseData;
     try {
       res = await dispatcher.request({
@@ -203,7 +194,7 @@ export function createPaystackClient(opts: PaystackClientOptions) {
       json = undefined;
       await res.body.dump().catch(() => undefined);
     }
-    const envelope = matches(Envelope, json) ? json : undefined;
+    const envelope = fits(Envelope, json) ? json : undefined;
     if (!ok || !envelope?.status) {
       const status = ok ? 502 : res.statusCode;
       const message = envelope?.message ?? `HTTP ${res.statusCode}`;
@@ -280,7 +271,7 @@ export function createPaystackClient(opts: PaystackClientOptions) {
       const env = await safeGet(`/transaction?${q.toString()}`);
       const items = check(Type.Array(RawTransaction), env.data, 'list transactions');
       for (const raw of items) yield toTransaction(raw);
-      const meta = matches(ListMeta, env.meta) ? env.meta : {};
+      const meta = fits(ListMeta, env.meta) ? env.meta : {};
       const pageCount = meta.pageCount ?? (items.length < perPage ? page : page + 1);
       if (page >= pageCount || items.length === 0) return;
     }
@@ -333,7 +324,7 @@ export function createPaystackClient(opts: PaystackClientOptions) {
       const env = await safeGet(`/refund?${q.toString()}`);
       const items = check(Type.Array(RawRefund), env.data, 'list refunds');
       all.push(...items.map(toRefund));
-      const meta = matches(ListMeta, env.meta) ? env.meta : {};
+      const meta = fits(ListMeta, env.meta) ? env.meta : {};
       const pageCount = meta.pageCount ?? (items.length < perPage ? page : page + 1);
       if (page >= pageCount || items.length === 0) return all;
     }
@@ -343,7 +334,7 @@ export function createPaystackClient(opts: PaystackClientOptions) {
     /** Closes the pooled connections (the client is unusable afterwards). */
     close: async () => {
       closed = true;
-      if (transport) await (await transport).dispatcher.close();
+      if (transport) await (await transport).close();
     },
     initializeTransaction,
     verifyTransaction,
