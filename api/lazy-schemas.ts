@@ -33,8 +33,10 @@ export function schemaController(eager = false): SchemaController {
     return (route) => {
       let compiled: Validate | undefined;
       const real = () => (compiled ??= (compiler ??= buildValidator(externalSchemas, options))(route));
-      const validate = function (this: unknown, ...args: unknown[]) {
-        return (real() as (...a: unknown[]) => unknown).apply(this, args);
+      // Fastify calls a validator with the data and, for Ajv's, the parent it may coerce into: two fixed arguments
+      // (not a rest array and apply) on every validated request.
+      const validate = function (this: unknown, data: unknown, context?: unknown) {
+        return ((compiled ?? real()) as (this: unknown, d: unknown, c?: unknown) => unknown).call(this, data, context);
       };
       Object.defineProperties(validate, {
         errors: { get: () => real().errors, set: (value: Validate['errors']) => void (real().errors = value) },
