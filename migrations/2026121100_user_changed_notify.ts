@@ -4,8 +4,10 @@ import { sql, type Kysely } from 'kysely';
  * GET /me is answered from each API process's memory (shared/auth/profile-cache.ts): every change to a user
  * row, whoever makes it (the API's identity and customer routes, the worker, a script), tells every process
  * on commit: NOTIFY user_changed '<id>' (old and new id if it moved), and '' after a TRUNCATE (drop all).
- * Any real change of the row counts, not only the columns /me shows today: a column added to the view later
- * cannot be missed. A no-op UPDATE notifies nothing. Notifications are transactional: sent on commit only.
+ * Every UPDATE counts, not only of the columns /me shows today: a column added to the view later cannot be
+ * missed (and no WHEN comparing whole rows, which a column type without equality, e.g. json, would break).
+ * The extra notifications (a sign-in resetting its failure count) cost each process one dropped entry.
+ * Several for one row in one transaction arrive once. Notifications are transactional: sent on commit only.
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export async function up(db: Kysely<any>): Promise<void> {
@@ -21,7 +23,7 @@ export async function up(db: Kysely<any>): Promise<void> {
       RETURN NULL;
     END $$;
     CREATE TRIGGER users_notify_upd AFTER UPDATE ON users
-      FOR EACH ROW WHEN (OLD.* IS DISTINCT FROM NEW.*) EXECUTE FUNCTION users_notify_changed();
+      FOR EACH ROW EXECUTE FUNCTION users_notify_changed();
     CREATE TRIGGER users_notify_del AFTER DELETE ON users
       FOR EACH ROW EXECUTE FUNCTION users_notify_changed();
     CREATE TRIGGER users_notify_truncate AFTER TRUNCATE ON users
