@@ -11,6 +11,8 @@ import { lazyRequestLogger } from './request-logger.js';
 import auth from './plugins/auth.js';
 import bodies from './plugins/bodies.js';
 import catalogCache from './plugins/catalog-cache.js';
+import dbListener from './plugins/db-listener.js';
+import profileCache from './plugins/profile-cache.js';
 import media from './plugins/media.js';
 import docs from './plugins/docs.js';
 import errors, { sendProblem } from './plugins/errors.js';
@@ -134,7 +136,9 @@ export async function buildApp(config: Config, opts: BuildAppOptions = {}) {
   await app.register(paystack);
   await app.register(realtime);
   await app.register(media);
+  await app.register(dbListener);
   await app.register(catalogCache);
+  await app.register(profileCache);
   await app.register(readReplica);
 
   // 3. Routes

@@ -1,6 +1,5 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import pg from 'pg';
 import { Counter } from 'prom-client';
 import { CatalogCache } from '../../shared/catalog/cache.js';
 import { createRedis, waitForReady } from '../../shared/redis.js';
@@ -17,9 +16,9 @@ const CATALOG_CHANNELS = { changed: 'catalog_changed', stock: 'catalog_stock' } 
 /**
  * The catalog cache for this replica, plus the listener that makes writes by OTHER domains invalidate
  * it: database triggers NOTIFY on commit (stock crossing zero flips products.in_stock; any stock change
- * names its product), and every replica bumps the shared versions in Redis. LISTEN needs a direct
- * session (not PgBouncer in transaction mode), so it has its own connection, reconnecting on loss; after
- * a gap it bumps everything, since notifications sent meanwhile are lost.
+ * names its product), and every replica bumps the shared versions in Redis. The LISTEN connection is the
+ * process's own (api/plugins/db-listener.ts), reconnecting on loss; after a gap it bumps everything, since
+ * notifications sent meanwhile are lost.
  *
  * The process-local level (shared/catalog/cache.ts, `LocalCatalogCache`) is served from only while both the
  * LISTEN connection and the subscription to other processes' bumps (Redis) are up: those are how this
@@ -68,81 +67,30 @@ export default fp(
       );
     subscriber.on('ready', () => void subscribe());
 
-    let client: pg.Client | undefined;
-    let closing = false;
-    let retry: NodeJS.Timeout | undefined;
-    // The connection attempt in flight: close waits for it, or a listener that finished connecting after
-    // close would stay open (and LISTENing) with nobody left to end it.
-    let connecting: Promise<void> | undefined;
-    const start = () => {
-      const attempt: Promise<void> = listen()
-        .catch(() => {})
-        .finally(() => {
-          if (connecting === attempt) connecting = undefined;
-        });
-      connecting = attempt;
-    };
-    const reconnectSoon = () => {
-      if (closing) return;
-      clearTimeout(retry);
-      retry = setTimeout(start, 1_000);
-    };
-    const listen = async (): Promise<void> => {
-      // connectionTimeoutMillis: a database that accepts and never answers must not hang the app's start.
-      const c = new pg.Client({
-        connectionString: app.config.DATABASE_URL,
-        application_name: 'agape-api-catalog-listener',
-        connectionTimeoutMillis: 5_000,
-      });
-      c.on('notification', (msg) => {
-        if (msg.channel === CATALOG_CHANNELS.stock && msg.payload) void cache.bumpProduct(msg.payload);
+    // Database notifications: on this process's shared LISTEN connection (api/plugins/db-listener.ts).
+    const listened = app.dbListener.subscribe([CATALOG_CHANNELS.changed, CATALOG_CHANNELS.stock], {
+      notify: (channel, payload) => {
+        if (channel === CATALOG_CHANNELS.stock && payload) void cache.bumpProduct(payload);
         else void cache.heard(true);
-      });
-      // Once per connection: a second 'error' from the same client must not start a second listener.
-      c.once('error', () => {
-        c.removeAllListeners('notification');
-        c.on('error', () => {});
-        if (client === c) {
-          client = undefined;
-          listening = false;
-          setLive();
-        }
-        void c.end().catch(() => {});
-        reconnectSoon();
-      });
-      try {
-        await c.connect();
-        await c.query(`LISTEN ${CATALOG_CHANNELS.changed}; LISTEN ${CATALOG_CHANNELS.stock}`);
-      } catch (err) {
-        await c.end().catch(() => {});
-        if (closing) return;
-        app.log.warn({ err }, 'catalog listener could not connect; retrying');
-        reconnectSoon();
-        return;
-      }
-      if (closing) {
-        await c.end().catch(() => {});
-        return;
-      }
-      client = c;
-      listening = true;
-      setLive();
-      await cache.heard(true);
-    };
-    start();
-    await Promise.all([connecting, waitForReady(subscriber).then((ready) => (ready ? subscribe() : undefined))]);
+      },
+      up: async () => {
+        listening = true;
+        setLive();
+        await cache.heard(true);
+      },
+      down: () => {
+        listening = false;
+        setLive();
+      },
+    });
+    await Promise.all([listened, waitForReady(subscriber).then((ready) => (ready ? subscribe() : undefined))]);
 
     app.addHook('onClose', async () => {
-      closing = true;
-      clearTimeout(retry);
       app.redis.off('ready', onReady);
       listening = false;
       down();
       subscriber.disconnect();
-      await connecting;
-      await client?.end().catch(() => {});
-      client = undefined;
     });
   },
-  { name: 'catalog-cache', dependencies: ['infra', 'metrics'] },
+  { name: 'catalog-cache', dependencies: ['infra', 'metrics', 'db-listener'] },
 );

@@ -50,12 +50,12 @@ async function noneLeft(t: Test, db: Db, config: Config, applicationName: string
 }
 
 t.test(
-  'catalog cache: closed while its listener is reconnecting, the app leaves no LISTEN connection',
+  'API listener (catalog and profile caches): closed while its listener is reconnecting, the app leaves no LISTEN connection',
   async (t) => {
     const { config, db, proxy } = await behindProxy(t);
     const app = await buildApp(config, { logger: logCapture('warn').logger });
     await app.ready();
-    const name = 'agape-api-catalog-listener';
+    const name = 'agape-api-listener';
     await eventually(async () => (await connectionsOf(db, config, name)) === 1);
 
     // The listener loses its connection; its reconnect is caught halfway by the proxy.
@@ -70,12 +70,12 @@ t.test(
   },
 );
 
-t.test('catalog cache: closed right after start, no listener remains', async (t) => {
+t.test('API listener (catalog and profile caches): closed right after start, no listener remains', async (t) => {
   const { config, db } = await testEnv(t);
   const app = await buildApp(config, { logger: logCapture('warn').logger });
   await app.ready();
   await app.close();
-  await noneLeft(t, db, config, 'agape-api-catalog-listener');
+  await noneLeft(t, db, config, 'agape-api-listener');
 });
 
 t.test(
