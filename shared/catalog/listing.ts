@@ -1,6 +1,6 @@
 import { sql, type RawBuilder } from 'kysely';
 import { decodeCursor, encodeCursor, InvalidCursorError } from '../db/cursor.js';
-import { prepared, type DbOrTrx } from '../db/index.js';
+import { queryPrepared, type DbOrTrx } from '../db/index.js';
 import { BadRequestError } from '../errors.js';
 import type { Facets, ListItem, ListPage, ListQuery, ProductSort, Suggestion } from './schemas.js';
 
@@ -69,23 +69,57 @@ function decodeListCursor(cursor: string, sort: ProductSort): { key: string; id:
   return { key, id };
 }
 
+/**
+ * The per-request values of a page's statement. The statement's text is built (and compiled) once per form, with a
+ * Slot where each of these goes; a request only fills the slots in.
+ */
+interface Values {
+  status: string;
+  q: string;
+  category: string;
+  minPrice: number;
+  maxPrice: number;
+  cursorKey: string;
+  cursorId: string;
+  /** The page size, and one more (the extra row says whether there is a next page). */
+  limit: number;
+  fetch: number;
+}
+
+class Slot {
+  constructor(readonly name: keyof Values) {}
+}
+const slot = (name: keyof Values) => sql`${new Slot(name)}`;
+
+/** Which parts a statement has: its text depends on these only (every value is a parameter). */
+interface Form {
+  sort: ProductSort;
+  status: boolean;
+  q: boolean;
+  category: boolean;
+  minPrice: boolean;
+  maxPrice: boolean;
+  inStock: boolean;
+  cursor: boolean;
+  facets: boolean;
+}
+
 /** Every filter except the cursor: shared by the page and its facets. */
-function filters(query: ListQuery, tsquery: RawBuilder<unknown> | null, sort: ProductSort): RawBuilder<unknown>[] {
+function filters(form: Form, tsquery: RawBuilder<unknown> | null): RawBuilder<unknown>[] {
   const where: RawBuilder<unknown>[] = [];
-  const status = query.status ?? 'active';
-  if (status !== 'any') where.push(sql`p.status = ${status}`);
+  if (form.status) where.push(sql`p.status = ${slot('status')}`);
   if (tsquery) where.push(sql`p.search @@ ${tsquery}`);
-  if (query.category) {
+  if (form.category) {
     where.push(sql`p.category_id IN (
-      WITH RECURSIVE sub AS (SELECT id FROM categories WHERE slug = ${query.category}
+      WITH RECURSIVE sub AS (SELECT id FROM categories WHERE slug = ${slot('category')}
         UNION ALL SELECT c.id FROM categories c JOIN sub ON c.parent_id = sub.id)
       SELECT id FROM sub)`);
   }
-  if (query.minPrice !== undefined) where.push(sql`p.price_from >= ${query.minPrice}`);
-  if (query.maxPrice !== undefined) where.push(sql`p.price_from <= ${query.maxPrice}`);
-  if (query.inStock) where.push(sql`p.in_stock`);
+  if (form.minPrice) where.push(sql`p.price_from >= ${slot('minPrice')}`);
+  if (form.maxPrice) where.push(sql`p.price_from <= ${slot('maxPrice')}`);
+  if (form.inStock) where.push(sql`p.in_stock`);
   // Price sorts page on price_from; a product without variants has none and is not for sale anyway.
-  if (sort === 'price_asc' || sort === 'price_desc') where.push(sql`p.price_from IS NOT NULL`);
+  if (form.sort === 'price_asc' || form.sort === 'price_desc') where.push(sql`p.price_from IS NOT NULL`);
   return where;
 }
 
@@ -94,22 +128,17 @@ function filters(query: ListQuery, tsquery: RawBuilder<unknown> | null, sort: Pr
  * `facets` the category counts (rolled up to ancestors, so a count equals what filtering by that category
  * returns) and price bands ride in the same round trip, computed over the filter without the cursor.
  */
-export async function listProducts(db: DbOrTrx, query: ListQuery): Promise<ListPage> {
-  const q = query.q?.trim();
-  const tsquery = q ? sql`websearch_to_tsquery('english', ${q})` : null;
-  const sort: ProductSort = query.sort ?? (q ? 'relevance' : 'newest');
-  if (sort === 'relevance' && !tsquery) {
-    throw new BadRequestError('validation_failed', 'sort=relevance needs q', [{ path: '/sort', message: 'relevance needs q' }]);
-  }
+function pageStatement(form: Form): RawBuilder<PageRow> {
+  const { sort } = form;
+  const tsquery = form.q ? sql`websearch_to_tsquery('english', ${slot('q')})` : null;
   const spec = sortSpec(sort, tsquery);
-  const where = filters(query, tsquery, sort);
+  const where = filters(form, tsquery);
   const pageWhere = [...where];
-  const cursor = query.cursor ? decodeListCursor(query.cursor, sort) : null;
-  if (cursor) {
+  if (form.cursor) {
     pageWhere.push(
       spec.desc
-        ? sql`(${spec.key}, p.id) < (${cursor.key}::${spec.cast}, ${cursor.id}::uuid)`
-        : sql`(${spec.key}, p.id) > (${cursor.key}::${spec.cast}, ${cursor.id}::uuid)`,
+        ? sql`(${spec.key}, p.id) < (${slot('cursorKey')}::${spec.cast}, ${slot('cursorId')}::uuid)`
+        : sql`(${spec.key}, p.id) > (${slot('cursorKey')}::${spec.cast}, ${slot('cursorId')}::uuid)`,
     );
   }
   const dir = spec.desc ? sql`DESC` : sql`ASC`;
@@ -132,101 +161,136 @@ export async function listProducts(db: DbOrTrx, query: ListQuery): Promise<ListP
     const term = sql`(SELECT CASE WHEN numnode(t.q) = 1 THEN t.q::text
         WHEN t.q::text ~ ${PHRASE_CHAIN} AND websearch_to_tsquery('english', substring(t.q::text FROM ${FIRST_LEXEME}))::text = t.q::text THEN t.q::text END
       FROM (SELECT ${tsquery} AS q) t)`;
-    const termWhere = [...filters(query, null, sort), sql`s.term = ${term}`];
-    if (cursor) termWhere.push(sql`(s.rank, s.product_id) < (${cursor.key}::real, ${cursor.id}::uuid)`);
+    const termWhere = [...filters(form, null), sql`s.term = ${term}`];
+    if (form.cursor) termWhere.push(sql`(s.rank, s.product_id) < (${slot('cursorKey')}::real, ${slot('cursorId')}::uuid)`);
     rows$ = sql`
       (SELECT ${columns}, s.rank AS k, s.rank::text AS sort_key
        FROM product_search_terms s JOIN products p ON p.id = s.product_id
        ${whereSql(termWhere)}
        ORDER BY s.rank DESC, s.product_id DESC
-       LIMIT ${query.limit + 1})
+       LIMIT ${slot('fetch')})
       UNION ALL
-      (${ranked(sql`CASE WHEN ${term} IS NULL THEN ${query.limit + 1}::int ELSE 0 END`)})`;
+      (${ranked(sql`CASE WHEN ${term} IS NULL THEN ${slot('fetch')}::int ELSE 0 END`)})`;
   } else {
-    rows$ = ranked(sql`${query.limit + 1}`);
+    rows$ = ranked(slot('fetch'));
   }
   // The page first, then its images: the first-image lookup runs for the page's rows only, never for every match.
-  const page = sql`
-    SELECT r.id, r.slug, r.title, r.price_from, r.currency, r.rating, r.review_count, r.in_stock, r.sort_key,
-           CASE WHEN img.id IS NULL THEN '[]'::json
-                ELSE json_build_array(json_build_object('id', img.id, 'urls', img.urls, 'alt', img.alt, 'position', img.position)) END AS images
-    FROM (${rows$}) r
-    LEFT JOIN LATERAL (SELECT m.id, m.urls, m.alt, m.position FROM product_images m
-                       WHERE m.product_id = r.id ORDER BY m.position, m.id LIMIT 1) img ON true
-    ORDER BY r.k ${dir}, r.id ${dir}`;
+  // PostgreSQL builds the items' JSON (keys in ListItem's order) and hands back one row: parsing one text costs a
+  // fraction of what the driver and the row mapping spent on twenty-one rows of ten columns (issue 16).
+  const page = sql<PageRow>`
+    SELECT COALESCE(json_agg(json_build_object(
+             'id', x.id, 'slug', x.slug, 'title', x.title, 'priceFrom', x.price_from, 'currency', x.currency,
+             'images', CASE WHEN x.img_id IS NULL THEN '[]'::json
+                            ELSE json_build_array(json_build_object('id', x.img_id, 'urls', x.img_urls, 'alt', x.img_alt, 'position', x.img_position)) END,
+             'rating', x.rating, 'reviewCount', x.review_count, 'inStock', x.in_stock) ORDER BY x.n) FILTER (WHERE x.n <= ${slot('limit')}),
+           '[]'::json)::text AS items,
+           count(*)::int AS fetched,
+           min(x.sort_key) FILTER (WHERE x.n = ${slot('limit')}) AS lastkey,
+           min(x.id::text) FILTER (WHERE x.n = ${slot('limit')}) AS lastid
+    FROM (
+      SELECT r.*, img.id AS img_id, img.urls AS img_urls, img.alt AS img_alt, img.position AS img_position,
+             row_number() OVER (ORDER BY r.k ${dir}, r.id ${dir}) AS n
+      FROM (${rows$}) r
+      LEFT JOIN LATERAL (SELECT m.id, m.urls, m.alt, m.position FROM product_images m
+                         WHERE m.product_id = r.id ORDER BY m.position, m.id LIMIT 1) img ON true) x`;
+  if (!form.facets) return page;
 
-  // Prepared: the text depends only on which filters and sort are used (values are parameters), and planning
-  // this statement cost about twice what running it did (a search: ~0.7 ms planned, ~0.4 ms run).
-  const run = <R>(query: RawBuilder<unknown>) => {
-    const compiled = query.compile(db);
-    return db.executeQuery<R>(prepared(compiled.sql, compiled.parameters));
-  };
+  const bands = sql.join(
+    PRICE_BANDS.map(([min, max], i) => sql`(${i + 1}::int, ${min}::bigint, ${max}::bigint)`),
+    sql`, `,
+  );
+  // Band i of width_bucket is [PRICE_BANDS[i-1].min, PRICE_BANDS[i].min): the bands are contiguous from 0. One pass
+  // over the matches counts (category, band) pairs; the rollup to ancestor categories runs on those counts.
+  const thresholds = sql`ARRAY[${sql.join(PRICE_BANDS.map(([min]) => sql`${min}::bigint`))}]`;
+  return sql<PageRow>`
+    WITH RECURSIVE counts AS MATERIALIZED (
+      SELECT p.category_id, width_bucket(p.price_from, ${thresholds}) AS band, count(*) AS n FROM products p ${whereSql(where)} GROUP BY 1, 2),
+    tree AS (SELECT id AS ancestor, id AS category FROM categories
+             UNION ALL SELECT t.ancestor, c.id FROM tree t JOIN categories c ON c.parent_id = t.category),
+    facets AS (SELECT json_build_object(
+      'categories', COALESCE((SELECT json_agg(json_build_object('slug', x.slug, 'count', x.n) ORDER BY x.n DESC, x.slug)
+        FROM (SELECT c.slug, sum(k.n)::bigint AS n FROM counts k JOIN tree t ON t.category = k.category_id
+              JOIN categories c ON c.id = t.ancestor GROUP BY c.slug) x), '[]'::json),
+      'priceBands', (SELECT json_agg(json_build_object('min', b.lo, 'max', b.hi,
+          'count', COALESCE((SELECT sum(k.n) FROM counts k WHERE k.band = b.i), 0)::bigint)
+          ORDER BY b.lo)
+        FROM (VALUES ${bands}) AS b(i, lo, hi))
+    )::text AS facets)
+    SELECT page.*, facets.facets FROM facets CROSS JOIN LATERAL (${page}) page`;
+}
 
-  type Row = {
-    id: string | null;
-    slug: string;
-    title: string;
-    priceFrom: number | null;
-    currency: string;
-    rating: number | null;
-    reviewCount: number;
-    inStock: boolean;
-    sortKey: string;
-    images: ListItem['images'];
-    facets?: Facets;
-  };
+/** The one row a page's statement answers (one lowercase word a column: see queryPrepared). */
+interface PageRow {
+  /** The page's items as JSON text, in order. */
+  items: string;
+  /** How many rows were read: one more than the page size when there is a next page. */
+  fetched: number;
+  /** The last item's sort key and id when the page is full (the next page's cursor). */
+  lastkey: string | null;
+  lastid: string | null;
+  facets?: string;
+}
 
-  let rows: Row[];
-  let facets: Facets | undefined;
-  if (query.facets) {
-    const bands = sql.join(
-      PRICE_BANDS.map(([min, max], i) => sql`(${i + 1}::int, ${min}::bigint, ${max}::bigint)`),
-      sql`, `,
-    );
-    // Band i of width_bucket is [PRICE_BANDS[i-1].min, PRICE_BANDS[i].min): the bands are contiguous from 0. One pass
-    // over the matches counts (category, band) pairs; the rollup to ancestor categories runs on those counts.
-    const thresholds = sql`ARRAY[${sql.join(PRICE_BANDS.map(([min]) => sql`${min}::bigint`))}]`;
-    const result = await run<Row>(sql`
-      WITH RECURSIVE counts AS MATERIALIZED (
-        SELECT p.category_id, width_bucket(p.price_from, ${thresholds}) AS band, count(*) AS n FROM products p ${whereSql(where)} GROUP BY 1, 2),
-      tree AS (SELECT id AS ancestor, id AS category FROM categories
-               UNION ALL SELECT t.ancestor, c.id FROM tree t JOIN categories c ON c.parent_id = t.category),
-      facets AS (SELECT json_build_object(
-        'categories', COALESCE((SELECT json_agg(json_build_object('slug', x.slug, 'count', x.n) ORDER BY x.n DESC, x.slug)
-          FROM (SELECT c.slug, sum(k.n)::bigint AS n FROM counts k JOIN tree t ON t.category = k.category_id
-                JOIN categories c ON c.id = t.ancestor GROUP BY c.slug) x), '[]'::json),
-        'priceBands', (SELECT json_agg(json_build_object('min', b.lo, 'max', b.hi,
-            'count', COALESCE((SELECT sum(k.n) FROM counts k WHERE k.band = b.i), 0)::bigint)
-            ORDER BY b.lo)
-          FROM (VALUES ${bands}) AS b(i, lo, hi))
-      )::text AS facets)
-      SELECT page.*, facets.facets FROM facets LEFT JOIN LATERAL (${page}) page ON true`);
-    rows = result.rows;
-    const text = rows[0]?.facets as unknown as string | undefined;
-    facets = text ? (JSON.parse(text) as Facets) : { categories: [], priceBands: [] };
-    rows = rows.filter((r) => r.id !== null);
-  } else {
-    rows = (await run<Row>(page)).rows;
+/** A statement's text and its parameters: a Slot where a request's value goes, else a constant. */
+interface Statement {
+  text: string;
+  parameters: readonly unknown[];
+}
+const statements = new Map<string, Statement>();
+
+function statementFor(db: DbOrTrx, form: Form): Statement {
+  const key = `${form.sort}:${+form.status}${+form.q}${+form.category}${+form.minPrice}${+form.maxPrice}${+form.inStock}${+form.cursor}${+form.facets}`;
+  let statement = statements.get(key);
+  if (statement === undefined) {
+    const compiled = pageStatement(form).compile(db);
+    statement = { text: compiled.sql, parameters: compiled.parameters };
+    statements.set(key, statement);
   }
+  return statement;
+}
 
-  const more = rows.length > query.limit;
-  const pageRows = more ? rows.slice(0, query.limit) : rows;
-  const last = pageRows.at(-1);
-  const items: ListItem[] = pageRows.map((r) => ({
-    id: r.id!,
-    slug: r.slug,
-    title: r.title,
-    priceFrom: r.priceFrom,
-    currency: r.currency,
-    images: r.images,
-    rating: r.rating,
-    reviewCount: r.reviewCount,
-    inStock: r.inStock,
-  }));
+/** A page of products (see pageStatement): one prepared statement, one row back. */
+export async function listProducts(db: DbOrTrx, query: ListQuery): Promise<ListPage> {
+  const q = query.q?.trim();
+  const sort: ProductSort = query.sort ?? (q ? 'relevance' : 'newest');
+  if (sort === 'relevance' && !q) {
+    throw new BadRequestError('validation_failed', 'sort=relevance needs q', [{ path: '/sort', message: 'relevance needs q' }]);
+  }
+  const status = query.status ?? 'active';
+  const cursor = query.cursor ? decodeListCursor(query.cursor, sort) : null;
+  const form: Form = {
+    sort,
+    status: status !== 'any',
+    q: !!q,
+    category: !!query.category,
+    minPrice: query.minPrice !== undefined,
+    maxPrice: query.maxPrice !== undefined,
+    inStock: !!query.inStock,
+    cursor: cursor !== null,
+    facets: !!query.facets,
+  };
+  const values: Values = {
+    status,
+    q: q ?? '',
+    category: query.category ?? '',
+    minPrice: query.minPrice ?? 0,
+    maxPrice: query.maxPrice ?? 0,
+    cursorKey: cursor?.key ?? '',
+    cursorId: cursor?.id ?? '',
+    limit: query.limit,
+    fetch: query.limit + 1,
+  };
+  // Prepared: the text depends only on the form (values are parameters), and planning this statement cost about
+  // twice what running it did (a search: ~0.7 ms planned, ~0.4 ms run). It is built and compiled once per form.
+  const statement = statementFor(db, form);
+  const parameters = statement.parameters.map((p) => (p instanceof Slot ? values[p.name] : p));
+  const [row] = await queryPrepared<PageRow>(db, statement.text, parameters);
+  const items = JSON.parse(row.items) as ListItem[];
+  const more = row.fetched > query.limit && row.lastkey !== null && row.lastid !== null;
   return {
     items,
-    nextCursor: more && last ? encodeCursor([sort, last.sortKey, last.id!]) : null,
-    ...(facets ? { facets } : {}),
+    nextCursor: more ? encodeCursor([sort, row.lastkey!, row.lastid!]) : null,
+    ...(form.facets ? { facets: row.facets ? (JSON.parse(row.facets) as Facets) : { categories: [], priceBands: [] } } : {}),
   };
 }
 

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import { writeAudit } from '../auth/audit.js';
-import { prepared, type Db, type DbOrTrx, type Trx } from '../db/index.js';
+import { queryPrepared, type Db, type DbOrTrx, type Trx } from '../db/index.js';
 import { BadRequestError, ConflictError, NotFoundError, isUniqueViolation } from '../errors.js';
 import { availableSql } from '../inventory/availability.js';
 import { isUuid, slugify } from './slug.js';
@@ -24,8 +24,8 @@ export async function findProductJson(db: DbOrTrx, idOrSlug: string, opts: { pub
     text = compiled.sql;
     detailStatements.set(form, text);
   }
-  const { rows } = await db.executeQuery<{ id: string; json: string }>(prepared(text, [idOrSlug]));
-  return rows[0] ?? null;
+  const [row] = await queryPrepared<{ id: string; json: string }>(db, text, [idOrSlug]);
+  return row ?? null;
 }
 
 const detailStatements = new Map<string, string>();
