@@ -1,5 +1,4 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { stringify } from 'csv-stringify';
 import { Readable } from 'node:stream';
 import { Type } from 'typebox';
 import { accountCredit, grantCredit } from '../../shared/credit/grants.js';
@@ -90,6 +89,8 @@ const creditRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const range = resolveRange({ from, to }, timeZone);
       const userId = request.auth!.id;
       if (format === 'json') return creditStatementSnapshot(app.db, userId, range, timeZone);
+      // Loaded on first use: only statement downloads write CSV.
+      const { stringify } = await import('csv-stringify');
       const csv = Readable.from(statementLines(app.db, userId, range, timeZone)).pipe(
         stringify({ header: true, columns: [...STATEMENT_CSV_COLUMNS] }),
       );

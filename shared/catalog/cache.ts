@@ -114,6 +114,19 @@ export const cachedBody = (json: string, productId?: string): CachedBody => {
 };
 
 /**
+ * What an entry holds besides its body's bytes and its key's characters, measured on the read bench's product
+ * details (~1.6 KB; heap snapshot of the cache and process.memoryUsage over 3,000 entries): ~500 bytes of JS heap
+ * (the Buffer and its ArrayBuffer ~180, the ETag string ~50, the CachedBody object ~40, the key's string header
+ * and its slot in `entries` ~70, a detail's product id string with its Set and slot in `keysByProduct` ~150) and
+ * ~200 of the allocator's own bookkeeping for the separately allocated body (backing-store record, chunk header).
+ * A gzip form made later (send.ts: bodies of 8 KB and up, once per entry on a gzip request) is not counted: the
+ * detail pages that fill the cache are smaller.
+ */
+const ENTRY_OVERHEAD = 700;
+
+const entrySize = (key: string, entry: CachedBody) => entry.body.length + key.length + ENTRY_OVERHEAD;
+
+/**
  * The process-local level: a bounded map of answers, dropped on every change this process hears of.
  *
  * Never stale beyond the notification's flight rests on three rules:
@@ -124,8 +137,6 @@ export const cachedBody = (json: string, productId?: string): CachedBody => {
  * - While a change's Redis bump is still on its way (`pending`), the Redis level may still answer the old
  *   version: nothing is stored until the bump has landed.
  */
-const ENTRY_OVERHEAD = 200;
-
 export class LocalCatalogCache {
   private readonly entries = new Map<string, CachedBody>();
   private readonly keysByProduct = new Map<string, Set<string>>();
@@ -138,13 +149,13 @@ export class LocalCatalogCache {
   live = false;
 
   /**
-   * Bounded for the process's memory (issue 16: API RSS under load < 150 MB): 8 MB holds every list page people
-   * actually request and a few thousand product details; a miss is one Redis round trip. An entry is counted
-   * as its bytes plus ~200 for the key, ETag and map slot.
+   * Bounded for the process's memory (issue 16: API RSS under load < 150 MB): 4 MB of what the entries really
+   * hold (see ENTRY_OVERHEAD) keeps every list page people actually request and the ~1,700 most recent product
+   * details; a miss is one Redis round trip. (The 8 MB before, counted at 200 bytes an entry, held ~11 MB.)
    */
   constructor(
     readonly maxEntries = 5_000,
-    readonly maxBytes = 8 * 1024 * 1024,
+    readonly maxBytes = 4 * 1024 * 1024,
   ) {}
 
   get size() {
@@ -164,7 +175,7 @@ export class LocalCatalogCache {
     if (!this.live || this.globalPending > 0 || this.globalAt > since) return;
     const pid = entry.productId;
     if (pid !== undefined && (this.productPending.has(pid) || (this.productAt.get(pid) ?? 0) > since)) return;
-    const size = entry.body.length + key.length + ENTRY_OVERHEAD;
+    const size = entrySize(key, entry);
     if (size > this.maxBytes / 4) return;
     this.delete(key);
     this.entries.set(key, entry);
@@ -186,7 +197,7 @@ export class LocalCatalogCache {
     const entry = this.entries.get(key);
     if (!entry) return;
     this.entries.delete(key);
-    this.bytes -= entry.body.length + key.length + ENTRY_OVERHEAD;
+    this.bytes -= entrySize(key, entry);
     if (entry.productId !== undefined) {
       const keys = this.keysByProduct.get(entry.productId);
       keys?.delete(key);

@@ -7,7 +7,7 @@ import { writeAudit } from '../auth/audit.js';
 import type { Db } from '../db/index.js';
 import type { PrivateFiles } from '../media/files.js';
 import { enqueue } from '../outbox.js';
-import { countCsvRecords, importProductsCsv, type ImportProgress } from './csv/import.js';
+import type { ImportProgress } from './csv/import.js';
 import type { ImportView } from './schemas.js';
 
 export type { ImportView } from './schemas.js';
@@ -76,6 +76,8 @@ export async function acceptImport(db: Db, files: PrivateFiles, upload: { filena
 export async function runImport(db: Db, importId: string, files: PrivateFiles): Promise<ImportView | null> {
   const row = await db.selectFrom('imports').selectAll().where('id', '=', importId).executeTakeFirst();
   if (!row || row.status === 'completed' || row.status === 'failed') return row ? getImport(db, importId) : null;
+  // Loaded here, in the worker that runs imports: the API only accepts them, and need not carry csv-parse.
+  const { countCsvRecords, importProductsCsv } = await import('./csv/import.js');
   const legacy = path.isAbsolute(row.filePath);
   const local = legacy ? row.filePath : path.join(tmpdir(), `agape-import-${importId}-${randomUUID()}.csv`);
   try {

@@ -3,8 +3,9 @@ import type { Config } from '../config.js';
 import type { Trx } from '../db/index.js';
 import { enqueue } from '../outbox.js';
 import { encrypt } from '../crypto.js';
-import { templates, type TemplateName } from './registry.js';
-import { SEALED_KEY } from './render.js';
+// Types only: the API queues mail, the worker renders it; the templates stay out of the API process.
+import type { templates, TemplateName } from './registry.js';
+import { SEALED_KEY } from './sealed.js';
 
 type DataOf<T extends TemplateName> = Static<(typeof templates)[T]['schema']>;
 

@@ -6,6 +6,7 @@ import { fits } from '../schemas.js';
 import type { MailContext, MailTemplate } from './define.js';
 import { layoutHtml, layoutText } from './layout.js';
 import { templates } from './registry.js';
+import { SEALED_KEY } from './sealed.js';
 
 export interface RenderedMail {
   subject: string;
@@ -17,9 +18,6 @@ export interface RenderedMail {
 export class MailTemplateError extends Error {
   override name = 'MailTemplateError';
 }
-
-/** The key under which `enqueueMail` stores its sealed secret fields. */
-export const SEALED_KEY = '$sealed';
 
 /** Job data with its sealed part opened: what the template sees. */
 export function openData(config: Pick<Config, 'ENCRYPTION_KEY'>, data: Record<string, unknown>): Record<string, unknown> {

@@ -1,4 +1,3 @@
-import { stringify } from 'csv-stringify';
 import { PassThrough, Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { writeAudit } from '../auth/audit.js';
@@ -15,6 +14,8 @@ export const EXPORT_FORMATS = {
 export type ExportFormat = keyof typeof EXPORT_FORMATS;
 
 async function writeCsv(rows: AsyncIterable<Cell[]>, kind: ExportKind, out: Writable) {
+  // Loaded on first use, like exceljs below: the API process otherwise never writes CSV.
+  const { stringify } = await import('csv-stringify');
   await pipeline(Readable.from(rows), stringify({ header: true, columns: [...EXPORT_COLUMNS[kind]] }), out);
 }
 

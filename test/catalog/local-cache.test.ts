@@ -204,3 +204,14 @@ t.test('LocalCatalogCache: data read before a change is never kept', async (t) =
   cache.setLive(true);
   t.equal(cache.get('n149'), undefined);
 });
+
+t.test('LocalCatalogCache: the byte bound counts what an entry holds besides its body', async (t) => {
+  // 100-byte bodies under a 10,000-byte bound: counting bodies alone would keep 100 of them. Each also holds
+  // its Buffer, ETag, key and map slots (~700 bytes), so about a dozen fit.
+  const cache = new LocalCatalogCache(1_000, 10_000);
+  cache.setLive(true);
+  for (let i = 0; i < 100; i++) cache.set(`d:p${i}`, cachedBody(`{"n":"${String(i).padStart(92, '0')}"}`, `p${i}`), cache.mark());
+  t.ok(cache.size >= 8 && cache.size <= 12, `${cache.size} entries of 100 bytes kept under 10,000 bytes`);
+  t.ok(cache.get('d:p99'), 'the newest stay');
+  t.equal(cache.get('d:p0'), undefined, 'the oldest went');
+});

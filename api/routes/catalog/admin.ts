@@ -7,7 +7,6 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Type } from 'typebox';
-import { exportProductsCsv } from '../../../shared/catalog/csv/export.js';
 import { acceptImport, getImport } from '../../../shared/catalog/import-job.js';
 import { BadRequestError, DomainError, NotFoundError } from '../../../shared/errors.js';
 import { privateFiles } from '../../../shared/media/files.js';
@@ -98,6 +97,8 @@ const admin: FastifyPluginAsyncTypebox = async (app) => {
         .type('text/csv; charset=utf-8')
         .header('content-disposition', 'attachment; filename="products.csv"')
         .header('cache-control', 'no-store');
+      // Loaded on first use (with csv-stringify): a process that never exports does not carry it.
+      const { exportProductsCsv } = await import('../../../shared/catalog/csv/export.js');
       return reply.send(exportProductsCsv(app.db, { publicUrl: app.config.PUBLIC_URL }) as never);
     },
   );
