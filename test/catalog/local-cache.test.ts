@@ -1,12 +1,10 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- HTTP answers in tests are untyped JSON */
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { buildApp } from '../../api/app.js';
 import { LocalCatalogCache, cachedBody } from '../../shared/catalog/cache.js';
-import type { Config } from '../../shared/config.js';
 import { createProduct } from '../support/fixtures.js';
 import { eventually, testEnv, tokenFor } from '../support/harness.js';
+import { startApiProcess, timeUntil } from '../support/api-process.js';
 
 /**
  * The process-local catalog cache (shared/catalog/cache.ts): never stale on the process that wrote, and
@@ -15,33 +13,7 @@ import { eventually, testEnv, tokenFor } from '../support/harness.js';
  */
 
 t.setTimeout(300_000);
-const apiChild = fileURLToPath(new URL('../support/api-child.ts', import.meta.url));
-const tsx = import.meta.resolve('tsx');
 const WINDOW_MS = 50;
-
-async function startApi(t: Test, config: Config): Promise<string> {
-  const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' };
-  for (const [k, v] of Object.entries(config)) if (v !== undefined) env[k] = String(v);
-  const child = spawn(process.execPath, ['--import', tsx, apiChild], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (out += c.toString()));
-  t.teardown(async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 5_000))]);
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  const port = await eventually(
-    () => {
-      if (child.exitCode !== null) throw new Error(`API exited: ${out}`);
-      return /listening (\d+)/.exec(out)?.[1];
-    },
-    { timeoutMs: 120_000 },
-  );
-  return `http://127.0.0.1:${port}`;
-}
 
 const localHits = async (host: string) =>
   [...(await (await fetch(`${host}/metrics`)).text()).matchAll(/catalog_cache_requests_total\{kind="(?:list|detail)",outcome="local"\} (\d+)/g)].reduce(
@@ -49,26 +21,12 @@ const localHits = async (host: string) =>
     0,
   );
 
-/**
- * Polls `read` until it is true; returns when (ms after the start) the first read that saw the change was
- * sent: a read sent that long after the write may still be stale, none after it was (Infinity after 2 s).
- */
-async function timeUntil(read: () => Promise<boolean>): Promise<number> {
-  const started = performance.now();
-  while (performance.now() - started < 2_000) {
-    const sent = performance.now() - started;
-    if (await read()) return sent;
-    await new Promise((r) => setTimeout(r, 1));
-  }
-  return Infinity;
-}
-
 t.test('local cache over two API processes: never stale on the writer, fresh on the other within 50 ms', async (t) => {
   const { config, db } = await testEnv(t);
   const signer = await buildApp(config);
   t.teardown(() => signer.close());
   const staff = { authorization: tokenFor(signer, 'manager'), 'content-type': 'application/json' };
-  const [a, b] = await Promise.all([startApi(t, config), startApi(t, config)]);
+  const [a, b] = await Promise.all([startApiProcess(t, config), startApiProcess(t, config)]);
   const { product, variants } = await createProduct(db, [{ price: 1_000_000, onHand: 9 }, { price: 2_000_000, onHand: 4 }], { title: 'Kente Stole' });
 
   const price = async (host: string) => ((await (await fetch(`${host}/api/v1/products/${product.slug}`)).json()) as any).priceFrom as number;

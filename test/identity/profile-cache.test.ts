@@ -1,10 +1,8 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- HTTP answers in tests are untyped JSON */
 import { generate } from 'otplib';
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
 import type pg from 'pg';
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { buildApp } from '../../api/app.js';
 import { LocalProfileCache } from '../../shared/auth/profile-cache.js';
 import type { Config } from '../../shared/config.js';
@@ -12,6 +10,7 @@ import { tokenHash } from '../../shared/crypto.js';
 import type { Db } from '../../shared/db/index.js';
 import { createUser, PASSWORD } from '../support/fixtures.js';
 import { buildTestApp, eventually, testEnv } from '../support/harness.js';
+import { startApiProcess, timeUntil } from '../support/api-process.js';
 import { bearer, loginAs } from './helpers.js';
 
 /**
@@ -22,47 +21,10 @@ import { bearer, loginAs } from './helpers.js';
  */
 
 t.setTimeout(300_000);
-const apiChild = fileURLToPath(new URL('../support/api-child.ts', import.meta.url));
-const tsx = import.meta.resolve('tsx');
 const WINDOW_MS = 50;
 const LISTENER = 'agape-api-listener';
 
-async function startApi(t: Test, config: Config): Promise<string> {
-  const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' };
-  for (const [k, v] of Object.entries(config)) if (v !== undefined) env[k] = String(v);
-  const child = spawn(process.execPath, ['--import', tsx, apiChild], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (out += c.toString()));
-  t.teardown(async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 5_000))]);
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  const port = await eventually(
-    () => {
-      if (child.exitCode !== null) throw new Error(`API exited: ${out}`);
-      return /listening (\d+)/.exec(out)?.[1];
-    },
-    { timeoutMs: 120_000 },
-  );
-  return `http://127.0.0.1:${port}`;
-}
-
 const localHits = async (host: string) => Number(/profile_cache_requests_total\{outcome="local"\} (\d+)/.exec(await (await fetch(`${host}/metrics`)).text())?.[1] ?? 0);
-
-/** When (ms after the start) the first read that saw the change was sent (Infinity after 2 s). */
-async function timeUntil(read: () => Promise<boolean>): Promise<number> {
-  const started = performance.now();
-  while (performance.now() - started < 2_000) {
-    const sent = performance.now() - started;
-    if (await read()) return sent;
-    await new Promise((r) => setTimeout(r, 1));
-  }
-  return Infinity;
-}
 
 async function terminateListener(db: Db, config: Config) {
   const dbName = new URL(config.DATABASE_URL).pathname.slice(1);
@@ -75,7 +37,7 @@ t.test('two API processes: a write on one is never stale there and seen by the o
   t.teardown(() => signer.close());
   const user = await createUser(db, { name: 'Ngozi Eze' });
   const auth = { authorization: `Bearer ${signer.signAccessToken({ id: user.id, role: 'customer' })}`, 'content-type': 'application/json' };
-  const [a, b] = await Promise.all([startApi(t, config), startApi(t, config)]);
+  const [a, b] = await Promise.all([startApiProcess(t, config), startApiProcess(t, config)]);
   const me = async (host: string) => {
     const res = await fetch(`${host}/api/v1/me`, { headers: auth });
     t.equal(res.status, 200);

@@ -1,10 +1,8 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- HTTP answers in tests are untyped JSON */
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import t, { type Test } from 'tap';
-import type { Config } from '../../shared/config.js';
+import t from 'tap';
 import { buildApp } from '../../api/app.js';
 import { eventually, testEnv } from '../support/harness.js';
+import { startApiProcess } from '../support/api-process.js';
 import { signedIn, wsClient, type Person } from '../support/support-fixtures.js';
 
 /**
@@ -13,40 +11,14 @@ import { signedIn, wsClient, type Person } from '../support/support-fixtures.js'
  */
 
 t.setTimeout(300_000);
-const apiChild = fileURLToPath(new URL('../support/api-child.ts', import.meta.url));
-const tsx = import.meta.resolve('tsx');
 const patient = <T>(fn: () => Promise<T> | T) => eventually(fn, { timeoutMs: 60_000 });
-
-async function startApi(t: Test, config: Config): Promise<string> {
-  const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' };
-  for (const [k, v] of Object.entries(config)) if (v !== undefined) env[k] = String(v);
-  const child = spawn(process.execPath, ['--import', tsx, apiChild], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (out += c.toString()));
-  t.teardown(async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 5_000))]);
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  const port = await eventually(
-    () => {
-      if (child.exitCode !== null) throw new Error(`API exited: ${out}`);
-      return /listening (\d+)/.exec(out)?.[1];
-    },
-    { timeoutMs: 120_000 },
-  );
-  return `127.0.0.1:${port}`;
-}
 
 t.test('a real two-client chat over two API processes', async (t) => {
   const { config, db } = await testEnv(t);
   // Only to sign tokens with the deployment's key (the same config the children load).
   const signer = await buildApp(config);
   t.teardown(() => signer.close());
-  const [hostA, hostB] = await Promise.all([startApi(t, config), startApi(t, config)]);
+  const [hostA, hostB] = (await Promise.all([startApiProcess(t, config), startApiProcess(t, config)])).map((url) => new URL(url).host);
   const agent = await signedIn(db, signer, 'support');
   const customer = await signedIn(db, signer, 'customer');
 
