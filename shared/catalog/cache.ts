@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { createHash } from 'node:crypto';
 import { keyOf } from '../redis.js';
+import { keptBytes } from '../kept-bytes.js';
 
 /**
  * The catalog read cache (Redis). Correctness rests on versions, never on TTLs:
@@ -105,11 +106,7 @@ export interface CachedBody {
 export const etagOf = (body: Buffer | string) => `"${createHash('sha1').update(body).digest('base64url')}"`;
 
 export const cachedBody = (json: string, productId?: string): CachedBody => {
-  // Its own allocation of exactly its size: Buffer.from would slice a body under 4 KB out of Node's shared
-  // 8 KB pool, and a kept slice pins the whole slab (with whatever else was cut from it). A 2 KB product
-  // detail kept in the local cache held ~3x its size: 8 MB of entries were 24 MB of ArrayBuffers.
-  const body = Buffer.allocUnsafeSlow(Buffer.byteLength(json));
-  body.write(json);
+  const body = keptBytes(json);
   return { body, etag: etagOf(body), ...(productId ? { productId } : {}) };
 };
 

@@ -4,15 +4,9 @@ import { getMe, updateMe } from '../../../shared/auth/accounts.js';
 import { ProfilePatch } from '../../../shared/identity/schemas.js';
 import { problemResponses } from '../../schemas.js';
 import { UserSchema } from '../../../shared/auth/schemas.js';
+import { keptBytes } from '../../../shared/kept-bytes.js';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
-
-/** Serialized bytes in an allocation of their own (a small Buffer.from is a slice pinning an 8 KB pool slab). */
-const bytesOf = (json: string) => {
-  const body = Buffer.allocUnsafeSlow(Buffer.byteLength(json));
-  body.write(json);
-  return body;
-};
 
 /** Sends JSON bytes as they are (Fastify sends a Buffer without serializing it again). */
 const sendBytes = (reply: FastifyReply, body: Buffer) => void reply.header('content-type', JSON_TYPE).send(body);
@@ -48,7 +42,7 @@ const meRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const since = local.mark();
       getMe(app.db, userId).then(
         (user) => {
-          const body = bytesOf(reply.serialize(user) as string);
+          const body = keptBytes(reply.serialize(user) as string);
           local.set(userId, body, since);
           sendBytes(reply, body);
         },
