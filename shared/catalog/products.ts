@@ -11,11 +11,13 @@ export { productStatuses, type ImageView, type ProductInput, type ProductStatus,
 
 /**
  * The product with its category, variants (stock as `available`, never negative) and images, in ONE
- * query: JSON built by Postgres, keys already camelCase.
+ * query: the product's stored document (migrations/2026121130_product_documents.ts, kept by triggers in every
+ * catalog write) with each variant's stock read live where it goes. A primary-key read and one stock row a
+ * variant: what the document holds changes only with the catalog, stock with every sale.
  */
 export async function findProductJson(db: DbOrTrx, idOrSlug: string, opts: { publicOnly: boolean }): Promise<{ id: string; json: string } | null> {
   // An uncached detail is the catalog's hottest statement: its text is built once per form (by id or slug,
-  // public or staff), not per request, and it runs prepared: planning its subqueries cost more than running them.
+  // public or staff), not per request, and it runs prepared.
   const form = `${isUuid(idOrSlug) ? 'id' : 'slug'}:${opts.publicOnly ? 'public' : 'staff'}`;
   let text = detailStatements.get(form);
   if (text === undefined) {
@@ -31,30 +33,14 @@ export async function findProductJson(db: DbOrTrx, idOrSlug: string, opts: { pub
 const detailStatements = new Map<string, string>();
 
 function detailStatement(byId: boolean, publicOnly: boolean) {
-  const where = byId ? sql`p.id = ${''}::uuid` : sql`p.slug = ${''}`;
-  const status = publicOnly ? sql`AND p.status = 'active'` : sql``;
-  // As text: the CamelCasePlugin would otherwise rewrite keys inside attributes and options.
+  const where = byId ? sql`d.product_id = ${''}::uuid` : sql`d.slug = ${''}`;
+  const status = publicOnly ? sql`AND d.status = 'active'` : sql``;
   return sql<{ id: string; json: string }>`
-    SELECT p.id, json_build_object(
-      'id', p.id, 'slug', p.slug, 'title', p.title, 'description', p.description, 'status', p.status,
-      'category', (SELECT json_build_object('id', c.id, 'slug', c.slug, 'name', c.name) FROM categories c WHERE c.id = p.category_id),
-      'tags', p.tags, 'attributes', p.attributes, 'vendor', p.vendor, 'productType', p.product_type,
-      'seoTitle', p.seo_title, 'seoDescription', p.seo_description,
-      'priceFrom', p.price_from, 'currency', p.currency, 'inStock', p.in_stock,
-      'rating', p.rating::float8, 'reviewCount', p.rating_count, 'ratingCount', p.rating_count,
-      'variants', COALESCE((
-        SELECT json_agg(json_build_object(
-          'id', v.id, 'sku', v.sku, 'title', v.title, 'options', v.options, 'price', v.price,
-          'compareAtPrice', v.compare_at_price, 'currency', v.currency, 'weightGrams', v.weight_grams,
-          'available', ${availableSql('i')}) ORDER BY v.position, v.sku)
-        FROM product_variants v LEFT JOIN inventory i ON i.variant_id = v.id WHERE v.product_id = p.id), '[]'::json),
-      'images', COALESCE((
-        SELECT json_agg(json_build_object('id', m.id, 'urls', m.urls, 'alt', m.alt, 'position', m.position) ORDER BY m.position, m.id)
-        FROM product_images m WHERE m.product_id = p.id), '[]'::json),
-      'createdAt', to_char(p.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-      'updatedAt', to_char(p.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
-    )::text AS json
-    FROM products p WHERE ${where} ${status}`;
+    SELECT d.product_id AS id, d.head || COALESCE((
+      SELECT string_agg(${availableSql('i')}::text || u.part, '' ORDER BY u.n)
+      FROM unnest(d.variant_ids, d.parts) WITH ORDINALITY AS u(variant_id, part, n)
+      LEFT JOIN inventory i ON i.variant_id = u.variant_id), '') AS json
+    FROM product_documents d WHERE ${where} ${status}`;
 }
 
 async function findProduct(db: DbOrTrx, idOrSlug: string, opts: { publicOnly: boolean }): Promise<ProductView | null> {

@@ -395,6 +395,15 @@ export interface Payments {
   updatedAt: Generated<Timestamp>;
 }
 
+export interface ProductDocuments {
+  head: string;
+  parts: string[];
+  productId: string;
+  slug: string;
+  status: string;
+  variantIds: string[];
+}
+
 export interface ProductImages {
   alt: Generated<string>;
   createdAt: Generated<Timestamp>;
@@ -883,6 +892,7 @@ export interface DB {
   paymentDiscrepancies: PaymentDiscrepancies;
   paymentProblemNotices: PaymentProblemNotices;
   payments: Payments;
+  productDocuments: ProductDocuments;
   productImages: ProductImages;
   products: Products;
   productSalesRollup: ProductSalesRollup;
