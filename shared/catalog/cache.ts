@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { keyOf } from '../redis.js';
 import { keptBytes } from '../kept-bytes.js';
 
@@ -103,10 +103,18 @@ export interface CachedBody {
   gzip?: Buffer;
 }
 
-export const etagOf = (body: Buffer | string) => `"${createHash('sha1').update(body).digest('base64url')}"`;
+// One-shot hash: no Hash object a request (an uncached detail or page hashes every answer it sends).
+export const etagOf = (body: Buffer | string) => `"${hash('sha1', body, 'base64url')}"`;
 
+/** An answer a cache keeps: its bytes in an allocation of their own (see keptBytes). */
 export const cachedBody = (json: string, productId?: string): CachedBody => {
   const body = keptBytes(json);
+  return { body, etag: etagOf(body), ...(productId ? { productId } : {}) };
+};
+
+/** An answer sent once and dropped (staff reads, the cache turned off): Node's pooled allocation is the cheap one. */
+export const sentBody = (json: string, productId?: string): CachedBody => {
+  const body = Buffer.from(json);
   return { body, etag: etagOf(body), ...(productId ? { productId } : {}) };
 };
 
@@ -295,7 +303,7 @@ export class CatalogCache {
 
   /** A cached list page or a loader result stored under the version read before loading. */
   async list(signature: string, load: () => Promise<unknown>): Promise<CachedBody> {
-    if (!this.enabled) return cachedBody(JSON.stringify(await load()));
+    if (!this.enabled) return sentBody(JSON.stringify(await load()));
     const key = `l:${signature}`;
     const local = this.local.get(key);
     if (local) {
@@ -344,7 +352,7 @@ export class CatalogCache {
   async detail(idOrSlug: string, isSlug: boolean, load: () => Promise<{ id: string; json: string } | null>): Promise<CachedBody | null> {
     if (!this.enabled) {
       const found = await load();
-      return found ? cachedBody(found.json, found.id) : null;
+      return found ? sentBody(found.json, found.id) : null;
     }
     const key = `d:${idOrSlug}`;
     const local = this.local.get(key);

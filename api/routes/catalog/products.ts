@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
-import { cachedBody } from '../../../shared/catalog/cache.js';
+import { sentBody } from '../../../shared/catalog/cache.js';
 import { Type } from 'typebox';
 import { can } from '../../../shared/auth/permissions.js';
 import { listProducts, suggest, type ListQuery as DomainListQuery } from '../../../shared/catalog/listing.js';
@@ -67,7 +67,7 @@ const products: FastifyPluginAsyncTypebox<{ writes: CatalogWrites }> = async (ap
       const query: DomainListQuery = request.query;
       const status = query.status ?? 'active';
       if (status !== 'active' && !isCatalogStaff(request)) throw new ForbiddenError('Only catalog staff can list products by status');
-      if (status !== 'active') return sendCatalog(request, reply, cachedBody(JSON.stringify(await listProducts(app.db, query))), { public: false });
+      if (status !== 'active') return sendCatalog(request, reply, sentBody(JSON.stringify(await listProducts(app.db, query))), { public: false });
       const signature = signatureOf(request.url, query);
       const entry = app.catalogCache.peekList(signature) ?? (await app.catalogCache.list(signature, () => listProducts(app.db, { ...query, status: 'active' })));
       return sendCatalog(request, reply, entry, { public: true });
@@ -93,7 +93,7 @@ const products: FastifyPluginAsyncTypebox<{ writes: CatalogWrites }> = async (ap
       if (isCatalogStaff(request)) {
         const found = await findProductJson(app.db, idOrSlug, { publicOnly: false });
         if (!found) throw new NotFoundError('Product');
-        return sendCatalog(request, reply, cachedBody(found.json, found.id), { public: false });
+        return sendCatalog(request, reply, sentBody(found.json, found.id), { public: false });
       }
       const entry =
         app.catalogCache.peekDetail(idOrSlug) ??
