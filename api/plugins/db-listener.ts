@@ -19,16 +19,33 @@ interface Subscription {
   on: pg.Client | undefined;
 }
 
+export interface HeartbeatOptions {
+  /** How often the live connection is asked `SELECT 1`. */
+  everyMs: number;
+  /** An answer later than this (or none) counts as a lost connection. */
+  timeoutMs: number;
+}
+
+/** A connection that stops answering is known within about 8 s: caches stop trusting it from then on. */
+const HEARTBEAT: HeartbeatOptions = { everyMs: 5_000, timeoutMs: 3_000 };
+
 /**
  * One PostgreSQL connection per API process for LISTEN (the catalog cache, the profile cache): LISTEN needs
  * a direct session (not PgBouncer in transaction mode), so it is not a pool connection. It reconnects on
  * loss (after a second) and tells every subscriber when it is down and when it is up again.
+ *
+ * A connection can also die silently: the database's host gone without a reset, a NAT or firewall dropping
+ * an idle flow. No error would ever arrive and the caches would go on trusting a connection that hears
+ * nothing, serving what other replicas changed as if it were current. So the live connection is asked
+ * `SELECT 1` on a heartbeat; no answer in time is treated as a loss (down, then reconnect), as is an error.
+ * TCP keepalive is on as well, for what the kernel finds first.
  */
 export class DbListener {
   private readonly subs: Subscription[] = [];
   private client: pg.Client | undefined;
   private closing = false;
   private retry: NodeJS.Timeout | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
   // The connection attempt in flight: close waits for it, or a listener that finished connecting after
   // close would stay open (and LISTENing) with nobody left to end it.
   private connecting: Promise<void> | undefined;
@@ -37,6 +54,7 @@ export class DbListener {
     private readonly connectionString: string,
     private readonly applicationName: string,
     private readonly warn: (err: unknown) => void,
+    private readonly beat: HeartbeatOptions = HEARTBEAT,
   ) {}
 
   /**
@@ -80,28 +98,60 @@ export class DbListener {
     }, 1_000);
   }
 
+  /** The connection `c` is lost (an error, or no heartbeat answer): subscribers are told, and a new one is made. */
+  private lost(c: pg.Client) {
+    c.removeAllListeners('notification');
+    c.removeAllListeners('error');
+    c.on('error', () => {});
+    if (this.client === c) {
+      this.client = undefined;
+      clearTimeout(this.heartbeat);
+      for (const sub of this.subs) {
+        if (sub.on !== c) continue;
+        sub.on = undefined;
+        sub.handlers.down();
+      }
+    }
+    // A connection that stopped answering may never finish a polite end: its socket is dropped.
+    (c as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+    void c.end().catch(() => {});
+    this.reconnectSoon();
+  }
+
+  private scheduleHeartbeat(c: pg.Client) {
+    clearTimeout(this.heartbeat);
+    this.heartbeat = setTimeout(() => {
+      if (this.client !== c || this.closing) return;
+      const late = setTimeout(() => {
+        if (this.client !== c || this.closing) return;
+        this.warn(new Error(`database listener: no answer to a heartbeat in ${this.beat.timeoutMs} ms; reconnecting`));
+        this.lost(c);
+      }, this.beat.timeoutMs);
+      c.query('SELECT 1').then(
+        () => {
+          clearTimeout(late);
+          if (this.client === c) this.scheduleHeartbeat(c);
+        },
+        () => clearTimeout(late), // the connection's 'error' handler (or `late`) deals with it
+      );
+    }, this.beat.everyMs);
+    this.heartbeat.unref();
+  }
+
   private async listen(): Promise<void> {
     // connectionTimeoutMillis: a database that accepts and never answers must not hang the app's start.
-    const c = new pg.Client({ connectionString: this.connectionString, application_name: this.applicationName, connectionTimeoutMillis: 5_000 });
+    const c = new pg.Client({
+      connectionString: this.connectionString,
+      application_name: this.applicationName,
+      connectionTimeoutMillis: 5_000,
+      keepAlive: true,
+    });
     c.on('notification', (msg) => {
       const payload = msg.payload ?? '';
       for (const sub of this.subs) if (sub.on === c && sub.channels.includes(msg.channel)) sub.handlers.notify(msg.channel, payload);
     });
     // Once per connection: a second 'error' from the same client must not start a second listener.
-    c.once('error', () => {
-      c.removeAllListeners('notification');
-      c.on('error', () => {});
-      if (this.client === c) {
-        this.client = undefined;
-        for (const sub of this.subs) {
-          if (sub.on !== c) continue;
-          sub.on = undefined;
-          sub.handlers.down();
-        }
-      }
-      void c.end().catch(() => {});
-      this.reconnectSoon();
-    });
+    c.once('error', () => this.lost(c));
     const subs = [...this.subs];
     try {
       await c.connect();
@@ -119,6 +169,7 @@ export class DbListener {
     }
     this.client = c;
     for (const sub of subs) sub.on = c;
+    this.scheduleHeartbeat(c);
     await Promise.all(subs.map((sub) => sub.handlers.up()));
   }
 
@@ -126,6 +177,7 @@ export class DbListener {
   async close(): Promise<void> {
     this.closing = true;
     clearTimeout(this.retry);
+    clearTimeout(this.heartbeat);
     for (const sub of this.subs) {
       if (sub.on === undefined) continue;
       sub.on = undefined;

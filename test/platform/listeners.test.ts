@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import t, { type Test } from 'tap';
 import { buildApp } from '../../api/app.js';
+import { DbListener } from '../../api/plugins/db-listener.js';
 import { noticesChannel } from '../../shared/realtime/notices.js';
 import type { Config } from '../../shared/config.js';
 import type { Db } from '../../shared/db/index.js';
@@ -132,4 +133,33 @@ t.test('realtime: closed right after start, the notices subscription is gone', a
   }
   await sleep(1_500);
   t.equal(await subscribers(), 0, 'no subscriber on this prefix’s notices channel');
+});
+
+t.test('API listener: a connection that goes silent (no error, no answer) is given up within the heartbeat, and made again', async (t) => {
+  const { config, db, proxy } = await behindProxy(t);
+  const events: string[] = [];
+  const notes: string[] = [];
+  const warnings: unknown[] = [];
+  const listener = new DbListener(config.DATABASE_URL, 'agape-test-silent', (err) => warnings.push(err), { everyMs: 200, timeoutMs: 300 });
+  t.teardown(() => listener.close());
+  await listener.subscribe(['test_silent'], {
+    notify: (_channel, payload) => notes.push(payload),
+    up: async () => {
+      events.push('up');
+    },
+    down: () => events.push('down'),
+  });
+  t.same(events, ['up']);
+  await sleep(800);
+  t.same(events, ['up'], 'a live connection answers its heartbeats: never given up');
+
+  proxy.blackhole();
+  await eventually(() => events.includes('down'), { timeoutMs: 3_000 });
+  t.match(String(warnings[0]), /no answer to a heartbeat/, 'the loss is logged');
+  // A new connection goes through (the proxy forwards new connections) and LISTENs again.
+  await eventually(() => events.length === 3, { timeoutMs: 5_000 });
+  t.same(events, ['up', 'down', 'up']);
+  await sql`SELECT pg_notify('test_silent', 'after')`.execute(db);
+  await eventually(() => notes.includes('after'), { timeoutMs: 3_000 });
+  t.pass('notifications are heard on the new connection');
 });

@@ -4,12 +4,14 @@ import type { Test } from 'tap';
 /**
  * A TCP proxy in front of a server (PostgreSQL) that can hold new connections: while holding, a client
  * that connects waits (its bytes buffered) until `release()`. Lets a test catch a client in the middle of
- * connecting, e.g. to close the owner of a LISTEN connection exactly then.
+ * connecting, e.g. to close the owner of a LISTEN connection exactly then. `blackhole()` makes the open
+ * connections go silent without closing them (a peer gone without a reset): no byte passes either way.
  */
 export async function startTcpProxy(t: Test, target: { host: string; port: number }) {
   let holding = false;
   const held: (() => void)[] = [];
   const sockets = new Set<net.Socket>();
+  const pairs = new Set<[net.Socket, net.Socket]>();
   const server = net.createServer((client) => {
     sockets.add(client);
     client.on('close', () => sockets.delete(client));
@@ -18,8 +20,11 @@ export async function startTcpProxy(t: Test, target: { host: string; port: numbe
       if (client.destroyed) return;
       const upstream = net.connect(target);
       sockets.add(upstream);
+      const pair: [net.Socket, net.Socket] = [client, upstream];
+      pairs.add(pair);
       upstream.on('close', () => {
         sockets.delete(upstream);
+        pairs.delete(pair);
         client.destroy();
       });
       upstream.on('error', () => upstream.destroy());
@@ -54,6 +59,16 @@ export async function startTcpProxy(t: Test, target: { host: string; port: numbe
     release() {
       holding = false;
       for (const go of held.splice(0)) go();
+    },
+    /** The connections open now stop passing bytes, and stay open. */
+    blackhole() {
+      for (const [client, upstream] of pairs) {
+        client.unpipe(upstream);
+        upstream.unpipe(client);
+        client.pause();
+        upstream.pause();
+      }
+      pairs.clear();
     },
   };
 }
