@@ -1,6 +1,6 @@
 import cors from '@fastify/cors';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { LogController, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyServerOptions, type onRequestHookHandler } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../shared/config.js';
 import { listOf } from '../shared/config.js';
@@ -8,7 +8,7 @@ import { workContext } from '../shared/context.js';
 import { loggerOptions, logSerializers } from '../shared/logger.js';
 import { schemaController } from './lazy-schemas.js';
 import { lazyRequestLogger } from './request-logger.js';
-import auth from './plugins/auth.js';
+import auth, { onRequestHooks } from './plugins/auth.js';
 import bodies from './plugins/bodies.js';
 import catalogCache from './plugins/catalog-cache.js';
 import dbListener from './plugins/db-listener.js';
@@ -101,10 +101,15 @@ export async function buildApp(config: Config, opts: BuildAppOptions = {}) {
 
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
-    // Everything this request does (the outbox and audit rows it writes) sees its id and address. Pure reads
-    // that say so (`config: { workContext: false }`: hot catalog reads, /me, liveness) skip entering it.
-    if (request.routeOptions.config.workContext === false) return done();
-    workContext.run({ requestId: request.id, ip: request.ip }, done);
+    done();
+  });
+  // Everything a request does (the outbox and audit rows it writes) sees its id and address: each route enters
+  // the work context in a hook of its own, ahead of the route's own hooks. Pure reads that say so
+  // (`config: { workContext: false }`: hot catalog reads, /me, liveness) skip it: decided here, once per route,
+  // not on every request. The sign-in hooks (api/plugins/auth.ts) are placed ahead of it; they write nothing.
+  const enterWorkContext: onRequestHookHandler = (request, _reply, done) => workContext.run({ requestId: request.id, ip: request.ip }, done);
+  app.addHook('onRoute', (route) => {
+    if (route.config?.workContext !== false) route.onRequest = [enterWorkContext, ...onRequestHooks(route)];
   });
   // server.close() only drops connections idle at that moment: a keep-alive socket whose request was in
   // flight would hold the shutdown until its keep-alive timeout. From now on, end sockets once answered.

@@ -78,7 +78,10 @@ declare module 'fastify' {
     signAccessToken(subject: TokenSubject): string;
     /** Verifies signature and expiry outside the HTTP hook (websocket, queue dashboard); not revocation. */
     verifyAccessToken(token: string): VerifiedToken;
-    /** The onRequest hook that signs callers in, on the routes that ask for it (token-revocation runs right after). */
+    /**
+     * An onRequest hook that signs callers in by the route's config. The routes that ask for it get a hook of
+     * their own when added (isSignInHook tells them apart; token-revocation runs right after).
+     */
     authenticate: onRequestHookHandler;
     jwks: { keys: Jwk[] };
   }
@@ -111,12 +114,22 @@ export const routeSignsIn = (route: RouteOptions) => {
 export const onRequestHooks = (route: RouteOptions): onRequestHookHandler[] =>
   route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? [...(route.onRequest as onRequestHookHandler[])] : [route.onRequest];
 
+/**
+ * The token of an `Authorization: Bearer <token>` header (scheme in any case; what follows a second space is
+ * ignored), '' for any other header, undefined without one. Without split(): no array per request.
+ */
 function bearer(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization;
   if (!header) return undefined;
-  const [scheme, token] = header.split(' ');
-  return scheme?.toLowerCase() === 'bearer' && token ? token : '';
+  const space = header.indexOf(' ');
+  if (space !== 6 || header.slice(0, 6).toLowerCase() !== 'bearer') return '';
+  const end = header.indexOf(' ', 7);
+  return end < 0 ? header.slice(7) : header.slice(7, end);
 }
+
+/** The hooks `onRoute` gave the routes that sign callers in (token-revocation places its hook right after). */
+const signInHooks = new WeakSet<onRequestHookHandler>();
+export const isSignInHook = (hook: onRequestHookHandler) => signInHooks.has(hook);
 
 /**
  * Access tokens and the permission check. Authentication runs in onRequest, before the body is parsed
@@ -184,8 +197,7 @@ export default fp(
       verified.set(token, Object.freeze(value));
     };
     const refuse = (permission: Permission | undefined, caller: VerifiedToken) => !!permission && !can(caller.role, permission);
-    const authenticate = (request: FastifyRequest, _reply: unknown, done: (err?: Error) => void) => {
-      const { permission, auth } = request.routeOptions.config;
+    const signIn = (request: FastifyRequest, permission: Permission | undefined, auth: 'required' | 'optional' | undefined, done: (err?: Error) => void) => {
       if (!permission && !auth) return done();
       const token = bearer(request);
       if (token === undefined && auth === 'optional' && !permission) return done();
@@ -209,11 +221,21 @@ export default fp(
         () => done(new UnauthorizedError()),
       );
     };
+    // For a hook added elsewhere: reads the route's config on each request.
+    const authenticate = (request: FastifyRequest, _reply: unknown, done: (err?: Error) => void) => {
+      const { permission, auth } = request.routeOptions.config;
+      signIn(request, permission, auth, done);
+    };
     app.decorate('authenticate', authenticate as onRequestHookHandler);
     // Only on the routes that sign callers in, ahead of their own hooks (rate limits): a public route or a
-    // health probe runs none of this.
+    // health probe runs none of this. Each gets a hook of its own that knows the route's config from here,
+    // rather than asking for request.routeOptions (a new object each time) on every request.
     app.addHook('onRoute', (route) => {
-      if (routeSignsIn(route)) route.onRequest = [authenticate, ...onRequestHooks(route)];
+      if (!routeSignsIn(route)) return;
+      const { permission, auth } = route.config ?? {};
+      const hook = ((request: FastifyRequest, _reply: unknown, done: (err?: Error) => void) => signIn(request, permission, auth, done)) as onRequestHookHandler;
+      signInHooks.add(hook);
+      route.onRequest = [hook, ...onRequestHooks(route)];
     });
   },
   { name: 'auth' },

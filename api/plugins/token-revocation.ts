@@ -11,7 +11,7 @@ import {
 } from '../../shared/auth/revocation.js';
 import { UnauthorizedError } from '../../shared/errors.js';
 import { createRedis } from '../../shared/redis.js';
-import { onRequestHooks, routeSignsIn, type VerifiedToken } from './auth.js';
+import { isSignInHook, onRequestHooks, routeSignsIn, type VerifiedToken } from './auth.js';
 
 interface TokenRevocation {
   /** What this process knows (the websocket hub reads and feeds it too). */
@@ -96,7 +96,7 @@ export default fp(
     app.addHook('onRoute', (route) => {
       if (!routeSignsIn(route)) return;
       const hooks = onRequestHooks(route);
-      const at = hooks.indexOf(app.authenticate);
+      const at = hooks.findIndex(isSignInHook);
       if (at < 0) throw new Error(`token-revocation: ${route.url} signs callers in but has no auth hook`);
       hooks.splice(at + 1, 0, checkRevoked as onRequestHookHandler);
       route.onRequest = hooks;

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { sentBody } from '../../../shared/catalog/cache.js';
 import { Type } from 'typebox';
 import { can } from '../../../shared/auth/permissions.js';
@@ -63,16 +63,30 @@ const products: FastifyPluginAsyncTypebox<{ writes: CatalogWrites }> = async (ap
         response: { 200: ProductPage, ...problemResponses(400, 401, 403) },
       },
     },
-    async (request, reply) => {
+    // Not async: a page this process holds is sent without a promise (and, with the request's async context
+    // tracked, without the hooks every promise runs); anything else goes on in listPage.
+    (request, reply) => {
       const query: DomainListQuery = request.query;
-      const status = query.status ?? 'active';
-      if (status !== 'active' && !isCatalogStaff(request)) throw new ForbiddenError('Only catalog staff can list products by status');
-      if (status !== 'active') return sendCatalog(request, reply, sentBody(JSON.stringify(await listProducts(app.db, query))), { public: false });
+      if ((query.status ?? 'active') !== 'active') return listPage(request, reply, query);
       const signature = signatureOf(request.url, query);
-      const entry = app.catalogCache.peekList(signature) ?? (await app.catalogCache.list(signature, () => listProducts(app.db, { ...query, status: 'active' })));
-      return sendCatalog(request, reply, entry, { public: true });
+      const entry = app.catalogCache.peekList(signature);
+      if (entry === undefined) return listPage(request, reply, query, signature);
+      const sent = sendCatalog(request, reply, entry, { public: true });
+      // A large page gzipped for the first time answers later: Fastify waits for it (and sees its error).
+      if (sent instanceof Promise) return sent.then(() => undefined);
     },
   );
+
+  /** A list page this process does not hold: a public one by its signature (shared cache, database), or staff's by status. */
+  async function listPage(request: FastifyRequest, reply: FastifyReply, query: DomainListQuery, signature?: string): Promise<void> {
+    if (signature === undefined) {
+      if (!isCatalogStaff(request)) throw new ForbiddenError('Only catalog staff can list products by status');
+      await sendCatalog(request, reply, sentBody(JSON.stringify(await listProducts(app.db, query))), { public: false });
+      return;
+    }
+    const entry = await app.catalogCache.list(signature, () => listProducts(app.db, { ...query, status: 'active' }));
+    await sendCatalog(request, reply, entry, { public: true });
+  }
 
   app.get(
     // One parameter name per position under /products (OpenAPI treats /products/{a} and /products/{b} as one path).
