@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { Counter } from 'prom-client';
-import { CatalogCache } from '../../shared/catalog/cache.js';
+import { CatalogCache, type CacheOutcome } from '../../shared/catalog/cache.js';
 import { createRedis, waitForReady } from '../../shared/redis.js';
 
 declare module 'fastify' {
@@ -26,16 +26,25 @@ const CATALOG_CHANNELS = { changed: 'catalog_changed', stock: 'catalog_stock' } 
  */
 export default fp(
   async function catalogCache(app: FastifyInstance) {
-    const requests = new Counter({
+    // Counted in plain numbers and handed to prom-client when /metrics is read (as GET /me's outcomes): its inc()
+    // validates and hashes the labels on every call, and a cached list is the hottest read there is.
+    const counts: Record<'list' | 'detail', Partial<Record<CacheOutcome | 'local', number>>> = { list: {}, detail: {} };
+    new Counter({
       name: 'catalog_cache_requests_total',
       help: 'Catalog cache lookups by kind (list, detail) and outcome (local: this process, hit: Redis, miss, error)',
       labelNames: ['kind', 'outcome'] as const,
       registers: [app.metrics],
+      collect() {
+        this.reset();
+        for (const kind of ['list', 'detail'] as const) {
+          for (const [outcome, n] of Object.entries(counts[kind])) this.inc({ kind, outcome }, n);
+        }
+      },
     });
     const cache = new CatalogCache(
       app.redis,
       app.config.QUEUE_PREFIX,
-      (kind, outcome) => requests.inc({ kind, outcome }),
+      (kind, outcome) => void (counts[kind][outcome] = (counts[kind][outcome] ?? 0) + 1),
       app.config.CATALOG_CACHE,
     );
     app.decorate('catalogCache', cache);
