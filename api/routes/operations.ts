@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply } from 'fastify';
 import { Type } from 'typebox';
 import { checkDependencies } from '../../shared/health.js';
+import { JSON_TYPE } from '../schemas.js';
 
 const Report = Type.Object({
   status: Type.String(),
@@ -9,7 +10,6 @@ const Report = Type.Object({
   failing: Type.Array(Type.String()),
 });
 
-const JSON_TYPE = 'application/json; charset=utf-8';
 const LIVE = JSON.stringify({ status: 'ok' });
 
 /** Liveness, readiness and the JWKS: outside /api/v1, public, cheap. */

@@ -8,7 +8,7 @@ import {
   recommendationSources,
   type RecommendationKind,
 } from '../../shared/recommendations/schemas.js';
-import { Page, PageQuery, problemResponses, Timestamp } from '../schemas.js';
+import { JSON_TYPE, Page, PageQuery, problemResponses, Timestamp } from '../schemas.js';
 import { ListItem } from '../../shared/catalog/schemas.js';
 
 const Answer = Type.Object({
@@ -62,7 +62,7 @@ const recommendations: FastifyPluginAsyncTypebox = async (app) => {
           productRecommendations(app.db, id, kind, limit),
         );
         // JSON text from the cache, built from the same schema's shape: sent as is (see catalog/products.ts).
-        return reply.type('application/json; charset=utf-8').send(entry.body as never);
+        return reply.type(JSON_TYPE).send(entry.body as never);
       },
     );
   }

@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import type { CachedBody } from '../../../shared/catalog/cache.js';
+import { JSON_TYPE } from '../../schemas.js';
 
 const gzipAsync = promisify(gzip);
 
@@ -39,7 +40,7 @@ const wantsGzip = (request: FastifyRequest) => {
 export function sendCatalog(request: FastifyRequest, reply: FastifyReply, entry: CachedBody, opts: { public: boolean }): FastifyReply | Promise<FastifyReply> {
   reply.header('etag', entry.etag).header('cache-control', opts.public ? PUBLIC_CACHE_CONTROL : PRIVATE_CACHE_CONTROL);
   if (matches(request.headers['if-none-match'], entry.etag)) return reply.code(304).send();
-  reply.header('content-type', 'application/json; charset=utf-8');
+  reply.header('content-type', JSON_TYPE);
   if (entry.body.length < COMPRESS_MIN_BYTES) return reply.send(entry.body);
   const vary = reply.getHeader('vary');
   reply.header('vary', vary ? `${String(vary)}, Accept-Encoding` : 'Accept-Encoding');

@@ -2,11 +2,9 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply } from 'fastify';
 import { getMe, updateMe } from '../../../shared/auth/accounts.js';
 import { ProfilePatch } from '../../../shared/identity/schemas.js';
-import { problemResponses } from '../../schemas.js';
+import { JSON_TYPE, problemResponses } from '../../schemas.js';
 import { UserSchema } from '../../../shared/auth/schemas.js';
 import { keptBytes } from '../../../shared/kept-bytes.js';
-
-const JSON_TYPE = 'application/json; charset=utf-8';
 
 /** Sends JSON bytes as they are (Fastify sends a Buffer without serializing it again). */
 const sendBytes = (reply: FastifyReply, body: Buffer) => void reply.header('content-type', JSON_TYPE).send(body);
