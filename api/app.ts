@@ -7,6 +7,7 @@ import { listOf } from '../shared/config.js';
 import { workContext } from '../shared/context.js';
 import { loggerOptions, logSerializers } from '../shared/logger.js';
 import { schemaController } from './lazy-schemas.js';
+import { LivenessShortcut } from './liveness.js';
 import { lazyRequestLogger } from './request-logger.js';
 import auth, { onRequestHooks } from './plugins/auth.js';
 import bodies from './plugins/bodies.js';
@@ -80,7 +81,9 @@ function trustProxy(value: string): FastifyServerOptions['trustProxy'] {
 
 /** Builds the whole API without listening: the server and the tests use exactly this. */
 export async function buildApp(config: Config, opts: BuildAppOptions = {}) {
+  const liveness = new LivenessShortcut('/health/live', requestIdFrom);
   const app = Fastify({
+    serverFactory: liveness.serverFactory,
     // An injected logger (tests) gets the same request serializer: logged URLs never carry a token.
     ...(opts.logger ? { loggerInstance: opts.logger.child({}, { serializers: logSerializers }) } : { logger: loggerOptions(config, 'api') }),
     genReqId: (req) => requestIdFrom(req.headers['x-request-id']),
@@ -115,8 +118,11 @@ export async function buildApp(config: Config, opts: BuildAppOptions = {}) {
   // flight would hold the shutdown until its keep-alive timeout. From now on, end sockets once answered.
   app.addHook('preClose', (done) => {
     app.server.keepAliveTimeout = 1;
+    liveness.stop();
     done();
   });
+  // The liveness answer, learnt from its route once the server listens (api/liveness.ts).
+  app.addHook('onListen', () => liveness.learn(app));
 
   // 1. Infrastructure
   await app.register(infra, { config, skipMigrationCheck: opts.skipMigrationCheck, onQuery: opts.onQuery });
