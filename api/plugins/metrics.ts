@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, onResponseHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
 import { Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 
@@ -99,10 +99,18 @@ export default fp(
     );
     registry.registerMetric(duration as unknown as Metric);
     app.decorate('metrics', registry);
-    // Synchronous: an async hook costs a promise and a microtask on every response.
+    // By route pattern, never the raw URL: ids in paths would explode the label set. Each route gets a hook that
+    // knows its pattern from `onRoute` (`request.routeOptions` builds and freezes an object on every read); the
+    // global hook counts only what matched no route. Synchronous: an async hook costs a promise and a microtask.
+    const observer = (url: string): onResponseHookHandler => (request, reply, done) => {
+      duration.observe(request.method, url, reply.statusCode, reply.elapsedTime / 1000);
+      done();
+    };
+    app.addHook('onRoute', (route) => {
+      route.onResponse = [observer(route.url), ...(route.onResponse === undefined ? [] : [route.onResponse].flat())];
+    });
     app.addHook('onResponse', (request, reply, done) => {
-      // The route pattern, never the raw URL: ids in paths would explode the label set.
-      duration.observe(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+      if (request.is404) duration.observe(request.method, 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
       done();
     });
     app.get(
