@@ -19,8 +19,8 @@ const PER_EXCHANGE = new Set(['x-request-id', 'date', 'connection', 'keep-alive'
  * only asks "does the event loop answer?": routing, hooks and a reply object add nothing to that. So the Fastify
  * route stays the definition (its schema, the docs, `inject` in tests) and, once the server listens, its answer
  * is learnt from it once: the same status, headers (security headers, content type and length) and body, with a
- * request id of its own per answer. Until it is learnt, while the app closes (Fastify's 503), and for anything
- * but that exact path, the request goes to Fastify as usual. Not counted in `http_request_duration_seconds`.
+ * request id of its own per answer. Until it is learnt, while the app closes (Fastify's 503), with an `Origin`
+ * (CORS headers) and for anything but that exact path and method, the request goes to Fastify as usual. Not counted in `http_request_duration_seconds`.
  */
 export class LivenessShortcut {
   /** Flat header list ([name, value, …]) without the request id, which goes at the end of each answer's copy. */
@@ -68,6 +68,8 @@ export class LivenessShortcut {
   private answer(req: IncomingMessage, res: ServerResponse): boolean {
     const headers = this.headers;
     if (headers === undefined || req.url !== this.path || (req.method !== 'GET' && req.method !== 'HEAD')) return false;
+    // A cross-origin request may get CORS headers the learnt answer does not have.
+    if (req.headers.origin !== undefined) return false;
     const list = headers.slice();
     list.push('x-request-id', this.requestId(req.headers['x-request-id']));
     res.writeHead(this.status, list);

@@ -63,6 +63,16 @@ t.test('HEAD has the length and no body; other methods and paths go to Fastify',
   t.same(JSON.parse(query.body), { status: 'ok' });
 });
 
+t.test('a cross-origin probe goes to Fastify, which adds the CORS headers when that origin is allowed', async (t) => {
+  const { config: open } = await testEnv(t, { CORS_ORIGINS: 'https://shop.example' });
+  const corsApp = await buildTestApp(t, open);
+  await corsApp.listen({ port: 0, host: '127.0.0.1' });
+  const corsPort = (corsApp.server.address() as net.AddressInfo).port;
+  const allowed = parse(await exchange(corsPort, 'GET /health/live HTTP/1.1\r\norigin: https://shop.example'));
+  t.equal(allowed.headers.get('access-control-allow-origin'), 'https://shop.example');
+  t.equal(parse(await exchange(corsPort, 'GET /health/live HTTP/1.1')).headers.get('access-control-allow-origin'), undefined);
+});
+
 t.test('while the app closes, Fastify answers (503), not the shortcut', async (t) => {
   // A keep-alive connection opened before the close, as a kubelet's probe connection would be.
   const socket = net.connect(port, '127.0.0.1');
