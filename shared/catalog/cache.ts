@@ -107,16 +107,14 @@ export interface CachedBody {
 export const etagOf = (body: Buffer | string) => `"${hash('sha1', body, 'base64url')}"`;
 
 /** An answer a cache keeps: its bytes in an allocation of their own (see keptBytes). */
-export const cachedBody = (json: string, productId?: string): CachedBody => {
-  const body = keptBytes(json);
-  return { body, etag: etagOf(body), ...(productId ? { productId } : {}) };
-};
+export const cachedBody = (json: string, productId?: string): CachedBody => answer(keptBytes(json), productId);
 
 /** An answer sent once and dropped (staff reads, the cache turned off): Node's pooled allocation is the cheap one. */
-export const sentBody = (json: string, productId?: string): CachedBody => {
-  const body = Buffer.from(json);
-  return { body, etag: etagOf(body), ...(productId ? { productId } : {}) };
-};
+export const sentBody = (json: string, productId?: string): CachedBody => answer(Buffer.from(json), productId);
+
+// Two literal shapes: a spread of a conditional object went through V8's slow path on every uncached answer.
+const answer = (body: Buffer, productId: string | undefined): CachedBody =>
+  productId ? { body, etag: etagOf(body), productId } : { body, etag: etagOf(body) };
 
 /**
  * What an entry holds besides its body's bytes and its key's characters, measured on the read bench's product
