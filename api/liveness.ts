@@ -1,7 +1,7 @@
 import { createServer, type ServerOptions as HttpServerOptions, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyServerFactory } from 'fastify';
 
-/** Headers that belong to one exchange, not to the answer: made afresh for each (or by Node). */
+/** What Fastify's options say about the server it would make (see getServerInstance in fastify/lib/server.js). */
 interface ServerOptions {
   http?: HttpServerOptions;
   keepAliveTimeout: number;
@@ -10,6 +10,7 @@ interface ServerOptions {
   maxRequestsPerSocket: number;
 }
 
+/** Headers that belong to one exchange, not to the answer: made afresh for each (or by Node). */
 const PER_EXCHANGE = new Set(['x-request-id', 'date', 'connection', 'keep-alive', 'transfer-encoding']);
 
 /**
@@ -20,7 +21,8 @@ const PER_EXCHANGE = new Set(['x-request-id', 'date', 'connection', 'keep-alive'
  * route stays the definition (its schema, the docs, `inject` in tests) and, once the server listens, its answer
  * is learnt from it once: the same status, headers (security headers, content type and length) and body, with a
  * request id of its own per answer. Until it is learnt, while the app closes (Fastify's 503), with an `Origin`
- * (CORS headers) and for anything but that exact path and method, the request goes to Fastify as usual. Not counted in `http_request_duration_seconds`.
+ * (CORS headers) and for anything but that exact path and method, the request goes to Fastify as usual.
+ * Answers given here are not counted in `http_request_duration_seconds`.
  */
 export class LivenessShortcut {
   /** Flat header list ([name, value, …]) without the request id, which goes at the end of each answer's copy. */
@@ -35,7 +37,7 @@ export class LivenessShortcut {
 
   /** Fastify's `serverFactory`: the server Fastify would make (same timeouts), with the shortcut in front. */
   readonly serverFactory: FastifyServerFactory = (handler, fastifyOptions) => {
-    // Fastify hands over its options with its defaults filled in (see getServerInstance in fastify/lib/server.js).
+    // Fastify hands over its options with its defaults filled in.
     const options = fastifyOptions as unknown as ServerOptions;
     const server: Server = createServer(options.http ?? {}, (req, res) => {
       if (!this.answer(req, res)) handler(req, res);
