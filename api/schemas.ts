@@ -3,10 +3,10 @@ import { Problem, Uuid } from '../shared/schemas.js';
 
 export { Problem, Timestamp, Uuid } from '../shared/schemas.js';
 
-/** Response schema entries for the problem statuses a route can answer. */
 /** The content type of JSON bytes a route sends as they are (cached bodies, bytes made once). */
 export const JSON_TYPE = 'application/json; charset=utf-8';
 
+/** Response schema entries for the problem statuses a route can answer. */
 export const problemResponses = (...statuses: number[]) =>
   Object.fromEntries(statuses.map((s) => [s, Problem])) as Record<number, typeof Problem>;
 
