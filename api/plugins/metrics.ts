@@ -1,4 +1,4 @@
-import type { FastifyInstance, onResponseHookHandler } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, onResponseHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
 import { Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 
@@ -102,15 +102,17 @@ export default fp(
     // By route pattern, never the raw URL: ids in paths would explode the label set. Each route gets a hook that
     // knows its pattern from `onRoute` (`request.routeOptions` builds and freezes an object on every read); the
     // global hook counts only what matched no route. Synchronous: an async hook costs a promise and a microtask.
-    const observer = (url: string): onResponseHookHandler => (request, reply, done) => {
+    const record = (request: FastifyRequest, reply: FastifyReply, url: string) =>
       duration.observe(request.method, url, reply.statusCode, reply.elapsedTime / 1000);
+    const observer = (url: string): onResponseHookHandler => (request, reply, done) => {
+      record(request, reply, url);
       done();
     };
     app.addHook('onRoute', (route) => {
       route.onResponse = [observer(route.url), ...(route.onResponse === undefined ? [] : [route.onResponse].flat())];
     });
     app.addHook('onResponse', (request, reply, done) => {
-      if (request.is404) duration.observe(request.method, 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+      if (request.is404) record(request, reply, 'unmatched');
       done();
     });
     app.get(
